@@ -1,0 +1,88 @@
+# Push service: fcgi-api (FastCGI /access and /push), ws-daemon (WebSocket delivery),
+# ipc/ and shared/ used by both. `make run` and `make test` are the two entry points.
+
+CC ?= cc
+BUILD ?= build
+SAN ?= 0
+WERROR ?=
+PKGS := libwebsockets jansson yaml-0.1 openssl libuv
+
+WARN := -Wall -Wextra -Wpedantic -Wformat=2 -Werror=format-security -Wshadow \
+        -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -g -MMD -MP $(WARN) $(WERROR) \
+        -Ishared -Iipc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ifeq ($(SAN),1)
+BUILD := build/asan
+CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+        -fno-sanitize-recover=all
+LDFLAGS_MODE := -fsanitize=address,undefined
+else
+CFLAGS_MODE := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+LDFLAGS_MODE := -pie -Wl,-z,relro,-z,now
+endif
+CFLAGS_ALL := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS_MODE) $(LDFLAGS)
+
+LIBS_SHARED := -ljansson -lyaml -lcrypto
+LIBS_DAEMON := -lwebsockets -luv $(LIBS_SHARED)
+LIBS_FCGI := -lfcgi $(LIBS_SHARED)
+
+SHARED_SRC := shared/log.c shared/cfg.c shared/akey.c shared/req.c shared/wmsg.c \
+              ipc/ipc.c ipc/ipc_sock.c
+FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c
+DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c
+UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+SHARED_OBJ := $(call obj,$(SHARED_SRC))
+
+BIN_DAEMON := $(BUILD)/bin/ws-daemon
+BIN_FCGI := $(BUILD)/bin/push-api
+BIN_UNIT := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+.PHONY: all unit deps deps-test run test test-unit test-system test-asan clean
+all: $(BIN_DAEMON) $(BIN_FCGI)
+
+unit: $(BIN_UNIT)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BIN_DAEMON): $(call obj,$(DAEMON_SRC)) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_DAEMON)
+
+$(BIN_FCGI): $(call obj,$(FCGI_SRC)) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_FCGI)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
+
+deps:
+	@scripts/deps.sh run
+
+deps-test:
+	@scripts/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh conf.yaml $(BUILD)/bin
+
+test-unit: unit
+	@set -e; for t in $(BIN_UNIT); do echo "== $$t"; $$t; done
+
+test-system: all
+	@scripts/system-tests.sh $(BUILD)/bin
+
+# The whole suite, then again under ASan+UBSan (zero reports required).
+test: deps-test
+	@$(MAKE) --no-print-directory test-unit test-system
+	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,152 @@
+/* Response writing and request checks shared by /access and /push.
+ * Every client mistake ends here as a JSON error with a fitting status. */
+#include "api_http.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "wmsg.h"
+
+static const char *api_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	}
+	return "Unknown";
+}
+
+void api_respond(FCGX_Request *r, int status, const char *extra_headers, const char *body,
+		 size_t len)
+{
+	char head[512];
+	/* libfcgi's own printf knows no %zu, so the head is formatted here. */
+	int n = snprintf(head, sizeof head,
+			 "Status: %d %s\r\n"
+			 "Content-Type: application/json; charset=utf-8\r\n"
+			 "Cache-Control: no-store\r\n"
+			 "Content-Length: %zu\r\n%s\r\n",
+			 status, api_status_text(status), len, extra_headers ? extra_headers : "");
+
+	if (n < 0 || (size_t)n >= sizeof head || len > INT_MAX) {
+		log_err("response head does not fit");
+		return;
+	}
+	if (FCGX_PutStr(head, n, r->out) != n ||
+	    (len > 0 && FCGX_PutStr(body, (int)len, r->out) != (int)len))
+		log_info("client went away before the response was written");
+}
+
+static void api_error_with(FCGX_Request *r, int status, const char *headers, const char *reason)
+{
+	size_t len = 0;
+	char *body = wmsg_reply("error", 0, reason, &len);
+
+	if (!body) {
+		static const char oom[] = "{\"topic\":\"error\",\"number\":0,\"contents\":\"out of memory\"}";
+
+		api_respond(r, 500, NULL, oom, sizeof oom - 1);
+		return;
+	}
+	api_respond(r, status, headers, body, len);
+	free(body);
+}
+
+void api_error(FCGX_Request *r, int status, const char *reason)
+{
+	api_error_with(r, status, NULL, reason);
+}
+
+void api_error_method(FCGX_Request *r, const char *allow)
+{
+	char hdr[64];
+
+	(void)snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+	api_error_with(r, 405, hdr, "method not allowed");
+}
+
+const char *api_param(FCGX_Request *r, const char *name)
+{
+	const char *v = FCGX_GetParam(name, r->envp);
+
+	return v ? v : "";
+}
+
+int api_is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	if (n != sizeof want - 1 || strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+const char *api_bearer_token(const char *auth)
+{
+	while (*auth == ' ')
+		auth++;
+	if (strncasecmp(auth, "Bearer", 6) != 0 || (auth[6] != ' ' && auth[6] != '\t'))
+		return NULL;
+	auth += 6;
+	while (*auth == ' ' || *auth == '\t')
+		auth++;
+	return *auth ? auth : NULL;
+}
+
+static int api_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s == '\0') {
+		*out = 0;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > SIZE_MAX)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+enum api_body_rc api_read_body(FCGX_Request *r, char *buf, size_t cap, size_t *len)
+{
+	size_t want, got = 0;
+
+	if (api_parse_size(api_param(r, "CONTENT_LENGTH"), &want) != 0)
+		return API_BODY_BAD_LENGTH;
+	if (want > cap)
+		return API_BODY_TOO_LARGE;
+	while (got < want) {
+		size_t chunk = want - got > (1u << 20) ? (1u << 20) : want - got;
+		int n = FCGX_GetStr(buf + got, (int)chunk, r->in);
+
+		if (n <= 0)
+			return API_BODY_SHORT;
+		got += (size_t)n;
+	}
+	*len = got;
+	return API_BODY_OK;
+}

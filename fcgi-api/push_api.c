@@ -1,0 +1,327 @@
+/* push-api: the persistent FastCGI responder for /access and /push. One program
+ * routes on REQUEST_URI so one process pool, one config load and one IPC socket serve both. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "akey.h"
+#include "api_http.h"
+#include "cfg.h"
+#include "ipc.h"
+#include "ipc_sock.h"
+#include "log.h"
+#include "req.h"
+#include "wmsg.h"
+
+#define API_MAX_SECRET 1024 /* longest password accepted from a client */
+
+struct api {
+	struct cfg cfg;
+	struct ipc_client ipc;
+	unsigned char pw_digest[32]; /* SHA-256 of the password: fixed-length compare */
+	uint32_t next_req_id;
+	char *body;                  /* max_message_bytes, reused per request */
+	uint8_t *dgram;              /* IPC_MAX_DATAGRAM */
+	uint8_t reply[IPC_HDR_LEN + IPC_REPLY_ITEM_LEN];
+	char *uid;                   /* max_uid_bytes + 1 */
+};
+
+static volatile sig_atomic_t api_stop;
+
+static void api_on_signal(int sig)
+{
+	(void)sig;
+	api_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+static int api_digest(const char *s, size_t n, unsigned char out[32])
+{
+	unsigned int len = 0;
+
+	return EVP_Digest(s, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : -1;
+}
+
+/* The password may come as ?password= (the seed's clients) or as a Bearer token. */
+static int api_authorized(struct api *a, FCGX_Request *r)
+{
+	const char *qs = api_param(r, "QUERY_STRING");
+	const char *tok = api_bearer_token(api_param(r, "HTTP_AUTHORIZATION"));
+	char pw[API_MAX_SECRET + 1];
+	unsigned char d[32];
+	size_t n;
+	int ok;
+
+	if (tok) {
+		n = strlen(tok);
+		if (n > API_MAX_SECRET)
+			return 0;
+		memcpy(pw, tok, n + 1);
+	} else if (req_query_get(qs, strlen(qs), "password", pw, sizeof pw, &n) != REQ_OK) {
+		return 0;
+	}
+	ok = n > 0 && api_digest(pw, n, d) == 0 && CRYPTO_memcmp(d, a->pw_digest, sizeof d) == 0;
+	OPENSSL_cleanse(pw, sizeof pw);
+	return ok;
+}
+
+/* Reads and checks ?uid=; answers 400 itself and returns -1 on a bad one. */
+static int api_get_uid(struct api *a, FCGX_Request *r, size_t *len)
+{
+	const char *qs = api_param(r, "QUERY_STRING");
+	size_t cap = (size_t)a->cfg.max_uid_bytes + 1;
+	enum req_rc rc = req_query_get(qs, strlen(qs), "uid", a->uid, cap, len);
+	const char *why;
+
+	switch (rc) {
+	case REQ_OK:
+		break;
+	case REQ_ABSENT:
+		api_error(r, 400, "uid is missing");
+		return -1;
+	case REQ_TOO_LONG:
+		api_error(r, 400, "uid is too long");
+		return -1;
+	case REQ_BAD_ENCODING:
+		api_error(r, 400, "uid is badly encoded");
+		return -1;
+	}
+	why = req_uid_problem(a->uid, *len, (size_t)a->cfg.max_uid_bytes);
+	if (why) {
+		api_error(r, 400, why);
+		return -1;
+	}
+	return 0;
+}
+
+static void api_access(struct api *a, FCGX_Request *r)
+{
+	const char *m = api_param(r, "REQUEST_METHOD");
+	char key[AKEY_MAX_LEN], *body;
+	size_t uid_len, klen, blen = 0;
+
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		api_error_method(r, "GET, HEAD");
+		return;
+	}
+	if (!api_authorized(a, r)) {
+		api_error(r, 401, "wrong or missing password");
+		return;
+	}
+	if (api_get_uid(a, r, &uid_len) != 0)
+		return;
+	klen = akey_issue(a->cfg.secret, a->uid, uid_len, time(NULL), a->cfg.access_key_ttl, key,
+			  sizeof key);
+	body = klen ? wmsg_reply("_access", 1, key, &blen) : NULL;
+	if (!body) {
+		api_error(r, 500, "cannot issue an access key");
+		return;
+	}
+	api_respond(r, 200, NULL, body, blen);
+	free(body);
+}
+
+/* Validates the request up to a parsed body; answers the error itself. */
+static int api_push_prepare(struct api *a, FCGX_Request *r, size_t *uid_len,
+			    struct wmsg_push *msg)
+{
+	const char *m = api_param(r, "REQUEST_METHOD");
+	char reason[256];
+	size_t blen = 0;
+
+	if (strcmp(m, "POST") != 0) {
+		api_error_method(r, "POST");
+		return -1;
+	}
+	if (!api_authorized(a, r)) {
+		api_error(r, 401, "wrong or missing password");
+		return -1;
+	}
+	if (api_get_uid(a, r, uid_len) != 0)
+		return -1;
+	if (!api_is_json_type(api_param(r, "CONTENT_TYPE"))) {
+		api_error(r, 415, "Content-Type must be application/json");
+		return -1;
+	}
+	switch (api_read_body(r, a->body, (size_t)a->cfg.max_message_bytes, &blen)) {
+	case API_BODY_OK:
+		break;
+	case API_BODY_TOO_LARGE:
+		api_error(r, 413, "message body is larger than max_message_bytes");
+		return -1;
+	case API_BODY_BAD_LENGTH:
+	case API_BODY_SHORT:
+		api_error(r, 400, "message body is incomplete");
+		return -1;
+	}
+	if (wmsg_parse_push(a->body, blen, msg, reason, sizeof reason) != 0) {
+		api_error(r, 400, reason);
+		return -1;
+	}
+	return 0;
+}
+
+static void api_push_answer(FCGX_Request *r, const struct ipc_result *res)
+{
+	char *body;
+	size_t blen = 0;
+
+	if (res->status == IPC_S_OFFLINE || (res->status == IPC_S_DELIVERED && res->delivered == 0)) {
+		api_error(r, 404, "此用户不在线");
+		return;
+	}
+	if (res->status != IPC_S_DELIVERED) {
+		api_error(r, 400, "the push daemon refused the message");
+		return;
+	}
+	body = wmsg_reply("success", (long long)res->delivered, "推送成功", &blen);
+	if (!body) {
+		api_error(r, 500, "out of memory");
+		return;
+	}
+	api_respond(r, 200, NULL, body, blen);
+	free(body);
+}
+
+static void api_push(struct api *a, FCGX_Request *r)
+{
+	struct wmsg_push msg;
+	struct ipc_push_item it;
+	struct ipc_result res;
+	struct ipc_hdr h;
+	enum ipc_call_rc rc;
+	size_t uid_len, dlen, rlen = 0;
+	uint32_t id = a->next_req_id++;
+
+	if (api_push_prepare(a, r, &uid_len, &msg) != 0)
+		return;
+	it = (struct ipc_push_item){ a->uid, uid_len, msg.topic_json, msg.topic_len,
+				     msg.contents_json, msg.contents_len };
+	dlen = ipc_encode_push(a->dgram, IPC_MAX_DATAGRAM, id, &it, 1);
+	wmsg_push_free(&msg);
+	if (dlen == 0) {
+		api_error(r, 413, "message is too large once encoded");
+		return;
+	}
+	rc = ipc_client_call(&a->ipc, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
+			     a->cfg.push_timeout_ms);
+	if (rc != IPC_CALL_OK) {
+		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
+		api_error(r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));
+		return;
+	}
+	if (ipc_decode_push_reply(a->reply, rlen, &h, &res, 1) != IPC_OK) {
+		log_err("ws-daemon sent a reply we cannot read");
+		api_error(r, 503, "push daemon gave an unreadable answer");
+		return;
+	}
+	api_push_answer(r, &res);
+}
+
+/* Routes on the path's last segment, so the service can sit under any prefix. */
+static void api_route(struct api *a, FCGX_Request *r)
+{
+	const char *uri = api_param(r, "REQUEST_URI");
+	size_t n = strcspn(uri, "?");
+
+	if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
+		api_access(a, r);
+	else if (n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0)
+		api_push(a, r);
+	else
+		api_error(r, 404, "not found");
+}
+
+static int api_setup(struct api *a, const char *conf)
+{
+	char err[CFG_ERR_LEN];
+
+	if (cfg_load(conf, &a->cfg, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	log_set_level(a->cfg.log_level);
+	if (ipc_client_init(&a->ipc, a->cfg.ipc_socket) != 0) {
+		log_err("ipc_socket path is too long: %s", a->cfg.ipc_socket);
+		return -1;
+	}
+	if (api_digest(a->cfg.password, strlen(a->cfg.password), a->pw_digest) != 0 ||
+	    RAND_bytes((unsigned char *)&a->next_req_id, sizeof a->next_req_id) != 1) {
+		log_err("OpenSSL failed to initialise");
+		return -1;
+	}
+	a->body = malloc((size_t)a->cfg.max_message_bytes + 1);
+	a->dgram = malloc(IPC_MAX_DATAGRAM);
+	a->uid = malloc((size_t)a->cfg.max_uid_bytes + 1);
+	if (!a->body || !a->dgram || !a->uid) {
+		log_err("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void api_teardown(struct api *a)
+{
+	ipc_client_close(&a->ipc);
+	free(a->body);
+	free(a->dgram);
+	free(a->uid);
+	cfg_free(&a->cfg);
+}
+
+static void api_usage(FILE *f)
+{
+	fprintf(f, "usage: push-api [-c conf.yaml]\n"
+		   "FastCGI responder for /access and /push; spawned by the web server.\n"
+		   "The config path defaults to $PUSH_CONF, then ./conf.yaml.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct api a = { 0 };
+	const char *conf = getenv("PUSH_CONF");
+	struct sigaction sa = { .sa_handler = api_on_signal };
+	FCGX_Request req;
+	int opt, rc = 1;
+
+	log_init("push-api", LOG_LVL_NOTICE);
+	while ((opt = getopt(argc, argv, "c:h")) != -1) {
+		if (opt == 'c') {
+			conf = optarg;
+		} else {
+			api_usage(opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (!conf || !conf[0])
+		conf = "conf.yaml";
+	a.ipc.fd = -1;
+	if (api_setup(&a, conf) != 0)
+		goto out;
+	/* No SA_RESTART: accept() must return so the loop sees the stop request. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR || FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&req, 0, 0) != 0) {
+		log_err("cannot initialise FastCGI: %s", strerror(errno));
+		goto out;
+	}
+	while (!api_stop && FCGX_Accept_r(&req) >= 0) {
+		api_route(&a, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	rc = 0;
+out:
+	api_teardown(&a);
+	return rc;
+}

@@ -1,0 +1,238 @@
+/* Datagram socket plumbing for ipc: bounded waits, one reconnect after a daemon
+ * restart, EAGAIN reported as busy instead of blocking the web server's worker. */
+#include "ipc_sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+static int ipc_addr(const char *path, struct sockaddr_un *a)
+{
+	size_t n = strlen(path);
+
+	memset(a, 0, sizeof *a);
+	a->sun_family = AF_UNIX;
+	if (n == 0 || n >= sizeof a->sun_path)
+		return -1;
+	memcpy(a->sun_path, path, n + 1);
+	return 0;
+}
+
+int ipc_client_init(struct ipc_client *c, const char *path)
+{
+	c->fd = -1;
+	if (strlen(path) >= sizeof c->path || path[0] == '\0')
+		return -1;
+	memcpy(c->path, path, strlen(path) + 1);
+	return 0;
+}
+
+void ipc_client_close(struct ipc_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Autobind gives the socket an abstract address, so the daemon can reply to it. */
+static int ipc_client_connect(struct ipc_client *c)
+{
+	struct sockaddr_un a;
+	sa_family_t fam = AF_UNIX;
+
+	ipc_client_close(c);
+	if (ipc_addr(c->path, &a) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0)
+		return -1;
+	if (bind(c->fd, (const struct sockaddr *)(const void *)&fam, sizeof fam) != 0 ||
+	    connect(c->fd, (const struct sockaddr *)&a, sizeof a) != 0) {
+		int e = errno;
+
+		ipc_client_close(c);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int ipc_is_down(int e) { return e == ECONNREFUSED || e == ENOENT || e == ENOTCONN; }
+
+static enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *req, size_t len)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ssize_t n;
+
+		if (c->fd < 0 && ipc_client_connect(c) != 0) {
+			if (ipc_is_down(errno))
+				continue;
+			return IPC_CALL_ERROR;
+		}
+		do
+			n = send(c->fd, req, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n == (ssize_t)len)
+			return IPC_CALL_OK;
+		if (n >= 0)
+			return IPC_CALL_ERROR;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			return IPC_CALL_BUSY;
+		if (errno == EMSGSIZE)
+			return IPC_CALL_TOO_BIG;
+		if (!ipc_is_down(errno))
+			return IPC_CALL_ERROR;
+		/* The daemon restarted: a fresh connect reaches the new socket. */
+		ipc_client_close(c);
+	}
+	return IPC_CALL_DOWN;
+}
+
+static long ipc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static enum ipc_call_rc ipc_client_wait(struct ipc_client *c, uint32_t req_id, uint8_t *reply,
+					size_t cap, size_t *reply_len, long timeout_ms)
+{
+	long deadline = ipc_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		long left = deadline - ipc_now_ms();
+		struct ipc_hdr h;
+		ssize_t n;
+		int pr;
+
+		if (left <= 0)
+			return IPC_CALL_TIMEOUT;
+		pr = poll(&pfd, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return IPC_CALL_ERROR;
+		if (pr == 0)
+			return IPC_CALL_TIMEOUT;
+		n = recv(c->fd, reply, cap, MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			/* Daemon went away while we waited. */
+			return ipc_is_down(errno) ? IPC_CALL_DOWN : IPC_CALL_ERROR;
+		}
+		if ((size_t)n > cap)
+			continue; /* truncated: cannot be a reply of ours */
+		if (ipc_decode_hdr(reply, (size_t)n, &h) == IPC_OK && h.req_id == req_id) {
+			*reply_len = (size_t)n;
+			return IPC_CALL_OK;
+		}
+	}
+}
+
+enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_t len,
+				 uint32_t req_id, uint8_t *reply, size_t cap,
+				 size_t *reply_len, long timeout_ms)
+{
+	enum ipc_call_rc rc = ipc_client_send(c, req, len);
+
+	if (rc != IPC_CALL_OK)
+		return rc;
+	return ipc_client_wait(c, req_id, reply, cap, reply_len, timeout_ms);
+}
+
+const char *ipc_call_rc_str(enum ipc_call_rc rc)
+{
+	switch (rc) {
+	case IPC_CALL_OK: return "ok";
+	case IPC_CALL_DOWN: return "push daemon is not running";
+	case IPC_CALL_BUSY: return "push daemon is overloaded";
+	case IPC_CALL_TIMEOUT: return "push daemon did not answer in time";
+	case IPC_CALL_TOO_BIG: return "message too large for the push daemon";
+	case IPC_CALL_ERROR: return "cannot reach the push daemon";
+	}
+	return "unknown";
+}
+
+/* A socket file nobody answers on is left over from a crash; a live one is not ours. */
+static int ipc_clear_stale(const char *path, const struct sockaddr_un *a, char *err,
+			   size_t err_len)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, err_len, "%s exists and is not a socket", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, err_len, "socket: %s", strerror(errno));
+		return -1;
+	}
+	r = connect(fd, (const struct sockaddr *)a, sizeof *a);
+	close(fd);
+	if (r == 0) {
+		snprintf(err, err_len, "%s is in use by a running daemon", path);
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		snprintf(err, err_len, "cannot remove stale %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int ipc_server_open(const char *path, mode_t mode, char *err, size_t err_len)
+{
+	struct sockaddr_un a;
+	int fd = -1, buf = 4 * 1024 * 1024;
+
+	err[0] = '\0';
+	if (ipc_addr(path, &a) != 0) {
+		snprintf(err, err_len, "socket path '%s' is empty or longer than %zu bytes", path,
+			 sizeof a.sun_path - 1);
+		return -1;
+	}
+	if (ipc_clear_stale(path, &a, err, err_len) != 0) {
+		if (!err[0])
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, err_len, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	/* Larger receive buffer absorbs bursts; the kernel caps it at rmem_max. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+	if (bind(fd, (const struct sockaddr *)&a, sizeof a) != 0) {
+		snprintf(err, err_len, "bind %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (chmod(path, mode) != 0) {
+		snprintf(err, err_len, "chmod %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}

@@ -1,0 +1,48 @@
+/* Unix-domain datagram sockets for the IPC protocol: the FastCGI side's
+ * request/reply client and the daemon side's bound server socket. */
+#ifndef PUSH_IPC_SOCK_H
+#define PUSH_IPC_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum ipc_call_rc {
+	IPC_CALL_OK = 0,
+	IPC_CALL_DOWN,      /* no daemon at the path (ENOENT/ECONNREFUSED, after one retry) */
+	IPC_CALL_BUSY,      /* daemon's queue full (EAGAIN/ENOBUFS): never block on it */
+	IPC_CALL_TIMEOUT,   /* no matching reply in time */
+	IPC_CALL_TOO_BIG,   /* EMSGSIZE */
+	IPC_CALL_ERROR,     /* anything else; errno kept */
+};
+
+/* One per process; the struct is the caller's, the fd is owned by it. */
+struct ipc_client {
+	int fd;                /* -1 when closed */
+	char path[108];        /* daemon socket path (sun_path size) */
+};
+
+/* Prepares c for path; the socket itself is made on first call. Returns -1 if
+ * path does not fit sun_path. */
+int ipc_client_init(struct ipc_client *c, const char *path);
+void ipc_client_close(struct ipc_client *c);
+
+/*
+ * Sends req[0..len) and waits up to timeout_ms for a reply datagram whose header
+ * carries req_id; replies with other ids (late answers to earlier, timed-out
+ * calls) are discarded. The reply lands in reply[0..cap), *reply_len its size.
+ */
+enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_t len,
+				 uint32_t req_id, uint8_t *reply, size_t cap,
+				 size_t *reply_len, long timeout_ms);
+
+const char *ipc_call_rc_str(enum ipc_call_rc rc);
+
+/*
+ * Creates, binds and chmods the daemon's non-blocking socket at path. A stale
+ * socket file (nobody answering) is replaced; a live one is an error. Returns
+ * the fd, or -1 with a reason in err.
+ */
+int ipc_server_open(const char *path, mode_t mode, char *err, size_t err_len);
+
+#endif

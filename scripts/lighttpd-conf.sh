@@ -1,0 +1,27 @@
+#!/bin/sh
+# Writes a lighttpd config for this service from conf.yaml to stdout.
+# usage: scripts/lighttpd-conf.sh CONF_YAML BIN_DIR
+set -eu
+conf=$(realpath "$1")
+bin=$(realpath "$2")
+top=$(cd "$(dirname "$0")/.." && pwd)
+get() { "$bin/ws-daemon" -c "$conf" -g "$1"; }
+
+# "host:port", "[v6]:port" or ":port" -> host and port
+split_host() { h=${1%:*}; h=${h#[}; h=${h%]}; [ -n "$h" ] || h=0.0.0.0; echo "$h"; }
+split_port() { echo "${1##*:}"; }
+
+addr=$(get addr); ws=$(get ws_addr); run=$(get run_dir)
+max=$(get max_message_bytes); procs=$(get fcgi_procs); idle=$(get idle_timeout)
+mkdir -p "$run/www"
+sed -e "s|@BIND_HOST@|$(split_host "$addr")|" \
+    -e "s|@BIND_PORT@|$(split_port "$addr")|" \
+    -e "s|@WS_HOST@|$(split_host "$ws")|" \
+    -e "s|@WS_PORT@|$(split_port "$ws")|" \
+    -e "s|@RUN_DIR@|$run|g" \
+    -e "s|@BIN_DIR@|$bin|g" \
+    -e "s|@CONF@|$conf|g" \
+    -e "s|@FCGI_PROCS@|$procs|" \
+    -e "s|@MAX_REQUEST_KB@|$(( max / 1024 * 2 + 64 ))|" \
+    -e "s|@WS_IDLE@|$(( idle * 2 ))|g" \
+    "$top/etc/lighttpd/push-service.conf.in"

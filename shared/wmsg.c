@@ -1,0 +1,285 @@
+/* Message JSON with jansson for parsing and a small serializer of our own, so that
+ * reals keep their shortest round-trip form (jansson prints 0.1 as 0.10000000000000001). */
+#include "wmsg.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+struct wbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void wbuf_put(struct wbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (n > SIZE_MAX / 2 - b->len) {
+		b->oom = 1;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void wbuf_str(struct wbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	wbuf_put(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		const char *e = NULL;
+		size_t el = 2;
+
+		switch (c) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		default:
+			if (c < 0x20 || c == 0x7F) {
+				e = esc;
+				el = 6;
+			}
+		}
+		if (!e)
+			continue;
+		wbuf_put(b, s + run, i - run);
+		wbuf_put(b, e, el);
+		run = i + 1;
+	}
+	wbuf_put(b, s + run, n - run);
+	wbuf_put(b, "\"", 1);
+}
+
+/* Shortest "%.Ng" that reads back to the same double; always looks like a real. */
+static void wbuf_real(struct wbuf *b, double v)
+{
+	char s[40];
+	int n = 0;
+
+	for (int prec = 1; prec <= 17; prec++) {
+		n = snprintf(s, sizeof s, "%.*g", prec, v);
+		if (n > 0 && strtod(s, NULL) == v)
+			break;
+	}
+	if (n <= 0 || (size_t)n >= sizeof s - 3) {
+		b->oom = 1;
+		return;
+	}
+	if (!strpbrk(s, ".eE")) {
+		memcpy(s + n, ".0", 3);
+		n += 2;
+	}
+	wbuf_put(b, s, (size_t)n);
+}
+
+/* Depth is bounded by jansson's parser (JSON_PARSER_MAX_DEPTH), so recursion is too. */
+static void wbuf_json(struct wbuf *b, const json_t *j)
+{
+	char num[32];
+	int n;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *v;
+		int first = 1;
+
+		wbuf_put(b, "{", 1);
+		json_object_foreach((json_t *)j, k, v) {
+			if (!first)
+				wbuf_put(b, ",", 1);
+			first = 0;
+			wbuf_str(b, k, strlen(k));
+			wbuf_put(b, ":", 1);
+			wbuf_json(b, v);
+		}
+		wbuf_put(b, "}", 1);
+		break;
+	}
+	case JSON_ARRAY:
+		wbuf_put(b, "[", 1);
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			if (i)
+				wbuf_put(b, ",", 1);
+			wbuf_json(b, json_array_get(j, i));
+		}
+		wbuf_put(b, "]", 1);
+		break;
+	case JSON_STRING:
+		wbuf_str(b, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		if (n > 0)
+			wbuf_put(b, num, (size_t)n);
+		break;
+	case JSON_REAL:
+		wbuf_real(b, json_real_value(j));
+		break;
+	case JSON_TRUE:
+		wbuf_put(b, "true", 4);
+		break;
+	case JSON_FALSE:
+		wbuf_put(b, "false", 5);
+		break;
+	case JSON_NULL:
+		wbuf_put(b, "null", 4);
+		break;
+	}
+}
+
+static int wmsg_fail(char *reason, size_t len, const char *msg, const json_error_t *e)
+{
+	if (e)
+		(void)snprintf(reason, len, "%s: %s (line %d, column %d)", msg, e->text, e->line,
+			       e->column);
+	else
+		(void)snprintf(reason, len, "%s", msg);
+	return -1;
+}
+
+static char *wmsg_dump(const json_t *j, size_t *len)
+{
+	struct wbuf b = { 0 };
+
+	wbuf_json(&b, j);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *reason,
+		    size_t reason_len)
+{
+	json_error_t e;
+	json_t *root, *topic, *contents;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	if (!root)
+		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+	if (!json_is_object(root)) {
+		wmsg_fail(reason, reason_len, "body must be a JSON object", NULL);
+		goto fail;
+	}
+	topic = json_object_get(root, "topic");
+	contents = json_object_get(root, "contents");
+	if (!topic) {
+		wmsg_fail(reason, reason_len, "body lacks \"topic\"", NULL);
+		goto fail;
+	}
+	if (!json_is_string(topic)) {
+		wmsg_fail(reason, reason_len, "\"topic\" must be a string", NULL);
+		goto fail;
+	}
+	if (!contents) {
+		wmsg_fail(reason, reason_len, "body lacks \"contents\"", NULL);
+		goto fail;
+	}
+	out->topic_json = wmsg_dump(topic, &out->topic_len);
+	out->contents_json = wmsg_dump(contents, &out->contents_len);
+	if (!out->topic_json || !out->contents_json) {
+		wmsg_fail(reason, reason_len, "out of memory", NULL);
+		wmsg_push_free(out);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	json_decref(root);
+	return rc;
+}
+
+void wmsg_push_free(struct wmsg_push *p)
+{
+	free(p->topic_json);
+	free(p->contents_json);
+	memset(p, 0, sizeof *p);
+}
+
+char *wmsg_reply(const char *topic, long long number, const char *contents, size_t *len)
+{
+	struct wbuf b = { 0 };
+	char num[32];
+	int n = snprintf(num, sizeof num, "%lld", number);
+
+	wbuf_put(&b, "{\"topic\":", 9);
+	wbuf_str(&b, topic, strlen(topic));
+	wbuf_put(&b, ",\"number\":", 10);
+	wbuf_put(&b, num, n > 0 ? (size_t)n : 0);
+	wbuf_put(&b, ",\"contents\":", 12);
+	wbuf_str(&b, contents, strlen(contents));
+	wbuf_put(&b, "}", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+#define WMSG_P1 "{\"topic\":"
+#define WMSG_P2 ",\"number\":"
+#define WMSG_P3 ",\"contents\":"
+#define WMSG_P4 "}"
+#define WMSG_FIXED (sizeof WMSG_P1 + sizeof WMSG_P2 + sizeof WMSG_P3 + sizeof WMSG_P4 - 4)
+#define WMSG_NUM_MAX 20 /* digits of UINT64_MAX */
+
+size_t wmsg_frame_max(size_t topic_len, size_t contents_len)
+{
+	if (topic_len > SIZE_MAX / 4 || contents_len > SIZE_MAX / 4)
+		return SIZE_MAX;
+	return WMSG_FIXED + WMSG_NUM_MAX + topic_len + contents_len;
+}
+
+size_t wmsg_frame_write(char *out, size_t cap, const char *topic_json, size_t topic_len,
+			uint64_t number, const char *contents_json, size_t contents_len)
+{
+	char num[WMSG_NUM_MAX + 1];
+	int nl = snprintf(num, sizeof num, "%" PRIu64, number);
+	size_t o = 0;
+
+	if (nl <= 0 || wmsg_frame_max(topic_len, contents_len) > cap)
+		return 0;
+#define PUT(s, n) do { memcpy(out + o, (s), (n)); o += (n); } while (0)
+	PUT(WMSG_P1, sizeof WMSG_P1 - 1);
+	PUT(topic_json, topic_len);
+	PUT(WMSG_P2, sizeof WMSG_P2 - 1);
+	PUT(num, (size_t)nl);
+	PUT(WMSG_P3, sizeof WMSG_P3 - 1);
+	PUT(contents_json, contents_len);
+	PUT(WMSG_P4, sizeof WMSG_P4 - 1);
+#undef PUT
+	return o;
+}

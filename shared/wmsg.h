@@ -1,0 +1,42 @@
+/* The JSON of the service: /push bodies in, {"topic","number","contents"} out.
+ * The FastCGI side validates and pre-serialises; ws-daemon only splices `number`. */
+#ifndef PUSH_WMSG_H
+#define PUSH_WMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A validated /push body, each part re-serialised as compact JSON text. */
+struct wmsg_push {
+	char *topic_json;    /* a JSON string literal, quotes included; malloc'd */
+	size_t topic_len;
+	char *contents_json; /* any JSON value; malloc'd */
+	size_t contents_len;
+};
+
+/*
+ * Parses body[0..len) as {"topic": string, "contents": any}. On success returns
+ * 0 and fills *out (caller frees with wmsg_push_free). On failure returns -1,
+ * leaves *out empty and writes a client-facing reason into reason.
+ * Integers beyond 64 bits, invalid UTF-8 and duplicate keys are refused rather
+ * than silently changed. Reals come out in the shortest form that reads back
+ * to the same double.
+ */
+int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *reason,
+		    size_t reason_len);
+void wmsg_push_free(struct wmsg_push *p);
+
+/* {"topic":<topic>,"number":<number>,"contents":<contents>} as compact JSON, with
+ * topic and contents given as C strings (escaped here). Returns a malloc'd,
+ * NUL-terminated string the caller frees, *len its length; NULL on no memory. */
+char *wmsg_reply(const char *topic, long long number, const char *contents, size_t *len);
+
+/* Upper bound of the spliced frame wmsg_frame_write produces. */
+size_t wmsg_frame_max(size_t topic_len, size_t contents_len);
+
+/* Writes {"topic":T,"number":N,"contents":C} from pre-serialised parts into out.
+ * Returns the length written, 0 if cap is too small. No NUL is written. */
+size_t wmsg_frame_write(char *out, size_t cap, const char *topic_json, size_t topic_len,
+			uint64_t number, const char *contents_json, size_t contents_len);
+
+#endif

@@ -1,0 +1,615 @@
+/* Unit tests for ipc/ipc.c: the FastCGI <-> ws-daemon datagram codec, its wire layout,
+ * round trips, and hostile datagrams (truncated, padded, lying lengths, bad headers). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ipc.h"
+
+#define ITEM(u, t, c) { u, sizeof u - 1, t, sizeof t - 1, c, sizeof c - 1 }
+
+static const struct ipc_push_item sample_items[] = {
+	ITEM("alice", "\"news\"", "{\"a\":1}"),
+	ITEM("张三", "\"推送\"", "[1,2,3]"),
+	ITEM("b\0b", "\"\"", "null"),
+	ITEM("x", "", ""),
+};
+#define NSAMPLE (sizeof sample_items / sizeof sample_items[0])
+
+static struct ipc_push_item items_out[IPC_MAX_ITEMS];
+
+static uint8_t *dup_exact(const uint8_t *p, size_t n)
+{
+	uint8_t *q = malloc(n ? n : 1);
+
+	assert_non_null(q);
+	memcpy(q, p, n);
+	return q;
+}
+
+/* Decodes from an exactly sized heap copy so ASan catches reads past len; the
+ * decoded views are checked to lie inside the copy before it is freed. */
+static enum ipc_rc decode_push_exact(const uint8_t *buf, size_t len, struct ipc_hdr *hdr)
+{
+	uint8_t *copy = dup_exact(buf, len);
+	enum ipc_rc rc = ipc_decode_push(copy, len, hdr, items_out);
+
+	if (rc == IPC_OK) {
+		const char *lo = (const char *)copy, *hi = (const char *)copy + len;
+
+		for (size_t i = 0; i < hdr->count; i++) {
+			const struct ipc_push_item *it = &items_out[i];
+
+			assert_true(it->uid >= lo && it->uid_len <= (size_t)(hi - it->uid));
+			assert_true(it->topic >= lo && it->topic_len <= (size_t)(hi - it->topic));
+			assert_true(it->contents >= lo &&
+				    it->contents_len <= (size_t)(hi - it->contents));
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static enum ipc_rc decode_reply_exact(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				      struct ipc_result *res, size_t max)
+{
+	uint8_t *copy = dup_exact(buf, len);
+	enum ipc_rc rc = ipc_decode_push_reply(copy, len, hdr, res, max);
+
+	free(copy);
+	return rc;
+}
+
+static size_t encode_sample(uint8_t *buf, size_t cap)
+{
+	size_t n = ipc_encode_push(buf, cap, 0xA1B2C3D4u, sample_items, NSAMPLE);
+
+	assert_true(n > 0);
+	return n;
+}
+
+static void expect_same_item(const struct ipc_push_item *a, const struct ipc_push_item *b)
+{
+	assert_int_equal(a->uid_len, b->uid_len);
+	assert_int_equal(a->topic_len, b->topic_len);
+	assert_int_equal(a->contents_len, b->contents_len);
+	assert_memory_equal(a->uid, b->uid, a->uid_len);
+	if (a->topic_len)
+		assert_memory_equal(a->topic, b->topic, a->topic_len);
+	if (a->contents_len)
+		assert_memory_equal(a->contents, b->contents, a->contents_len);
+}
+
+static void test_push_round_trip(void **state)
+{
+	uint8_t buf[1024];
+	struct ipc_hdr hdr;
+	size_t n, want = IPC_HDR_LEN;
+
+	(void)state;
+	for (size_t i = 0; i < NSAMPLE; i++)
+		want += IPC_PUSH_ITEM_HDR + sample_items[i].uid_len + sample_items[i].topic_len +
+			sample_items[i].contents_len;
+	assert_int_equal(ipc_push_size(sample_items, NSAMPLE), want);
+	n = encode_sample(buf, sizeof buf);
+	assert_int_equal(n, want);
+	memset(&hdr, 0xEE, sizeof hdr);
+	assert_int_equal(ipc_decode_push(buf, n, &hdr, items_out), IPC_OK);
+	assert_int_equal(hdr.version, IPC_VERSION);
+	assert_int_equal(hdr.type, IPC_T_PUSH);
+	assert_int_equal(hdr.req_id, 0xA1B2C3D4u);
+	assert_int_equal(hdr.count, NSAMPLE);
+	assert_int_equal(hdr.flags, 0);
+	for (size_t i = 0; i < NSAMPLE; i++) {
+		expect_same_item(&items_out[i], &sample_items[i]);
+		/* Borrowed views into the datagram, not copies elsewhere. */
+		assert_true((const uint8_t *)items_out[i].uid >= buf &&
+			    (const uint8_t *)items_out[i].uid < buf + n);
+	}
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+}
+
+/* The layout in ipc.h, byte for byte: big-endian, no padding. */
+static void test_push_wire_layout(void **state)
+{
+	static const struct ipc_push_item it = ITEM("ab", "\"t\"", "1");
+	static const uint8_t want[] = {
+		'W', 'P', IPC_VERSION, IPC_T_PUSH, 0x01, 0x02, 0x03, 0x04, 0x00, 0x01, 0x00, 0x00,
+		0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,
+		'a', 'b', '"', 't', '"', '1',
+	};
+	uint8_t buf[64];
+	size_t n;
+
+	(void)state;
+	n = ipc_encode_push(buf, sizeof buf, 0x01020304u, &it, 1);
+	assert_int_equal(n, sizeof want);
+	assert_memory_equal(buf, want, sizeof want);
+}
+
+static void test_push_max_items(void **state)
+{
+	static struct ipc_push_item many[IPC_MAX_ITEMS + 1];
+	static char uids[IPC_MAX_ITEMS + 1][8];
+	size_t cap, n;
+	uint8_t *buf;
+	struct ipc_hdr hdr;
+
+	(void)state;
+	for (size_t i = 0; i <= IPC_MAX_ITEMS; i++) {
+		int l = snprintf(uids[i], sizeof uids[i], "u%zu", i);
+
+		many[i] = (struct ipc_push_item){ uids[i], (size_t)l, "\"t\"", 3, "0", 1 };
+	}
+	cap = ipc_push_size(many, IPC_MAX_ITEMS + 1);
+	buf = malloc(cap);
+	assert_non_null(buf);
+	assert_int_equal(ipc_encode_push(buf, cap, 7, many, IPC_MAX_ITEMS + 1), 0);
+	n = ipc_encode_push(buf, cap, 7, many, IPC_MAX_ITEMS);
+	assert_true(n > 0);
+	assert_int_equal(n, ipc_push_size(many, IPC_MAX_ITEMS));
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.count, IPC_MAX_ITEMS);
+	for (size_t i = 0; i < IPC_MAX_ITEMS; i++)
+		expect_same_item(&items_out[i], &many[i]);
+	free(buf);
+}
+
+static void test_encode_push_space(void **state)
+{
+	uint8_t buf[1024];
+	size_t need;
+
+	(void)state;
+	need = ipc_push_size(sample_items, NSAMPLE);
+	assert_true(need < sizeof buf);
+	assert_int_equal(ipc_encode_push(buf, need, 1, sample_items, NSAMPLE), need);
+	for (size_t cap = 0; cap < need; cap++) {
+		memset(buf, 0x5A, sizeof buf);
+		assert_int_equal(ipc_encode_push(buf, cap, 1, sample_items, NSAMPLE), 0);
+		/* Nothing is written past cap when refusing. */
+		for (size_t i = cap; i < sizeof buf; i++)
+			assert_int_equal(buf[i], 0x5A);
+	}
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, sample_items, 0), 0);
+}
+
+static void test_push_size_overflow(void **state)
+{
+	struct ipc_push_item it = { "u", 1, "t", 1, "c", 1 };
+	uint8_t buf[64];
+
+	(void)state;
+	assert_int_equal(ipc_push_size(&it, 1), IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + 3);
+	assert_int_equal(ipc_push_size(&it, 0), IPC_HDR_LEN);
+
+	/* Lengths the wire cannot carry; the pointers are never read. */
+	it.uid_len = (size_t)UINT16_MAX + 1;
+	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	it.uid_len = 1;
+	it.topic_len = (size_t)UINT32_MAX + 1;
+	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	it.topic_len = 1;
+	it.contents_len = (size_t)UINT32_MAX + 1;
+	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	it.contents_len = SIZE_MAX;
+	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
+	it.topic_len = SIZE_MAX;
+	it.contents_len = SIZE_MAX;
+	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
+
+	/* The largest lengths the wire carries still add up without overflow. */
+	it.uid_len = UINT16_MAX;
+	it.topic_len = UINT32_MAX;
+	it.contents_len = UINT32_MAX;
+	assert_int_equal(ipc_push_size(&it, 1),
+			 (size_t)IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + UINT16_MAX + 2 * (size_t)UINT32_MAX);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+}
+
+static void test_reply_round_trip(void **state)
+{
+	static const struct ipc_result res[] = {
+		{ 1, IPC_S_DELIVERED, 1 },
+		{ 0, IPC_S_OFFLINE, 0 },
+		{ 0, IPC_S_REFUSED, 0 },
+		{ UINT32_MAX, IPC_S_DELIVERED, UINT64_MAX },
+		{ 3, IPC_S_DELIVERED, 0x0102030405060708ull },
+	};
+	const size_t nres = sizeof res / sizeof res[0];
+	struct ipc_result out[8];
+	struct ipc_hdr hdr;
+	uint8_t buf[256];
+	size_t n;
+
+	(void)state;
+	n = ipc_encode_push_reply(buf, sizeof buf, 0xFFFFFFFFu, res, nres);
+	assert_int_equal(n, IPC_HDR_LEN + nres * IPC_REPLY_ITEM_LEN);
+	memset(out, 0, sizeof out);
+	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 8), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_PUSH_REPLY);
+	assert_int_equal(hdr.version, IPC_VERSION);
+	assert_int_equal(hdr.req_id, 0xFFFFFFFFu);
+	assert_int_equal(hdr.count, nres);
+	for (size_t i = 0; i < nres; i++) {
+		assert_int_equal(out[i].delivered, res[i].delivered);
+		assert_int_equal(out[i].status, res[i].status);
+		assert_true(out[i].number == res[i].number);
+	}
+	/* Exactly as many as fit in the caller's array. */
+	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, nres), IPC_OK);
+	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, nres - 1), IPC_ERR_COUNT);
+	/* A reply is not a push and vice versa. */
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_TYPE);
+}
+
+static void test_reply_wire_layout(void **state)
+{
+	static const struct ipc_result r = { 0x01020304u, IPC_S_OFFLINE, 0x1122334455667788ull };
+	static const uint8_t want[] = {
+		'W', 'P', IPC_VERSION, IPC_T_PUSH_REPLY, 0, 0, 0, 9, 0, 1, 0, 0,
+		0x01, 0x02, 0x03, 0x04, 0, 0, 0, IPC_S_OFFLINE,
+		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+	};
+	uint8_t buf[64];
+
+	(void)state;
+	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, 9, &r, 1), sizeof want);
+	assert_memory_equal(buf, want, sizeof want);
+}
+
+static void test_encode_reply_space(void **state)
+{
+	struct ipc_result r[3] = { { 1, 0, 1 }, { 1, 0, 2 }, { 1, 0, 3 } };
+	uint8_t buf[128];
+	const size_t need = IPC_HDR_LEN + 3 * IPC_REPLY_ITEM_LEN;
+
+	(void)state;
+	assert_int_equal(ipc_encode_push_reply(buf, need, 1, r, 3), need);
+	assert_int_equal(ipc_encode_push_reply(buf, need - 1, 1, r, 3), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, 0, 1, r, 3), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, 1, r, 0), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, 1, r, IPC_MAX_ITEMS + 1), 0);
+}
+
+static void test_error_reply(void **state)
+{
+	static const uint8_t want[] = { 'W', 'P', IPC_VERSION, IPC_T_ERROR_REPLY,
+					0xDE, 0xAD, 0xBE, 0xEF, 0, 0, 0, 0 };
+	uint8_t buf[IPC_HDR_LEN + 4];
+	struct ipc_hdr hdr;
+	struct ipc_result r[1];
+
+	(void)state;
+	assert_int_equal(ipc_encode_error_reply(buf, IPC_HDR_LEN - 1, 1), 0);
+	assert_int_equal(ipc_encode_error_reply(buf, 0, 1), 0);
+	assert_int_equal(ipc_encode_error_reply(buf, IPC_HDR_LEN, 0xDEADBEEFu), IPC_HDR_LEN);
+	assert_memory_equal(buf, want, sizeof want);
+	assert_int_equal(ipc_decode_hdr(buf, IPC_HDR_LEN, &hdr), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_ERROR_REPLY);
+	assert_int_equal(hdr.req_id, 0xDEADBEEFu);
+	assert_int_equal(hdr.count, 0);
+	/* Neither payload decoder takes it for its own type. */
+	assert_int_equal(decode_push_exact(buf, IPC_HDR_LEN, &hdr), IPC_ERR_TYPE);
+	assert_int_equal(decode_reply_exact(buf, IPC_HDR_LEN, &hdr, r, 1), IPC_ERR_TYPE);
+}
+
+/* Every strict prefix of a valid datagram must be refused (and never over-read). */
+static void test_push_truncated_everywhere(void **state)
+{
+	uint8_t buf[1024];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf);
+	for (size_t len = 0; len < n; len++) {
+		enum ipc_rc rc = decode_push_exact(buf, len, &hdr);
+
+		if (rc == IPC_OK) {
+			print_error("prefix of %zu/%zu bytes decoded as OK\n", len, n);
+			fail();
+		}
+		if (len < IPC_HDR_LEN)
+			assert_int_equal(rc, IPC_ERR_SHORT);
+		else
+			assert_int_equal(rc, IPC_ERR_BOUNDS);
+	}
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+}
+
+static void test_reply_truncated_everywhere(void **state)
+{
+	static const struct ipc_result res[] = { { 1, 0, 5 }, { 0, 1, 0 } };
+	struct ipc_result out[2];
+	struct ipc_hdr hdr;
+	uint8_t buf[128];
+	size_t n;
+
+	(void)state;
+	n = ipc_encode_push_reply(buf, sizeof buf, 3, res, 2);
+	assert_true(n > 0);
+	for (size_t len = 0; len < n; len++)
+		assert_int_not_equal(decode_reply_exact(buf, len, &hdr, out, 2), IPC_OK);
+	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 2), IPC_OK);
+}
+
+static void test_hdr_short(void **state)
+{
+	uint8_t buf[IPC_HDR_LEN];
+	struct ipc_hdr hdr;
+
+	(void)state;
+	assert_int_equal(ipc_encode_error_reply(buf, sizeof buf, 1), IPC_HDR_LEN);
+	for (size_t len = 0; len < IPC_HDR_LEN; len++) {
+		uint8_t *copy = dup_exact(buf, len);
+
+		assert_int_equal(ipc_decode_hdr(copy, len, &hdr), IPC_ERR_SHORT);
+		free(copy);
+	}
+}
+
+static void test_trailing_bytes(void **state)
+{
+	static const struct ipc_result res[] = { { 1, 0, 5 } };
+	struct ipc_result out[1];
+	uint8_t buf[1024];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf - 4);
+	memset(buf + n, 0, 4);
+	assert_int_equal(decode_push_exact(buf, n + 1, &hdr), IPC_ERR_BOUNDS);
+	assert_int_equal(decode_push_exact(buf, n + 4, &hdr), IPC_ERR_BOUNDS);
+
+	n = ipc_encode_push_reply(buf, sizeof buf, 1, res, 1);
+	assert_true(n > 0);
+	buf[n] = 0;
+	assert_int_equal(decode_reply_exact(buf, n + 1, &hdr, out, 1), IPC_ERR_BOUNDS);
+	assert_int_equal(decode_reply_exact(buf, n + IPC_REPLY_ITEM_LEN, &hdr, out, 1),
+			 IPC_ERR_BOUNDS);
+}
+
+static void test_bad_header_fields(void **state)
+{
+	uint8_t buf[1024], t[1024];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf);
+
+	memcpy(t, buf, n);
+	t[0] = 'X';
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_MAGIC);
+	memcpy(t, buf, n);
+	t[1] = 'p';
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_MAGIC);
+
+	static const uint8_t versions[] = { 0, IPC_VERSION + 1, 0xFF };
+	for (size_t i = 0; i < sizeof versions; i++) {
+		memcpy(t, buf, n);
+		t[2] = versions[i];
+		assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_VERSION);
+		assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_VERSION);
+	}
+
+	static const uint8_t types[] = { 0, IPC_T_ERROR_REPLY + 1, 0x80, 0xFF };
+	for (size_t i = 0; i < sizeof types; i++) {
+		memcpy(t, buf, n);
+		t[3] = types[i];
+		assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_TYPE);
+		assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_TYPE);
+	}
+	memcpy(t, buf, n);
+	t[3] = IPC_T_PUSH_REPLY;
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_TYPE);
+	memcpy(t, buf, n);
+	t[3] = IPC_T_ERROR_REPLY;
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_TYPE);
+
+	/* Flags are carried through for future use. */
+	memcpy(t, buf, n);
+	t[10] = 0x01;
+	t[11] = 0x02;
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.flags, 0x0102);
+}
+
+static void set16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void set32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void test_bad_counts(void **state)
+{
+	static struct ipc_push_item many[IPC_MAX_ITEMS + 1];
+	struct ipc_result out[4];
+	struct ipc_hdr hdr;
+	uint8_t buf[1024], *big;
+	size_t n, bigcap;
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf);
+	set16(buf + 8, 0);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_COUNT);
+	set16(buf + 8, IPC_MAX_ITEMS + 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_COUNT);
+	set16(buf + 8, 0xFFFF);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_COUNT);
+	/* More items announced than present, and fewer. */
+	set16(buf + 8, NSAMPLE + 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+	set16(buf + 8, NSAMPLE - 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+
+	/* IPC_MAX_ITEMS + 1 well-formed items: refused by count, items[] not overrun. */
+	for (size_t i = 0; i <= IPC_MAX_ITEMS; i++)
+		many[i] = (struct ipc_push_item){ "u", 1, "\"t\"", 3, "0", 1 };
+	bigcap = ipc_push_size(many, IPC_MAX_ITEMS + 1);
+	big = malloc(bigcap);
+	assert_non_null(big);
+	n = ipc_encode_push(big, bigcap, 1, many, IPC_MAX_ITEMS);
+	assert_true(n > 0);
+	memcpy(big + n, big + IPC_HDR_LEN, bigcap - n); /* one more identical item */
+	set16(big + 8, IPC_MAX_ITEMS + 1);
+	assert_int_equal(decode_push_exact(big, bigcap, &hdr), IPC_ERR_COUNT);
+	free(big);
+
+	/* Reply counts. */
+	{
+		static const struct ipc_result res[] = { { 1, 0, 1 } };
+
+		n = ipc_encode_push_reply(buf, sizeof buf, 1, res, 1);
+		assert_true(n > 0);
+		set16(buf + 8, 0);
+		assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 4), IPC_ERR_COUNT);
+		set16(buf + 8, 2);
+		assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 4), IPC_ERR_BOUNDS);
+		set16(buf + 8, 0xFFFF);
+		assert_int_not_equal(decode_reply_exact(buf, n, &hdr, out, 4), IPC_OK);
+	}
+}
+
+/* Offset of item 0's length fields in the sample datagram. */
+#define I0 IPC_HDR_LEN
+
+static void test_lying_lengths(void **state)
+{
+	uint8_t buf[1024], t[1024];
+	struct ipc_hdr hdr;
+	size_t n;
+	uint32_t tl, cl;
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf);
+	tl = (uint32_t)sample_items[0].topic_len;
+	cl = (uint32_t)sample_items[0].contents_len;
+
+	memcpy(t, buf, n);
+	set16(t + I0, 0xFFFF);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
+	memcpy(t, buf, n);
+	set32(t + I0 + 2, 0xFFFFFFFFu);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
+	memcpy(t, buf, n);
+	set32(t + I0 + 6, 0xFFFFFFFFu);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
+	memcpy(t, buf, n);
+	set32(t + I0 + 2, 0x80000000u);
+	set32(t + I0 + 6, 0x80000000u);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
+	/* Off by one either way shifts the next item: must not decode. */
+	memcpy(t, buf, n);
+	set32(t + I0 + 2, tl + 1);
+	assert_int_not_equal(decode_push_exact(t, n, &hdr), IPC_OK);
+	memcpy(t, buf, n);
+	set32(t + I0 + 6, cl - 1);
+	assert_int_not_equal(decode_push_exact(t, n, &hdr), IPC_OK);
+
+	/* The last item's contents_len reaching exactly one byte beyond the end. */
+	{
+		static const struct ipc_push_item one = ITEM("u", "\"t\"", "{}");
+		size_t m = ipc_encode_push(t, sizeof t, 1, &one, 1);
+
+		assert_true(m > 0);
+		set32(t + I0 + 6, 3);
+		assert_int_equal(decode_push_exact(t, m, &hdr), IPC_ERR_BOUNDS);
+		set32(t + I0 + 6, 2);
+		set16(t + I0, 2);
+		assert_int_equal(decode_push_exact(t, m, &hdr), IPC_ERR_BOUNDS);
+	}
+}
+
+/* Deterministic random corruption: decode never crashes, and anything it
+ * accepts lies within the datagram (checked in decode_push_exact). */
+static void test_push_mutations(void **state)
+{
+	uint8_t buf[1024], t[1024];
+	struct ipc_hdr hdr;
+	uint32_t seed = 12345;
+	size_t n;
+	unsigned ok = 0;
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf);
+	for (int round = 0; round < 20000; round++) {
+		int flips;
+
+		memcpy(t, buf, n);
+		seed = seed * 1103515245u + 12345u;
+		flips = 1 + (int)(seed >> 28) % 4;
+		for (int f = 0; f < flips; f++) {
+			seed = seed * 1103515245u + 12345u;
+			t[(seed >> 8) % n] = (uint8_t)(seed >> 20);
+		}
+		if (decode_push_exact(t, n, &hdr) == IPC_OK)
+			ok++;
+	}
+	/* Payload-only flips keep a valid datagram, so some must still decode. */
+	assert_true(ok > 0);
+}
+
+static void test_rc_str(void **state)
+{
+	static const enum ipc_rc rcs[] = { IPC_OK, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION,
+					   IPC_ERR_TYPE, IPC_ERR_COUNT, IPC_ERR_BOUNDS,
+					   IPC_ERR_SPACE };
+	const size_t n = sizeof rcs / sizeof rcs[0];
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = ipc_rc_str(rcs[i]);
+
+		assert_non_null(s);
+		assert_true(s[0] != '\0');
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(s, ipc_rc_str(rcs[j]));
+	}
+	assert_non_null(ipc_rc_str((enum ipc_rc)99));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_push_round_trip),
+		cmocka_unit_test(test_push_wire_layout),
+		cmocka_unit_test(test_push_max_items),
+		cmocka_unit_test(test_encode_push_space),
+		cmocka_unit_test(test_push_size_overflow),
+		cmocka_unit_test(test_reply_round_trip),
+		cmocka_unit_test(test_reply_wire_layout),
+		cmocka_unit_test(test_encode_reply_space),
+		cmocka_unit_test(test_error_reply),
+		cmocka_unit_test(test_push_truncated_everywhere),
+		cmocka_unit_test(test_reply_truncated_everywhere),
+		cmocka_unit_test(test_hdr_short),
+		cmocka_unit_test(test_trailing_bytes),
+		cmocka_unit_test(test_bad_header_fields),
+		cmocka_unit_test(test_bad_counts),
+		cmocka_unit_test(test_lying_lengths),
+		cmocka_unit_test(test_push_mutations),
+		cmocka_unit_test(test_rc_str),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,336 @@
+/* ws-daemon: owns every subscriber WebSocket and delivers pushes that arrive over
+ * the IPC datagram socket. One libuv loop drives lws, the IPC socket and signals. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "akey.h"
+#include "cfg.h"
+#include "log.h"
+#include "req.h"
+#include "wmsg.h"
+#include "wsd_conn.h"
+#include "wsd_ipc.h"
+
+#define WSD_VERSION "0.1.0"
+#define WSD_MAX_CLIENT_MSG 4096    /* clients have nothing to say but heartbeats */
+#define WSD_MAX_HEADER_DATA 8192   /* handshake headers incl. the query string */
+#define WSD_IPC_MODE 0660
+
+struct wsd {
+	struct cfg cfg;
+	uv_loop_t loop;
+	uv_signal_t sig_int, sig_term;
+	struct lws_context *ctx;
+	lws_retry_bo_t retry;
+	char *argbuf;              /* WSD_MAX_HEADER_DATA + 1, for query args */
+};
+
+static struct wsd wsd;
+
+/* Last path segment must be "ws": "/ws" directly, "/prefix/ws" behind a proxy. */
+static int wsd_path_ok(struct lws *wsi)
+{
+	char uri[256];
+	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+
+	return n >= 3 && strcmp(uri + n - 3, "/ws") == 0;
+}
+
+/* Copies query arg `name=` (already %-decoded by lws) into wsd.argbuf. */
+static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len)
+{
+	const char *v = lws_get_urlarg_by_name(wsi, name, wsd.argbuf, WSD_MAX_HEADER_DATA);
+
+	*len = v ? strlen(v) : 0;
+	return v;
+}
+
+static void wsd_reject(struct wsd_conn *c, const char *reason)
+{
+	size_t len = 0;
+	char *json = wmsg_reply("error", 0, reason, &len);
+
+	log_info("refused a WebSocket: %s", reason);
+	if (!json || wsd_conn_send_then_close(c, json, len, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+					      reason) != 0)
+		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
+	free(json);
+}
+
+static void wsd_authenticate(struct wsd_conn *c)
+{
+	char uid[4097];
+	const char *v, *why;
+	size_t uid_len, key_len;
+	enum akey_status st;
+
+	v = wsd_arg(c->wsi, "uid=", &uid_len);
+	if (!v) {
+		wsd_reject(c, "uid is missing");
+		return;
+	}
+	why = req_uid_problem(v, uid_len, (size_t)wsd.cfg.max_uid_bytes);
+	if (why) {
+		wsd_reject(c, why);
+		return;
+	}
+	memcpy(uid, v, uid_len); /* max_uid_bytes <= 4096, checked just above */
+	v = wsd_arg(c->wsi, "access_key=", &key_len);
+	st = akey_verify(wsd.cfg.secret, uid, uid_len, v ? v : "", key_len, time(NULL));
+	if (st != AKEY_OK) {
+		wsd_reject(c, akey_status_str(st));
+		return;
+	}
+	if (wsd_conn_attach(c, uid, uid_len) != 0) {
+		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	log_info("connect uid=%.*s (%zu connections, %zu uids)", (int)uid_len, uid,
+		 wsd_table_conns(), wsd_table_users());
+}
+
+static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char *reason)
+{
+	lws_close_reason(wsi, code, (unsigned char *)(uintptr_t)reason, strlen(reason));
+	return -1;
+}
+
+/* Clients only need to read; text heartbeats are tolerated, anything else closes. */
+static int wsd_receive(struct wsd_conn *c, size_t len)
+{
+	if (c->state != WSD_CONN_OPEN)
+		return 0;
+	if (lws_frame_is_binary(c->wsi))
+		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+				     "binary messages are not accepted");
+	c->rx_bytes += len;
+	if (c->rx_bytes > WSD_MAX_CLIENT_MSG)
+		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				     "message too big");
+	if (lws_is_final_fragment(c->wsi))
+		c->rx_bytes = 0;
+	return 0;
+}
+
+static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			   void *in, size_t len)
+{
+	struct wsd_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return wsd_path_ok(wsi) ? 0 : 1;
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(c, 0, sizeof *c);
+		c->wsi = wsi;
+		wsd_authenticate(c);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return wsd_conn_writeable(c);
+	case LWS_CALLBACK_RECEIVE:
+		return wsd_receive(c, len);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return wsd_conn_peer_closed(c);
+	case LWS_CALLBACK_CLOSED:
+		if (c->user) {
+			size_t ul;
+			const char *uid = wsd_conn_uid(c, &ul);
+
+			log_info("disconnect uid=%.*s", (int)ul, uid);
+		}
+		wsd_conn_release(c);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		/* Plain HTTP to the WebSocket port: nothing to serve. */
+		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint");
+		return -1;
+	default:
+		break;
+	}
+	(void)in;
+	return 0;
+}
+
+static const struct lws_protocols wsd_protocols[] = {
+	{ "push", wsd_ws_callback, sizeof(struct wsd_conn), 1024, 0, NULL, 0 },
+	{ WSD_IPC_PROTOCOL_NAME, wsd_ipc_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void wsd_lws_log(int level, const char *line)
+{
+	enum log_level l = level & LLL_ERR ? LOG_LVL_ERR
+			 : level & LLL_WARN ? LOG_LVL_WARN
+			 : level & LLL_NOTICE ? LOG_LVL_NOTICE : LOG_LVL_DEBUG;
+
+	LOG_AT(l, "lws: %s", line);
+}
+
+static void wsd_on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	log_notice("signal %d: shutting down", signum);
+	uv_signal_stop(&wsd.sig_int);
+	uv_signal_stop(&wsd.sig_term);
+	uv_close((uv_handle_t *)&wsd.sig_int, NULL);
+	uv_close((uv_handle_t *)&wsd.sig_term, NULL);
+	wsd_ipc_close();
+	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
+	if (wsd.ctx)
+		lws_context_destroy(wsd.ctx);
+}
+
+static int wsd_make_run_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int rc = 0;
+
+	if (!dir)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+			rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
+static int wsd_start(void)
+{
+	struct lws_context_creation_info info;
+	void *loops[1] = { &wsd.loop };
+	struct wsd_limits lim;
+	char host[256], err[256];
+	int port;
+
+	if (cfg_split_addr(wsd.cfg.ws_addr, host, sizeof host, &port) != 0) {
+		log_err("ws_addr '%s' is not host:port", wsd.cfg.ws_addr);
+		return -1;
+	}
+	lim.queue_max_messages = (size_t)wsd.cfg.send_queue_max_messages;
+	lim.queue_max_bytes = (size_t)wsd.cfg.send_queue_max_bytes;
+	lim.max_uid_bytes = (size_t)wsd.cfg.max_uid_bytes;
+	wsd_table_init(&lim);
+	wsd_ipc_set_limits(lim.max_uid_bytes, lim.queue_max_bytes);
+	wsd.retry.secs_since_valid_ping = (uint16_t)wsd.cfg.ping_interval;
+	wsd.retry.secs_since_valid_hangup = (uint16_t)wsd.cfg.idle_timeout;
+
+	memset(&info, 0, sizeof info);
+	info.port = port;
+	info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 ? host : NULL;
+	info.protocols = wsd_protocols;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+	info.foreign_loops = loops;
+	info.pcontext = &wsd.ctx;
+	info.max_http_header_data = WSD_MAX_HEADER_DATA;
+	info.retry_and_idle_policy = &wsd.retry;
+	info.timeout_secs = 10;
+	wsd.ctx = lws_create_context(&info);
+	if (!wsd.ctx) {
+		log_err("cannot listen for WebSockets on %s", wsd.cfg.ws_addr);
+		return -1;
+	}
+	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0 ||
+	    wsd_ipc_open(lws_get_vhost_by_name(wsd.ctx, "default"), wsd.cfg.ipc_socket,
+			 WSD_IPC_MODE, err, sizeof err) != 0) {
+		log_err("ipc socket %s: %s", wsd.cfg.ipc_socket, err[0] ? err : strerror(errno));
+		return -1;
+	}
+	log_notice("ws-daemon %s: WebSockets on %s, pushes on %s", WSD_VERSION, wsd.cfg.ws_addr,
+		   wsd.cfg.ipc_socket);
+	return 0;
+}
+
+static void wsd_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ws-daemon [-c conf.yaml] [-t] [-g key] [-v] [-h]\n"
+		"  -c FILE  configuration file (default ./conf.yaml)\n"
+		"  -t       check the configuration and exit\n"
+		"  -g KEY   print the effective value of a configuration key and exit\n"
+		"  -v       print the version and exit\n"
+		"  -h       this help\n"
+		"exit codes: 0 ok, 1 runtime or configuration error, 2 usage error\n");
+}
+
+static int wsd_run(void)
+{
+	int rc = 1;
+
+	if (uv_loop_init(&wsd.loop) != 0)
+		return 1;
+	wsd.argbuf = malloc(WSD_MAX_HEADER_DATA + 1);
+	if (!wsd.argbuf || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
+	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
+	    uv_signal_start(&wsd.sig_int, wsd_on_signal, SIGINT) != 0 ||
+	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0) {
+		log_err("cannot set up the event loop");
+		goto out;
+	}
+	if (wsd_start() == 0)
+		rc = 0;
+	else
+		wsd_on_signal(&wsd.sig_term, 0);
+	uv_run(&wsd.loop, UV_RUN_DEFAULT);
+out:
+	if (wsd.ctx)
+		lws_context_destroy(wsd.ctx);
+	if (uv_loop_close(&wsd.loop) != 0)
+		log_warn("event loop closed with handles still open");
+	free(wsd.argbuf);
+	log_notice("stopped");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = "conf.yaml", *get = NULL;
+	char err[CFG_ERR_LEN];
+	int opt, test = 0, rc;
+
+	log_init("ws-daemon", LOG_LVL_NOTICE);
+	while ((opt = getopt(argc, argv, "c:tg:vh")) != -1) {
+		switch (opt) {
+		case 'c': conf = optarg; break;
+		case 't': test = 1; break;
+		case 'g': get = optarg; break;
+		case 'v': printf("ws-daemon %s (libwebsockets %s)\n", WSD_VERSION, lws_get_library_version()); return 0;
+		case 'h': wsd_usage(stdout); return 0;
+		default: wsd_usage(stderr); return 2;
+		}
+	}
+	if (cfg_load(conf, &wsd.cfg, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	if (get) {
+		rc = cfg_print_key(&wsd.cfg, get, stdout) == 0 ? 0 : 2;
+		if (rc)
+			fprintf(stderr, "unknown key '%s'\n", get);
+		cfg_free(&wsd.cfg);
+		return rc;
+	}
+	if (test) {
+		printf("configuration %s is ok\n", conf);
+		cfg_free(&wsd.cfg);
+		return 0;
+	}
+	log_set_level(wsd.cfg.log_level);
+	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
+			  wsd_lws_log);
+	signal(SIGPIPE, SIG_IGN);
+	rc = wsd_run();
+	cfg_free(&wsd.cfg);
+	return rc;
+}

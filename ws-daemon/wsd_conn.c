@@ -1,0 +1,285 @@
+/* Subscriber table and delivery: a push encodes its frame once, every connection
+ * of the uid queues a reference, and a connection whose queue is full is closed. */
+#include "wsd_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "log.h"
+#include "wmsg.h"
+
+#define WSD_RING_MIN 4
+#define WSD_LWS_WRITE_CLOSE 4       /* lws's private LWS_WRITE_CLOSE */
+#define WSD_CLOSE_REASON_MAX 123    /* RFC 6455: control payload <= 125 */
+#define WSD_CLOSE_ACK_SECS 5
+
+struct wsd_user {
+	UT_hash_handle hh;
+	struct wsd_conn *conns;
+	size_t nconns;
+	uint64_t seq;        /* last number given; restarts when the uid goes offline */
+	size_t uid_len;
+	char uid[];          /* uid_len bytes + NUL; the hash key */
+};
+
+static struct wsd_user *wsd_users;
+static size_t wsd_nconns, wsd_nusers;
+static struct wsd_limits wsd_lim;
+
+void wsd_table_init(const struct wsd_limits *lim) { wsd_lim = *lim; }
+void wsd_table_set_limits(const struct wsd_limits *lim) { wsd_lim = *lim; }
+size_t wsd_table_conns(void) { return wsd_nconns; }
+size_t wsd_table_users(void) { return wsd_nusers; }
+
+static struct wsd_msg *wsd_msg_new(size_t len)
+{
+	struct wsd_msg *m;
+
+	if (len > SIZE_MAX - sizeof *m - LWS_PRE)
+		return NULL;
+	m = malloc(sizeof *m + LWS_PRE + len);
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	m->len = len;
+	return m;
+}
+
+static void wsd_msg_unref(struct wsd_msg *m)
+{
+	if (m && --m->refs == 0)
+		free(m);
+}
+
+static void wsd_queue_clear(struct wsd_conn *c)
+{
+	while (c->count) {
+		wsd_msg_unref(c->ring[c->head]);
+		c->head = (c->head + 1) % c->ring_cap;
+		c->count--;
+	}
+	free(c->ring);
+	c->ring = NULL;
+	c->ring_cap = c->head = 0;
+	c->queued_bytes = 0;
+}
+
+static int wsd_ring_grow(struct wsd_conn *c)
+{
+	uint32_t cap = c->ring_cap ? c->ring_cap * 2 : WSD_RING_MIN;
+	struct wsd_msg **r;
+
+	if (cap > wsd_lim.queue_max_messages)
+		cap = (uint32_t)wsd_lim.queue_max_messages;
+	if (cap <= c->ring_cap)
+		return -1;
+	r = malloc(sizeof *r * cap);
+	if (!r)
+		return -1;
+	/* Unwrap into the new array so head restarts at 0. */
+	for (uint32_t i = 0; i < c->count; i++)
+		r[i] = c->ring[(c->head + i) % c->ring_cap];
+	free(c->ring);
+	c->ring = r;
+	c->ring_cap = cap;
+	c->head = 0;
+	return 0;
+}
+
+/* Takes a new reference on m; -1 when the bounded queue is full. */
+static int wsd_enqueue(struct wsd_conn *c, struct wsd_msg *m)
+{
+	if (c->count >= wsd_lim.queue_max_messages ||
+	    m->len > wsd_lim.queue_max_bytes - c->queued_bytes)
+		return -1;
+	if (c->count == c->ring_cap && wsd_ring_grow(c) != 0)
+		return -1;
+	c->ring[(c->head + c->count) % c->ring_cap] = m;
+	c->count++;
+	c->queued_bytes += m->len;
+	m->refs++;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
+{
+	struct wsd_user *u = NULL;
+
+	HASH_FIND(hh, wsd_users, uid, uid_len, u);
+	if (!u) {
+		u = calloc(1, sizeof *u + uid_len + 1);
+		if (!u)
+			return -1;
+		memcpy(u->uid, uid, uid_len);
+		u->uid_len = uid_len;
+		HASH_ADD_KEYPTR(hh, wsd_users, u->uid, u->uid_len, u);
+		wsd_nusers++;
+	}
+	c->user = u;
+	c->prev = NULL;
+	c->next = u->conns;
+	if (u->conns)
+		u->conns->prev = c;
+	u->conns = c;
+	u->nconns++;
+	wsd_nconns++;
+	c->state = WSD_CONN_OPEN;
+	return 0;
+}
+
+const char *wsd_conn_uid(const struct wsd_conn *c, size_t *len)
+{
+	*len = c->user ? c->user->uid_len : 0;
+	return c->user ? c->user->uid : NULL;
+}
+
+static void wsd_conn_detach(struct wsd_conn *c)
+{
+	struct wsd_user *u = c->user;
+
+	if (!u)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		u->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->user = NULL;
+	u->nconns--;
+	wsd_nconns--;
+	if (u->nconns == 0) {
+		HASH_DELETE(hh, wsd_users, u);
+		free(u);
+		wsd_nusers--;
+	}
+}
+
+void wsd_conn_release(struct wsd_conn *c)
+{
+	wsd_conn_detach(c);
+	wsd_queue_clear(c);
+	c->state = WSD_CONN_CLOSING;
+}
+
+void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
+{
+	/* Out of the table now, so later pushes neither count nor queue to it. */
+	wsd_conn_detach(c);
+	wsd_queue_clear(c);
+	c->state = WSD_CONN_CLOSING;
+	c->close_code = code;
+	c->close_reason = reason;
+	c->drain_before_close = 0;
+	lws_callback_on_writable(c->wsi);
+}
+
+int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
+			     uint16_t code, const char *reason)
+{
+	struct wsd_msg *m = wsd_msg_new(len);
+	int rc;
+
+	if (!m)
+		return -1;
+	memcpy(m->buf + LWS_PRE, json, len);
+	rc = wsd_enqueue(c, m);
+	wsd_msg_unref(m);
+	c->state = WSD_CONN_CLOSING;
+	c->close_code = code;
+	c->close_reason = reason;
+	c->drain_before_close = 1;
+	lws_callback_on_writable(c->wsi);
+	return rc;
+}
+
+void wsd_push(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	struct wsd_user *u = NULL;
+	struct wsd_conn *c, *next;
+	struct wsd_msg *m;
+	size_t cap;
+
+	memset(res, 0, sizeof *res);
+	HASH_FIND(hh, wsd_users, it->uid, it->uid_len, u);
+	if (!u) {
+		res->status = IPC_S_OFFLINE;
+		return;
+	}
+	cap = wmsg_frame_max(it->topic_len, it->contents_len);
+	m = cap == SIZE_MAX ? NULL : wsd_msg_new(cap);
+	if (!m) {
+		log_err("out of memory building a frame of %zu bytes", cap);
+		res->status = IPC_S_REFUSED;
+		return;
+	}
+	res->number = ++u->seq;
+	m->len = wmsg_frame_write((char *)m->buf + LWS_PRE, cap, it->topic, it->topic_len,
+				  res->number, it->contents, it->contents_len);
+	for (c = u->conns; c; c = next) {
+		next = c->next; /* a full queue detaches c, and may free u with it */
+		if (wsd_enqueue(c, m) == 0) {
+			res->delivered++;
+			continue;
+		}
+		log_warn("uid %.*s: send queue full (%u messages, %zu bytes); closing slow connection",
+			 (int)it->uid_len, it->uid, (unsigned)c->count, c->queued_bytes);
+		wsd_conn_close_soon(c, 1013, "send queue full");
+	}
+	wsd_msg_unref(m);
+	res->status = res->delivered ? IPC_S_DELIVERED : IPC_S_OFFLINE;
+}
+
+/*
+ * lws 4.1 sends no Close frame when WRITEABLE returns -1 or a timeout kills the
+ * wsi (both mark the socket unusable), so the frame is written here with the
+ * opcode lws reserves for it (4, "LWS_WRITE_CLOSE is handled by
+ * lws_close_reason()"). The peer's answering Close then ends the connection in
+ * wsd_conn_peer_closed; a peer that never answers is dropped by the timeout.
+ */
+static int wsd_conn_send_close(struct wsd_conn *c)
+{
+	unsigned char buf[LWS_PRE + 2 + WSD_CLOSE_REASON_MAX];
+	size_t rl = strlen(c->close_reason);
+
+	if (rl > WSD_CLOSE_REASON_MAX)
+		rl = WSD_CLOSE_REASON_MAX;
+	buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)c->close_code;
+	memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
+	c->close_code = 0;
+	c->close_sent = 1;
+	if (lws_write(c->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_LWS_WRITE_CLOSE) < 0)
+		return -1;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, WSD_CLOSE_ACK_SECS);
+	return 0;
+}
+
+int wsd_conn_peer_closed(const struct wsd_conn *c) { return c->close_sent ? -1 : 0; }
+
+int wsd_conn_writeable(struct wsd_conn *c)
+{
+	struct wsd_msg *m;
+	size_t len;
+	int n;
+
+	if (c->count == 0)
+		return c->state == WSD_CONN_CLOSING && c->close_code ? wsd_conn_send_close(c) : 0;
+	m = c->ring[c->head];
+	c->head = (c->head + 1) % c->ring_cap;
+	c->count--;
+	c->queued_bytes -= m->len;
+	len = m->len;
+	/* lws keeps any unsent tail itself, so the frame can be released now. */
+	n = lws_write(c->wsi, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);
+	wsd_msg_unref(m);
+	if (n < 0 || (size_t)n < len)
+		return -1;
+	if (c->count || c->state == WSD_CONN_CLOSING)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}

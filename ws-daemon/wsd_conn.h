@@ -1,0 +1,83 @@
+/* Subscribers: the uid -> connections table, per-connection bounded send queues
+ * and refcounted frames shared by every recipient of one message. */
+#ifndef PUSH_WSD_CONN_H
+#define PUSH_WSD_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "ipc.h"
+
+/* One encoded WebSocket text frame, LWS_PRE headroom before data. Allocated by
+ * wsd_msg_new with refs = 1; every queue holding it owns one reference;
+ * wsd_msg_unref frees it when the last goes. */
+struct wsd_msg {
+	unsigned refs;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE + len bytes */
+};
+
+struct wsd_user;
+
+enum wsd_conn_state { WSD_CONN_NEW = 0, WSD_CONN_OPEN, WSD_CONN_CLOSING };
+
+/* Per-session data: lws allocates and frees it (per_session_data_size); the
+ * queue's ring array and the frames it references are ours, released by
+ * wsd_conn_release in LWS_CALLBACK_CLOSED. */
+struct wsd_conn {
+	struct lws *wsi;
+	struct wsd_user *user;          /* NULL until authenticated */
+	struct wsd_conn *prev, *next;   /* siblings under the same uid */
+	struct wsd_msg **ring;          /* grows by doubling up to the queue limit */
+	uint32_t ring_cap, head, count;
+	size_t queued_bytes;
+	size_t rx_bytes;                /* of the client message being received */
+	uint16_t close_code;            /* deferred close, sent from WRITEABLE */
+	uint8_t state;                  /* enum wsd_conn_state */
+	uint8_t drain_before_close;     /* send the queue, then close */
+	uint8_t close_sent;             /* our Close frame is out; await the peer's */
+	const char *close_reason;       /* static string */
+};
+
+struct wsd_limits {
+	size_t queue_max_messages;
+	size_t queue_max_bytes;
+	size_t max_uid_bytes;
+};
+
+/* Process-wide state; one per daemon. */
+void wsd_table_init(const struct wsd_limits *lim);
+void wsd_table_set_limits(const struct wsd_limits *lim);
+/* Connections and users currently held (for logs and tests). */
+size_t wsd_table_conns(void);
+size_t wsd_table_users(void);
+
+/* Adds an authenticated connection under uid; -1 on out of memory. */
+int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len);
+/* The uid c is attached under (not NUL-safe: use *len); NULL if not attached. */
+const char *wsd_conn_uid(const struct wsd_conn *c, size_t *len);
+/* Drops the queue and leaves the table; safe on a never-attached conn. */
+void wsd_conn_release(struct wsd_conn *c);
+
+/* Queues one text frame built from pre-serialised parts to every connection of
+ * uid and fills *res (delivered count, status, number). */
+void wsd_push(const struct ipc_push_item *it, struct ipc_result *res);
+
+/* Queues a one-off frame (e.g. an error) then closes with code after it is sent. */
+int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
+			     uint16_t code, const char *reason);
+
+/* Closes as soon as the connection is writeable, dropping what is queued. */
+void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason);
+
+/* LWS_CALLBACK_SERVER_WRITEABLE: one lws_write at most. Returns -1 when lws
+ * must close the connection (after lws_close_reason was set). */
+int wsd_conn_writeable(struct wsd_conn *c);
+
+/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: -1 (close now, no echo) when the peer is
+ * answering our own Close, 0 to let lws echo a peer-initiated one. */
+int wsd_conn_peer_closed(const struct wsd_conn *c);
+
+#endif

@@ -1,0 +1,153 @@
+/* Datagram requests from the FastCGI side: decode strictly, deliver, reply.
+ * A bounded batch per wake-up keeps WebSocket traffic flowing under a push flood. */
+#include "wsd_ipc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "ipc_sock.h"
+#include "log.h"
+#include "req.h"
+#include "wmsg.h"
+#include "wsd_conn.h"
+
+#define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
+
+static int wsd_ipc_fd = -1;
+static char *wsd_ipc_path;
+static uint8_t wsd_rx[IPC_MAX_DATAGRAM + 1];
+static uint8_t wsd_tx[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN];
+static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
+static struct ipc_result wsd_results[IPC_MAX_ITEMS];
+static size_t wsd_max_uid;
+static size_t wsd_max_frame;
+
+void wsd_ipc_set_limits(size_t max_uid, size_t max_frame)
+{
+	wsd_max_uid = max_uid;
+	wsd_max_frame = max_frame;
+}
+
+static void wsd_ipc_reply(const uint8_t *buf, size_t len, const struct sockaddr_un *to,
+			  socklen_t to_len)
+{
+	ssize_t n;
+
+	if (to_len <= sizeof(sa_family_t))
+		return; /* unbound sender: nowhere to answer */
+	do
+		n = sendto(wsd_ipc_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (const struct sockaddr *)to, to_len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		log_info("ipc reply not sent: %s", strerror(errno));
+}
+
+static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	if (req_uid_problem(it->uid, it->uid_len, wsd_max_uid) ||
+	    wmsg_frame_max(it->topic_len, it->contents_len) > wsd_max_frame) {
+		memset(res, 0, sizeof *res);
+		res->status = IPC_S_REFUSED;
+		return;
+	}
+	wsd_push(it, res);
+}
+
+static void wsd_ipc_handle(size_t len, const struct sockaddr_un *from, socklen_t from_len)
+{
+	struct ipc_hdr h = { 0 };
+	enum ipc_rc rc = ipc_decode_push(wsd_rx, len, &h, wsd_items);
+	size_t out;
+
+	if (rc != IPC_OK) {
+		log_warn("ipc: dropped a datagram of %zu bytes: %s", len, ipc_rc_str(rc));
+		out = ipc_encode_error_reply(wsd_tx, sizeof wsd_tx, h.req_id);
+	} else {
+		for (size_t i = 0; i < h.count; i++)
+			wsd_ipc_item(&wsd_items[i], &wsd_results[i]);
+		out = ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, h.req_id, wsd_results, h.count);
+	}
+	if (out)
+		wsd_ipc_reply(wsd_tx, out, from, from_len);
+}
+
+static void wsd_ipc_drain(void)
+{
+	for (int i = 0; i < WSD_IPC_BATCH; i++) {
+		struct sockaddr_un from;
+		socklen_t from_len = sizeof from;
+		ssize_t n = recvfrom(wsd_ipc_fd, wsd_rx, sizeof wsd_rx, MSG_DONTWAIT | MSG_TRUNC,
+				     (struct sockaddr *)&from, &from_len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_err("ipc: recvfrom: %s", strerror(errno));
+			return;
+		}
+		if ((size_t)n > IPC_MAX_DATAGRAM) {
+			log_warn("ipc: dropped an oversized datagram (%zd bytes)", n);
+			continue;
+		}
+		wsd_ipc_handle((size_t)n, &from, from_len);
+	}
+}
+
+int wsd_ipc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		     size_t len)
+{
+	(void)wsi;
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		wsd_ipc_drain();
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		log_debug("ipc socket left the event loop");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *err,
+		 size_t err_len)
+{
+	lws_sock_file_fd_type fd;
+
+	wsd_ipc_fd = ipc_server_open(path, (mode_t)mode, err, err_len);
+	if (wsd_ipc_fd < 0)
+		return -1;
+	wsd_ipc_path = strdup(path);
+	fd.filefd = wsd_ipc_fd;
+	if (!wsd_ipc_path ||
+	    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, WSD_IPC_PROTOCOL_NAME, NULL)) {
+		snprintf(err, err_len, "cannot adopt the ipc socket into the event loop");
+		close(wsd_ipc_fd);
+		wsd_ipc_close();
+		return -1;
+	}
+	return 0;
+}
+
+void wsd_ipc_close(void)
+{
+	if (wsd_ipc_path) {
+		(void)unlink(wsd_ipc_path);
+		free(wsd_ipc_path);
+		wsd_ipc_path = NULL;
+	}
+	/* The fd itself belongs to lws once adopted; it closes it with the wsi. */
+	wsd_ipc_fd = -1;
+}
