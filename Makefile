@@ -4,7 +4,10 @@
 CC ?= cc
 BUILD ?= build
 SAN ?= 0
-WERROR ?=
+# CI builds with warnings as errors.
+ifeq ($(CI),true)
+WERROR ?= -Werror
+endif
 PKGS := libwebsockets jansson yaml-0.1 openssl libuv
 
 WARN := -Wall -Wextra -Wpedantic -Wformat=2 -Werror=format-security -Wshadow \

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages `make run` or `make test` needs, when run as root;
+# otherwise prints the apt-get line and fails, so nothing half-builds.
+set -eu
+mode=${1:-run}
+
+pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+      libjansson-dev libyaml-dev libssl-dev uthash-dev lighttpd"
+if [ "$mode" = test ]; then
+	pkgs="$pkgs libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs"
+fi
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages:$missing" >&2
+	echo "install them with: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,789 @@
+/* Unit tests for shared/cfg.c: conf.yaml loading (defaults, bounds, "file:line: reason"
+ * errors, path resolution, secret derivation), cfg_print_key and cfg_split_addr. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "cfg.h"
+
+static char tmpdir[PATH_MAX];   /* from mkdtemp, absolute */
+static char conf_path[PATH_MAX]; /* tmpdir/conf.yaml */
+static char sub_dir[PATH_MAX];   /* tmpdir/sub */
+static char sub_conf[PATH_MAX];  /* tmpdir/sub/conf.yaml */
+
+static int group_setup(void **state)
+{
+	char tmpl[] = "/tmp/test_cfg.XXXXXX";
+	char *real;
+
+	(void)state;
+	if (!mkdtemp(tmpl))
+		return -1;
+	/* Resolve symlinks (e.g. /tmp on macOS-like setups) so comparisons are exact. */
+	real = realpath(tmpl, NULL);
+	if (!real)
+		return -1;
+	snprintf(tmpdir, sizeof tmpdir, "%s", real);
+	free(real);
+	snprintf(conf_path, sizeof conf_path, "%s/conf.yaml", tmpdir);
+	snprintf(sub_dir, sizeof sub_dir, "%s/sub", tmpdir);
+	snprintf(sub_conf, sizeof sub_conf, "%s/conf.yaml", sub_dir);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	unlink(conf_path);
+	unlink(sub_conf);
+	rmdir(sub_dir);
+	return rmdir(tmpdir);
+}
+
+/* Each test leaves no file behind, even when it fails half-way. */
+static int test_teardown(void **state)
+{
+	(void)state;
+	unlink(conf_path);
+	unlink(sub_conf);
+	rmdir(sub_dir);
+	return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+static void load_ok_at(const char *path, const char *text, struct cfg *c)
+{
+	char err[CFG_ERR_LEN];
+
+	write_file(path, text);
+	if (cfg_load(path, c, err, sizeof err) != 0) {
+		print_error("config refused: %s\n--- file ---\n%s\n", err, text);
+		fail();
+	}
+	assert_string_equal(err, "");
+}
+
+static void load_ok(const char *text, struct cfg *c)
+{
+	load_ok_at(conf_path, text, c);
+}
+
+static void expect_empty(const struct cfg *c)
+{
+	static const unsigned char zero[CFG_SECRET_LEN];
+
+	assert_null(c->addr);
+	assert_null(c->ws_addr);
+	assert_null(c->password);
+	assert_null(c->key_secret);
+	assert_null(c->ipc_socket);
+	assert_null(c->run_dir);
+	assert_memory_equal(c->secret, zero, sizeof zero);
+}
+
+/* Loads text, which must fail with "<path>:<line>: ..." (line 0: "<path>: ...")
+ * and a message containing needle; *out must be left empty. */
+static void load_fails(const char *text, size_t line, const char *needle)
+{
+	char err[CFG_ERR_LEN], prefix[PATH_MAX + 32];
+	struct cfg c;
+
+	write_file(conf_path, text);
+	memset(&c, 0x5A, sizeof c);
+	if (cfg_load(conf_path, &c, err, sizeof err) != -1) {
+		print_error("config accepted, want an error with \"%s\"\n--- file ---\n%s\n", needle,
+			    text);
+		cfg_free(&c);
+		fail();
+	}
+	expect_empty(&c);
+	if (line)
+		snprintf(prefix, sizeof prefix, "%s:%zu: ", conf_path, line);
+	else
+		snprintf(prefix, sizeof prefix, "%s: ", conf_path);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err + strlen(prefix), needle)) {
+		print_error("error \"%s\"\nwant \"%s...%s...\"\n--- file ---\n%s\n", err, prefix,
+			    needle, text);
+		fail();
+	}
+	cfg_free(&c); /* allowed after a failure */
+}
+
+static void path_is(const char *got, const char *rel)
+{
+	char want[PATH_MAX * 2];
+
+	snprintf(want, sizeof want, "%s/%s", tmpdir, rel);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+/* ---- loading ---- */
+
+static void test_defaults(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_ok("password: pw\n", &c);
+	assert_string_equal(c.addr, "0.0.0.0:8080");
+	assert_string_equal(c.ws_addr, "127.0.0.1:8081");
+	assert_string_equal(c.password, "pw");
+	assert_null(c.key_secret);
+	path_is(c.run_dir, "run");
+	path_is(c.ipc_socket, "run/ws-daemon.sock");
+	assert_int_equal(c.access_key_ttl, 60);
+	assert_int_equal(c.max_uid_bytes, 256);
+	assert_int_equal(c.max_message_bytes, 65536);
+	assert_int_equal(c.push_timeout_ms, 2000);
+	assert_int_equal(c.send_queue_max_messages, 1024);
+	assert_int_equal(c.send_queue_max_bytes, 1048576);
+	assert_int_equal(c.ping_interval, 30);
+	assert_int_equal(c.idle_timeout, 75);
+	assert_int_equal(c.fcgi_procs, 4);
+	assert_int_equal(c.log_level, LOG_LVL_NOTICE);
+	cfg_free(&c);
+	expect_empty(&c);
+	cfg_free(&c); /* twice is harmless */
+}
+
+static void test_all_keys(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_ok("# full file\n"
+		"addr: \"[::1]:9000\"\n"
+		"ws_addr: '127.0.0.1:9001'   # trailing comment\n"
+		"password: 'p#w: x'\n"
+		"key_secret: ks\n"
+		"run_dir: /var/tmp/push-run\n"
+		"ipc_socket: /var/tmp/push-run/d.sock\n"
+		"access_key_ttl: 120\n"
+		"max_uid_bytes: 64\n"
+		"max_message_bytes: 4096\n"
+		"push_timeout_ms: 500\n"
+		"send_queue_max_messages: 10\n"
+		"send_queue_max_bytes: 2048\n"
+		"ping_interval: 5\n"
+		"idle_timeout: 12\n"
+		"fcgi_procs: 2\n"
+		"log_level: debug\n",
+		&c);
+	assert_string_equal(c.addr, "[::1]:9000");
+	assert_string_equal(c.ws_addr, "127.0.0.1:9001");
+	assert_string_equal(c.password, "p#w: x");
+	assert_string_equal(c.key_secret, "ks");
+	assert_string_equal(c.run_dir, "/var/tmp/push-run");
+	assert_string_equal(c.ipc_socket, "/var/tmp/push-run/d.sock");
+	assert_int_equal(c.access_key_ttl, 120);
+	assert_int_equal(c.max_uid_bytes, 64);
+	assert_int_equal(c.max_message_bytes, 4096);
+	assert_int_equal(c.push_timeout_ms, 500);
+	assert_int_equal(c.send_queue_max_messages, 10);
+	assert_int_equal(c.send_queue_max_bytes, 2048);
+	assert_int_equal(c.ping_interval, 5);
+	assert_int_equal(c.idle_timeout, 12);
+	assert_int_equal(c.fcgi_procs, 2);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	cfg_free(&c);
+}
+
+static void test_document_markers(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_ok("---\npassword: pw\n...\n", &c);
+	assert_string_equal(c.password, "pw");
+	cfg_free(&c);
+	load_ok("{password: pw, fcgi_procs: 3}\n", &c);
+	assert_int_equal(c.fcgi_procs, 3);
+	cfg_free(&c);
+}
+
+static void test_password_required(void **state)
+{
+	(void)state;
+	load_fails("addr: 1.2.3.4:80\n", 0, "'password' is required");
+	load_fails("{}\n", 0, "'password' is required");
+	load_fails("key_secret: only-this\n", 0, "'password' is required");
+}
+
+static void test_empty_strings(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_fails("password: ''\n", 1, "'password' must not be empty");
+	load_fails("addr: x:1\npassword: \"\"\n", 2, "'password' must not be empty");
+	load_fails("addr: x:1\npassword:\n", 2, "'password' must not be empty");
+	load_fails("password: pw\naddr: ''\n", 2, "'addr' must not be empty");
+	load_fails("password: pw\nws_addr: ''\n", 2, "'ws_addr' must not be empty");
+	load_fails("password: pw\nrun_dir: ''\n", 2, "'run_dir' must not be empty");
+	load_fails("password: pw\nipc_socket: ''\n", 2, "'ipc_socket' must not be empty");
+	/* key_secret is optional and may be empty. */
+	load_ok("password: pw\nkey_secret: ''\n", &c);
+	assert_string_equal(c.key_secret, "");
+	cfg_free(&c);
+}
+
+static void test_string_length_limit(void **state)
+{
+	char *text = malloc(5000 + 32);
+	struct cfg c;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, "password: ", 10);
+	memset(text + 10, 'p', 4096);
+	strcpy(text + 10 + 4096, "\n");
+	load_ok(text, &c);
+	assert_int_equal(strlen(c.password), 4096);
+	cfg_free(&c);
+	memset(text + 10, 'p', 4097);
+	strcpy(text + 10 + 4097, "\n");
+	load_fails(text, 1, "'password' is too long");
+	free(text);
+}
+
+static void test_unknown_key(void **state)
+{
+	(void)state;
+	load_fails("password: pw\nbogus: 1\n", 2, "unknown key 'bogus'");
+	load_fails("password: pw\n\n# c\nPassword: x\n", 4, "unknown key 'Password'");
+}
+
+static void test_duplicate_key(void **state)
+{
+	(void)state;
+	load_fails("password: a\naddr: x:1\npassword: b\n", 3, "key 'password' given twice");
+	load_fails("password: a\nfcgi_procs: 2\nfcgi_procs: 2\n", 3, "'fcgi_procs' given twice");
+}
+
+static void test_integer_syntax(void **state)
+{
+	static const char *const bad[] = {
+		"abc", "12abc", "1.5", "0x10", "''", "1e3", "99999999999999999999999",
+		"-99999999999999999999999", "'12 '",
+	};
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "password: pw\n\naccess_key_ttl: %s\n", bad[i]);
+		load_fails(text, 3, "'access_key_ttl' must be an integer");
+	}
+}
+
+struct bound {
+	const char *name;
+	size_t off;
+	long min, max;
+	const char *extra; /* keeps ping_interval < idle_timeout while probing */
+};
+
+#define LONG_AT(c, off) (*(const long *)(const void *)((const char *)(c) + (off)))
+
+static const struct bound bounds[] = {
+	{ "access_key_ttl", offsetof(struct cfg, access_key_ttl), 1, 86400L * 30, "" },
+	{ "max_uid_bytes", offsetof(struct cfg, max_uid_bytes), 1, 4096, "" },
+	{ "max_message_bytes", offsetof(struct cfg, max_message_bytes), 64, 131072, "" },
+	{ "push_timeout_ms", offsetof(struct cfg, push_timeout_ms), 10, 60000, "" },
+	{ "send_queue_max_messages", offsetof(struct cfg, send_queue_max_messages), 1, 1000000, "" },
+	{ "send_queue_max_bytes", offsetof(struct cfg, send_queue_max_bytes), 1024, 1L << 30, "" },
+	{ "ping_interval", offsetof(struct cfg, ping_interval), 1, 3600, "idle_timeout: 7200\n" },
+	{ "idle_timeout", offsetof(struct cfg, idle_timeout), 2, 7200, "ping_interval: 1\n" },
+	{ "fcgi_procs", offsetof(struct cfg, fcgi_procs), 1, 256, "" },
+};
+
+static void test_bounds(void **state)
+{
+	char text[512];
+	struct cfg c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+		const struct bound *b = &bounds[i];
+		const long ok[] = { b->min, b->max };
+		const long bad[] = { b->min - 1, b->max + 1, -1, LONG_MIN, LONG_MAX };
+
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(text, sizeof text, "password: pw\n%s%s: %ld\n", b->extra, b->name,
+				 ok[k]);
+			load_ok(text, &c);
+			assert_int_equal(LONG_AT(&c, b->off), ok[k]);
+			cfg_free(&c);
+		}
+		for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+			char needle[128];
+
+			if (bad[k] >= b->min && bad[k] <= b->max)
+				continue;
+			snprintf(text, sizeof text, "password: pw\n%s: %ld\n%s", b->name, bad[k],
+				 b->extra);
+			snprintf(needle, sizeof needle, "'%s' must be between %ld and %ld", b->name,
+				 b->min, b->max);
+			load_fails(text, 2, needle);
+		}
+	}
+}
+
+static void test_log_levels(void **state)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = {
+		{ "error", LOG_LVL_ERR }, { "warn", LOG_LVL_WARN }, { "notice", LOG_LVL_NOTICE },
+		{ "info", LOG_LVL_INFO }, { "debug", LOG_LVL_DEBUG },
+	};
+	static const char *const bad[] = { "verbose", "ERROR", "''", "0", "warning" };
+	char text[128];
+	struct cfg c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+		snprintf(text, sizeof text, "log_level: %s\npassword: pw\n", levels[i].name);
+		load_ok(text, &c);
+		assert_int_equal(c.log_level, levels[i].level);
+		cfg_free(&c);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "password: pw\nlog_level: %s\n", bad[i]);
+		load_fails(text, 2, "'log_level' must be one of");
+	}
+}
+
+static void test_ping_below_idle(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_fails("password: pw\nping_interval: 30\nidle_timeout: 30\n", 0, "'ping_interval'");
+	load_fails("password: pw\nping_interval: 75\n", 0, "less than 'idle_timeout'");
+	load_fails("password: pw\nidle_timeout: 10\n", 0, "less than 'idle_timeout'");
+	load_ok("password: pw\nping_interval: 74\n", &c);
+	assert_int_equal(c.ping_interval, 74);
+	cfg_free(&c);
+}
+
+static void test_structure_errors(void **state)
+{
+	(void)state;
+	load_fails("- password\n- pw\n", 1, "top level must be a mapping");
+	load_fails("just a scalar\n", 1, "top level must be a mapping");
+	load_fails("password: [a, b]\n", 1, "must be a plain value");
+	load_fails("addr: x:1\npassword:\n  nested: map\n", 3, "must be a plain value");
+	load_fails("password: pw\n? [a, b]\n: c\n", 2, "must be a plain value");
+	/* Aliases are not expanded: a value must be written out. */
+	load_fails("addr: &a '1.2.3.4:80'\nws_addr: *a\npassword: pw\n", 2, "must be a plain value");
+}
+
+static void test_yaml_syntax_error(void **state)
+{
+	char err[CFG_ERR_LEN], prefix[PATH_MAX + 8];
+	struct cfg c;
+	static const char *const bad[] = {
+		"password: pw\naddr: [unclosed\n",
+		"password: pw\n  addr: x\n",
+		"password: \"unterminated\n",
+		"password: pw\n\tfcgi_procs: 2\n",
+	};
+
+	(void)state;
+	snprintf(prefix, sizeof prefix, "%s:", conf_path);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_file(conf_path, bad[i]);
+		assert_int_equal(cfg_load(conf_path, &c, err, sizeof err), -1);
+		expect_empty(&c);
+		/* "<path>:<line>: YAML error: ..." with a line number >= 1. */
+		if (strncmp(err, prefix, strlen(prefix)) != 0 ||
+		    strtol(err + strlen(prefix), NULL, 10) < 1 || !strstr(err, ": YAML error: ")) {
+			print_error("error \"%s\" for\n%s\n", err, bad[i]);
+			fail();
+		}
+		cfg_free(&c);
+	}
+}
+
+static void test_empty_file(void **state)
+{
+	(void)state;
+	load_fails("", 0, "file is empty");
+	load_fails("# only a comment\n\n", 0, "file is empty");
+}
+
+static void test_two_documents(void **state)
+{
+	(void)state;
+	load_fails("password: a\n---\npassword: b\n", 3, "only one document");
+	load_fails("password: a\n---\nscalar\n", 3, "top level must be a mapping");
+}
+
+static void test_missing_file(void **state)
+{
+	char err[CFG_ERR_LEN], path[PATH_MAX + 16], want[PATH_MAX + 32];
+	struct cfg c;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/nope.yaml", tmpdir);
+	assert_int_equal(cfg_load(path, &c, err, sizeof err), -1);
+	expect_empty(&c);
+	snprintf(want, sizeof want, "%s: cannot open", path);
+	assert_memory_equal(err, want, strlen(want));
+	cfg_free(&c);
+}
+
+static void test_failure_leaves_empty(void **state)
+{
+	(void)state;
+	/* Strings set, then an error late in the file. */
+	load_fails("password: pw\naddr: a:1\nws_addr: b:2\nkey_secret: k\nrun_dir: r\n"
+		   "ipc_socket: s\nbogus: 1\n",
+		   7, "unknown key");
+	/* An error after defaults and the derived secret were filled in. */
+	load_fails("password: pw\nkey_secret: k\nping_interval: 80\n", 0, "ping_interval");
+}
+
+static void test_error_buffer_bounded(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	write_file(conf_path, "password: pw\nbogus_key_with_a_long_name: 1\n");
+	for (size_t len = 1; len < 64; len += 7) {
+		char *err = malloc(len);
+
+		assert_non_null(err);
+		memset(err, 'Z', len);
+		assert_int_equal(cfg_load(conf_path, &c, err, len), -1);
+		assert_non_null(memchr(err, '\0', len));
+		free(err);
+		cfg_free(&c);
+	}
+}
+
+/* ---- paths ---- */
+
+static void test_relative_paths(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_ok("password: pw\nrun_dir: data\nipc_socket: sock/d.sock\n", &c);
+	path_is(c.run_dir, "data");
+	path_is(c.ipc_socket, "sock/d.sock");
+	cfg_free(&c);
+	load_ok("password: pw\nrun_dir: /abs/run\nipc_socket: /abs/d.sock\n", &c);
+	assert_string_equal(c.run_dir, "/abs/run");
+	assert_string_equal(c.ipc_socket, "/abs/d.sock");
+	cfg_free(&c);
+	/* Only path keys are resolved. */
+	load_ok("password: rel/pw\naddr: rel:1\n", &c);
+	assert_string_equal(c.password, "rel/pw");
+	assert_string_equal(c.addr, "rel:1");
+	cfg_free(&c);
+}
+
+static void test_paths_follow_config_dir(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	assert_int_equal(mkdir(sub_dir, 0700), 0);
+	load_ok_at(sub_conf, "password: pw\nrun_dir: data\n", &c);
+	path_is(c.run_dir, "sub/data");
+	path_is(c.ipc_socket, "sub/run/ws-daemon.sock");
+	cfg_free(&c);
+}
+
+/* cfg.h promises absolute paths for run_dir and ipc_socket; the FastCGI programs
+ * and ws-daemon run with different working directories, so a config named with a
+ * relative path must still give absolute, identical paths. */
+static void test_relative_config_name_gives_absolute_paths(void **state)
+{
+	char cwd[PATH_MAX], err[CFG_ERR_LEN];
+	struct cfg c;
+	int rc;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	write_file(conf_path, "password: pw\n");
+	assert_int_equal(chdir(tmpdir), 0);
+	rc = cfg_load("conf.yaml", &c, err, sizeof err);
+	assert_int_equal(chdir(cwd), 0);
+	if (rc != 0) {
+		print_error("%s\n", err);
+		fail();
+	}
+	if (!c.run_dir || c.run_dir[0] != '/' || !c.ipc_socket || c.ipc_socket[0] != '/') {
+		print_error("run_dir \"%s\", ipc_socket \"%s\" are not absolute\n",
+			    c.run_dir ? c.run_dir : "(null)", c.ipc_socket ? c.ipc_socket : "(null)");
+		cfg_free(&c);
+		fail();
+	}
+	path_is(c.run_dir, "run");
+	path_is(c.ipc_socket, "run/ws-daemon.sock");
+	cfg_free(&c);
+}
+
+/* ---- secret ---- */
+
+static void hmac_label(const char *base, unsigned char out[CFG_SECRET_LEN])
+{
+	static const char label[] = "push-service access key v1";
+	unsigned int len = 0;
+
+	assert_non_null(HMAC(EVP_sha256(), base, (int)strlen(base), (const unsigned char *)label,
+			     sizeof label - 1, out, &len));
+	assert_int_equal(len, CFG_SECRET_LEN);
+}
+
+static void load_secret(const char *text, unsigned char out[CFG_SECRET_LEN])
+{
+	struct cfg c;
+
+	load_ok(text, &c);
+	memcpy(out, c.secret, CFG_SECRET_LEN);
+	cfg_free(&c);
+}
+
+static void test_secret_derivation(void **state)
+{
+	unsigned char s1[CFG_SECRET_LEN], s2[CFG_SECRET_LEN], want[CFG_SECRET_LEN];
+	static const unsigned char zero[CFG_SECRET_LEN];
+
+	(void)state;
+	load_secret("password: pw\n", s1);
+	assert_memory_not_equal(s1, zero, sizeof zero);
+	hmac_label("pw", want);
+	assert_memory_equal(s1, want, sizeof want);
+
+	/* Same input, same secret; any other password, another secret. */
+	load_secret("password: pw\nfcgi_procs: 8\n", s2);
+	assert_memory_equal(s1, s2, sizeof s1);
+	load_secret("password: pX\n", s2);
+	assert_memory_not_equal(s1, s2, sizeof s1);
+
+	/* key_secret wins over the password, and then the password does not matter. */
+	load_secret("password: pw\nkey_secret: ks\n", s1);
+	hmac_label("ks", want);
+	assert_memory_equal(s1, want, sizeof want);
+	load_secret("password: other\nkey_secret: ks\n", s2);
+	assert_memory_equal(s1, s2, sizeof s1);
+
+	/* An empty key_secret falls back to the password. */
+	load_secret("password: pw\nkey_secret: ''\n", s1);
+	hmac_label("pw", want);
+	assert_memory_equal(s1, want, sizeof want);
+}
+
+/* ---- cfg_print_key ---- */
+
+static char *print_key(const struct cfg *c, const char *name, int *rc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	*rc = cfg_print_key(c, name, f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static void printed(const struct cfg *c, const char *name, const char *want)
+{
+	int rc;
+	char *got = print_key(c, name, &rc);
+
+	assert_int_equal(rc, 0);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_print_key(void **state)
+{
+	char want[PATH_MAX * 2];
+	struct cfg c;
+	char *got;
+	int rc;
+
+	(void)state;
+	load_ok("password: hunter2\nfcgi_procs: 7\nlog_level: info\n", &c);
+	printed(&c, "addr", "0.0.0.0:8080\n");
+	printed(&c, "ws_addr", "127.0.0.1:8081\n");
+	printed(&c, "password", "<set>\n");
+	printed(&c, "key_secret", "\n");
+	printed(&c, "fcgi_procs", "7\n");
+	printed(&c, "access_key_ttl", "60\n");
+	printed(&c, "send_queue_max_bytes", "1048576\n");
+	printed(&c, "log_level", "info\n");
+	snprintf(want, sizeof want, "%s/run\n", tmpdir);
+	printed(&c, "run_dir", want);
+	snprintf(want, sizeof want, "%s/run/ws-daemon.sock\n", tmpdir);
+	printed(&c, "ipc_socket", want);
+
+	got = print_key(&c, "nope", &rc);
+	assert_int_equal(rc, -1);
+	assert_string_equal(got, "");
+	free(got);
+	got = print_key(&c, "secret", &rc);
+	assert_int_equal(rc, -1);
+	free(got);
+	cfg_free(&c);
+
+	load_ok("password: hunter2\nkey_secret: s3cr3t\nlog_level: error\n", &c);
+	printed(&c, "key_secret", "<set>\n");
+	printed(&c, "password", "<set>\n");
+	printed(&c, "log_level", "error\n");
+	cfg_free(&c);
+
+	/* Every level name prints back as written. */
+	{
+		static const char *const names[] = { "error", "warn", "notice", "info", "debug" };
+
+		for (size_t i = 0; i < 5; i++) {
+			char text[64], line[16];
+
+			snprintf(text, sizeof text, "password: p\nlog_level: %s\n", names[i]);
+			snprintf(line, sizeof line, "%s\n", names[i]);
+			load_ok(text, &c);
+			printed(&c, "log_level", line);
+			cfg_free(&c);
+		}
+	}
+}
+
+/* ---- cfg_split_addr ---- */
+
+static void split_ok(const char *addr, const char *host, int port)
+{
+	char h[64];
+	int p = -1;
+
+	memset(h, 'Z', sizeof h);
+	if (cfg_split_addr(addr, h, sizeof h, &p) != 0) {
+		print_error("\"%s\" refused\n", addr);
+		fail();
+	}
+	assert_string_equal(h, host);
+	assert_int_equal(p, port);
+}
+
+static void split_bad(const char *addr)
+{
+	char h[64];
+	int p = -1;
+
+	if (cfg_split_addr(addr, h, sizeof h, &p) != -1) {
+		print_error("\"%s\" accepted as host \"%s\" port %d\n", addr, h, p);
+		fail();
+	}
+}
+
+static void test_split_addr(void **state)
+{
+	(void)state;
+	split_ok("127.0.0.1:8081", "127.0.0.1", 8081);
+	split_ok("0.0.0.0:8080", "0.0.0.0", 8080);
+	split_ok("localhost:1", "localhost", 1);
+	split_ok("example.com:65535", "example.com", 65535);
+	split_ok(":9000", "", 9000);
+	split_ok("[::1]:8080", "::1", 8080);
+	split_ok("[fe80::1%eth0]:443", "fe80::1%eth0", 443);
+	split_ok("[::]:80", "::", 80);
+
+	split_bad("");
+	split_bad("localhost");
+	split_bad("localhost:");
+	split_bad(":");
+	split_bad("host:0");
+	split_bad("host:65536");
+	split_bad("host:-1");
+	split_bad("host:99999999999999999999");
+	split_bad("host:abc");
+	split_bad("host:80x");
+	split_bad("host:8 0");
+	split_bad("::1:80");
+	split_bad("a:b:80");
+	split_bad("[::1]");
+	split_bad("[::1]:");
+	split_bad("[::1]80");
+	split_bad("[::1:80");
+	split_bad("[::1]:0");
+}
+
+static void test_split_addr_host_len(void **state)
+{
+	char h[8];
+	int p = 0;
+
+	(void)state;
+	/* "1234567" + NUL fits 8 bytes; one more character does not. */
+	assert_int_equal(cfg_split_addr("1234567:80", h, sizeof h, &p), 0);
+	assert_string_equal(h, "1234567");
+	assert_int_equal(p, 80);
+	assert_int_equal(cfg_split_addr("12345678:80", h, sizeof h, &p), -1);
+	assert_int_equal(cfg_split_addr("[1234567]:80", h, sizeof h, &p), 0);
+	assert_string_equal(h, "1234567");
+	assert_int_equal(cfg_split_addr("[12345678]:80", h, sizeof h, &p), -1);
+	assert_int_equal(cfg_split_addr(":80", h, 1, &p), 0);
+	assert_string_equal(h, "");
+}
+
+#define T(f) cmocka_unit_test_teardown(f, test_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_defaults),
+		T(test_all_keys),
+		T(test_document_markers),
+		T(test_password_required),
+		T(test_empty_strings),
+		T(test_string_length_limit),
+		T(test_unknown_key),
+		T(test_duplicate_key),
+		T(test_integer_syntax),
+		T(test_bounds),
+		T(test_log_levels),
+		T(test_ping_below_idle),
+		T(test_structure_errors),
+		T(test_yaml_syntax_error),
+		T(test_empty_file),
+		T(test_two_documents),
+		T(test_missing_file),
+		T(test_failure_leaves_empty),
+		T(test_error_buffer_bounded),
+		T(test_relative_paths),
+		T(test_paths_follow_config_dir),
+		T(test_relative_config_name_gives_absolute_paths),
+		T(test_secret_derivation),
+		T(test_print_key),
+		T(test_split_addr),
+		T(test_split_addr_host_len),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
