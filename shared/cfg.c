@@ -43,7 +43,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "ping_interval", CT_LONG, OFF(ping_interval), 1, 3600, "30", "idle seconds before a WebSocket ping" },
 	{ "idle_timeout", CT_LONG, OFF(idle_timeout), 2, 7200, "75", "idle seconds before hanging up" },
 	{ "fcgi_procs", CT_LONG, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
-	{ "log_level", CT_LEVEL, OFF(log_level), 0, 0, "notice", "error|warn|notice|info|debug" },
+	{ "log_level", CT_LEVEL, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])

@@ -23,11 +23,16 @@
 #define WSD_MAX_CLIENT_MSG 4096    /* clients have nothing to say but heartbeats */
 #define WSD_MAX_HEADER_DATA 8192   /* handshake headers incl. the query string */
 #define WSD_IPC_MODE 0660
+#define WSD_DRAIN_MS 1000          /* SIGTERM: longest wait for Close handshakes */
 
 struct wsd {
 	struct cfg cfg;
 	uv_loop_t loop;
 	uv_signal_t sig_int, sig_term;
+	uv_timer_t drain;          /* SIGTERM: time for Close frames to go out */
+	int stopping;
+	uint64_t stop_deadline;    /* uv_now() milliseconds */
+	size_t live;               /* established WebSockets not yet CLOSED */
 	struct lws_context *ctx;
 	lws_retry_bo_t retry;
 	char *argbuf;              /* WSD_MAX_HEADER_DATA + 1, for query args */
@@ -44,13 +49,30 @@ static int wsd_path_ok(struct lws *wsi)
 	return n >= 3 && strcmp(uri + n - 3, "/ws") == 0;
 }
 
-/* Copies query arg `name=` (already %-decoded by lws) into wsd.argbuf. */
-static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len)
+/* Finds query arg `name=` (lws has %-decoded it) and copies it into wsd.argbuf.
+ * Fragments are walked by length, so a decoded NUL cannot shorten a value
+ * unnoticed: such a value comes back with *bad set. */
+static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len, int *bad)
 {
-	const char *v = lws_get_urlarg_by_name(wsi, name, wsd.argbuf, WSD_MAX_HEADER_DATA);
+	size_t nl = strlen(name);
 
-	*len = v ? strlen(v) : 0;
-	return v;
+	*bad = 0;
+	for (int i = 0;; i++) {
+		int n = lws_hdr_copy_fragment(wsi, wsd.argbuf, WSD_MAX_HEADER_DATA + 1,
+					      WSI_TOKEN_HTTP_URI_ARGS, i);
+
+		if (n < 0) {
+			*bad = 1; /* longer than any header we accept */
+			return NULL;
+		}
+		if (n == 0)
+			return NULL;
+		if ((size_t)n < nl || memcmp(wsd.argbuf, name, nl) != 0)
+			continue;
+		*len = (size_t)n - nl;
+		*bad = memchr(wsd.argbuf + nl, '\0', *len) != NULL;
+		return wsd.argbuf + nl;
+	}
 }
 
 static void wsd_reject(struct wsd_conn *c, const char *reason)
@@ -69,12 +91,13 @@ static void wsd_authenticate(struct wsd_conn *c)
 {
 	char uid[4097];
 	const char *v, *why;
-	size_t uid_len, key_len;
+	size_t uid_len = 0, key_len = 0;
 	enum akey_status st;
+	int bad;
 
-	v = wsd_arg(c->wsi, "uid=", &uid_len);
-	if (!v) {
-		wsd_reject(c, "uid is missing");
+	v = wsd_arg(c->wsi, "uid=", &uid_len, &bad);
+	if (!v || bad) {
+		wsd_reject(c, bad ? "uid is badly encoded" : "uid is missing");
 		return;
 	}
 	why = req_uid_problem(v, uid_len, (size_t)wsd.cfg.max_uid_bytes);
@@ -83,8 +106,9 @@ static void wsd_authenticate(struct wsd_conn *c)
 		return;
 	}
 	memcpy(uid, v, uid_len); /* max_uid_bytes <= 4096, checked just above */
-	v = wsd_arg(c->wsi, "access_key=", &key_len);
-	st = akey_verify(wsd.cfg.secret, uid, uid_len, v ? v : "", key_len, time(NULL));
+	v = wsd_arg(c->wsi, "access_key=", &key_len, &bad);
+	st = bad ? AKEY_MALFORMED
+		 : akey_verify(wsd.cfg.secret, uid, uid_len, v ? v : "", v ? key_len : 0, time(NULL));
 	if (st != AKEY_OK) {
 		wsd_reject(c, akey_status_str(st));
 		return;
@@ -131,6 +155,7 @@ static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof *c);
 		c->wsi = wsi;
+		wsd.live++;
 		wsd_authenticate(c);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -140,6 +165,7 @@ static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return wsd_conn_peer_closed(c);
 	case LWS_CALLBACK_CLOSED:
+		wsd.live--;
 		if (c->user) {
 			size_t ul;
 			const char *uid = wsd_conn_uid(c, &ul);
@@ -174,18 +200,45 @@ static void wsd_lws_log(int level, const char *line)
 	LOG_AT(l, "lws: %s", line);
 }
 
-static void wsd_on_signal(uv_signal_t *h, int signum)
+static void wsd_destroy(void)
 {
-	(void)h;
-	log_notice("signal %d: shutting down", signum);
 	uv_signal_stop(&wsd.sig_int);
 	uv_signal_stop(&wsd.sig_term);
 	uv_close((uv_handle_t *)&wsd.sig_int, NULL);
 	uv_close((uv_handle_t *)&wsd.sig_term, NULL);
-	wsd_ipc_close();
+	if (uv_is_active((uv_handle_t *)&wsd.drain))
+		uv_timer_stop(&wsd.drain);
+	uv_close((uv_handle_t *)&wsd.drain, NULL);
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
 		lws_context_destroy(wsd.ctx);
+}
+
+static void wsd_on_drain_tick(uv_timer_t *t)
+{
+	(void)t;
+	if (wsd.live == 0 || uv_now(&wsd.loop) >= wsd.stop_deadline) {
+		log_notice("all connections closed; exiting");
+		wsd_destroy();
+	}
+}
+
+/* First signal: stop taking pushes, send every client Close 1001 and give the
+ * frames WSD_DRAIN_MS to leave. A second signal exits at once. */
+static void wsd_on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	if (wsd.stopping || !wsd.ctx) {
+		wsd_destroy();
+		return;
+	}
+	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd.live);
+	wsd_ipc_close();
+	wsd_table_close_all(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	wsd.stopping = 1;
+	wsd.stop_deadline = uv_now(&wsd.loop) + WSD_DRAIN_MS;
+	if (uv_timer_start(&wsd.drain, wsd_on_drain_tick, 20, 20) != 0)
+		wsd_destroy();
 }
 
 static int wsd_make_run_dir(const char *path)
@@ -273,6 +326,7 @@ static int wsd_run(void)
 	wsd.argbuf = malloc(WSD_MAX_HEADER_DATA + 1);
 	if (!wsd.argbuf || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
+	    uv_timer_init(&wsd.loop, &wsd.drain) != 0 ||
 	    uv_signal_start(&wsd.sig_int, wsd_on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0) {
 		log_err("cannot set up the event loop");
@@ -281,7 +335,7 @@ static int wsd_run(void)
 	if (wsd_start() == 0)
 		rc = 0;
 	else
-		wsd_on_signal(&wsd.sig_term, 0);
+		wsd_destroy();
 	uv_run(&wsd.loop, UV_RUN_DEFAULT);
 out:
 	if (wsd.ctx)

@@ -178,6 +178,18 @@ void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
+void wsd_table_close_all(uint16_t code, const char *reason)
+{
+	struct wsd_user *u, *tmp;
+
+	HASH_ITER(hh, wsd_users, u, tmp) {
+		/* Closing the last connection frees u; HASH_ITER kept tmp for us. */
+		while (u->conns && u->nconns > 1)
+			wsd_conn_close_soon(u->conns, code, reason);
+		wsd_conn_close_soon(u->conns, code, reason);
+	}
+}
+
 int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 			     uint16_t code, const char *reason)
 {

@@ -54,6 +54,10 @@ void wsd_table_set_limits(const struct wsd_limits *lim);
 size_t wsd_table_conns(void);
 size_t wsd_table_users(void);
 
+/* Sends every attached connection a Close with code (after what is queued is
+ * dropped) and empties the table. */
+void wsd_table_close_all(uint16_t code, const char *reason);
+
 /* Adds an authenticated connection under uid; -1 on out of memory. */
 int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len);
 /* The uid c is attached under (not NUL-safe: use *len); NULL if not attached. */

@@ -1,11 +1,13 @@
 """System-test fixtures: a real ws-daemon and a real lighttpd (with the real
 push-api FastCGI program) on free loopback ports, stopped after each use."""
 import asyncio
+import base64
 import http.client
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -225,3 +227,181 @@ def service():
 
 def run(coro):
     return asyncio.run(coro)
+
+
+# -- helpers shared by the system tests ---------------------------------------
+
+def is_error_body(data):
+    """The service's JSON error shape: {"topic":"error","number":0,"contents":"<reason>"}."""
+    return (isinstance(data, dict) and set(data) == {"topic", "number", "contents"}
+            and data["topic"] == "error" and data["number"] == 0
+            and isinstance(data["contents"], str) and data["contents"] != "")
+
+
+async def recv_json(ws, timeout=5.0):
+    """Next text frame as parsed JSON (asserting it is text, not binary)."""
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    assert isinstance(raw, str), f"expected a text frame, got {type(raw).__name__}"
+    return json.loads(raw)
+
+
+async def recv_user(ws, timeout=5.0):
+    """Next message that is not one of wait_online()'s "_probe" pushes."""
+    end = time.monotonic() + timeout
+    while True:
+        msg = await recv_json(ws, max(0.01, end - time.monotonic()))
+        if msg.get("topic") != "_probe":
+            return msg
+
+
+def push_until_delivered(svc, uid, topic="t", contents=None, timeout=5.0, **kw):
+    """Pushes the same message until it reaches a connection (404 pushes do not
+    consume a sequence number), without wait_online()'s probes. Returns the reply."""
+    end = time.monotonic() + timeout
+    while True:
+        st, hdrs, data = svc.push(uid, topic, contents, **kw)
+        if st == 200:
+            return st, hdrs, data
+        assert st == 404, (st, data)
+        if time.monotonic() > end:
+            raise AssertionError(f"{uid} never came online")
+        time.sleep(0.02)
+
+
+async def roundtrip(svc, uid="still-serving", contents="ok?"):
+    """The normal flow end to end: /access, /ws, /push, delivery."""
+    ws = await svc.connect(uid)
+    try:
+        st, _, data = await asyncio.to_thread(push_until_delivered, svc, uid, "alive", contents)
+        assert data == {"topic": "success", "number": 1, "contents": "推送成功"}, data
+        msg = await recv_json(ws)
+        assert msg["topic"] == "alive" and msg["contents"] == contents, msg
+    finally:
+        await ws.close()
+
+
+def assert_serving(svc, uid="still-serving"):
+    """Both processes alive and the full flow still works."""
+    assert svc.daemon is not None and svc.daemon.poll() is None, \
+        "ws-daemon died:\n" + svc.read_log(svc.daemon_log)[-3000:]
+    assert svc.lighttpd is not None and svc.lighttpd.poll() is None, \
+        "lighttpd died:\n" + svc.read_log(svc.lighttpd_log)[-3000:]
+    asyncio.run(roundtrip(svc, uid))
+
+
+def poll_status(svc, uid, want, timeout=1.0, **kw):
+    """Pushes until the status is `want` (bounded); returns (status, data) of the last try."""
+    end = time.monotonic() + timeout
+    while True:
+        st, _, data = svc.push(uid, "_probe", None, **kw)
+        if st == want or time.monotonic() > end:
+            return st, data
+        time.sleep(0.02)
+
+
+def vm_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def same_json(a, b):
+    """Equality that also tells 17 from 17.0 and True from 1."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+class RawWS:
+    """A hand-made WebSocket client on a plain TCP socket, for what a well-behaved
+    library will not send (invalid UTF-8, half frames) or do (never read)."""
+
+    def __init__(self, port, target, rcvbuf=None, timeout=5.0, read_response=True):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        try:
+            self.sock.connect(("127.0.0.1", port))
+            key = base64.b64encode(os.urandom(16)).decode()
+            self.sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                              .encode())
+            if read_response:
+                while b"\r\n\r\n" not in self.buf:
+                    chunk = self.sock.recv(4096)
+                    if not chunk:
+                        raise AssertionError("connection closed during the handshake")
+                    self.buf += chunk
+                head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+                self.response_head = head.decode("latin-1")
+                assert self.response_head.startswith("HTTP/1.1 101"), self.response_head
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def send_frame(self, opcode, payload, fin=True):
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + body)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv_frame(self):
+        """(opcode, payload); EOFError when the peer has closed the TCP stream."""
+        b0, b1 = self._need(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._need(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._need(8))[0]
+        mask = self._need(4) if b1 & 0x80 else None
+        payload = self._need(n)
+        if mask:
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        return b0 & 0x0F, payload
+
+    def frames_until_close(self, limit=10000):
+        """Data frames received, then the close code (None: TCP closed without a Close)."""
+        frames = []
+        try:
+            for _ in range(limit):
+                op, payload = self.recv_frame()
+                if op == 8:
+                    code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                    try:
+                        self.send_frame(8, payload[:2])
+                    except OSError:
+                        pass
+                    return frames, code
+                if op in (1, 2, 0):
+                    frames.append((op, payload))
+        except (EOFError, ConnectionResetError):
+            return frames, None
+        raise AssertionError("too many frames without a close")
+
+    def close(self):
+        self.sock.close()

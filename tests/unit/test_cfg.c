@@ -17,10 +17,12 @@
 
 #include "cfg.h"
 
-static char tmpdir[PATH_MAX];   /* from mkdtemp, absolute */
-static char conf_path[PATH_MAX]; /* tmpdir/conf.yaml */
-static char sub_dir[PATH_MAX];   /* tmpdir/sub */
-static char sub_conf[PATH_MAX];  /* tmpdir/sub/conf.yaml */
+#define DIR_MAX 256
+static char tmpdir[DIR_MAX];         /* from mkdtemp, absolute */
+static char conf_path[DIR_MAX + 16]; /* tmpdir/conf.yaml */
+static char sub_dir[DIR_MAX + 16];   /* tmpdir/sub */
+static char sub_conf[DIR_MAX + 32];  /* tmpdir/sub/conf.yaml */
+static char run_dir[DIR_MAX + 16];   /* tmpdir/run */
 
 static int group_setup(void **state)
 {
@@ -32,13 +34,17 @@ static int group_setup(void **state)
 		return -1;
 	/* Resolve symlinks (e.g. /tmp on macOS-like setups) so comparisons are exact. */
 	real = realpath(tmpl, NULL);
-	if (!real)
+	if (!real || strlen(real) >= sizeof tmpdir) {
+		free(real);
+		rmdir(tmpl);
 		return -1;
-	snprintf(tmpdir, sizeof tmpdir, "%s", real);
+	}
+	memcpy(tmpdir, real, strlen(real) + 1);
 	free(real);
 	snprintf(conf_path, sizeof conf_path, "%s/conf.yaml", tmpdir);
 	snprintf(sub_dir, sizeof sub_dir, "%s/sub", tmpdir);
 	snprintf(sub_conf, sizeof sub_conf, "%s/conf.yaml", sub_dir);
+	snprintf(run_dir, sizeof run_dir, "%s/run", tmpdir);
 	return 0;
 }
 
@@ -48,6 +54,7 @@ static int group_teardown(void **state)
 	unlink(conf_path);
 	unlink(sub_conf);
 	rmdir(sub_dir);
+	rmdir(run_dir);
 	return rmdir(tmpdir);
 }
 
@@ -58,6 +65,7 @@ static int test_teardown(void **state)
 	unlink(conf_path);
 	unlink(sub_conf);
 	rmdir(sub_dir);
+	rmdir(run_dir);
 	return 0;
 }
 
@@ -404,7 +412,8 @@ static void test_yaml_syntax_error(void **state)
 	char err[CFG_ERR_LEN], prefix[PATH_MAX + 8];
 	struct cfg c;
 	static const char *const bad[] = {
-		"password: pw\naddr: [unclosed\n",
+		"password: pw\naddr: x: y\n",
+		"password: pw\naddr: 'unclosed\n",
 		"password: pw\n  addr: x\n",
 		"password: \"unterminated\n",
 		"password: pw\n\tfcgi_procs: 2\n",
@@ -519,16 +528,18 @@ static void test_paths_follow_config_dir(void **state)
 
 /* cfg.h promises absolute paths for run_dir and ipc_socket; the FastCGI programs
  * and ws-daemon run with different working directories, so a config named with a
- * relative path must still give absolute, identical paths. */
+ * relative path must still give absolute paths to the same place. */
 static void test_relative_config_name_gives_absolute_paths(void **state)
 {
-	char cwd[PATH_MAX], err[CFG_ERR_LEN];
+	char cwd[PATH_MAX], err[CFG_ERR_LEN], sock_dir[PATH_MAX];
+	char *real_run = NULL, *real_sock_dir = NULL, *slash;
 	struct cfg c;
 	int rc;
 
 	(void)state;
 	assert_non_null(getcwd(cwd, sizeof cwd));
 	write_file(conf_path, "password: pw\n");
+	assert_int_equal(mkdir(run_dir, 0700), 0);
 	assert_int_equal(chdir(tmpdir), 0);
 	rc = cfg_load("conf.yaml", &c, err, sizeof err);
 	assert_int_equal(chdir(cwd), 0);
@@ -536,15 +547,27 @@ static void test_relative_config_name_gives_absolute_paths(void **state)
 		print_error("%s\n", err);
 		fail();
 	}
-	if (!c.run_dir || c.run_dir[0] != '/' || !c.ipc_socket || c.ipc_socket[0] != '/') {
-		print_error("run_dir \"%s\", ipc_socket \"%s\" are not absolute\n",
-			    c.run_dir ? c.run_dir : "(null)", c.ipc_socket ? c.ipc_socket : "(null)");
+	if (c.run_dir[0] != '/' || c.ipc_socket[0] != '/') {
+		print_error("run_dir \"%s\", ipc_socket \"%s\" are not absolute\n", c.run_dir,
+			    c.ipc_socket);
 		cfg_free(&c);
 		fail();
 	}
-	path_is(c.run_dir, "run");
-	path_is(c.ipc_socket, "run/ws-daemon.sock");
+	/* Same place as <config dir>/run, however it is spelt. */
+	real_run = realpath(c.run_dir, NULL);
+	snprintf(sock_dir, sizeof sock_dir, "%s", c.ipc_socket);
+	slash = strrchr(sock_dir, '/');
+	assert_non_null(slash);
+	assert_string_equal(slash + 1, "ws-daemon.sock");
+	*slash = '\0';
+	real_sock_dir = realpath(sock_dir, NULL);
 	cfg_free(&c);
+	assert_non_null(real_run);
+	assert_non_null(real_sock_dir);
+	assert_string_equal(real_run, run_dir);
+	assert_string_equal(real_sock_dir, run_dir);
+	free(real_run);
+	free(real_sock_dir);
 }
 
 /* ---- secret ---- */
