@@ -166,16 +166,21 @@ void wsd_conn_release(struct wsd_conn *c)
 	c->state = WSD_CONN_CLOSING;
 }
 
+/* The Close frame goes out from WRITEABLE once the queue is empty. */
+static void wsd_conn_mark_closing(struct wsd_conn *c, uint16_t code, const char *reason)
+{
+	c->state = WSD_CONN_CLOSING;
+	c->close_code = code;
+	c->close_reason = reason;
+	lws_callback_on_writable(c->wsi);
+}
+
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 {
 	/* Out of the table now, so later pushes neither count nor queue to it. */
 	wsd_conn_detach(c);
 	wsd_queue_clear(c);
-	c->state = WSD_CONN_CLOSING;
-	c->close_code = code;
-	c->close_reason = reason;
-	c->drain_before_close = 0;
-	lws_callback_on_writable(c->wsi);
+	wsd_conn_mark_closing(c, code, reason);
 }
 
 void wsd_table_close_all(uint16_t code, const char *reason)
@@ -201,11 +206,7 @@ int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 	memcpy(m->buf + LWS_PRE, json, len);
 	rc = wsd_enqueue(c, m);
 	wsd_msg_unref(m);
-	c->state = WSD_CONN_CLOSING;
-	c->close_code = code;
-	c->close_reason = reason;
-	c->drain_before_close = 1;
-	lws_callback_on_writable(c->wsi);
+	wsd_conn_mark_closing(c, code, reason);
 	return rc;
 }
 

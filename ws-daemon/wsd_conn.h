@@ -36,7 +36,6 @@ struct wsd_conn {
 	size_t rx_bytes;                /* of the client message being received */
 	uint16_t close_code;            /* deferred close, sent from WRITEABLE */
 	uint8_t state;                  /* enum wsd_conn_state */
-	uint8_t drain_before_close;     /* send the queue, then close */
 	uint8_t close_sent;             /* our Close frame is out; await the peer's */
 	const char *close_reason;       /* static string */
 };
