@@ -164,6 +164,18 @@ static int cfg_expect_scalar(struct cfg_ctx *x, const yaml_event_t *ev, const ch
 	return cfg_fail(x, ev->start_mark.line + 1, "%s must be a plain value, not a list or mapping", what);
 }
 
+/* A plain ~ or null is YAML's "no value": treat it as empty, never as text. */
+static const char *cfg_scalar(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+	     strcmp(v, "NULL") == 0))
+		return "";
+	return v;
+}
+
 /* Reads the top-level mapping; each key is looked up in the table. */
 static int cfg_read_pairs(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c)
 {
@@ -196,7 +208,7 @@ static int cfg_read_pairs(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c)
 				goto out;
 			}
 			x->seen[idx] = 1;
-		} else if (cfg_set(x, c, k, (const char *)ev.data.scalar.value, line) != 0) {
+		} else if (cfg_set(x, c, k, cfg_scalar(&ev), line) != 0) {
 			goto out;
 		}
 		expect_key = !expect_key;
@@ -278,17 +290,36 @@ static int cfg_derive_secret(struct cfg_ctx *x, struct cfg *c)
 	return 0;
 }
 
+/* Absolute directory of path, so relative values do not depend on the cwd of
+ * whichever process (daemon, FastCGI child) loads the file. */
+static int cfg_check_addrs(struct cfg_ctx *x, const struct cfg *c)
+{
+	char host[256];
+	int port;
+
+	if (cfg_split_addr(c->addr, host, sizeof host, &port) != 0)
+		return cfg_fail(x, 0, "'addr' must be host:port, [v6]:port or :port, got '%s'", c->addr);
+	if (cfg_split_addr(c->ws_addr, host, sizeof host, &port) != 0)
+		return cfg_fail(x, 0, "'ws_addr' must be host:port, [v6]:port or :port, got '%s'",
+				c->ws_addr);
+	return 0;
+}
+
 static char *cfg_dirname(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *d;
+	char *d, *abs;
 
 	if (!slash)
-		return strdup(".");
+		return realpath(".", NULL);
 	if (slash == path)
 		return strdup("/");
 	d = strndup(path, (size_t)(slash - path));
-	return d;
+	if (!d)
+		return NULL;
+	abs = realpath(d, NULL);
+	free(d);
+	return abs;
 }
 
 int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
@@ -311,6 +342,8 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
 	}
 	if (cfg_read_file(&x, f, out) != 0 || cfg_apply_defaults(&x, out) != 0 ||
 	    cfg_derive_secret(&x, out) != 0)
+		goto fail;
+	if (cfg_check_addrs(&x, out) != 0)
 		goto fail;
 	if (out->ping_interval >= out->idle_timeout) {
 		cfg_fail(&x, 0, "'ping_interval' (%ld) must be less than 'idle_timeout' (%ld)",
@@ -391,7 +424,8 @@ int cfg_split_addr(const char *addr, char *host, size_t host_len, int *port)
 	}
 	if ((size_t)(he - hs) >= host_len)
 		return -1;
-	if (cfg_parse_long(colon + 1, &n) != 0 || n < 1 || n > 65535)
+	if (colon[1] < '0' || colon[1] > '9' || cfg_parse_long(colon + 1, &n) != 0 || n < 1 ||
+	    n > 65535)
 		return -1;
 	memcpy(host, hs, (size_t)(he - hs));
 	host[he - hs] = '\0';

@@ -168,7 +168,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.ping_interval, 30);
 	assert_int_equal(c.idle_timeout, 75);
 	assert_int_equal(c.fcgi_procs, 4);
-	assert_int_equal(c.log_level, LOG_LVL_NOTICE);
+	assert_int_equal(c.log_level, LOG_LVL_INFO); /* default changed to info in c822c21 */
 	cfg_free(&c);
 	expect_empty(&c);
 	cfg_free(&c); /* twice is harmless */
@@ -252,6 +252,37 @@ static void test_empty_strings(void **state)
 	/* key_secret is optional and may be empty. */
 	load_ok("password: pw\nkey_secret: ''\n", &c);
 	assert_string_equal(c.key_secret, "");
+	cfg_free(&c);
+}
+
+/* In YAML a plain ~ / null / Null / NULL is "no value", like an empty value: it must
+ * not become a password (or signing secret) spelt "~" or "null". Quoted, it is text. */
+static void test_yaml_null_is_empty(void **state)
+{
+	static const char *const nulls[] = { "~", "null", "Null", "NULL" };
+	unsigned char plain[CFG_SECRET_LEN];
+	char text[128];
+	struct cfg c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++) {
+		snprintf(text, sizeof text, "addr: x:1\npassword: %s\n", nulls[i]);
+		load_fails(text, 2, "'password' must not be empty");
+	}
+	load_ok("password: 'null'\n", &c);
+	assert_string_equal(c.password, "null");
+	cfg_free(&c);
+	load_ok("password: \"~\"\n", &c);
+	assert_string_equal(c.password, "~");
+	cfg_free(&c);
+
+	/* key_secret: ~ means "not set": the secret comes from the password. */
+	load_ok("password: pw\n", &c);
+	memcpy(plain, c.secret, sizeof plain);
+	cfg_free(&c);
+	load_ok("password: pw\nkey_secret: ~\n", &c);
+	assert_true(c.key_secret == NULL || c.key_secret[0] == '\0');
+	assert_memory_equal(c.secret, plain, sizeof plain);
 	cfg_free(&c);
 }
 
@@ -785,6 +816,7 @@ int main(void)
 		T(test_document_markers),
 		T(test_password_required),
 		T(test_empty_strings),
+		T(test_yaml_null_is_empty),
 		T(test_string_length_limit),
 		T(test_unknown_key),
 		T(test_duplicate_key),

@@ -1,0 +1,159 @@
+"""Volume: 1,000 sequential pushes to one uid, and concurrent pushes to 100 uids."""
+import asyncio
+import concurrent.futures
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+from collections import defaultdict
+
+from conftest import assert_serving, recv_json, recv_user, run
+
+
+class Pusher:
+    """Keep-alive HTTP client for /push (one per thread)."""
+
+    def __init__(self, svc):
+        self.svc = svc
+        self.conn = http.client.HTTPConnection("127.0.0.1", svc.http_port, timeout=10)
+
+    def push(self, uid, topic, contents):
+        q = urllib.parse.urlencode({"uid": uid, "password": self.svc.password})
+        body = json.dumps({"topic": topic, "contents": contents})
+        for attempt in range(2):
+            try:
+                self.conn.request("POST", "/push?" + q, body=body,
+                                  headers={"Content-Type": "application/json"})
+                resp = self.conn.getresponse()
+                return resp.status, json.loads(resp.read())
+            except (http.client.HTTPException, ConnectionError):
+                # The server may close an idle keep-alive connection: one fresh retry.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.svc.http_port,
+                                                       timeout=10)
+                if attempt:
+                    raise
+
+    def close(self):
+        self.conn.close()
+
+
+def test_1000_sequential_pushes_arrive_in_order(service):
+    n = 1000
+
+    async def go():
+        ws = await service.connect("firehose")
+        try:
+            await asyncio.to_thread(service.wait_online, "firehose")
+
+            def push_all():
+                p = Pusher(service)
+                try:
+                    for i in range(n):
+                        st, data = p.push("firehose", "seq", {"i": i, "pad": "张" * 20})
+                        assert st == 200 and data["number"] == 1, (i, st, data)
+                finally:
+                    p.close()
+
+            pusher = asyncio.create_task(asyncio.to_thread(push_all))
+            got = []
+            deadline = time.monotonic() + 60
+            while len(got) < n:
+                msg = await recv_user(ws, timeout=max(0.1, deadline - time.monotonic()))
+                got.append(msg)
+            await pusher
+            assert [m["contents"]["i"] for m in got] == list(range(n))
+            assert all(m["topic"] == "seq" and m["contents"]["pad"] == "张" * 20 for m in got)
+            nums = [m["number"] for m in got]
+            assert nums == list(range(nums[0], nums[0] + n)), "numbers not consecutive"
+            # Nothing extra behind them.
+            st, _, _ = await asyncio.to_thread(service.push, "firehose", "end", None)
+            assert st == 200
+            last = await recv_user(ws)
+            assert last["topic"] == "end" and last["number"] == nums[-1] + 1
+        finally:
+            await ws.close()
+    run(go())
+
+
+def test_concurrent_pushes_to_100_uids_arrive_exactly_once(service):
+    uids = [f"crowd-user-{i:03d}" for i in range(100)]
+    per_uid = 10
+    got = defaultdict(list)
+
+    async def go():
+        conns = {}
+        try:
+            for uid in uids:
+                conns[uid] = await service.connect(uid)
+
+            async def reader(uid, ws):
+                while True:
+                    try:
+                        msg = json.loads(await ws.recv())
+                    except Exception:
+                        return
+                    if msg["topic"] != "_probe":
+                        got[uid].append(msg)
+
+            readers = [asyncio.create_task(reader(u, w)) for u, w in conns.items()]
+
+            def online_all():
+                for uid in uids:
+                    service.wait_online(uid)
+
+            await asyncio.to_thread(online_all)
+
+            local = threading.local()
+            pushers = []
+            lock = threading.Lock()
+
+            def push_one(job):
+                uid, k = job
+                if not hasattr(local, "p"):
+                    local.p = Pusher(service)
+                    with lock:
+                        pushers.append(local.p)
+                return job, local.p.push(uid, "load", {"uid": uid, "k": k})
+
+            jobs = [(uid, k) for k in range(per_uid) for uid in uids]
+            try:
+                with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                    results = await asyncio.to_thread(lambda: list(pool.map(push_one, jobs)))
+            finally:
+                for p in pushers:
+                    p.close()
+            bad = [(job, r) for job, r in results if r != (200, {"topic": "success", "number": 1,
+                                                               "contents": "推送成功"})]
+            assert not bad, f"{len(bad)} pushes failed, e.g. {bad[:3]}"
+
+            deadline = time.monotonic() + 30
+            while (sum(len(v) for v in got.values()) < len(jobs)
+                   and time.monotonic() < deadline):
+                await asyncio.sleep(0.05)
+            # A little longer for duplicates, if any, to show up.
+            await asyncio.sleep(0.2)
+            for r in readers:
+                r.cancel()
+        finally:
+            for ws in conns.values():
+                await ws.close()
+
+    run(go())
+    missing, dupes, strays = {}, {}, {}
+    for uid in uids:
+        ks = [m["contents"]["k"] for m in got[uid]]
+        if any(m["contents"]["uid"] != uid for m in got[uid]):
+            strays[uid] = [m for m in got[uid] if m["contents"]["uid"] != uid]
+        if sorted(set(ks)) != list(range(per_uid)):
+            missing[uid] = sorted(set(range(per_uid)) - set(ks))
+        if len(ks) != len(set(ks)):
+            dupes[uid] = ks
+        nums = [m["number"] for m in got[uid]]
+        assert nums == list(range(nums[0], nums[0] + len(nums))) if nums else True, \
+            f"{uid}: numbers not consecutive in arrival order: {nums}"
+    assert not strays, f"messages for another uid: {list(strays.items())[:3]}"
+    assert not missing, f"{len(missing)} uids missing messages: {list(missing.items())[:5]}"
+    assert not dupes, f"{len(dupes)} uids got duplicates: {list(dupes.items())[:5]}"
+    assert_serving(service)
