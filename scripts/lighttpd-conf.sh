@@ -13,7 +13,15 @@ split_port() { echo "${1##*:}"; }
 
 addr=$(get addr); ws=$(get ws_addr); run=$(get run_dir)
 max=$(get max_message_bytes); procs=$(get fcgi_procs); idle=$(get idle_timeout)
-mkdir -p "$run/www"
+mkdir -p "$run/www" "$run/errors"
+# JSON bodies for the errors lighttpd itself answers (see server.errorfile-prefix).
+for e in "400 bad request" "403 forbidden" "404 not found" "405 method not allowed" \
+	 "408 request timeout" "411 length required" "413 request too large" \
+	 "414 URI too long" "417 expectation failed" "431 request headers too large" \
+	 "500 internal server error" "501 not implemented" "502 bad gateway" \
+	 "503 service unavailable" "504 gateway timeout" "505 HTTP version not supported"; do
+	printf '{"topic":"error","number":0,"contents":"%s"}\n' "${e#* }" > "$run/errors/status-${e%% *}.html"
+done
 sed -e "s|@BIND_HOST@|$(split_host "$addr")|" \
     -e "s|@BIND_PORT@|$(split_port "$addr")|" \
     -e "s|@WS_HOST@|$(split_host "$ws")|" \

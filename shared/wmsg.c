@@ -63,7 +63,8 @@ static void wbuf_str(struct wbuf *b, const char *s, size_t n)
 		case '\b': e = "\\b"; break;
 		case '\f': e = "\\f"; break;
 		default:
-			if (c < 0x20 || c == 0x7F) {
+			/* JSON needs only C0 escaped; DEL passes as is (6x smaller). */
+			if (c < 0x20) {
 				e = esc;
 				el = 6;
 			}

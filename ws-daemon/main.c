@@ -51,7 +51,9 @@ static int wsd_path_ok(struct lws *wsi)
 
 /* Finds query arg `name=` (lws has %-decoded it) and copies it into wsd.argbuf.
  * Fragments are walked by length, so a decoded NUL cannot shorten a value
- * unnoticed: such a value comes back with *bad set. */
+ * unnoticed: such a value comes back with *bad set. lws returns -1 past the
+ * last fragment (argbuf holds any fragment, so never for size) and 0 for an
+ * empty one ("&&"), which is skipped. */
 static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len, int *bad)
 {
 	size_t nl = strlen(name);
@@ -61,11 +63,7 @@ static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len, int *
 		int n = lws_hdr_copy_fragment(wsi, wsd.argbuf, WSD_MAX_HEADER_DATA + 1,
 					      WSI_TOKEN_HTTP_URI_ARGS, i);
 
-		if (n < 0) {
-			*bad = 1; /* longer than any header we accept */
-			return NULL;
-		}
-		if (n == 0)
+		if (n < 0)
 			return NULL;
 		if ((size_t)n < nl || memcmp(wsd.argbuf, name, nl) != 0)
 			continue;

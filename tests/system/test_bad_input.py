@@ -1,7 +1,9 @@
 """Bad input on /access and /push: a JSON error with a fitting status, and the
 service keeps serving afterwards (each test ends with the full normal flow)."""
 import asyncio
+import json
 import signal
+import socket
 import time
 
 import pytest
@@ -216,14 +218,42 @@ def test_body_far_over_limit_is_json_413(make_service):
     (not the web server's HTML page)."""
     svc = make_service(max_message_bytes=1024)
     big = b'{"topic":"t","contents":"' + b"x" * 300_000 + b'"}'
-    expect_error(svc.push("huge-body", body=big), 413)
+    # By hand: the server may answer and close before the whole body is sent.
+    s = socket.create_connection(("127.0.0.1", svc.http_port), timeout=10)
+    raw = b""
+    try:
+        try:
+            s.sendall((f"POST /push?uid=huge-body&password={svc.password} HTTP/1.1\r\n"
+                       f"Host: x\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(big)}\r\nConnection: close\r\n\r\n").encode()
+                      + big)
+        except OSError:
+            pass
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        except OSError:
+            pass
+    finally:
+        s.close()
+    assert raw.startswith(b"HTTP/1.1 "), f"no response at all: {raw[:100]!r}"
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = body
+    assert status == 413, (status, data)
+    assert is_error_body(data), f"413 without the JSON error body: {body[:200]!r}"
     assert_serving(svc)
 
 
 def test_declared_length_longer_than_body(service):
     """A body shorter than its Content-Length: an error (or the connection dropped),
     never a stuck FastCGI worker."""
-    import socket
     s = socket.create_connection(("127.0.0.1", service.http_port), timeout=10)
     try:
         s.sendall((f"POST /push?uid=short&password={service.password} HTTP/1.1\r\n"
@@ -379,3 +409,10 @@ def test_daemon_frozen_is_503_within_timeout(make_service):
         svc.daemon.send_signal(signal.SIGCONT)
     assert svc.daemon.pid == pid
     assert_serving(svc)
+
+
+def test_absurdly_deep_body_is_400(service):
+    """30,000 nested arrays: refused (400), no crash in the parser or serializer."""
+    body = b'{"topic":"t","contents":' + b"[" * 30000 + b"]" * 30000 + b"}"
+    expect_error(service.push("deep", body=body), 400)
+    assert_serving(service)

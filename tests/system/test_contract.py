@@ -2,13 +2,14 @@
 format, per-uid numbering, several connections per uid, offline detection."""
 import asyncio
 import json
+import socket
 import time
 
 import pytest
 import websockets
 
-from conftest import (is_error_body, poll_status, push_until_delivered, recv_json, recv_user,
-                      run, same_json)
+from conftest import (assert_serving, is_error_body, poll_status, push_until_delivered,
+                      recv_json, recv_user, run, same_json)
 
 SUCCESS_1 = {"topic": "success", "number": 1, "contents": "推送成功"}
 OFFLINE = {"topic": "error", "number": 0, "contents": "此用户不在线"}
@@ -125,6 +126,7 @@ VALUES = [
     [1, "二", None, True, 2.25, {"k": []}],
     {"name": "张三", "age": 17, "nested": {"a": [1, {"b": "c"}], "e": {}}, "z": None},
     {"键": "值", "😀": "emoji key", "a\"b": "quote key"},
+    json.loads("[" * 60 + '"deep"' + "]" * 60),
 ]
 
 
@@ -317,8 +319,10 @@ def test_same_key_reconnects(service):
     run(go())
 
 
-def test_uid_at_max_length_works(service):
-    uid = "u" * 256  # max_uid_bytes default
+@pytest.mark.parametrize("uid", ["u" * 256, "张" * 85 + "a"], ids=["ascii", "utf8"])
+def test_uid_at_max_length_works(service, uid):
+    assert len(uid.encode()) == 256  # max_uid_bytes default
+
     async def go():
         ws = await service.connect(uid)
         try:
@@ -476,3 +480,156 @@ def test_uid_same_on_access_ws_and_push(service, raw_uid):
         finally:
             await ws.close()
     run(go())
+
+
+def _body_of_size(size, filler):
+    """A push body of exactly `size` bytes whose contents string repeats `filler`."""
+    head, tail = b'{"topic":"fill","contents":"', b'"}'
+    room = size - len(head) - len(tail)
+    n = room // len(filler)
+    return head + filler * n + b"x" * (room - n * len(filler)) + tail
+
+
+@pytest.mark.parametrize("filler,char", [
+    (b"x", "x"),
+    ("张".encode(), "张"),
+    ("😀".encode(), "😀"),
+    (b"\\u0001", "\u0001"),
+    (b'\\"', '"'),
+    (b"\x7f", "\x7f"),
+], ids=["ascii", "cjk", "emoji", "escaped-control", "escaped-quote", "raw-del"])
+def test_body_at_max_message_bytes_is_delivered(service, filler, char):
+    """Any valid body up to max_message_bytes (65536 by default) is accepted and
+    delivered as the same value, whatever characters it holds."""
+    body = _body_of_size(65536, filler)
+    assert len(body) == 65536
+    expect = json.loads(body)["contents"]
+    assert expect.startswith(char * 10)
+
+    async def go():
+        ws = await service.connect("fill-" + filler.hex()[:8])
+        try:
+            st, _, data = await asyncio.to_thread(push_until_delivered, service,
+                                                  "fill-" + filler.hex()[:8], body=body)
+            assert st == 200 and data == SUCCESS_1, (st, data)
+            msg = await recv_json(ws)
+            assert msg["contents"] == expect
+        finally:
+            await ws.close()
+    run(go())
+
+
+def test_daemon_stop_closes_clients_going_away(make_service):
+    """SIGTERM to ws-daemon: every connected client (several uids, several connections
+    per uid) gets a Close 1001 (going away), and the daemon exits cleanly."""
+    svc = make_service()
+
+    async def go():
+        conns = []
+        try:
+            for uid, n in (("goodbye", 3), ("farewell", 1), ("ciao", 2)):
+                for _ in range(n):
+                    conns.append(await svc.connect(uid))
+                await asyncio.to_thread(svc.wait_online, uid, n)
+            rc = await asyncio.to_thread(svc.stop_daemon)
+            assert rc == 0, f"ws-daemon exit status {rc}"
+            for ws in conns:
+                try:
+                    while True:
+                        extra = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        assert extra["topic"] == "_probe", extra
+                except websockets.ConnectionClosed as e:
+                    assert e.rcvd is not None and e.rcvd.code == 1001, e
+        finally:
+            for ws in conns:
+                await ws.close()
+    run(go())
+    svc.start_daemon()
+    assert_serving(svc)
+
+
+@pytest.mark.parametrize("template", ["&uid={uid}&access_key={key}",
+                                      "x=1&&uid={uid}&access_key={key}",
+                                      "uid={uid}&&access_key={key}",
+                                      "uid={uid}&access_key={key}&",
+                                      "v=&uid={uid}&access_key={key}"],
+                         ids=["leading-amp", "double-amp-before-uid", "double-amp-before-key",
+                              "trailing-amp", "empty-value-first"])
+def test_ws_query_with_empty_parameters(service, template):
+    """/access and /push skip empty query parameters (a stray '&'); /ws must read the
+    same query the same way."""
+    uid = f"amp-{abs(hash(template)) % 10 ** 8}"
+    key = service.access(uid)
+    q = template.format(uid=uid, key=key)
+    st, _, data = service.request("GET", "/access", q.replace(f"access_key={key}",
+                                                               f"password={service.password}"))
+    assert st == 200, ("/access refuses the query itself", st, data)
+
+    async def go():
+        ws = await websockets.connect(f"ws://127.0.0.1:{service.http_port}/ws?{q}",
+                                      ping_interval=None)
+        try:
+            end = time.monotonic() + 3
+            while True:
+                st, _, data = await asyncio.to_thread(service.push, uid, "amp", 1)
+                if st == 200 or time.monotonic() > end or not ws.open:
+                    break
+                await asyncio.sleep(0.02)
+            if st != 200:
+                try:
+                    first = await asyncio.wait_for(ws.recv(), 1)
+                except (asyncio.TimeoutError, websockets.ConnectionClosed) as e:
+                    first = repr(e)
+                raise AssertionError(f"/ws?{q.replace(key, 'KEY')} not subscribed; "
+                                     f"the socket got {first}")
+            assert (await recv_json(ws))["topic"] == "amp"
+        finally:
+            await ws.close()
+    run(go())
+
+
+def test_chunked_push_body_accepted(service):
+    """Some HTTP clients stream the body chunked; the web server hands push-api the
+    whole body, so it is accepted like any other."""
+
+    async def go():
+        ws = await service.connect("chunky")
+        try:
+            await asyncio.to_thread(service.wait_online, "chunky")
+            body = '{"topic":"chunked","contents":"分块"}'.encode()
+
+            def send():
+                s = socket.create_connection(("127.0.0.1", service.http_port), timeout=10)
+                try:
+                    s.sendall((f"POST /push?uid=chunky&password={service.password} HTTP/1.1\r\n"
+                               "Host: x\r\nContent-Type: application/json\r\n"
+                               "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+                              + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (10, body[:10],
+                                                                       len(body) - 10, body[10:]))
+                    raw = b""
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            return raw
+                        raw += chunk
+                finally:
+                    s.close()
+
+            raw = await asyncio.to_thread(send)
+            assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
+            assert json.loads(raw.partition(b"\r\n\r\n")[2]) == SUCCESS_1
+            msg = await recv_user(ws)
+            assert msg["topic"] == "chunked" and msg["contents"] == "分块"
+        finally:
+            await ws.close()
+    run(go())
+
+
+def test_key_from_another_deployment_refused(make_service):
+    """Keys are signed with this deployment's secret: another password, another key space."""
+    a = make_service(password="first-password")
+    b = make_service(password="second-password")
+    reason = run(expect_refused(b.ws_url("shared-uid", a.access("shared-uid"))))
+    assert "access_key" in reason
+    st, _, data = b.push("shared-uid", "t", 1)
+    assert st == 404 and data == OFFLINE

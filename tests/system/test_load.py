@@ -8,7 +8,7 @@ import time
 import urllib.parse
 from collections import defaultdict
 
-from conftest import assert_serving, recv_json, recv_user, run
+from conftest import assert_serving, recv_user, run
 
 
 class Pusher:
@@ -157,3 +157,27 @@ def test_concurrent_pushes_to_100_uids_arrive_exactly_once(service):
     assert not missing, f"{len(missing)} uids missing messages: {list(missing.items())[:5]}"
     assert not dupes, f"{len(dupes)} uids got duplicates: {list(dupes.items())[:5]}"
     assert_serving(service)
+
+
+def test_one_uid_50_connections_all_receive_everything(service):
+    n_conns, n_msgs = 50, 20
+
+    async def go():
+        conns = []
+        try:
+            for _ in range(n_conns):
+                conns.append(await service.connect("many-tabs"))
+            await asyncio.to_thread(service.wait_online, "many-tabs", n_conns)
+            for i in range(n_msgs):
+                st, data = await asyncio.to_thread(
+                    lambda i=i: service.push("many-tabs", "tab", i)[::2])
+                assert st == 200 and data["number"] == n_conns, (st, data)
+            for ws in conns:
+                got = [await recv_user(ws) for _ in range(n_msgs)]
+                assert [m["contents"] for m in got] == list(range(n_msgs))
+                nums = [m["number"] for m in got]
+                assert nums == list(range(nums[0], nums[0] + n_msgs))
+        finally:
+            for ws in conns:
+                await ws.close()
+    run(go())

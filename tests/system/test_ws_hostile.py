@@ -186,8 +186,9 @@ def test_never_reading_client_is_dropped_memory_bounded(make_service, monkeypatc
     async def round_(n):
         sloth_uid = f"sloth-{n}"
         raw = RawWS(svc.http_port, ws_target(svc, sloth_uid), rcvbuf=4096)
-        bee = await svc.connect(f"bee-{n}")
+        bee = None
         try:
+            bee = await svc.connect(f"bee-{n}")
             await asyncio.to_thread(svc.wait_online, sloth_uid)
             await asyncio.to_thread(svc.wait_online, f"bee-{n}")
             if not rss:
@@ -217,7 +218,8 @@ def test_never_reading_client_is_dropped_memory_bounded(make_service, monkeypatc
             assert code in (1013, None), f"close code {code}, want 1013"
         finally:
             raw.close()
-            await bee.close()
+            if bee is not None:
+                await bee.close()
         rss.append(vm_rss_kb(svc.daemon.pid))
 
     for n in range(3):
@@ -295,3 +297,81 @@ def test_many_abrupt_disconnects(service):
         online = [u for u in online if service.push(u, "_probe", None)[0] != 404]
     assert not online, f"still online after 2 s: {online}"
     assert_serving(service)
+
+
+# -- idle clients ----------------------------------------------------------------------------
+
+def test_client_that_never_answers_pings_is_dropped(make_service):
+    """ping_interval 1, idle_timeout 2: a client that answers pings stays, one that
+    never reads (so never answers) is hung up on after about idle_timeout."""
+    svc = make_service(ping_interval=1, idle_timeout=2)
+
+    async def go():
+        alive = await svc.connect("answers-pings")
+        try:
+            mute = RawWS(svc.http_port, ws_target(svc, "never-pongs"))
+        except BaseException:
+            await alive.close()
+            raise
+        try:
+            await asyncio.to_thread(svc.wait_online, "answers-pings")
+            await asyncio.to_thread(svc.wait_online, "never-pongs")
+            t0 = time.monotonic()
+            st, data = await asyncio.to_thread(poll_status, svc, "never-pongs", 404, 2 + 3.0)
+            assert st == 404, "a client that never answers pings was not dropped"
+            # The pinged client outlives two idle timeouts.
+            while time.monotonic() - t0 < 4.5:
+                await asyncio.sleep(0.25)
+                assert alive.open, f"answering client closed: {alive.close_code}"
+            await bystander_ok(svc, alive, "answers-pings", "still here")
+        finally:
+            mute.close()
+            await alive.close()
+    run(go())
+
+
+def test_slow_connection_dropped_sibling_keeps_everything(make_service):
+    """Two connections of one uid, one never reads: N goes 2 -> 1 when the slow one is
+    dropped, and the reading sibling gets every message, in order, without gaps."""
+    svc = make_service(send_queue_max_messages=8, send_queue_max_bytes=65536)
+    big = "y" * 20000
+
+    async def go():
+        raw = RawWS(svc.http_port, ws_target(svc, "twins"), rcvbuf=4096)
+        reader, task, got = None, None, []
+
+        async def read():
+            while True:
+                msg = json.loads(await reader.recv())
+                got.append(msg)
+
+        try:
+            reader = await svc.connect("twins")
+            task = asyncio.create_task(read())
+            await asyncio.to_thread(svc.wait_online, "twins", 2)
+            counts = []
+            for i in range(1000):
+                st, _, data = await asyncio.to_thread(svc.push, "twins", "big", {"i": i,
+                                                                                 "pad": big})
+                assert st == 200, (st, data)
+                counts.append(data["number"])
+                if data["number"] == 1:
+                    break
+            assert counts[-1] == 1, "the slow sibling was never dropped"
+            assert set(counts[:-1]) == {2}
+            for _ in range(200):
+                if len([m for m in got if m["topic"] == "big"]) == len(counts):
+                    break
+                await asyncio.sleep(0.05)
+            bigs = [m for m in got if m["topic"] == "big"]
+            assert [m["contents"]["i"] for m in bigs] == list(range(len(counts)))
+            nums = [m["number"] for m in got]
+            assert nums == list(range(nums[0], nums[0] + len(nums))), "gap in numbers"
+        finally:
+            if task is not None:
+                task.cancel()
+            raw.close()
+            if reader is not None:
+                await reader.close()
+    run(go())
+    assert_serving(svc)
