@@ -23,6 +23,7 @@
 #include "wmsg.h"
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
+#define API_REPLY_GRACE_MS 250
 
 struct api {
 	struct cfg cfg;
@@ -212,8 +213,11 @@ static void api_push(struct api *a, FCGX_Request *r)
 		api_error(r, 413, "message is too large once encoded");
 		return;
 	}
+	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
+	 * lets an answer given just before that still reach us, so a 503 for a
+	 * timeout means "not delivered". */
 	rc = ipc_client_call(&a->ipc, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
-			     a->cfg.push_timeout_ms);
+			     a->cfg.push_timeout_ms + API_REPLY_GRACE_MS);
 	if (rc != IPC_CALL_OK) {
 		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
 		api_error(r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));

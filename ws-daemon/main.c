@@ -272,7 +272,7 @@ static int wsd_start(void)
 	lim.queue_max_bytes = (size_t)wsd.cfg.send_queue_max_bytes;
 	lim.max_uid_bytes = (size_t)wsd.cfg.max_uid_bytes;
 	wsd_table_init(&lim);
-	wsd_ipc_set_limits(lim.max_uid_bytes, lim.queue_max_bytes);
+	wsd_ipc_set_limits(lim.max_uid_bytes, lim.queue_max_bytes, wsd.cfg.push_timeout_ms);
 	wsd.retry.secs_since_valid_ping = (uint16_t)wsd.cfg.ping_interval;
 	wsd.retry.secs_since_valid_hangup = (uint16_t)wsd.cfg.idle_timeout;
 

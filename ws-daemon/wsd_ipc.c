@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -27,11 +28,13 @@ static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
 static struct ipc_result wsd_results[IPC_MAX_ITEMS];
 static size_t wsd_max_uid;
 static size_t wsd_max_frame;
+static long wsd_max_age_ms;
 
-void wsd_ipc_set_limits(size_t max_uid, size_t max_frame)
+void wsd_ipc_set_limits(size_t max_uid, size_t max_frame, long max_age_ms)
 {
 	wsd_max_uid = max_uid;
 	wsd_max_frame = max_frame;
+	wsd_max_age_ms = max_age_ms;
 }
 
 static void wsd_ipc_reply(const uint8_t *buf, size_t len, const struct sockaddr_un *to,
@@ -78,26 +81,53 @@ static void wsd_ipc_handle(size_t len, const struct sockaddr_un *from, socklen_t
 		wsd_ipc_reply(wsd_tx, out, from, from_len);
 }
 
+/* Milliseconds since the kernel queued the datagram (SO_TIMESTAMPNS), or 0. */
+static long wsd_ipc_age_ms(struct msghdr *mh)
+{
+	struct timespec now, ts;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof ts);
+		if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+			return 0;
+		return (long)(now.tv_sec - ts.tv_sec) * 1000L + (now.tv_nsec - ts.tv_nsec) / 1000000L;
+	}
+	return 0;
+}
+
 static void wsd_ipc_drain(void)
 {
 	for (int i = 0; i < WSD_IPC_BATCH; i++) {
 		struct sockaddr_un from;
-		socklen_t from_len = sizeof from;
-		ssize_t n = recvfrom(wsd_ipc_fd, wsd_rx, sizeof wsd_rx, MSG_DONTWAIT | MSG_TRUNC,
-				     (struct sockaddr *)&from, &from_len);
+		union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(struct timespec))]; } ctl;
+		struct iovec iov = { wsd_rx, sizeof wsd_rx };
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof ctl.buf };
+		ssize_t n = recvmsg(wsd_ipc_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+		long age;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_err("ipc: recvfrom: %s", strerror(errno));
+				log_err("ipc: recvmsg: %s", strerror(errno));
 			return;
 		}
 		if ((size_t)n > IPC_MAX_DATAGRAM) {
 			log_warn("ipc: dropped an oversized datagram (%zd bytes)", n);
 			continue;
 		}
-		wsd_ipc_handle((size_t)n, &from, from_len);
+		/* The sender has answered 503 by now: delivering late would turn its
+		 * "not delivered" into a lie, and a retry into a duplicate. */
+		age = wsd_ipc_age_ms(&mh);
+		if (wsd_max_age_ms > 0 && age >= wsd_max_age_ms) {
+			log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
+			continue;
+		}
+		wsd_ipc_handle((size_t)n, &from, mh.msg_namelen);
 	}
 }
 
@@ -126,9 +156,14 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 {
 	lws_sock_file_fd_type fd;
 
+	int on = 1;
+
 	wsd_ipc_fd = ipc_server_open(path, (mode_t)mode, err, err_len);
 	if (wsd_ipc_fd < 0)
 		return -1;
+	if (setsockopt(wsd_ipc_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
+		log_warn("ipc: no arrival timestamps (%s); late pushes cannot be dropped",
+			 strerror(errno));
 	wsd_ipc_path = strdup(path);
 	fd.filefd = wsd_ipc_fd;
 	if (!wsd_ipc_path ||

@@ -19,7 +19,9 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 void wsd_ipc_close(void);
 
 /* Items whose uid breaks the uid rule or whose frame would exceed max_frame
- * (a connection's whole queue) are refused, not delivered. */
-void wsd_ipc_set_limits(size_t max_uid, size_t max_frame);
+ * (a connection's whole queue) are refused, not delivered. Datagrams that sat
+ * in the socket for max_age_ms (push_timeout_ms: the sender has given up) are
+ * dropped unanswered. */
+void wsd_ipc_set_limits(size_t max_uid, size_t max_frame, long max_age_ms);
 
 #endif

@@ -5,6 +5,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -215,6 +216,7 @@ def make_service():
     yield make
     for svc in started:
         svc.stop()
+        shutil.rmtree(svc.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +225,7 @@ def service():
     svc.start()
     yield svc
     svc.stop()
+    shutil.rmtree(svc.dir, ignore_errors=True)
 
 
 def run(coro):

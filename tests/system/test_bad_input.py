@@ -416,3 +416,31 @@ def test_absurdly_deep_body_is_400(service):
     body = b'{"topic":"t","contents":' + b"[" * 30000 + b"]" * 30000 + b"}"
     expect_error(service.push("deep", body=body), 400)
     assert_serving(service)
+
+
+def test_push_answered_503_is_never_delivered_late(make_service):
+    """A 503 for a timeout means "not delivered": pushes that timed out while the
+    daemon was frozen must not reach the client after it thaws (a retrying
+    business server would otherwise cause duplicates)."""
+    svc = make_service(push_timeout_ms=300)
+
+    async def go():
+        ws = await svc.connect("thaw")
+        try:
+            st, _, data = await asyncio.to_thread(push_until_delivered, svc, "thaw", "before", 0)
+            assert (await recv_json(ws))["topic"] == "before"
+            svc.daemon.send_signal(signal.SIGSTOP)
+            try:
+                for i in range(3):
+                    resp = await asyncio.to_thread(svc.push, "thaw", "late", i)
+                    expect_error(resp, 503)
+            finally:
+                svc.daemon.send_signal(signal.SIGCONT)
+            st, _, data = await asyncio.to_thread(svc.push, "thaw", "after", 1)
+            assert st == 200, data
+            msg = await recv_json(ws)
+            assert msg["topic"] == "after", f"a push answered 503 was delivered: {msg}"
+            assert msg["number"] == 2, msg
+        finally:
+            await ws.close()
+    asyncio.run(go())
