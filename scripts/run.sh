@@ -21,6 +21,7 @@ stop() {
 	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null || true
 	wait 2>/dev/null || true
 	echo "push service stopped"
+	exit 0
 }
 trap stop INT TERM EXIT
 
