@@ -4,6 +4,7 @@
 CC ?= cc
 BUILD ?= build
 SAN ?= 0
+WEB ?= lighttpd
 # CI builds with warnings as errors.
 ifeq ($(CI),true)
 WERROR ?= -Werror
@@ -32,7 +33,7 @@ LIBS_FCGI := -lfcgi $(LIBS_SHARED)
 
 SHARED_SRC := shared/log.c shared/cfg.c shared/akey.c shared/req.c shared/wmsg.c \
               ipc/ipc.c ipc/ipc_sock.c
-FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c
+FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c fcgi-api/api_pool.c
 DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c
 UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req
 
@@ -42,6 +43,9 @@ SHARED_OBJ := $(call obj,$(SHARED_SRC))
 BIN_DAEMON := $(BUILD)/bin/ws-daemon
 BIN_FCGI := $(BUILD)/bin/push-api
 BIN_UNIT := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+# Objects are kept between builds (they are not just intermediates).
+.SECONDARY:
 
 .PHONY: all unit deps deps-test run test test-unit test-system test-asan clean
 all: $(BIN_DAEMON) $(BIN_FCGI)
@@ -65,14 +69,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SHARED_OBJ)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 
 deps:
-	@scripts/deps.sh run
+	@scripts/deps.sh run $(WEB)
 
 deps-test:
 	@scripts/deps.sh test
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run.sh conf.yaml $(BUILD)/bin
+	@scripts/run.sh conf.yaml $(BUILD)/bin $(WEB)
 
 test-unit: unit
 	@set -e; for t in $(BIN_UNIT); do echo "== $$t"; $$t; done

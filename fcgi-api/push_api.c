@@ -15,6 +15,7 @@
 
 #include "akey.h"
 #include "api_http.h"
+#include "api_pool.h"
 #include "cfg.h"
 #include "ipc.h"
 #include "ipc_sock.h"
@@ -282,50 +283,88 @@ static void api_teardown(struct api *a)
 	cfg_free(&a->cfg);
 }
 
+/* The FastCGI accept loop of one process; fd is the listening socket (0 when
+ * the web server spawned us, as FastCGI specifies). */
+static int api_serve(int fd, void *arg)
+{
+	struct api *a = arg;
+	struct sigaction sa = { .sa_handler = api_on_signal };
+	FCGX_Request req;
+
+	/* No SA_RESTART: accept() must return so the loop sees the stop request. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR || FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&req, fd, 0) != 0) {
+		log_err("cannot initialise FastCGI: %s", strerror(errno));
+		api_teardown(a);
+		return 1;
+	}
+	while (!api_stop && FCGX_Accept_r(&req) >= 0) {
+		api_route(a, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	api_teardown(a);
+	return 0;
+}
+
 static void api_usage(FILE *f)
 {
-	fprintf(f, "usage: push-api [-c conf.yaml]\n"
-		   "FastCGI responder for /access and /push; spawned by the web server.\n"
-		   "The config path defaults to $PUSH_CONF, then ./conf.yaml.\n");
+	fprintf(f, "usage: push-api [-c conf.yaml] [-s SOCKET [-n WORKERS] [-m MODE]]\n"
+		   "FastCGI responder for /access and /push.\n"
+		   "  -c FILE    configuration (default $PUSH_CONF, then ./conf.yaml)\n"
+		   "  -s SOCKET  listen on this Unix socket path or host:port (\"-\": fcgi_addr)\n"
+		   "             with -n workers (default fcgi_procs), instead of the socket\n"
+		   "             the web server hands over on fd 0\n"
+		   "  -m MODE    octal permissions of SOCKET (default 660)\n"
+		   "exit codes: 0 ok, 1 configuration or runtime error, 2 usage error\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct api a = { 0 };
-	const char *conf = getenv("PUSH_CONF");
-	struct sigaction sa = { .sa_handler = api_on_signal };
-	FCGX_Request req;
-	int opt, rc = 1;
+	const char *conf = getenv("PUSH_CONF"), *sock = NULL;
+	long workers = 0, mode = 0660;
+	char *end;
+	int opt, rc;
 
 	log_init("push-api", LOG_LVL_NOTICE);
-	while ((opt = getopt(argc, argv, "c:h")) != -1) {
-		if (opt == 'c') {
-			conf = optarg;
-		} else {
-			api_usage(opt == 'h' ? stdout : stderr);
-			return opt == 'h' ? 0 : 2;
+	while ((opt = getopt(argc, argv, "c:s:n:m:h")) != -1) {
+		switch (opt) {
+		case 'c': conf = optarg; break;
+		case 's': sock = optarg; break;
+		case 'n':
+			workers = strtol(optarg, &end, 10);
+			if (*end || workers < 1 || workers > 256)
+				workers = -1;
+			break;
+		case 'm':
+			mode = strtol(optarg, &end, 8);
+			if (*end || mode < 0 || mode > 0777)
+				mode = -1;
+			break;
+		case 'h': api_usage(stdout); return 0;
+		default: api_usage(stderr); return 2;
 		}
+	}
+	if (workers < 0 || mode < 0) {
+		api_usage(stderr);
+		return 2;
 	}
 	if (!conf || !conf[0])
 		conf = "conf.yaml";
 	a.ipc.fd = -1;
-	if (api_setup(&a, conf) != 0)
-		goto out;
-	/* No SA_RESTART: accept() must return so the loop sees the stop request. */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
-	    signal(SIGPIPE, SIG_IGN) == SIG_ERR || FCGX_Init() != 0 ||
-	    FCGX_InitRequest(&req, 0, 0) != 0) {
-		log_err("cannot initialise FastCGI: %s", strerror(errno));
-		goto out;
+	if (api_setup(&a, conf) != 0) {
+		api_teardown(&a);
+		return 1;
 	}
-	while (!api_stop && FCGX_Accept_r(&req) >= 0) {
-		api_route(&a, &req);
-		FCGX_Finish_r(&req);
-	}
-	FCGX_Free(&req, 1);
-	rc = 0;
-out:
+	if (!sock)
+		return api_serve(0, &a);
+	if (strcmp(sock, "-") == 0)
+		sock = a.cfg.fcgi_addr;
+	rc = pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.cfg.fcgi_procs,
+		      api_serve, &a);
 	api_teardown(&a);
 	return rc;
 }

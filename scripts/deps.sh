@@ -3,11 +3,14 @@
 # otherwise prints the apt-get line and fails, so nothing half-builds.
 set -eu
 mode=${1:-run}
+web=${2:-lighttpd}
 
 pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libjansson-dev libyaml-dev libssl-dev uthash-dev lighttpd"
 if [ "$mode" = test ]; then
-	pkgs="$pkgs libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs"
+	pkgs="$pkgs apache2 libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs"
+elif [ "$web" = apache ]; then
+	pkgs="$pkgs apache2"
 fi
 
 missing=""

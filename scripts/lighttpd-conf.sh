@@ -5,11 +5,7 @@ set -eu
 conf=$(realpath "$1")
 bin=$(realpath "$2")
 top=$(cd "$(dirname "$0")/.." && pwd)
-get() { "$bin/ws-daemon" -c "$conf" -g "$1"; }
-
-# "host:port", "[v6]:port" or ":port" -> host and port
-split_host() { h=${1%:*}; h=${h#[}; h=${h%]}; [ -n "$h" ] || h=0.0.0.0; echo "$h"; }
-split_port() { echo "${1##*:}"; }
+. "$top/scripts/conf-lib.sh"
 
 addr=$(get addr); ws=$(get ws_addr); run=$(get run_dir)
 max=$(get max_message_bytes); procs=$(get fcgi_procs); idle=$(get idle_timeout)

@@ -30,6 +30,7 @@ struct cfg_key {
 static const struct cfg_key cfg_keys[] = {
 	{ "addr", CT_STR, OFF(addr), 1, 0, "0.0.0.0:8080", "public address of the web server" },
 	{ "ws_addr", CT_STR, OFF(ws_addr), 1, 0, "127.0.0.1:8081", "ws-daemon WebSocket listener" },
+	{ "fcgi_addr", CT_STR, OFF(fcgi_addr), 1, 0, "127.0.0.1:8082", "push-api's FastCGI address when it runs its own pool (Apache)" },
 	{ "password", CT_STR, OFF(password), 1, 0, NULL, "business-server password (required)" },
 	{ "key_secret", CT_STR, OFF(key_secret), 0, 0, NULL, "access-key signing secret (default: from password)" },
 	{ "run_dir", CT_PATH, OFF(run_dir), 1, 0, "run", "directory for sockets and generated files" },
@@ -299,6 +300,8 @@ static int cfg_check_addrs(struct cfg_ctx *x, const struct cfg *c)
 
 	if (cfg_split_addr(c->addr, host, sizeof host, &port) != 0)
 		return cfg_fail(x, 0, "'addr' must be host:port, [v6]:port or :port, got '%s'", c->addr);
+	if (cfg_split_addr(c->fcgi_addr, host, sizeof host, &port) != 0)
+		return cfg_fail(x, 0, "'fcgi_addr' must be host:port, got '%s'", c->fcgi_addr);
 	if (cfg_split_addr(c->ws_addr, host, sizeof host, &port) != 0)
 		return cfg_fail(x, 0, "'ws_addr' must be host:port, [v6]:port or :port, got '%s'",
 				c->ws_addr);

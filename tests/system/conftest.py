@@ -46,18 +46,23 @@ def port_open(port):
 
 
 class Service:
-    """One daemon + one lighttpd. HTTP and WebSocket helpers speak to lighttpd."""
+    """One ws-daemon and one web server (lighttpd, or Apache with a push-api pool).
+    HTTP and WebSocket helpers speak to the web server."""
 
-    def __init__(self, workdir, **overrides):
+    def __init__(self, workdir, web="lighttpd", **overrides):
         self.dir = workdir
+        os.chmod(workdir, 0o755)  # Apache's workers run as www-data when we are root
+        self.web = web
         self.http_port = free_port()
         self.ws_port = free_port()
+        self.fcgi_port = free_port()
         self.password = overrides.pop("password", PASSWORD)
         self.conf = os.path.join(workdir, "conf.yaml")
         self.sock = os.path.join(workdir, "run", "ws-daemon.sock")
         cfg = {
             "addr": f"127.0.0.1:{self.http_port}",
             "ws_addr": f"127.0.0.1:{self.ws_port}",
+            "fcgi_addr": f"127.0.0.1:{self.fcgi_port}",
             "password": self.password,
             "log_level": "info",
             "fcgi_procs": 2,
@@ -67,64 +72,81 @@ class Service:
             for k, v in cfg.items():
                 f.write(f"{k}: {json.dumps(v) if isinstance(v, str) else v}\n")
         self.daemon = None
-        self.lighttpd = None
+        self.webserver = None   # lighttpd or apache2
+        self.fcgi_pool = None   # push-api -s (Apache only; lighttpd spawns its own)
         self.daemon_log = os.path.join(workdir, "daemon.log")
-        self.lighttpd_log = os.path.join(workdir, "lighttpd.log")
+        self.web_log = os.path.join(workdir, f"{web}.log")
 
     # -- lifecycle ---------------------------------------------------------
+    def _spawn(self, argv, log_path):
+        log = open(log_path, "ab")
+        try:
+            return subprocess.Popen(argv, stdout=log, stderr=log, cwd=self.dir)
+        finally:
+            log.close()
+
+    @staticmethod
+    def _stop_proc(proc, sig=signal.SIGTERM, timeout=10):
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
     def start_daemon(self):
-        log = open(self.daemon_log, "ab")
-        self.daemon = subprocess.Popen([os.path.join(BIN, "ws-daemon"), "-c", self.conf],
-                                       stdout=log, stderr=log, cwd=self.dir)
-        log.close()
+        self.daemon = self._spawn([os.path.join(BIN, "ws-daemon"), "-c", self.conf],
+                                  self.daemon_log)
         if not wait_until(lambda: os.path.exists(self.sock) and port_open(self.ws_port)):
             raise RuntimeError("ws-daemon did not start:\n" + self.read_log(self.daemon_log))
 
     def stop_daemon(self, sig=signal.SIGTERM, timeout=10):
-        if self.daemon is None:
-            return None
-        if self.daemon.poll() is None:
-            self.daemon.send_signal(sig)
-            try:
-                self.daemon.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
-        rc = self.daemon.returncode
+        rc = self._stop_proc(self.daemon, sig, timeout)
         self.daemon = None
         return rc
 
-    def start_lighttpd(self):
-        conf = os.path.join(self.dir, "lighttpd.conf")
+    def _web_conf(self, script):
+        conf = os.path.join(self.dir, f"{self.web}.conf")
         with open(conf, "w") as f:
-            subprocess.run([os.path.join(TOP, "scripts", "lighttpd-conf.sh"), self.conf, BIN],
+            subprocess.run([os.path.join(TOP, "scripts", script), self.conf, BIN],
                            stdout=f, check=True)
-        log = open(self.lighttpd_log, "ab")
-        self.lighttpd = subprocess.Popen(["lighttpd", "-D", "-f", conf],
-                                         stdout=log, stderr=log, cwd=self.dir)
-        log.close()
-        if not wait_until(lambda: port_open(self.http_port)):
-            raise RuntimeError("lighttpd did not start:\n" + self.read_log(self.lighttpd_log))
+        return conf
 
-    def stop_lighttpd(self):
-        if self.lighttpd is None:
-            return
-        if self.lighttpd.poll() is None:
-            self.lighttpd.send_signal(signal.SIGINT)
-            try:
-                self.lighttpd.wait(10)
-            except subprocess.TimeoutExpired:
-                self.lighttpd.kill()
-                self.lighttpd.wait()
-        self.lighttpd = None
+    def start_web(self):
+        if self.web == "apache":
+            self.fcgi_pool = self._spawn([os.path.join(BIN, "push-api"), "-c", self.conf,
+                                          "-s", "-"], os.path.join(self.dir, "push-api.log"))
+            if not wait_until(lambda: port_open(self.fcgi_port)):
+                raise RuntimeError("push-api did not start")
+            argv = ["apache2", "-DFOREGROUND", "-f", self._web_conf("apache-conf.sh")]
+        else:
+            argv = ["lighttpd", "-D", "-f", self._web_conf("lighttpd-conf.sh")]
+        self.webserver = self._spawn(argv, self.web_log)
+        if not wait_until(lambda: port_open(self.http_port)):
+            raise RuntimeError(f"{self.web} did not start:\n" + self.read_log(self.web_log))
+
+    def stop_web(self):
+        # lighttpd stops its FastCGI children on SIGINT; Apache on SIGTERM.
+        self._stop_proc(self.webserver, signal.SIGTERM if self.web == "apache" else signal.SIGINT)
+        self.webserver = None
+        self._stop_proc(self.fcgi_pool)
+        self.fcgi_pool = None
+
+    def web_alive(self):
+        return self.webserver is not None and self.webserver.poll() is None and \
+            (self.fcgi_pool is None or self.fcgi_pool.poll() is None)
 
     def start(self):
         self.start_daemon()
-        self.start_lighttpd()
+        self.start_web()
         return self
 
     def stop(self):
-        self.stop_lighttpd()
+        self.stop_web()
         return self.stop_daemon()
 
     @staticmethod
@@ -204,12 +226,22 @@ class Service:
         raise AssertionError(f"{uid} not online with {n} connections")
 
 
+# Every system test runs behind each web server; PUSH_WEB=lighttpd (or apache)
+# narrows that down.
+WEB_SERVERS = [w for w in os.environ.get("PUSH_WEB", "lighttpd,apache").split(",") if w]
+
+
+@pytest.fixture(params=WEB_SERVERS)
+def web(request):
+    return request.param
+
+
 @pytest.fixture
-def make_service():
+def make_service(web):
     started = []
 
     def make(**overrides):
-        svc = Service(tempfile.mkdtemp(prefix="push-sys."), **overrides)
+        svc = Service(tempfile.mkdtemp(prefix="push-sys."), web, **overrides)
         started.append(svc)
         return svc.start()
 
@@ -219,9 +251,9 @@ def make_service():
         shutil.rmtree(svc.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def service():
-    svc = Service(tempfile.mkdtemp(prefix="push-sys."))
+@pytest.fixture(scope="module", params=WEB_SERVERS)
+def service(request):
+    svc = Service(tempfile.mkdtemp(prefix="push-sys."), request.param)
     svc.start()
     yield svc
     svc.stop()
@@ -287,8 +319,8 @@ def assert_serving(svc, uid="still-serving"):
     """Both processes alive and the full flow still works."""
     assert svc.daemon is not None and svc.daemon.poll() is None, \
         "ws-daemon died:\n" + svc.read_log(svc.daemon_log)[-3000:]
-    assert svc.lighttpd is not None and svc.lighttpd.poll() is None, \
-        "lighttpd died:\n" + svc.read_log(svc.lighttpd_log)[-3000:]
+    assert svc.web_alive(), \
+        f"{svc.web} died:\n" + svc.read_log(svc.web_log)[-3000:]
     asyncio.run(roundtrip(svc, uid))
 
 
@@ -408,3 +440,20 @@ class RawWS:
 
     def close(self):
         self.sock.close()
+
+
+def split_response(raw):
+    """(status, body bytes) of a raw HTTP/1.1 response, chunked or not."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if b"transfer-encoding: chunked" not in head.lower():
+        return status, body
+    out = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        n = int(size_line.split(b";")[0], 16)
+        if n == 0:
+            break
+        out += rest[:n]
+        body = rest[n + 2:]
+    return status, out

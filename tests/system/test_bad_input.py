@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import (assert_serving, is_error_body, push_until_delivered, recv_json,
+from conftest import (split_response, assert_serving, is_error_body, push_until_delivered, recv_json,
                       recv_user, run)
 
 PW = object()   # placeholders for the service's password in parametrised queries
@@ -240,8 +240,7 @@ def test_body_far_over_limit_is_json_413(make_service):
     finally:
         s.close()
     assert raw.startswith(b"HTTP/1.1 "), f"no response at all: {raw[:100]!r}"
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
+    status, body = split_response(raw)
     try:
         data = json.loads(body)
     except ValueError:

@@ -9,7 +9,7 @@ import pytest
 import websockets
 
 from conftest import (assert_serving, is_error_body, poll_status, push_until_delivered,
-                      recv_json, recv_user, run, same_json)
+                      recv_json, recv_user, run, same_json, split_response)
 
 SUCCESS_1 = {"topic": "success", "number": 1, "contents": "推送成功"}
 OFFLINE = {"topic": "error", "number": 0, "contents": "此用户不在线"}
@@ -457,6 +457,15 @@ def test_uid_same_on_access_ws_and_push(service, raw_uid):
     """The same query-string uid, however it is encoded, names the same subscriber on
     /access, /ws and /push (all three decode it the same way)."""
     st, _, data = service.request("GET", "/access", f"uid={raw_uid}&password={service.password}")
+    if st == 400 and "%" in raw_uid:
+        # A bad %-escape: lighttpd normalises it to %25 (a literal '%'), Apache passes
+        # it on and push-api refuses it. Either way all endpoints must agree.
+        assert data["contents"] == "uid is badly encoded", data
+        st, _, data = service.request("POST", "/push", f"uid={raw_uid}&password={service.password}",
+                                      body={"topic": "t", "contents": 1},
+                                      headers={"Content-Type": "application/json"})
+        assert st == 400 and data["contents"] == "uid is badly encoded", (st, data)
+        return
     assert st == 200, data
     key = data["contents"]
 
@@ -617,7 +626,7 @@ def test_chunked_push_body_accepted(service):
 
             raw = await asyncio.to_thread(send)
             assert raw.startswith(b"HTTP/1.1 200"), raw[:200]
-            assert json.loads(raw.partition(b"\r\n\r\n")[2]) == SUCCESS_1
+            assert json.loads(split_response(raw)[1]) == SUCCESS_1
             msg = await recv_user(ws)
             assert msg["topic"] == "chunked" and msg["contents"] == "分块"
         finally:

@@ -1,0 +1,153 @@
+/* Prefork supervisor for push-api: the parent only forks, reaps and forwards stop
+ * signals; every request is served by a worker, as with php-fpm or spawn-fcgi. */
+#include "api_pool.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "log.h"
+
+#define POOL_MAX 256
+#define POOL_STOP_GRACE_S 5
+#define POOL_RESPAWN_PAUSE_MS 200 /* a crash loop must not spin the CPU */
+
+static volatile sig_atomic_t pool_stop_sig;
+static volatile sig_atomic_t pool_child_died;
+
+static void pool_on_stop(int sig) { pool_stop_sig = sig; }
+static void pool_on_child(int sig) { (void)sig; pool_child_died = 1; }
+
+/* path is a Unix socket path (has a '/') or a TCP "host:port" (libfcgi's syntax). */
+static int pool_open(const char *path, mode_t mode)
+{
+	int is_unix = strchr(path, '/') != NULL;
+	struct stat st;
+	int fd;
+
+	if (is_unix && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) != 0) {
+		log_err("cannot remove stale socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fd = FCGX_OpenSocket(path, 1024);
+	if (fd < 0) {
+		log_err("cannot listen on %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (is_unix && chmod(path, mode) != 0) {
+		log_err("chmod %s: %s", path, strerror(errno));
+		close(fd);
+		(void)unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+static pid_t pool_spawn(int fd, pool_worker_fn fn, void *arg, const sigset_t *orig)
+{
+	pid_t pid = fork();
+
+	if (pid != 0) {
+		if (pid < 0)
+			log_err("fork: %s", strerror(errno));
+		return pid;
+	}
+	/* Worker: default dispositions and mask; fn installs its own handlers. */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	_exit(fn(fd, arg));
+}
+
+static void pool_reap(pid_t *pids, unsigned n)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			if (pids[i] != pid)
+				continue;
+			pids[i] = 0;
+			if (!pool_stop_sig)
+				log_warn("worker %ld exited (status %d); restarting", (long)pid, status);
+		}
+	}
+}
+
+static void pool_shutdown(pid_t *pids, unsigned n)
+{
+	time_t deadline = time(NULL) + POOL_STOP_GRACE_S;
+	unsigned left;
+
+	for (unsigned i = 0; i < n; i++)
+		if (pids[i] > 0)
+			(void)kill(pids[i], SIGTERM);
+	do {
+		pool_reap(pids, n);
+		left = 0;
+		for (unsigned i = 0; i < n; i++)
+			left += pids[i] > 0;
+		if (left && time(NULL) >= deadline) {
+			for (unsigned i = 0; i < n; i++)
+				if (pids[i] > 0)
+					(void)kill(pids[i], SIGKILL);
+			deadline = time(NULL) + POOL_STOP_GRACE_S;
+		}
+		if (left)
+			(void)usleep(20000);
+	} while (left);
+}
+
+int pool_run(const char *path, mode_t mode, unsigned n, pool_worker_fn fn, void *arg)
+{
+	struct sigaction sa = { .sa_handler = pool_on_stop };
+	struct sigaction sc = { .sa_handler = pool_on_child };
+	sigset_t block, orig;
+	pid_t pids[POOL_MAX] = { 0 };
+	int fd;
+
+	if (n == 0 || n > POOL_MAX)
+		n = n ? POOL_MAX : 1;
+	fd = pool_open(path, mode);
+	if (fd < 0)
+		return 1;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	/* Signals only arrive inside sigsuspend, so no wake-up is lost. */
+	if (sigprocmask(SIG_BLOCK, &block, &orig) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGCHLD, &sc, NULL) != 0) {
+		log_err("cannot set up signals: %s", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	log_notice("FastCGI on %s with %u workers", path, n);
+	while (!pool_stop_sig) {
+		for (unsigned i = 0; i < n && !pool_stop_sig; i++)
+			if (pids[i] <= 0)
+				pids[i] = pool_spawn(fd, fn, arg, &orig);
+		sigsuspend(&orig);
+		if (pool_child_died) {
+			pool_child_died = 0;
+			pool_reap(pids, n);
+			(void)usleep(POOL_RESPAWN_PAUSE_MS * 1000);
+		}
+	}
+	log_notice("signal %d: stopping %u workers", (int)pool_stop_sig, n);
+	pool_shutdown(pids, n);
+	close(fd);
+	if (strchr(path, '/'))
+		(void)unlink(path);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	return 0;
+}

@@ -1,0 +1,7 @@
+# Shared by the web-server config generators: reads effective values of conf.yaml
+# through ws-daemon (one parser for everything) and splits addresses.
+# Expects $conf (conf.yaml) and $bin (directory of ws-daemon).
+get() { "$bin/ws-daemon" -c "$conf" -g "$1"; }
+# "host:port", "[v6]:port" or ":port" -> host, port
+split_host() { h=${1%:*}; h=${h#[}; h=${h%]}; [ -n "$h" ] || h=0.0.0.0; echo "$h"; }
+split_port() { echo "${1##*:}"; }
