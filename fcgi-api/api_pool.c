@@ -50,7 +50,7 @@ static int pool_open(const char *path, mode_t mode)
 	return fd;
 }
 
-static pid_t pool_spawn(int fd, pool_worker_fn fn, void *arg, const sigset_t *orig)
+static pid_t pool_spawn(int fd, api_pool_worker_fn fn, void *arg, const sigset_t *orig)
 {
 	pid_t pid = fork();
 
@@ -107,7 +107,7 @@ static void pool_shutdown(pid_t *pids, unsigned n)
 	} while (left);
 }
 
-int pool_run(const char *path, mode_t mode, unsigned n, pool_worker_fn fn, void *arg)
+int api_pool_run(const char *path, mode_t mode, unsigned n, api_pool_worker_fn fn, void *arg)
 {
 	struct sigaction sa = { .sa_handler = pool_on_stop };
 	struct sigaction sc = { .sa_handler = pool_on_child };

@@ -7,7 +7,7 @@
 
 /* Runs in each worker with the listening FastCGI socket; its return value is
  * the worker's exit status. */
-typedef int (*pool_worker_fn)(int listen_fd, void *arg);
+typedef int (*api_pool_worker_fn)(int listen_fd, void *arg);
 
 /*
  * Creates the FastCGI socket at path — a Unix socket path (a stale file is
@@ -16,6 +16,6 @@ typedef int (*pool_worker_fn)(int listen_fd, void *arg);
  * SIGINT stops them all (SIGKILL after 5 s), removes the socket and returns 0.
  * Returns 1 if the socket cannot be set up. Only the parent returns.
  */
-int pool_run(const char *path, mode_t mode, unsigned n, pool_worker_fn fn, void *arg);
+int api_pool_run(const char *path, mode_t mode, unsigned n, api_pool_worker_fn fn, void *arg);
 
 #endif

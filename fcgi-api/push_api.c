@@ -289,6 +289,7 @@ static int api_serve(int fd, void *arg)
 {
 	struct api *a = arg;
 	struct sigaction sa = { .sa_handler = api_on_signal };
+	sigset_t stop_sigs;
 	FCGX_Request req;
 
 	/* No SA_RESTART: accept() must return so the loop sees the stop request. */
@@ -300,9 +301,16 @@ static int api_serve(int fd, void *arg)
 		api_teardown(a);
 		return 1;
 	}
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
 	while (!api_stop && FCGX_Accept_r(&req) >= 0) {
+		/* A stop signal mid-request would fail libfcgi's reads and writes with
+		 * EINTR (a half-read body, a lost reply); it waits for the next accept. */
+		(void)sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 		api_route(a, &req);
 		FCGX_Finish_r(&req);
+		(void)sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	}
 	FCGX_Free(&req, 1);
 	api_teardown(a);
@@ -363,7 +371,7 @@ int main(int argc, char **argv)
 		return api_serve(0, &a);
 	if (strcmp(sock, "-") == 0)
 		sock = a.cfg.fcgi_addr;
-	rc = pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.cfg.fcgi_procs,
+	rc = api_pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.cfg.fcgi_procs,
 		      api_serve, &a);
 	api_teardown(&a);
 	return rc;

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,7 +40,7 @@ int ipc_client_init(struct ipc_client *c, const char *path)
 void ipc_client_close(struct ipc_client *c)
 {
 	if (c->fd >= 0)
-		close(c->fd);
+		(void)close(c->fd); /* a datagram socket has nothing to flush */
 	c->fd = -1;
 }
 
@@ -70,48 +71,75 @@ static int ipc_client_connect(struct ipc_client *c)
 
 static int ipc_is_down(int e) { return e == ECONNREFUSED || e == ENOENT || e == ENOTCONN; }
 
-static enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *req, size_t len)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		ssize_t n;
-
-		if (c->fd < 0 && ipc_client_connect(c) != 0) {
-			if (ipc_is_down(errno))
-				continue;
-			return IPC_CALL_ERROR;
-		}
-		do
-			n = send(c->fd, req, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (n == (ssize_t)len)
-			return IPC_CALL_OK;
-		if (n >= 0)
-			return IPC_CALL_ERROR;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-			return IPC_CALL_BUSY;
-		if (errno == EMSGSIZE)
-			return IPC_CALL_TOO_BIG;
-		if (!ipc_is_down(errno))
-			return IPC_CALL_ERROR;
-		/* The daemon restarted: a fresh connect reaches the new socket. */
-		ipc_client_close(c);
-	}
-	return IPC_CALL_DOWN;
-}
-
 static long ipc_now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static enum ipc_call_rc ipc_client_wait(struct ipc_client *c, uint32_t req_id, uint8_t *reply,
-					size_t cap, size_t *reply_len, long timeout_ms)
+/* The daemon's queue (net.unix.max_dgram_qlen, 10 by default) fills under a
+ * burst: wait for room, as long as the call may take, instead of failing. */
+static int ipc_wait_room(int fd, long deadline)
 {
-	long deadline = ipc_now_ms() + timeout_ms;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		long left = deadline - ipc_now_ms();
+		int pr;
 
+		if (left <= 0)
+			return -1;
+		pr = poll(&pfd, 1, (int)left);
+		if (pr > 0)
+			return 0;
+		if (pr == 0 || errno != EINTR)
+			return -1;
+	}
+}
+
+static enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *req, size_t len,
+					long deadline)
+{
+	int attempt = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (c->fd < 0 && ipc_client_connect(c) != 0) {
+			if (!ipc_is_down(errno))
+				return IPC_CALL_ERROR;
+			if (++attempt >= 2)
+				return IPC_CALL_DOWN;
+			continue;
+		}
+		n = send(c->fd, req, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == (ssize_t)len)
+			return IPC_CALL_OK;
+		if (n >= 0)
+			return IPC_CALL_ERROR;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			if (ipc_wait_room(c->fd, deadline) != 0)
+				return IPC_CALL_BUSY;
+			continue;
+		}
+		if (errno == EMSGSIZE)
+			return IPC_CALL_TOO_BIG;
+		if (!ipc_is_down(errno))
+			return IPC_CALL_ERROR;
+		/* The daemon restarted: one fresh connect reaches the new socket. */
+		ipc_client_close(c);
+		if (++attempt >= 2)
+			return IPC_CALL_DOWN;
+	}
+}
+
+static enum ipc_call_rc ipc_client_wait(struct ipc_client *c, uint32_t req_id, uint8_t *reply,
+					size_t cap, size_t *reply_len, long deadline)
+{
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		long left = deadline - ipc_now_ms();
@@ -148,11 +176,12 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 				 uint32_t req_id, uint8_t *reply, size_t cap,
 				 size_t *reply_len, long timeout_ms)
 {
-	enum ipc_call_rc rc = ipc_client_send(c, req, len);
+	long deadline = ipc_now_ms() + timeout_ms;
+	enum ipc_call_rc rc = ipc_client_send(c, req, len, deadline);
 
 	if (rc != IPC_CALL_OK)
 		return rc;
-	return ipc_client_wait(c, req_id, reply, cap, reply_len, timeout_ms);
+	return ipc_client_wait(c, req_id, reply, cap, reply_len, deadline);
 }
 
 const char *ipc_call_rc_str(enum ipc_call_rc rc)
@@ -173,7 +202,7 @@ static int ipc_clear_stale(const char *path, const struct sockaddr_un *a, char *
 			   size_t err_len)
 {
 	struct stat st;
-	int fd, r;
+	int fd, r, e;
 
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT ? 0 : -1;
@@ -187,9 +216,16 @@ static int ipc_clear_stale(const char *path, const struct sockaddr_un *a, char *
 		return -1;
 	}
 	r = connect(fd, (const struct sockaddr *)a, sizeof *a);
-	close(fd);
+	e = errno;
+	(void)close(fd);
 	if (r == 0) {
 		snprintf(err, err_len, "%s is in use by a running daemon", path);
+		return -1;
+	}
+	/* Only "nobody listens" proves it stale; EACCES, EPROTOTYPE (a stream
+	 * socket) and the like mean it belongs to someone else. */
+	if (e != ECONNREFUSED) {
+		snprintf(err, err_len, "%s exists and is not ours to replace: %s", path, strerror(e));
 		return -1;
 	}
 	if (unlink(path) != 0 && errno != ENOENT) {
@@ -199,40 +235,75 @@ static int ipc_clear_stale(const char *path, const struct sockaddr_un *a, char *
 	return 0;
 }
 
-int ipc_server_open(const char *path, mode_t mode, char *err, size_t err_len)
+/* Held for the daemon's life: two daemons started together cannot both decide
+ * the socket is stale and bind. */
+static int ipc_lock(const char *path, char *err, size_t err_len)
+{
+	char lp[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	int fd;
+
+	if ((size_t)snprintf(lp, sizeof lp, "%s.lock", path) >= sizeof lp) {
+		snprintf(err, err_len, "socket path too long");
+		return -1;
+	}
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot open %s: %s", lp, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, err_len, "%s is held by another daemon", lp);
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int ipc_server_open(const char *path, mode_t mode, int *lock_fd, char *err, size_t err_len)
 {
 	struct sockaddr_un a;
-	int fd = -1, buf = 4 * 1024 * 1024;
+	mode_t old_mask;
+	int fd = -1, r;
 
 	err[0] = '\0';
+	*lock_fd = -1;
 	if (ipc_addr(path, &a) != 0) {
 		snprintf(err, err_len, "socket path '%s' is empty or longer than %zu bytes", path,
 			 sizeof a.sun_path - 1);
 		return -1;
 	}
+	*lock_fd = ipc_lock(path, err, err_len);
+	if (*lock_fd < 0)
+		return -1;
 	if (ipc_clear_stale(path, &a, err, err_len) != 0) {
 		if (!err[0])
 			snprintf(err, err_len, "%s: %s", path, strerror(errno));
-		return -1;
+		goto fail;
 	}
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "socket: %s", strerror(errno));
 		goto fail;
 	}
-	/* Larger receive buffer absorbs bursts; the kernel caps it at rmem_max. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-	if (bind(fd, (const struct sockaddr *)&a, sizeof a) != 0) {
+	/* No moment with looser permissions than asked: a sender that connects
+	 * keeps its access even after a later chmod. */
+	old_mask = umask((mode_t)(~mode & 0777));
+	r = bind(fd, (const struct sockaddr *)&a, sizeof a);
+	(void)umask(old_mask);
+	if (r != 0) {
 		snprintf(err, err_len, "bind %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (chmod(path, mode) != 0) {
 		snprintf(err, err_len, "chmod %s: %s", path, strerror(errno));
+		(void)unlink(path);
 		goto fail;
 	}
 	return fd;
 fail:
 	if (fd >= 0)
-		close(fd);
+		(void)close(fd);
+	(void)close(*lock_fd);
+	*lock_fd = -1;
 	return -1;
 }

@@ -10,7 +10,7 @@
 enum ipc_call_rc {
 	IPC_CALL_OK = 0,
 	IPC_CALL_DOWN,      /* no daemon at the path (ENOENT/ECONNREFUSED, after one retry) */
-	IPC_CALL_BUSY,      /* daemon's queue full (EAGAIN/ENOBUFS): never block on it */
+	IPC_CALL_BUSY,      /* daemon's queue stayed full (EAGAIN) for the whole timeout */
 	IPC_CALL_TIMEOUT,   /* no matching reply in time */
 	IPC_CALL_TOO_BIG,   /* EMSGSIZE */
 	IPC_CALL_ERROR,     /* anything else; errno kept */
@@ -28,9 +28,11 @@ int ipc_client_init(struct ipc_client *c, const char *path);
 void ipc_client_close(struct ipc_client *c);
 
 /*
- * Sends req[0..len) and waits up to timeout_ms for a reply datagram whose header
- * carries req_id; replies with other ids (late answers to earlier, timed-out
- * calls) are discarded. The reply lands in reply[0..cap), *reply_len its size.
+ * Sends req[0..len) and waits for a reply datagram whose header carries req_id;
+ * replies with other ids (late answers to earlier, timed-out calls) are
+ * discarded. timeout_ms bounds the whole call, including waiting for room in a
+ * full daemon queue (the kernel's net.unix.max_dgram_qlen, 10 by default).
+ * The reply lands in reply[0..cap), *reply_len its size.
  */
 enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_t len,
 				 uint32_t req_id, uint8_t *reply, size_t cap,
@@ -39,10 +41,12 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 const char *ipc_call_rc_str(enum ipc_call_rc rc);
 
 /*
- * Creates, binds and chmods the daemon's non-blocking socket at path. A stale
- * socket file (nobody answering) is replaced; a live one is an error. Returns
- * the fd, or -1 with a reason in err.
+ * Creates and binds the daemon's non-blocking socket at path with permissions
+ * mode from the start. A stale socket file (ECONNREFUSED) is replaced; a live or
+ * foreign one is an error. *lock_fd gets an flock'd "<path>.lock" the caller
+ * keeps open while it serves (closing it releases the path). Returns the
+ * socket fd, or -1 with a reason in err (and no lock held).
  */
-int ipc_server_open(const char *path, mode_t mode, char *err, size_t err_len);
+int ipc_server_open(const char *path, mode_t mode, int *lock_fd, char *err, size_t err_len);
 
 #endif

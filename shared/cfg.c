@@ -348,6 +348,12 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
 		goto fail;
 	if (cfg_check_addrs(&x, out) != 0)
 		goto fail;
+	if (out->send_queue_max_bytes < out->max_message_bytes) {
+		/* Otherwise a single big message would cull every reader as "slow". */
+		cfg_fail(&x, 0, "'send_queue_max_bytes' (%ld) must be at least 'max_message_bytes' (%ld)",
+			 out->send_queue_max_bytes, out->max_message_bytes);
+		goto fail;
+	}
 	if (out->ping_interval >= out->idle_timeout) {
 		cfg_fail(&x, 0, "'ping_interval' (%ld) must be less than 'idle_timeout' (%ld)",
 			 out->ping_interval, out->idle_timeout);

@@ -36,7 +36,7 @@ int log_level_parse(const char *name, enum log_level *out)
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[2048];
-	struct timespec ts;
+	struct timespec ts = { 0 };
 	struct tm tm;
 	size_t n = 0;
 	int r;

@@ -22,6 +22,7 @@
 #define WSD_VERSION "0.1.0"
 #define WSD_MAX_CLIENT_MSG 4096    /* clients have nothing to say but heartbeats */
 #define WSD_MAX_HEADER_DATA 8192   /* handshake headers incl. the query string */
+#define WSD_MAX_UID 4096           /* the largest max_uid_bytes cfg accepts */
 #define WSD_IPC_MODE 0660
 #define WSD_DRAIN_MS 1000          /* SIGTERM: longest wait for Close handshakes */
 
@@ -34,6 +35,7 @@ struct wsd {
 	uint64_t stop_deadline;    /* uv_now() milliseconds */
 	size_t live;               /* established WebSockets not yet CLOSED */
 	struct lws_context *ctx;
+	struct lws_vhost *vhost;
 	lws_retry_bo_t retry;
 	char *argbuf;              /* WSD_MAX_HEADER_DATA + 1, for query args */
 };
@@ -87,7 +89,7 @@ static void wsd_reject(struct wsd_conn *c, const char *reason)
 
 static void wsd_authenticate(struct wsd_conn *c)
 {
-	char uid[4097];
+	char uid[WSD_MAX_UID + 1];
 	const char *v, *why;
 	size_t uid_len = 0, key_len = 0;
 	enum akey_status st;
@@ -103,7 +105,11 @@ static void wsd_authenticate(struct wsd_conn *c)
 		wsd_reject(c, why);
 		return;
 	}
-	memcpy(uid, v, uid_len); /* max_uid_bytes <= 4096, checked just above */
+	if (uid_len > WSD_MAX_UID) { /* cfg bounds max_uid_bytes; this keeps uid[] safe alone */
+		wsd_reject(c, "uid is too long");
+		return;
+	}
+	memcpy(uid, v, uid_len);
 	v = wsd_arg(c->wsi, "access_key=", &key_len, &bad);
 	st = bad ? AKEY_MALFORMED
 		 : akey_verify(wsd.cfg.secret, uid, uid_len, v ? v : "", v ? key_len : 0, time(NULL));
@@ -116,7 +122,7 @@ static void wsd_authenticate(struct wsd_conn *c)
 		return;
 	}
 	log_info("connect uid=%.*s (%zu connections, %zu uids)", (int)uid_len, uid,
-		 wsd_table_conns(), wsd_table_users());
+		 wsd_conn_count(), wsd_conn_uids());
 }
 
 static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char *reason)
@@ -163,18 +169,15 @@ static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return wsd_conn_peer_closed(c);
 	case LWS_CALLBACK_CLOSED:
-		wsd.live--;
-		if (c->user) {
-			size_t ul;
-			const char *uid = wsd_conn_uid(c, &ul);
-
-			log_info("disconnect uid=%.*s", (int)ul, uid);
-		}
+		/* Also called for upgrades refused before ESTABLISHED (c->wsi unset). */
+		if (c->wsi)
+			wsd.live--;
 		wsd_conn_release(c);
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		/* Plain HTTP to the WebSocket port: nothing to serve. */
-		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint");
+		/* Closing anyway: a failed status write changes nothing. */
+		(void)lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint");
 		return -1;
 	default:
 		break;
@@ -198,15 +201,19 @@ static void wsd_lws_log(int level, const char *line)
 	LOG_AT(l, "lws: %s", line);
 }
 
+static void wsd_close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 static void wsd_destroy(void)
 {
-	uv_signal_stop(&wsd.sig_int);
-	uv_signal_stop(&wsd.sig_term);
-	uv_close((uv_handle_t *)&wsd.sig_int, NULL);
-	uv_close((uv_handle_t *)&wsd.sig_term, NULL);
-	if (uv_is_active((uv_handle_t *)&wsd.drain))
-		uv_timer_stop(&wsd.drain);
-	uv_close((uv_handle_t *)&wsd.drain, NULL);
+	/* uv_close stops the handles too; the lws ones go with the context. */
+	wsd_close_handle((uv_handle_t *)&wsd.sig_int, NULL);
+	wsd_close_handle((uv_handle_t *)&wsd.sig_term, NULL);
+	wsd_close_handle((uv_handle_t *)&wsd.drain, NULL);
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
 		lws_context_destroy(wsd.ctx);
@@ -232,7 +239,7 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 	}
 	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd.live);
 	wsd_ipc_close();
-	wsd_table_close_all(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	wsd_conn_close_all(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	wsd.stopping = 1;
 	wsd.stop_deadline = uv_now(&wsd.loop) + WSD_DRAIN_MS;
 	if (uv_timer_start(&wsd.drain, wsd_on_drain_tick, 20, 20) != 0)
@@ -256,45 +263,48 @@ static int wsd_make_run_dir(const char *path)
 	return rc;
 }
 
+/* Explicit vhost creation: with a foreign loop lws 4.1 hands back a context that
+ * is already being torn down when the implicit vhost cannot listen. */
 static int wsd_start(void)
 {
 	struct lws_context_creation_info info;
 	void *loops[1] = { &wsd.loop };
-	struct wsd_limits lim;
-	char host[256], err[256];
+	char host[256], err[256] = "";
 	int port;
 
 	if (cfg_split_addr(wsd.cfg.ws_addr, host, sizeof host, &port) != 0) {
 		log_err("ws_addr '%s' is not host:port", wsd.cfg.ws_addr);
 		return -1;
 	}
-	lim.queue_max_messages = (size_t)wsd.cfg.send_queue_max_messages;
-	lim.queue_max_bytes = (size_t)wsd.cfg.send_queue_max_bytes;
-	lim.max_uid_bytes = (size_t)wsd.cfg.max_uid_bytes;
-	wsd_table_init(&lim);
-	wsd_ipc_set_limits(lim.max_uid_bytes, lim.queue_max_bytes, wsd.cfg.push_timeout_ms);
+	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
+	wsd_ipc_set_limits((size_t)wsd.cfg.max_uid_bytes, (size_t)wsd.cfg.send_queue_max_bytes,
+			   wsd.cfg.push_timeout_ms);
 	wsd.retry.secs_since_valid_ping = (uint16_t)wsd.cfg.ping_interval;
 	wsd.retry.secs_since_valid_hangup = (uint16_t)wsd.cfg.idle_timeout;
 
 	memset(&info, 0, sizeof info);
-	info.port = port;
-	info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 ? host : NULL;
-	info.protocols = wsd_protocols;
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-		       LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
 	info.foreign_loops = loops;
 	info.pcontext = &wsd.ctx;
 	info.max_http_header_data = WSD_MAX_HEADER_DATA;
-	info.retry_and_idle_policy = &wsd.retry;
 	info.timeout_secs = 10;
 	wsd.ctx = lws_create_context(&info);
 	if (!wsd.ctx) {
+		log_err("cannot create the libwebsockets context");
+		return -1;
+	}
+	info.port = port;
+	info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 ? host : NULL;
+	info.protocols = wsd_protocols;
+	info.retry_and_idle_policy = &wsd.retry;
+	wsd.vhost = lws_create_vhost(wsd.ctx, &info);
+	if (!wsd.vhost) {
 		log_err("cannot listen for WebSockets on %s", wsd.cfg.ws_addr);
 		return -1;
 	}
 	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0 ||
-	    wsd_ipc_open(lws_get_vhost_by_name(wsd.ctx, "default"), wsd.cfg.ipc_socket,
-			 WSD_IPC_MODE, err, sizeof err) != 0) {
+	    wsd_ipc_open(wsd.vhost, wsd.cfg.ipc_socket, WSD_IPC_MODE, err, sizeof err) != 0) {
 		log_err("ipc socket %s: %s", wsd.cfg.ipc_socket, err[0] ? err : strerror(errno));
 		return -1;
 	}
@@ -328,14 +338,14 @@ static int wsd_run(void)
 	    uv_signal_start(&wsd.sig_int, wsd_on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0) {
 		log_err("cannot set up the event loop");
-		goto out;
-	}
-	if (wsd_start() == 0)
+		uv_walk(&wsd.loop, wsd_close_handle, NULL);
+	} else if (wsd_start() == 0) {
 		rc = 0;
-	else
+	} else {
 		wsd_destroy();
-	uv_run(&wsd.loop, UV_RUN_DEFAULT);
-out:
+	}
+	(void)uv_run(&wsd.loop, UV_RUN_DEFAULT);
+	/* The second call completes a foreign-loop teardown (lws clears wsd.ctx). */
 	if (wsd.ctx)
 		lws_context_destroy(wsd.ctx);
 	if (uv_loop_close(&wsd.loop) != 0)
@@ -381,7 +391,11 @@ int main(int argc, char **argv)
 	log_set_level(wsd.cfg.log_level);
 	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
 			  wsd_lws_log);
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		log_err("cannot ignore SIGPIPE: %s", strerror(errno));
+		cfg_free(&wsd.cfg);
+		return 1;
+	}
 	rc = wsd_run();
 	cfg_free(&wsd.cfg);
 	return rc;

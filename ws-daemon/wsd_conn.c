@@ -15,6 +15,15 @@
 #define WSD_CLOSE_REASON_MAX 123    /* RFC 6455: control payload <= 125 */
 #define WSD_CLOSE_ACK_SECS 5
 
+/* One encoded WebSocket text frame, LWS_PRE headroom before data. Allocated by
+ * wsd_msg_new with refs = 1; every queue holding it owns one reference;
+ * wsd_msg_unref frees it when the last goes. */
+struct wsd_msg {
+	size_t refs;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE + len bytes */
+};
+
 struct wsd_user {
 	UT_hash_handle hh;
 	struct wsd_conn *conns;
@@ -26,12 +35,16 @@ struct wsd_user {
 
 static struct wsd_user *wsd_users;
 static size_t wsd_nconns, wsd_nusers;
-static struct wsd_limits wsd_lim;
+static size_t wsd_q_max_msgs = 1, wsd_q_max_bytes = 1;
 
-void wsd_table_init(const struct wsd_limits *lim) { wsd_lim = *lim; }
-void wsd_table_set_limits(const struct wsd_limits *lim) { wsd_lim = *lim; }
-size_t wsd_table_conns(void) { return wsd_nconns; }
-size_t wsd_table_users(void) { return wsd_nusers; }
+void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes)
+{
+	wsd_q_max_msgs = queue_max_messages;
+	wsd_q_max_bytes = queue_max_bytes;
+}
+
+size_t wsd_conn_count(void) { return wsd_nconns; }
+size_t wsd_conn_uids(void) { return wsd_nusers; }
 
 static struct wsd_msg *wsd_msg_new(size_t len)
 {
@@ -68,18 +81,18 @@ static void wsd_queue_clear(struct wsd_conn *c)
 
 static int wsd_ring_grow(struct wsd_conn *c)
 {
-	uint32_t cap = c->ring_cap ? c->ring_cap * 2 : WSD_RING_MIN;
+	size_t cap = c->ring_cap ? c->ring_cap * 2 : WSD_RING_MIN;
 	struct wsd_msg **r;
 
-	if (cap > wsd_lim.queue_max_messages)
-		cap = (uint32_t)wsd_lim.queue_max_messages;
+	if (cap > wsd_q_max_msgs)
+		cap = wsd_q_max_msgs;
 	if (cap <= c->ring_cap)
 		return -1;
 	r = malloc(sizeof *r * cap);
 	if (!r)
 		return -1;
 	/* Unwrap into the new array so head restarts at 0. */
-	for (uint32_t i = 0; i < c->count; i++)
+	for (size_t i = 0; i < c->count; i++)
 		r[i] = c->ring[(c->head + i) % c->ring_cap];
 	free(c->ring);
 	c->ring = r;
@@ -91,8 +104,8 @@ static int wsd_ring_grow(struct wsd_conn *c)
 /* Takes a new reference on m; -1 when the bounded queue is full. */
 static int wsd_enqueue(struct wsd_conn *c, struct wsd_msg *m)
 {
-	if (c->count >= wsd_lim.queue_max_messages ||
-	    m->len > wsd_lim.queue_max_bytes - c->queued_bytes)
+	if (c->count >= wsd_q_max_msgs || c->queued_bytes >= wsd_q_max_bytes ||
+	    m->len > wsd_q_max_bytes - c->queued_bytes)
 		return -1;
 	if (c->count == c->ring_cap && wsd_ring_grow(c) != 0)
 		return -1;
@@ -100,7 +113,8 @@ static int wsd_enqueue(struct wsd_conn *c, struct wsd_msg *m)
 	c->count++;
 	c->queued_bytes += m->len;
 	m->refs++;
-	lws_callback_on_writable(c->wsi);
+	/* Fails only for a wsi lws is already closing; CLOSED will clean up. */
+	(void)lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
@@ -130,12 +144,6 @@ int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 	return 0;
 }
 
-const char *wsd_conn_uid(const struct wsd_conn *c, size_t *len)
-{
-	*len = c->user ? c->user->uid_len : 0;
-	return c->user ? c->user->uid : NULL;
-}
-
 static void wsd_conn_detach(struct wsd_conn *c)
 {
 	struct wsd_user *u = c->user;
@@ -152,6 +160,7 @@ static void wsd_conn_detach(struct wsd_conn *c)
 	c->user = NULL;
 	u->nconns--;
 	wsd_nconns--;
+	log_info("disconnect uid=%.*s (%zu left for it)", (int)u->uid_len, u->uid, u->nconns);
 	if (u->nconns == 0) {
 		HASH_DELETE(hh, wsd_users, u);
 		free(u);
@@ -172,7 +181,7 @@ static void wsd_conn_mark_closing(struct wsd_conn *c, uint16_t code, const char 
 	c->state = WSD_CONN_CLOSING;
 	c->close_code = code;
 	c->close_reason = reason;
-	lws_callback_on_writable(c->wsi);
+	(void)lws_callback_on_writable(c->wsi);
 }
 
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
@@ -183,7 +192,7 @@ void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 	wsd_conn_mark_closing(c, code, reason);
 }
 
-void wsd_table_close_all(uint16_t code, const char *reason)
+void wsd_conn_close_all(uint16_t code, const char *reason)
 {
 	struct wsd_user *u, *tmp;
 
@@ -210,7 +219,7 @@ int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 	return rc;
 }
 
-void wsd_push(const struct ipc_push_item *it, struct ipc_result *res)
+void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 {
 	struct wsd_user *u = NULL;
 	struct wsd_conn *c, *next;
@@ -239,8 +248,8 @@ void wsd_push(const struct ipc_push_item *it, struct ipc_result *res)
 			res->delivered++;
 			continue;
 		}
-		log_warn("uid %.*s: send queue full (%u messages, %zu bytes); closing slow connection",
-			 (int)it->uid_len, it->uid, (unsigned)c->count, c->queued_bytes);
+		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
+			 (int)it->uid_len, it->uid, c->count, c->queued_bytes);
 		wsd_conn_close_soon(c, 1013, "send queue full");
 	}
 	wsd_msg_unref(m);
@@ -272,7 +281,11 @@ static int wsd_conn_send_close(struct wsd_conn *c)
 	return 0;
 }
 
-int wsd_conn_peer_closed(const struct wsd_conn *c) { return c->close_sent ? -1 : 0; }
+int wsd_conn_peer_closed(struct wsd_conn *c)
+{
+	wsd_conn_detach(c);
+	return c->close_sent ? -1 : 0;
+}
 
 int wsd_conn_writeable(struct wsd_conn *c)
 {
@@ -293,6 +306,6 @@ int wsd_conn_writeable(struct wsd_conn *c)
 	if (n < 0 || (size_t)n < len)
 		return -1;
 	if (c->count || c->state == WSD_CONN_CLOSING)
-		lws_callback_on_writable(c->wsi);
+		(void)lws_callback_on_writable(c->wsi);
 	return 0;
 }

@@ -10,14 +10,9 @@
 
 #include "ipc.h"
 
-/* One encoded WebSocket text frame, LWS_PRE headroom before data. Allocated by
- * wsd_msg_new with refs = 1; every queue holding it owns one reference;
- * wsd_msg_unref frees it when the last goes. */
-struct wsd_msg {
-	unsigned refs;
-	size_t len;
-	unsigned char buf[]; /* LWS_PRE + len bytes */
-};
+/* An encoded frame shared by the queues of all its recipients (refcounted,
+ * private to wsd_conn.c). */
+struct wsd_msg;
 
 struct wsd_user;
 
@@ -31,7 +26,7 @@ struct wsd_conn {
 	struct wsd_user *user;          /* NULL until authenticated */
 	struct wsd_conn *prev, *next;   /* siblings under the same uid */
 	struct wsd_msg **ring;          /* grows by doubling up to the queue limit */
-	uint32_t ring_cap, head, count;
+	size_t ring_cap, head, count;
 	size_t queued_bytes;
 	size_t rx_bytes;                /* of the client message being received */
 	uint16_t close_code;            /* deferred close, sent from WRITEABLE */
@@ -40,33 +35,24 @@ struct wsd_conn {
 	const char *close_reason;       /* static string */
 };
 
-struct wsd_limits {
-	size_t queue_max_messages;
-	size_t queue_max_bytes;
-	size_t max_uid_bytes;
-};
-
-/* Process-wide state; one per daemon. */
-void wsd_table_init(const struct wsd_limits *lim);
-void wsd_table_set_limits(const struct wsd_limits *lim);
-/* Connections and users currently held (for logs and tests). */
-size_t wsd_table_conns(void);
-size_t wsd_table_users(void);
+/* The uid table is process-wide, one per daemon: set its queue limits first. */
+void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes);
+/* Connections and uids currently held (for logs and tests). */
+size_t wsd_conn_count(void);
+size_t wsd_conn_uids(void);
 
 /* Sends every attached connection a Close with code (after what is queued is
  * dropped) and empties the table. */
-void wsd_table_close_all(uint16_t code, const char *reason);
+void wsd_conn_close_all(uint16_t code, const char *reason);
 
 /* Adds an authenticated connection under uid; -1 on out of memory. */
 int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len);
-/* The uid c is attached under (not NUL-safe: use *len); NULL if not attached. */
-const char *wsd_conn_uid(const struct wsd_conn *c, size_t *len);
 /* Drops the queue and leaves the table; safe on a never-attached conn. */
 void wsd_conn_release(struct wsd_conn *c);
 
 /* Queues one text frame built from pre-serialised parts to every connection of
  * uid and fills *res (delivered count, status, number). */
-void wsd_push(const struct ipc_push_item *it, struct ipc_result *res);
+void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res);
 
 /* Queues a one-off frame (e.g. an error) then closes with code after it is sent. */
 int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
@@ -79,8 +65,9 @@ void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason);
  * must close the connection (after lws_close_reason was set). */
 int wsd_conn_writeable(struct wsd_conn *c);
 
-/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: -1 (close now, no echo) when the peer is
- * answering our own Close, 0 to let lws echo a peer-initiated one. */
-int wsd_conn_peer_closed(const struct wsd_conn *c);
+/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: leaves the table at once (no more
+ * pushes count it); -1 (close now, no echo) when the peer is answering our own
+ * Close, 0 to let lws echo a peer-initiated one. */
+int wsd_conn_peer_closed(struct wsd_conn *c);
 
 #endif

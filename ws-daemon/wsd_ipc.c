@@ -21,6 +21,8 @@
 #define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
 
 static int wsd_ipc_fd = -1;
+static int wsd_ipc_lock = -1;       /* flock on "<path>.lock": one daemon per path */
+static struct lws *wsd_ipc_wsi;     /* the adopted socket; lws owns the fd */
 static char *wsd_ipc_path;
 static uint8_t wsd_rx[IPC_MAX_DATAGRAM + 1];
 static uint8_t wsd_tx[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN];
@@ -60,7 +62,7 @@ static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
 		res->status = IPC_S_REFUSED;
 		return;
 	}
-	wsd_push(it, res);
+	wsd_conn_push(it, res);
 }
 
 static void wsd_ipc_handle(size_t len, const struct sockaddr_un *from, socklen_t from_len)
@@ -86,13 +88,20 @@ static long wsd_ipc_age_ms(struct msghdr *mh)
 {
 	struct timespec now, ts;
 
+	long age;
+
+	if (mh->msg_flags & MSG_CTRUNC)
+		return 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+		    c->cmsg_len < CMSG_LEN(sizeof ts))
 			continue;
 		memcpy(&ts, CMSG_DATA(c), sizeof ts);
 		if (clock_gettime(CLOCK_REALTIME, &now) != 0)
 			return 0;
-		return (long)(now.tv_sec - ts.tv_sec) * 1000L + (now.tv_nsec - ts.tv_nsec) / 1000000L;
+		/* Kernel stamps are wall-clock: a clock stepped back reads as "fresh". */
+		age = (long)(now.tv_sec - ts.tv_sec) * 1000L + (now.tv_nsec - ts.tv_nsec) / 1000000L;
+		return age > 0 ? age : 0;
 	}
 	return 0;
 }
@@ -106,7 +115,11 @@ static void wsd_ipc_drain(void)
 		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
 				     .msg_iovlen = 1, .msg_control = ctl.buf,
 				     .msg_controllen = sizeof ctl.buf };
-		ssize_t n = recvmsg(wsd_ipc_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t n;
+
+		if (wsd_ipc_fd < 0)
+			return;
+		n = recvmsg(wsd_ipc_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
 		long age;
 
 		if (n < 0) {
@@ -139,11 +152,14 @@ int wsd_ipc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	(void)in;
 	(void)len;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return 1; /* a client asking for this protocol by name gets nothing */
 	case LWS_CALLBACK_RAW_RX_FILE:
 		wsd_ipc_drain();
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		log_debug("ipc socket left the event loop");
+		wsd_ipc_wsi = NULL;
 		break;
 	default:
 		break;
@@ -158,7 +174,7 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 
 	int on = 1;
 
-	wsd_ipc_fd = ipc_server_open(path, (mode_t)mode, err, err_len);
+	wsd_ipc_fd = ipc_server_open(path, (mode_t)mode, &wsd_ipc_lock, err, err_len);
 	if (wsd_ipc_fd < 0)
 		return -1;
 	if (setsockopt(wsd_ipc_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
@@ -166,10 +182,12 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 			 strerror(errno));
 	wsd_ipc_path = strdup(path);
 	fd.filefd = wsd_ipc_fd;
-	if (!wsd_ipc_path ||
-	    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, WSD_IPC_PROTOCOL_NAME, NULL)) {
+	wsd_ipc_wsi = wsd_ipc_path ? lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+								WSD_IPC_PROTOCOL_NAME, NULL)
+				   : NULL;
+	if (!wsd_ipc_wsi) {
 		snprintf(err, err_len, "cannot adopt the ipc socket into the event loop");
-		close(wsd_ipc_fd);
+		(void)close(wsd_ipc_fd); /* not adopted: still ours */
 		wsd_ipc_close();
 		return -1;
 	}
@@ -178,11 +196,18 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 
 void wsd_ipc_close(void)
 {
+	/* Senders still connected to the old socket now get ECONNREFUSED (503 at
+	 * once) instead of waiting out their timeout. lws closes the fd. */
+	if (wsd_ipc_wsi)
+		lws_set_timeout(wsd_ipc_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	wsd_ipc_wsi = NULL;
 	if (wsd_ipc_path) {
 		(void)unlink(wsd_ipc_path);
 		free(wsd_ipc_path);
 		wsd_ipc_path = NULL;
 	}
-	/* The fd itself belongs to lws once adopted; it closes it with the wsi. */
+	if (wsd_ipc_lock >= 0)
+		(void)close(wsd_ipc_lock); /* releases the flock */
+	wsd_ipc_lock = -1;
 	wsd_ipc_fd = -1;
 }

@@ -12,8 +12,10 @@ int wsd_ipc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		     size_t len);
 #define WSD_IPC_PROTOCOL_NAME "push-ipc"
 
-/* Binds path (mode applied to the file) and adopts it into vh's loop. The socket
- * file is removed again by wsd_ipc_close. Returns 0, or -1 with err filled. */
+/* Binds path (mode applied to the file) and adopts it into vh's loop; from then
+ * on lws owns the fd and closes it. A lock on "<path>.lock" keeps a second
+ * daemon off the same path. wsd_ipc_close takes the socket out of the loop and
+ * removes the file. Returns 0, or -1 with err filled. */
 int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *err,
 		 size_t err_len);
 void wsd_ipc_close(void);

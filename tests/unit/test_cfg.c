@@ -191,7 +191,7 @@ static void test_all_keys(void **state)
 		"max_message_bytes: 4096\n"
 		"push_timeout_ms: 500\n"
 		"send_queue_max_messages: 10\n"
-		"send_queue_max_bytes: 2048\n"
+		"send_queue_max_bytes: 8192\n"
 		"ping_interval: 5\n"
 		"idle_timeout: 12\n"
 		"fcgi_procs: 2\n"
@@ -208,7 +208,7 @@ static void test_all_keys(void **state)
 	assert_int_equal(c.max_message_bytes, 4096);
 	assert_int_equal(c.push_timeout_ms, 500);
 	assert_int_equal(c.send_queue_max_messages, 10);
-	assert_int_equal(c.send_queue_max_bytes, 2048);
+	assert_int_equal(c.send_queue_max_bytes, 8192);
 	assert_int_equal(c.ping_interval, 5);
 	assert_int_equal(c.idle_timeout, 12);
 	assert_int_equal(c.fcgi_procs, 2);
@@ -349,7 +349,8 @@ static const struct bound bounds[] = {
 	{ "max_message_bytes", offsetof(struct cfg, max_message_bytes), 64, 131072, "" },
 	{ "push_timeout_ms", offsetof(struct cfg, push_timeout_ms), 10, 60000, "" },
 	{ "send_queue_max_messages", offsetof(struct cfg, send_queue_max_messages), 1, 1000000, "" },
-	{ "send_queue_max_bytes", offsetof(struct cfg, send_queue_max_bytes), 1024, 1L << 30, "" },
+	{ "send_queue_max_bytes", offsetof(struct cfg, send_queue_max_bytes), 1024, 1L << 30,
+	  "max_message_bytes: 1024\n" },
 	{ "ping_interval", offsetof(struct cfg, ping_interval), 1, 3600, "idle_timeout: 7200\n" },
 	{ "idle_timeout", offsetof(struct cfg, idle_timeout), 2, 7200, "ping_interval: 1\n" },
 	{ "fcgi_procs", offsetof(struct cfg, fcgi_procs), 1, 256, "" },
@@ -385,6 +386,19 @@ static void test_bounds(void **state)
 			load_fails(text, 2, needle);
 		}
 	}
+}
+
+/* One message of max_message_bytes must fit a connection's queue, or every
+ * reader of a big message would be closed as slow. */
+static void test_queue_holds_a_max_message(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_fails("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65535\n", 0,
+		   "'send_queue_max_bytes' (65535) must be at least 'max_message_bytes' (65536)");
+	load_ok("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65536\n", &c);
+	cfg_free(&c);
 }
 
 static void test_log_levels(void **state)
@@ -822,6 +836,7 @@ int main(void)
 		T(test_duplicate_key),
 		T(test_integer_syntax),
 		T(test_bounds),
+		T(test_queue_holds_a_max_message),
 		T(test_log_levels),
 		T(test_ping_below_idle),
 		T(test_structure_errors),
