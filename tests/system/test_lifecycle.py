@@ -1,0 +1,134 @@
+"""Daemon lifecycle and IPC robustness: start-up failures exit cleanly, one daemon
+per socket, shutdown refuses pushes at once, bursts wait for room instead of 503."""
+import asyncio
+import base64
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, assert_serving, is_error_body, push_until_delivered, recv_json
+
+
+def run_daemon(conf, timeout=10):
+    return subprocess.run([os.path.join(BIN, "ws-daemon"), "-c", conf], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_busy_ws_port_is_a_clean_error(make_service):
+    """A second daemon whose WebSocket port is taken exits 1 with a reason (no crash)."""
+    svc = make_service()
+    other = os.path.join(svc.dir, "other.yaml")
+    with open(other, "w") as f:
+        f.write(f"password: x\nws_addr: 127.0.0.1:{svc.ws_port}\n"
+                f"ipc_socket: {svc.dir}/other.sock\n")
+    r = run_daemon(other)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "cannot listen for WebSockets" in r.stderr
+    assert_serving(svc)
+
+
+def test_second_daemon_on_same_socket_is_refused(make_service):
+    """The IPC socket path belongs to one daemon: a second one exits 1 and the first
+    keeps its socket."""
+    svc = make_service()
+    other = os.path.join(svc.dir, "other.yaml")
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    free = port.getsockname()[1]
+    port.close()
+    with open(other, "w") as f:
+        f.write(f"password: x\nws_addr: 127.0.0.1:{free}\nipc_socket: {svc.sock}\n")
+    r = run_daemon(other)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "another daemon" in r.stderr or "in use" in r.stderr, r.stderr
+    assert os.path.exists(svc.sock)
+    assert_serving(svc)
+
+
+def test_stale_socket_file_does_not_block_restart(make_service):
+    """After a crash (SIGKILL) the socket file is left behind; a restart replaces it."""
+    svc = make_service()
+    svc.stop_daemon(signal.SIGKILL)
+    assert os.path.exists(svc.sock)
+    svc.start_daemon()
+    assert_serving(svc)
+
+
+def test_ipc_protocol_is_not_reachable_by_clients(make_service):
+    """Asking for the internal protocol by name in the handshake gets no WebSocket."""
+    svc = make_service()
+    s = socket.create_connection(("127.0.0.1", svc.ws_port), timeout=5)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET /nothing/here HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: push-ipc\r\n\r\n").encode())
+        raw = b""
+        try:
+            while b"\r\n\r\n" not in raw:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                raw += chunk
+        except OSError:
+            pass
+        assert not raw.startswith(b"HTTP/1.1 101"), raw[:200]
+    finally:
+        s.close()
+    assert_serving(svc)
+
+
+def test_push_during_shutdown_is_503_at_once(make_service):
+    """Once SIGTERM arrives the daemon stops taking pushes: /push says 503 quickly
+    instead of waiting out push_timeout_ms on a socket nobody reads."""
+    svc = make_service(push_timeout_ms=5000)
+
+    async def go():
+        ws = await svc.connect("leaving")
+        try:
+            await asyncio.to_thread(push_until_delivered, svc, "leaving", "t", 1)
+            await recv_json(ws)
+            svc.daemon.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            st, _, data = await asyncio.to_thread(svc.push, "leaving", "t", 2)
+            took = time.monotonic() - t0
+            assert st == 503 and is_error_body(data), (st, data)
+            assert took < 2.0, f"503 took {took:.2f}s"
+        finally:
+            await ws.close()
+    asyncio.run(go())
+    assert svc.daemon.wait(10) == 0
+
+
+def test_burst_of_concurrent_pushes_is_not_refused(make_service):
+    """More pushers at once than the kernel queues datagrams for (10): while the
+    daemon is briefly stalled, they wait for room (within push_timeout_ms) instead
+    of failing with 503, and every message arrives once."""
+    svc = make_service(fcgi_procs=24, push_timeout_ms=3000)
+    n = 24
+
+    async def go():
+        ws = await svc.connect("burst")
+        try:
+            await asyncio.to_thread(push_until_delivered, svc, "burst", "warm", -1)
+            await recv_json(ws)
+            svc.daemon.send_signal(signal.SIGSTOP)
+            try:
+                with concurrent.futures.ThreadPoolExecutor(n) as pool:
+                    futs = [pool.submit(svc.push, "burst", "b", i) for i in range(n)]
+                    await asyncio.sleep(0.6)  # all n are queued or waiting for room
+                    svc.daemon.send_signal(signal.SIGCONT)
+                    results = [f.result()[0] for f in futs]
+            finally:
+                svc.daemon.send_signal(signal.SIGCONT)
+            assert results.count(200) == n, {s: results.count(s) for s in set(results)}
+            got = sorted([(await recv_json(ws))["contents"] for _ in range(n)])
+            assert got == list(range(n))
+        finally:
+            await ws.close()
+    asyncio.run(go())
