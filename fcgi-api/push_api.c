@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -35,6 +36,9 @@ struct api {
 	uint8_t *dgram;              /* IPC_MAX_DATAGRAM */
 	uint8_t reply[IPC_HDR_LEN + IPC_REPLY_ITEM_LEN];
 	char *uid;                   /* max_uid_bytes + 1 */
+	const char *conf_path;       /* argv/env string, lives as long as the process */
+	struct stat conf_st;         /* identity of the file last loaded */
+	time_t conf_checked;         /* last stat(), at most once a second */
 };
 
 static volatile sig_atomic_t api_stop;
@@ -232,20 +236,6 @@ static void api_push(struct api *a, FCGX_Request *r)
 	api_push_answer(r, &res);
 }
 
-/* Routes on the path's last segment, so the service can sit under any prefix. */
-static void api_route(struct api *a, FCGX_Request *r)
-{
-	const char *uri = api_param(r, "REQUEST_URI");
-	size_t n = strcspn(uri, "?");
-
-	if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
-		api_access(a, r);
-	else if (n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0)
-		api_push(a, r);
-	else
-		api_error(r, 404, "not found");
-}
-
 static int api_setup(struct api *a, const char *conf)
 {
 	char err[CFG_ERR_LEN];
@@ -254,7 +244,6 @@ static int api_setup(struct api *a, const char *conf)
 		log_err("%s", err);
 		return -1;
 	}
-	log_set_level(a->cfg.log_level);
 	if (ipc_client_init(&a->ipc, a->cfg.ipc_socket) != 0) {
 		log_err("ipc_socket path is too long: %s", a->cfg.ipc_socket);
 		return -1;
@@ -271,6 +260,11 @@ static int api_setup(struct api *a, const char *conf)
 		log_err("out of memory");
 		return -1;
 	}
+	a->conf_path = conf;
+	if (stat(conf, &a->conf_st) != 0)
+		memset(&a->conf_st, 0, sizeof a->conf_st);
+	a->conf_checked = time(NULL);
+	log_set_level(a->cfg.log_level);
 	return 0;
 }
 
@@ -282,6 +276,58 @@ static void api_teardown(struct api *a)
 	free(a->uid);
 	cfg_free(&a->cfg);
 }
+
+static int api_same_file(const struct stat *x, const struct stat *y)
+{
+	return x->st_ino == y->st_ino && x->st_dev == y->st_dev && x->st_size == y->st_size &&
+	       x->st_mtim.tv_sec == y->st_mtim.tv_sec && x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
+}
+
+/* Follows edits of conf.yaml (password or secret rotation, limits) without a
+ * restart of the web server: checked at most once a second, before a request.
+ * An invalid file is refused once, loudly, and the running values stay. */
+static void api_maybe_reload(struct api *a)
+{
+	struct api n = { .ipc.fd = -1 };
+	struct stat st;
+	time_t now = time(NULL);
+
+	if (now == a->conf_checked)
+		return;
+	a->conf_checked = now;
+	if (stat(a->conf_path, &st) != 0 || api_same_file(&st, &a->conf_st))
+		return;
+	a->conf_st = st;
+	if (api_setup(&n, a->conf_path) != 0) {
+		log_err("reload refused, the running configuration stays");
+		api_teardown(&n);
+		return;
+	}
+	if (strcmp(n.ipc.path, a->ipc.path) == 0) {
+		n.ipc.fd = a->ipc.fd; /* keep the connected socket */
+		a->ipc.fd = -1;
+	}
+	n.next_req_id = a->next_req_id;
+	api_teardown(a);
+	*a = n;
+	log_notice("configuration reloaded from %s", a->conf_path);
+}
+
+/* Routes on the path's last segment, so the service can sit under any prefix. */
+static void api_route(struct api *a, FCGX_Request *r)
+{
+	const char *uri = api_param(r, "REQUEST_URI");
+	size_t n = strcspn(uri, "?");
+
+	api_maybe_reload(a);
+	if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
+		api_access(a, r);
+	else if (n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0)
+		api_push(a, r);
+	else
+		api_error(r, 404, "not found");
+}
+
 
 /* The FastCGI accept loop of one process; fd is the listening socket (0 when
  * the web server spawned us, as FastCGI specifies). */

@@ -29,7 +29,8 @@
 struct wsd {
 	struct cfg cfg;
 	uv_loop_t loop;
-	uv_signal_t sig_int, sig_term;
+	const char *conf_path;
+	uv_signal_t sig_int, sig_term, sig_hup;
 	uv_timer_t drain;          /* SIGTERM: time for Close frames to go out */
 	int stopping;
 	uint64_t stop_deadline;    /* uv_now() milliseconds */
@@ -213,6 +214,7 @@ static void wsd_destroy(void)
 	/* uv_close stops the handles too; the lws ones go with the context. */
 	wsd_close_handle((uv_handle_t *)&wsd.sig_int, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.sig_term, NULL);
+	wsd_close_handle((uv_handle_t *)&wsd.sig_hup, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.drain, NULL);
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
@@ -263,6 +265,55 @@ static int wsd_make_run_dir(const char *path)
 	return rc;
 }
 
+/* Everything a reload may change without touching a socket. */
+static void wsd_apply_cfg(void)
+{
+	log_set_level(wsd.cfg.log_level);
+	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
+			  wsd_lws_log);
+	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
+	wsd_ipc_set_limits((size_t)wsd.cfg.max_uid_bytes, (size_t)wsd.cfg.send_queue_max_bytes,
+			   wsd.cfg.push_timeout_ms);
+	/* The vhost points at this policy: new values apply from the next check. */
+	wsd.retry.secs_since_valid_ping = (uint16_t)wsd.cfg.ping_interval;
+	wsd.retry.secs_since_valid_hangup = (uint16_t)wsd.cfg.idle_timeout;
+}
+
+static void wsd_keep_str(char **now, char **old, const char *key)
+{
+	char *t;
+
+	if (strcmp(*now, *old) != 0)
+		log_warn("reload: '%s' changes only on restart; keeping %s", key, *old);
+	t = *now;
+	*now = *old;
+	*old = t;
+}
+
+/* SIGHUP: a valid new conf.yaml replaces secrets, TTL, limits and log level;
+ * connections stay. An invalid one changes nothing. Listening addresses and
+ * socket paths need a restart. */
+static void wsd_on_hup(uv_signal_t *h, int signum)
+{
+	struct cfg n;
+	char err[CFG_ERR_LEN];
+
+	(void)h;
+	(void)signum;
+	if (cfg_load(wsd.conf_path, &n, err, sizeof err) != 0) {
+		log_err("reload refused, the running configuration stays: %s", err);
+		return;
+	}
+	wsd_keep_str(&n.ws_addr, &wsd.cfg.ws_addr, "ws_addr");
+	wsd_keep_str(&n.ipc_socket, &wsd.cfg.ipc_socket, "ipc_socket");
+	wsd_keep_str(&n.run_dir, &wsd.cfg.run_dir, "run_dir");
+	cfg_free(&wsd.cfg);
+	wsd.cfg = n;
+	wsd_apply_cfg();
+	log_notice("configuration reloaded from %s (%zu connections kept)", wsd.conf_path,
+		   wsd_conn_count());
+}
+
 /* Explicit vhost creation: with a foreign loop lws 4.1 hands back a context that
  * is already being torn down when the implicit vhost cannot listen. */
 static int wsd_start(void)
@@ -276,11 +327,7 @@ static int wsd_start(void)
 		log_err("ws_addr '%s' is not host:port", wsd.cfg.ws_addr);
 		return -1;
 	}
-	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
-	wsd_ipc_set_limits((size_t)wsd.cfg.max_uid_bytes, (size_t)wsd.cfg.send_queue_max_bytes,
-			   wsd.cfg.push_timeout_ms);
-	wsd.retry.secs_since_valid_ping = (uint16_t)wsd.cfg.ping_interval;
-	wsd.retry.secs_since_valid_hangup = (uint16_t)wsd.cfg.idle_timeout;
+	wsd_apply_cfg();
 
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
@@ -322,6 +369,8 @@ static void wsd_usage(FILE *f)
 		"  -g KEY   print the effective value of a configuration key and exit\n"
 		"  -v       print the version and exit\n"
 		"  -h       this help\n"
+		"signals: HUP reloads the configuration, TERM/INT close every WebSocket\n"
+		"         with 1001 and exit\n"
 		"exit codes: 0 ok, 1 runtime or configuration error, 2 usage error\n");
 }
 
@@ -334,9 +383,11 @@ static int wsd_run(void)
 	wsd.argbuf = malloc(WSD_MAX_HEADER_DATA + 1);
 	if (!wsd.argbuf || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
+	    uv_signal_init(&wsd.loop, &wsd.sig_hup) != 0 ||
 	    uv_timer_init(&wsd.loop, &wsd.drain) != 0 ||
 	    uv_signal_start(&wsd.sig_int, wsd_on_signal, SIGINT) != 0 ||
-	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0) {
+	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0 ||
+	    uv_signal_start(&wsd.sig_hup, wsd_on_hup, SIGHUP) != 0) {
 		log_err("cannot set up the event loop");
 		uv_walk(&wsd.loop, wsd_close_handle, NULL);
 	} else if (wsd_start() == 0) {
@@ -388,9 +439,7 @@ int main(int argc, char **argv)
 		cfg_free(&wsd.cfg);
 		return 0;
 	}
-	log_set_level(wsd.cfg.log_level);
-	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
-			  wsd_lws_log);
+	wsd.conf_path = conf;
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_err("cannot ignore SIGPIPE: %s", strerror(errno));
 		cfg_free(&wsd.cfg);

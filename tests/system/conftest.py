@@ -68,14 +68,23 @@ class Service:
             "fcgi_procs": 2,
         }
         cfg.update(overrides)
-        with open(self.conf, "w") as f:
-            for k, v in cfg.items():
-                f.write(f"{k}: {json.dumps(v) if isinstance(v, str) else v}\n")
+        self.cfg = cfg
+        self.write_conf()
         self.daemon = None
         self.webserver = None   # lighttpd or apache2
         self.fcgi_pool = None   # push-api -s (Apache only; lighttpd spawns its own)
         self.daemon_log = os.path.join(workdir, "daemon.log")
         self.web_log = os.path.join(workdir, f"{web}.log")
+
+    def write_conf(self, **changes):
+        """(Re)writes conf.yaml from self.cfg plus changes; a value of None drops a key."""
+        self.cfg.update(changes)
+        self.cfg = {k: v for k, v in self.cfg.items() if v is not None}
+        tmp = self.conf + ".tmp"
+        with open(tmp, "w") as f:
+            for k, v in self.cfg.items():
+                f.write(f"{k}: {json.dumps(v) if isinstance(v, str) else v}\n")
+        os.replace(tmp, self.conf)
 
     # -- lifecycle ---------------------------------------------------------
     def _spawn(self, argv, log_path):
