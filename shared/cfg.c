@@ -35,6 +35,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "key_secret", CT_STR, OFF(key_secret), 0, 0, NULL, "access-key signing secret (default: from password)" },
 	{ "run_dir", CT_PATH, OFF(run_dir), 1, 0, "run", "directory for sockets and generated files" },
 	{ "ipc_socket", CT_PATH, OFF(ipc_socket), 1, 0, "run/ws-daemon.sock", "daemon datagram socket" },
+	{ "ipc_socket_group", CT_STR, OFF(ipc_socket_group), 0, 0, "", "group allowed to push (default: the daemon's)" },
 	{ "access_key_ttl", CT_LONG, OFF(access_key_ttl), 1, 86400L * 30, "60", "access key lifetime, seconds" },
 	{ "max_uid_bytes", CT_LONG, OFF(max_uid_bytes), 1, 4096, "256", "longest uid accepted" },
 	{ "max_message_bytes", CT_LONG, OFF(max_message_bytes), 64, 131072, "65536", "largest /push body" },

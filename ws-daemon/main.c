@@ -1,6 +1,7 @@
 /* ws-daemon: owns every subscriber WebSocket and delivers pushes that arrive over
  * the IPC datagram socket. One libuv loop drives lws, the IPC socket and signals. */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,26 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 		wsd_destroy();
 }
 
+/* Only the web server's group may push: the socket is 0660 and group-owned. */
+static int wsd_ipc_give_group(const char *path, const char *group)
+{
+	struct group *g;
+
+	if (!group[0])
+		return 0;
+	g = getgrnam(group);
+	if (!g) {
+		log_err("ipc_socket_group '%s' does not exist", group);
+		errno = EINVAL;
+		return -1;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) != 0) {
+		log_err("cannot give %s to group %s: %s", path, group, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int wsd_make_run_dir(const char *path)
 {
 	char *dir = strdup(path), *slash;
@@ -351,7 +372,8 @@ static int wsd_start(void)
 		return -1;
 	}
 	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0 ||
-	    wsd_ipc_open(wsd.vhost, wsd.cfg.ipc_socket, WSD_IPC_MODE, err, sizeof err) != 0) {
+	    wsd_ipc_open(wsd.vhost, wsd.cfg.ipc_socket, WSD_IPC_MODE, err, sizeof err) != 0 ||
+	    wsd_ipc_give_group(wsd.cfg.ipc_socket, wsd.cfg.ipc_socket_group) != 0) {
 		log_err("ipc socket %s: %s", wsd.cfg.ipc_socket, err[0] ? err : strerror(errno));
 		return -1;
 	}

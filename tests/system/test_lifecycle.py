@@ -132,3 +132,13 @@ def test_burst_of_concurrent_pushes_is_not_refused(make_service):
         finally:
             await ws.close()
     asyncio.run(go())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the socket to a group")
+def test_ipc_socket_belongs_to_the_web_servers_group(make_service):
+    import grp
+    svc = make_service(ipc_socket_group="www-data")
+    st = os.stat(svc.sock)
+    assert st.st_gid == grp.getgrnam("www-data").gr_gid
+    assert st.st_mode & 0o777 == 0o660
+    assert_serving(svc)
