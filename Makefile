@@ -28,7 +28,7 @@ CFLAGS_ALL := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS_MODE) $(LDFLAGS)
 
 LIBS_SHARED := -ljansson -lyaml -lcrypto
-LIBS_DAEMON := -lwebsockets -luv $(LIBS_SHARED)
+LIBS_DAEMON := -lwebsockets -luv -lsystemd $(LIBS_SHARED)
 LIBS_FCGI := -lfcgi $(LIBS_SHARED)
 
 SHARED_SRC := shared/log.c shared/cfg.c shared/akey.c shared/req.c shared/wmsg.c \
@@ -47,7 +47,7 @@ BIN_UNIT := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 # Objects are kept between builds (they are not just intermediates).
 .SECONDARY:
 
-.PHONY: all unit deps deps-test run test test-unit test-system test-asan clean
+.PHONY: all unit deps deps-test run test test-unit test-system install uninstall clean
 all: $(BIN_DAEMON) $(BIN_FCGI)
 
 unit: $(BIN_UNIT)
@@ -88,6 +88,41 @@ test-system: all
 test: deps-test
 	@$(MAKE) --no-print-directory test-unit test-system
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
+
+# Install: PREFIX=/usr puts the config in /etc/push-service, other prefixes in
+# PREFIX/etc/push-service; DESTDIR stages everything for packaging.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+SYSCONFDIR := $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+CONFDIR := $(SYSCONFDIR)/push-service
+UNITDIR := $(PREFIX)/lib/systemd/system
+DATADIR := $(PREFIX)/share/push-service
+DOCDIR := $(PREFIX)/share/doc/push-service
+UNITS := ws-daemon.service push-api.service
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+install: $(BIN_DAEMON) $(BIN_FCGI)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(DATADIR)/etc/lighttpd \
+		$(DESTDIR)$(DATADIR)/etc/apache2 $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BIN_DAEMON) $(BIN_FCGI) $(DESTDIR)$(BINDIR)/
+	@# An existing config (with its password) is never overwritten.
+	test -e $(DESTDIR)$(CONFDIR)/conf.yaml || \
+		install -m 0640 etc/conf.yaml.installed $(DESTDIR)$(CONFDIR)/conf.yaml
+	for u in $(UNITS); do $(SUBST) etc/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 0644 etc/lighttpd/push-service.conf.in $(DESTDIR)$(DATADIR)/etc/lighttpd/
+	install -m 0644 etc/apache2/push-service.conf.in etc/apache2/standalone.conf.in \
+		$(DESTDIR)$(DATADIR)/etc/apache2/
+	install -m 0755 scripts/lighttpd-conf.sh scripts/apache-conf.sh $(DESTDIR)$(DATADIR)/scripts/
+	install -m 0644 scripts/conf-lib.sh $(DESTDIR)$(DATADIR)/scripts/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+
+# The config stays: it holds the operator's password.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ws-daemon $(DESTDIR)$(BINDIR)/push-api
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build

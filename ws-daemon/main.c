@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "akey.h"
@@ -33,6 +34,7 @@ struct wsd {
 	const char *conf_path;
 	uv_signal_t sig_int, sig_term, sig_hup;
 	uv_timer_t drain;          /* SIGTERM: time for Close frames to go out */
+	uv_timer_t watchdog;       /* systemd WatchdogSec: ping at half the interval */
 	int stopping;
 	uint64_t stop_deadline;    /* uv_now() milliseconds */
 	size_t live;               /* established WebSockets not yet CLOSED */
@@ -203,6 +205,34 @@ static void wsd_lws_log(int level, const char *line)
 	LOG_AT(l, "lws: %s", line);
 }
 
+/* systemd's notify protocol; a no-op without $NOTIFY_SOCKET (not under systemd). */
+static void wsd_notify(const char *state)
+{
+	int r = sd_notify(0, state);
+
+	if (r < 0)
+		log_warn("sd_notify(%s): %s", state, strerror(-r));
+}
+
+/* Fires from the loop itself, so a stuck loop stops the pings and systemd
+ * restarts the daemon. */
+static void wsd_on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	wsd_notify("WATCHDOG=1");
+}
+
+static int wsd_start_watchdog(void)
+{
+	uint64_t usec = 0;
+	int r = sd_watchdog_enabled(0, &usec);
+
+	if (r <= 0 || usec < 2000)
+		return r < 0 ? r : 0;
+	log_notice("systemd watchdog every %llu ms", (unsigned long long)(usec / 2000));
+	return uv_timer_start(&wsd.watchdog, wsd_on_watchdog, usec / 2000, usec / 2000);
+}
+
 static void wsd_close_handle(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -217,6 +247,7 @@ static void wsd_destroy(void)
 	wsd_close_handle((uv_handle_t *)&wsd.sig_term, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.sig_hup, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.drain, NULL);
+	wsd_close_handle((uv_handle_t *)&wsd.watchdog, NULL);
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
 		lws_context_destroy(wsd.ctx);
@@ -241,6 +272,7 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd.live);
+	wsd_notify("STOPPING=1");
 	wsd_ipc_close();
 	wsd_conn_close_all(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	wsd.stopping = 1;
@@ -321,8 +353,10 @@ static void wsd_on_hup(uv_signal_t *h, int signum)
 
 	(void)h;
 	(void)signum;
+	wsd_notify("RELOADING=1");
 	if (cfg_load(wsd.conf_path, &n, err, sizeof err) != 0) {
 		log_err("reload refused, the running configuration stays: %s", err);
+		wsd_notify("READY=1");
 		return;
 	}
 	wsd_keep_str(&n.ws_addr, &wsd.cfg.ws_addr, "ws_addr");
@@ -333,6 +367,7 @@ static void wsd_on_hup(uv_signal_t *h, int signum)
 	wsd_apply_cfg();
 	log_notice("configuration reloaded from %s (%zu connections kept)", wsd.conf_path,
 		   wsd_conn_count());
+	wsd_notify("READY=1");
 }
 
 /* Explicit vhost creation: with a foreign loop lws 4.1 hands back a context that
@@ -407,13 +442,15 @@ static int wsd_run(void)
 	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_hup) != 0 ||
 	    uv_timer_init(&wsd.loop, &wsd.drain) != 0 ||
+	    uv_timer_init(&wsd.loop, &wsd.watchdog) != 0 ||
 	    uv_signal_start(&wsd.sig_int, wsd_on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&wsd.sig_hup, wsd_on_hup, SIGHUP) != 0) {
 		log_err("cannot set up the event loop");
 		uv_walk(&wsd.loop, wsd_close_handle, NULL);
-	} else if (wsd_start() == 0) {
+	} else if (wsd_start() == 0 && wsd_start_watchdog() == 0) {
 		rc = 0;
+		wsd_notify("READY=1");
 	} else {
 		wsd_destroy();
 	}
