@@ -28,17 +28,17 @@ static const char *api_status_text(int status)
 	return "Unknown";
 }
 
-void api_respond(FCGX_Request *r, int status, const char *extra_headers, const char *body,
-		 size_t len)
+static void api_send(FCGX_Request *r, int status, const char *type, const char *extra_headers,
+		     const char *body, size_t len)
 {
 	char head[512];
 	/* libfcgi's own printf knows no %zu, so the head is formatted here. */
 	int n = snprintf(head, sizeof head,
 			 "Status: %d %s\r\n"
-			 "Content-Type: application/json; charset=utf-8\r\n"
+			 "Content-Type: %s\r\n"
 			 "Cache-Control: no-store\r\n"
 			 "Content-Length: %zu\r\n%s\r\n",
-			 status, api_status_text(status), len, extra_headers ? extra_headers : "");
+			 status, api_status_text(status), type, len, extra_headers ? extra_headers : "");
 
 	if (n < 0 || (size_t)n >= sizeof head || len > INT_MAX) {
 		log_err("response head does not fit");
@@ -47,6 +47,18 @@ void api_respond(FCGX_Request *r, int status, const char *extra_headers, const c
 	if (FCGX_PutStr(head, n, r->out) != n ||
 	    (len > 0 && FCGX_PutStr(body, (int)len, r->out) != (int)len))
 		log_info("client went away before the response was written");
+}
+
+void api_respond(FCGX_Request *r, int status, const char *extra_headers, const char *body,
+		 size_t len)
+{
+	api_send(r, status, "application/json; charset=utf-8", extra_headers, body, len);
+}
+
+void api_respond_typed(FCGX_Request *r, int status, const char *type, const char *body,
+		       size_t len)
+{
+	api_send(r, status, type, NULL, body, len);
 }
 
 static void api_error_with(FCGX_Request *r, int status, const char *headers, const char *reason)

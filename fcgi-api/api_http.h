@@ -12,6 +12,10 @@
 void api_respond(FCGX_Request *r, int status, const char *extra_headers, const char *body,
 		 size_t len);
 
+/* The same with another Content-Type (e.g. Prometheus text). */
+void api_respond_typed(FCGX_Request *r, int status, const char *type, const char *body,
+		       size_t len);
+
 /* {"topic":"error","number":0,"contents":reason} with the given status. */
 void api_error(FCGX_Request *r, int status, const char *reason);
 

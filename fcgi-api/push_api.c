@@ -80,6 +80,31 @@ static int api_authorized(struct api *a, FCGX_Request *r)
 	return ok;
 }
 
+/* Counts a refusal in ws-daemon's metrics (best effort, never waits). */
+static void api_report(struct api *a, int status)
+{
+	uint8_t msg[IPC_HDR_LEN];
+	int why;
+
+	switch (status) {
+	case 400: why = IPC_R_BAD_REQUEST; break;
+	case 401: why = IPC_R_UNAUTHORIZED; break;
+	case 405: why = IPC_R_METHOD; break;
+	case 413: why = IPC_R_TOO_LARGE; break;
+	case 415: why = IPC_R_MEDIA_TYPE; break;
+	case 503: why = IPC_R_DAEMON; break;
+	default: return;
+	}
+	if (ipc_encode_bare(msg, sizeof msg, IPC_T_REPORT, 0, (uint16_t)why))
+		ipc_client_notify(&a->ipc, msg, sizeof msg);
+}
+
+static void api_refuse(struct api *a, FCGX_Request *r, int status, const char *reason)
+{
+	api_report(a, status);
+	api_error(r, status, reason);
+}
+
 /* Reads and checks ?uid=; answers 400 itself and returns -1 on a bad one. */
 static int api_get_uid(struct api *a, FCGX_Request *r, size_t *len)
 {
@@ -92,18 +117,18 @@ static int api_get_uid(struct api *a, FCGX_Request *r, size_t *len)
 	case REQ_OK:
 		break;
 	case REQ_ABSENT:
-		api_error(r, 400, "uid is missing");
+		api_refuse(a, r, 400, "uid is missing");
 		return -1;
 	case REQ_TOO_LONG:
-		api_error(r, 400, "uid is too long");
+		api_refuse(a, r, 400, "uid is too long");
 		return -1;
 	case REQ_BAD_ENCODING:
-		api_error(r, 400, "uid is badly encoded");
+		api_refuse(a, r, 400, "uid is badly encoded");
 		return -1;
 	}
 	why = req_uid_problem(a->uid, *len, (size_t)a->cfg.max_uid_bytes);
 	if (why) {
-		api_error(r, 400, why);
+		api_refuse(a, r, 400, why);
 		return -1;
 	}
 	return 0;
@@ -116,11 +141,12 @@ static void api_access(struct api *a, FCGX_Request *r)
 	size_t uid_len, klen, blen = 0;
 
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		api_report(a, 405);
 		api_error_method(r, "GET, HEAD");
 		return;
 	}
 	if (!api_authorized(a, r)) {
-		api_error(r, 401, "wrong or missing password");
+		api_refuse(a, r, 401, "wrong or missing password");
 		return;
 	}
 	if (api_get_uid(a, r, &uid_len) != 0)
@@ -145,32 +171,33 @@ static int api_push_prepare(struct api *a, FCGX_Request *r, size_t *uid_len,
 	size_t blen = 0;
 
 	if (strcmp(m, "POST") != 0) {
+		api_report(a, 405);
 		api_error_method(r, "POST");
 		return -1;
 	}
 	if (!api_authorized(a, r)) {
-		api_error(r, 401, "wrong or missing password");
+		api_refuse(a, r, 401, "wrong or missing password");
 		return -1;
 	}
 	if (api_get_uid(a, r, uid_len) != 0)
 		return -1;
 	if (!api_is_json_type(api_param(r, "CONTENT_TYPE"))) {
-		api_error(r, 415, "Content-Type must be application/json");
+		api_refuse(a, r, 415, "Content-Type must be application/json");
 		return -1;
 	}
 	switch (api_read_body(r, a->body, (size_t)a->cfg.max_message_bytes, &blen)) {
 	case API_BODY_OK:
 		break;
 	case API_BODY_TOO_LARGE:
-		api_error(r, 413, "message body is larger than max_message_bytes");
+		api_refuse(a, r, 413, "message body is larger than max_message_bytes");
 		return -1;
 	case API_BODY_BAD_LENGTH:
 	case API_BODY_SHORT:
-		api_error(r, 400, "message body is incomplete");
+		api_refuse(a, r, 400, "message body is incomplete");
 		return -1;
 	}
 	if (wmsg_parse_push(a->body, blen, msg, reason, sizeof reason) != 0) {
-		api_error(r, 400, reason);
+		api_refuse(a, r, 400, reason);
 		return -1;
 	}
 	return 0;
@@ -215,7 +242,7 @@ static void api_push(struct api *a, FCGX_Request *r)
 	dlen = ipc_encode_push(a->dgram, IPC_MAX_DATAGRAM, id, &it, 1);
 	wmsg_push_free(&msg);
 	if (dlen == 0) {
-		api_error(r, 413, "message is too large once encoded");
+		api_refuse(a, r, 413, "message is too large once encoded");
 		return;
 	}
 	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
@@ -225,7 +252,7 @@ static void api_push(struct api *a, FCGX_Request *r)
 			     a->cfg.push_timeout_ms + API_REPLY_GRACE_MS);
 	if (rc != IPC_CALL_OK) {
 		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
-		api_error(r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));
+		api_refuse(a, r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));
 		return;
 	}
 	if (ipc_decode_push_reply(a->reply, rlen, &h, &res, 1) != IPC_OK) {
@@ -313,6 +340,38 @@ static void api_maybe_reload(struct api *a)
 	log_notice("configuration reloaded from %s", a->conf_path);
 }
 
+/* GET /metrics: ws-daemon's counters in Prometheus text, password required. */
+static void api_metrics(struct api *a, FCGX_Request *r)
+{
+	uint8_t req[IPC_HDR_LEN];
+	struct ipc_hdr h;
+	const char *text;
+	size_t n, tl, rlen = 0;
+	uint32_t id = a->next_req_id++;
+	enum ipc_call_rc rc;
+
+	if (strcmp(api_param(r, "REQUEST_METHOD"), "GET") != 0) {
+		api_error_method(r, "GET");
+		return;
+	}
+	if (!api_authorized(a, r)) {
+		api_refuse(a, r, 401, "wrong or missing password");
+		return;
+	}
+	n = ipc_encode_bare(req, sizeof req, IPC_T_STATS, id, 0);
+	rc = ipc_client_call(&a->ipc, req, n, id, a->dgram, IPC_MAX_DATAGRAM, &rlen,
+			     a->cfg.push_timeout_ms);
+	if (rc != IPC_CALL_OK) {
+		api_error(r, 503, ipc_call_rc_str(rc));
+		return;
+	}
+	if (ipc_decode_stats_reply(a->dgram, rlen, &h, &text, &tl) != IPC_OK) {
+		api_error(r, 503, "push daemon gave an unreadable answer");
+		return;
+	}
+	api_respond_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, tl);
+}
+
 /* Routes on the path's last segment, so the service can sit under any prefix. */
 static void api_route(struct api *a, FCGX_Request *r)
 {
@@ -324,6 +383,8 @@ static void api_route(struct api *a, FCGX_Request *r)
 		api_access(a, r);
 	else if (n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0)
 		api_push(a, r);
+	else if (n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0)
+		api_metrics(a, r);
 	else
 		api_error(r, 404, "not found");
 }

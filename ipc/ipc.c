@@ -112,6 +112,42 @@ size_t ipc_encode_error_reply(uint8_t *buf, size_t cap, uint32_t req_id)
 	return IPC_HDR_LEN;
 }
 
+size_t ipc_encode_bare(uint8_t *buf, size_t cap, uint8_t type, uint32_t req_id, uint16_t flags)
+{
+	if (cap < IPC_HDR_LEN)
+		return 0;
+	ipc_put_hdr(buf, type, req_id, 0);
+	put16(buf + 10, flags);
+	return IPC_HDR_LEN;
+}
+
+size_t ipc_encode_stats_reply(uint8_t *buf, size_t cap, uint32_t req_id, const char *text,
+			      size_t len)
+{
+	if (cap < IPC_HDR_LEN || len > cap - IPC_HDR_LEN)
+		return 0;
+	/* memmove: callers may format the text in place, right after the header. */
+	memmove(buf + IPC_HDR_LEN, text, len);
+	ipc_put_hdr(buf, IPC_T_STATS_REPLY, req_id, 0);
+	return IPC_HDR_LEN + len;
+}
+
+enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				   const char **text, size_t *text_len)
+{
+	enum ipc_rc rc = ipc_decode_hdr(buf, len, hdr);
+
+	if (rc != IPC_OK)
+		return rc;
+	if (hdr->type != IPC_T_STATS_REPLY)
+		return IPC_ERR_TYPE;
+	if (hdr->count != 0)
+		return IPC_ERR_COUNT;
+	*text = (const char *)buf + IPC_HDR_LEN;
+	*text_len = len - IPC_HDR_LEN;
+	return IPC_OK;
+}
+
 enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr)
 {
 	if (len < IPC_HDR_LEN)
@@ -125,7 +161,7 @@ enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr)
 	hdr->flags = get16(buf + 10);
 	if (hdr->version != IPC_VERSION)
 		return IPC_ERR_VERSION;
-	if (hdr->type < IPC_T_PUSH || hdr->type > IPC_T_ERROR_REPLY)
+	if (hdr->type < IPC_T_PUSH || hdr->type > IPC_T_REPORT)
 		return IPC_ERR_TYPE;
 	return IPC_OK;
 }

@@ -13,6 +13,9 @@
  *   PUSH item:         uid_len u16 | topic_len u32 | contents_len u32 |
  *                      uid | topic JSON | contents JSON
  *   PUSH_REPLY item:   delivered u32 | status u32 | number u64
+ *   STATS:             no items; answered by STATS_REPLY
+ *   STATS_REPLY:       count 0; the rest of the datagram is Prometheus text
+ *   REPORT:            count 0, flags = enum ipc_refusal; never answered
  * New request kinds (online query, kick, broadcast) get new types or flags;
  * a receiver answers an unknown type or version with an ERROR reply.
  */
@@ -29,6 +32,20 @@ enum ipc_type {
 	IPC_T_PUSH = 1,
 	IPC_T_PUSH_REPLY = 2,
 	IPC_T_ERROR_REPLY = 3, /* the request could not be decoded; no items */
+	IPC_T_STATS = 4,       /* metrics request */
+	IPC_T_STATS_REPLY = 5, /* metrics as Prometheus text */
+	IPC_T_REPORT = 6,      /* push-api tells the daemon it refused a request */
+};
+
+/* Why push-api refused a request before it reached the daemon (REPORT flags). */
+enum ipc_refusal {
+	IPC_R_UNAUTHORIZED = 0, /* 401 */
+	IPC_R_BAD_REQUEST,      /* 400: uid, body, JSON */
+	IPC_R_TOO_LARGE,        /* 413 */
+	IPC_R_MEDIA_TYPE,       /* 415 */
+	IPC_R_METHOD,           /* 405 */
+	IPC_R_DAEMON,           /* 503: daemon down, busy or silent */
+	IPC_R_COUNT
 };
 
 enum ipc_status {
@@ -74,6 +91,14 @@ size_t ipc_encode_push(uint8_t *buf, size_t cap, uint32_t req_id,
 size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, uint32_t req_id,
 			     const struct ipc_result *res, size_t n);
 size_t ipc_encode_error_reply(uint8_t *buf, size_t cap, uint32_t req_id);
+/* Header-only messages: STATS (flags 0) and REPORT (flags = enum ipc_refusal). */
+size_t ipc_encode_bare(uint8_t *buf, size_t cap, uint8_t type, uint32_t req_id, uint16_t flags);
+/* STATS_REPLY carrying text[0..len). */
+size_t ipc_encode_stats_reply(uint8_t *buf, size_t cap, uint32_t req_id, const char *text,
+			      size_t len);
+/* The text of a STATS_REPLY (a view into buf), after checking the header. */
+enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				   const char **text, size_t *text_len);
 
 /* Reads and checks the header only (magic, version, known type). */
 enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr);

@@ -184,6 +184,14 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 	return ipc_client_wait(c, req_id, reply, cap, reply_len, deadline);
 }
 
+void ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len)
+{
+	if (c->fd < 0 && ipc_client_connect(c) != 0)
+		return;
+	if (send(c->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && ipc_is_down(errno))
+		ipc_client_close(c); /* reconnect on the next call */
+}
+
 const char *ipc_call_rc_str(enum ipc_call_rc rc)
 {
 	switch (rc) {

@@ -38,6 +38,10 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 				 uint32_t req_id, uint8_t *reply, size_t cap,
 				 size_t *reply_len, long timeout_ms);
 
+/* Sends one datagram that gets no answer; never waits, and failures (daemon
+ * down or busy) are ignored: used for best-effort counters. */
+void ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len);
+
 const char *ipc_call_rc_str(enum ipc_call_rc rc);
 
 /*

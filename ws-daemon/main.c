@@ -20,6 +20,7 @@
 #include "wmsg.h"
 #include "wsd_conn.h"
 #include "wsd_ipc.h"
+#include "wsd_stats.h"
 
 #define WSD_VERSION "0.1.0"
 #define WSD_MAX_CLIENT_MSG 4096    /* clients have nothing to say but heartbeats */
@@ -85,6 +86,7 @@ static void wsd_reject(struct wsd_conn *c, const char *reason)
 	char *json = wmsg_reply("error", 0, reason, &len);
 
 	log_info("refused a WebSocket: %s", reason);
+	wsd_stats.ws_refused++;
 	if (!json || wsd_conn_send_then_close(c, json, len, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					      reason) != 0)
 		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
@@ -125,6 +127,7 @@ static void wsd_authenticate(struct wsd_conn *c)
 		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return;
 	}
+	wsd_stats.ws_accepted++;
 	log_info("connect uid=%.*s (%zu connections, %zu uids)", (int)uid_len, uid,
 		 wsd_conn_count(), wsd_conn_uids());
 }

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "wmsg.h"
+#include "wsd_stats.h"
 
 #define WSD_RING_MIN 4
 #define WSD_LWS_WRITE_CLOSE 4       /* lws's private LWS_WRITE_CLOSE */
@@ -35,6 +36,7 @@ struct wsd_user {
 
 static struct wsd_user *wsd_users;
 static size_t wsd_nconns, wsd_nusers;
+static size_t wsd_queued_total;     /* bytes in every send queue */
 static size_t wsd_q_max_msgs = 1, wsd_q_max_bytes = 1;
 
 void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes)
@@ -45,6 +47,7 @@ void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes)
 
 size_t wsd_conn_count(void) { return wsd_nconns; }
 size_t wsd_conn_uids(void) { return wsd_nusers; }
+size_t wsd_conn_queued_bytes(void) { return wsd_queued_total; }
 
 static struct wsd_msg *wsd_msg_new(size_t len)
 {
@@ -73,6 +76,7 @@ static void wsd_queue_clear(struct wsd_conn *c)
 		c->head = (c->head + 1) % c->ring_cap;
 		c->count--;
 	}
+	wsd_queued_total -= c->queued_bytes;
 	free(c->ring);
 	c->ring = NULL;
 	c->ring_cap = c->head = 0;
@@ -112,6 +116,7 @@ static int wsd_enqueue(struct wsd_conn *c, struct wsd_msg *m)
 	c->ring[(c->head + c->count) % c->ring_cap] = m;
 	c->count++;
 	c->queued_bytes += m->len;
+	wsd_queued_total += m->len;
 	m->refs++;
 	/* Fails only for a wsi lws is already closing; CLOSED will clean up. */
 	(void)lws_callback_on_writable(c->wsi);
@@ -250,6 +255,7 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 		}
 		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
 			 (int)it->uid_len, it->uid, c->count, c->queued_bytes);
+		wsd_stats.slow_closed++;
 		wsd_conn_close_soon(c, 1013, "send queue full");
 	}
 	wsd_msg_unref(m);
@@ -299,6 +305,7 @@ int wsd_conn_writeable(struct wsd_conn *c)
 	c->head = (c->head + 1) % c->ring_cap;
 	c->count--;
 	c->queued_bytes -= m->len;
+	wsd_queued_total -= m->len;
 	len = m->len;
 	/* lws keeps any unsent tail itself, so the frame can be released now. */
 	n = lws_write(c->wsi, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);

@@ -40,6 +40,7 @@ void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes);
 /* Connections and uids currently held (for logs and tests). */
 size_t wsd_conn_count(void);
 size_t wsd_conn_uids(void);
+size_t wsd_conn_queued_bytes(void);
 
 /* Sends every attached connection a Close with code (after what is queued is
  * dropped) and empties the table. */

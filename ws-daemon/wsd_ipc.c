@@ -17,6 +17,7 @@
 #include "req.h"
 #include "wmsg.h"
 #include "wsd_conn.h"
+#include "wsd_stats.h"
 
 #define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
 
@@ -25,7 +26,8 @@ static int wsd_ipc_lock = -1;       /* flock on "<path>.lock": one daemon per pa
 static struct lws *wsd_ipc_wsi;     /* the adopted socket; lws owns the fd */
 static char *wsd_ipc_path;
 static uint8_t wsd_rx[IPC_MAX_DATAGRAM + 1];
-static uint8_t wsd_tx[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN];
+static uint8_t wsd_tx[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN]; /* also metrics text */
+static lws_usec_t wsd_started_us;
 static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
 static struct ipc_result wsd_results[IPC_MAX_ITEMS];
 static size_t wsd_max_uid;
@@ -56,28 +58,68 @@ static void wsd_ipc_reply(const uint8_t *buf, size_t len, const struct sockaddr_
 
 static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
 {
+	wsd_stats.pushes_received++;
 	if (req_uid_problem(it->uid, it->uid_len, wsd_max_uid) ||
 	    wmsg_frame_max(it->topic_len, it->contents_len) > wsd_max_frame) {
 		memset(res, 0, sizeof *res);
 		res->status = IPC_S_REFUSED;
+		wsd_stats.pushes_invalid++;
 		return;
 	}
 	wsd_conn_push(it, res);
+	if (res->status == IPC_S_DELIVERED) {
+		wsd_stats.pushes_delivered++;
+		wsd_stats.deliveries += res->delivered;
+	} else {
+		wsd_stats.pushes_offline++;
+	}
+}
+
+static size_t wsd_ipc_push(size_t len)
+{
+	struct ipc_hdr h = { 0 };
+	enum ipc_rc rc = ipc_decode_push(wsd_rx, len, &h, wsd_items);
+
+	if (rc != IPC_OK) {
+		log_warn("ipc: dropped a datagram of %zu bytes: %s", len, ipc_rc_str(rc));
+		wsd_stats.ipc_errors++;
+		return ipc_encode_error_reply(wsd_tx, sizeof wsd_tx, h.req_id);
+	}
+	for (size_t i = 0; i < h.count; i++)
+		wsd_ipc_item(&wsd_items[i], &wsd_results[i]);
+	return ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, h.req_id, wsd_results, h.count);
+}
+
+static size_t wsd_ipc_stats(uint32_t req_id)
+{
+	char *text = (char *)wsd_tx + IPC_HDR_LEN;
+	size_t n = wsd_stats_format(text, sizeof wsd_tx - IPC_HDR_LEN, wsd_conn_count(),
+				    wsd_conn_uids(), wsd_conn_queued_bytes(),
+				    (double)(lws_now_usecs() - wsd_started_us) / 1e6);
+
+	/* The text is already in place after the header: encode moves nothing. */
+	return n ? ipc_encode_stats_reply(wsd_tx, sizeof wsd_tx, req_id, text, n) : 0;
 }
 
 static void wsd_ipc_handle(size_t len, const struct sockaddr_un *from, socklen_t from_len)
 {
 	struct ipc_hdr h = { 0 };
-	enum ipc_rc rc = ipc_decode_push(wsd_rx, len, &h, wsd_items);
-	size_t out;
+	enum ipc_rc rc = ipc_decode_hdr(wsd_rx, len, &h);
+	size_t out = 0;
 
-	if (rc != IPC_OK) {
-		log_warn("ipc: dropped a datagram of %zu bytes: %s", len, ipc_rc_str(rc));
-		out = ipc_encode_error_reply(wsd_tx, sizeof wsd_tx, h.req_id);
+	if (rc == IPC_OK && h.type == IPC_T_PUSH) {
+		out = wsd_ipc_push(len);
+	} else if (rc == IPC_OK && h.type == IPC_T_STATS && len == IPC_HDR_LEN) {
+		out = wsd_ipc_stats(h.req_id);
+	} else if (rc == IPC_OK && h.type == IPC_T_REPORT && len == IPC_HDR_LEN &&
+		   h.flags < IPC_R_COUNT) {
+		wsd_stats.api_refused[h.flags]++;
+		return; /* never answered */
 	} else {
-		for (size_t i = 0; i < h.count; i++)
-			wsd_ipc_item(&wsd_items[i], &wsd_results[i]);
-		out = ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, h.req_id, wsd_results, h.count);
+		log_warn("ipc: dropped a datagram of %zu bytes: %s", len,
+			 rc != IPC_OK ? ipc_rc_str(rc) : "unexpected type or size");
+		wsd_stats.ipc_errors++;
+		out = ipc_encode_error_reply(wsd_tx, sizeof wsd_tx, h.req_id);
 	}
 	if (out)
 		wsd_ipc_reply(wsd_tx, out, from, from_len);
@@ -131,6 +173,7 @@ static void wsd_ipc_drain(void)
 		}
 		if ((size_t)n > IPC_MAX_DATAGRAM) {
 			log_warn("ipc: dropped an oversized datagram (%zd bytes)", n);
+			wsd_stats.ipc_errors++;
 			continue;
 		}
 		/* The sender has answered 503 by now: delivering late would turn its
@@ -138,6 +181,7 @@ static void wsd_ipc_drain(void)
 		age = wsd_ipc_age_ms(&mh);
 		if (wsd_max_age_ms > 0 && age >= wsd_max_age_ms) {
 			log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
+			wsd_stats.pushes_expired++;
 			continue;
 		}
 		wsd_ipc_handle((size_t)n, &from, mh.msg_namelen);
@@ -174,6 +218,7 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 
 	int on = 1;
 
+	wsd_started_us = lws_now_usecs();
 	wsd_ipc_fd = ipc_server_open(path, (mode_t)mode, &wsd_ipc_lock, err, err_len);
 	if (wsd_ipc_fd < 0)
 		return -1;

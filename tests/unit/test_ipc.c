@@ -404,7 +404,7 @@ static void test_bad_header_fields(void **state)
 		assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_VERSION);
 	}
 
-	static const uint8_t types[] = { 0, IPC_T_ERROR_REPLY + 1, 0x80, 0xFF };
+	static const uint8_t types[] = { 0, IPC_T_REPORT + 1, 0x80, 0xFF };
 	for (size_t i = 0; i < sizeof types; i++) {
 		memcpy(t, buf, n);
 		t[3] = types[i];
@@ -569,6 +569,36 @@ static void test_push_mutations(void **state)
 	assert_true(ok > 0);
 }
 
+/* STATS / REPORT are header-only; STATS_REPLY carries text after the header. */
+static void test_stats_and_report(void **state)
+{
+	uint8_t buf[IPC_HDR_LEN + 64];
+	struct ipc_hdr hdr;
+	const char *text;
+	size_t n, tl;
+
+	(void)state;
+	n = ipc_encode_bare(buf, sizeof buf, IPC_T_REPORT, 9, IPC_R_TOO_LARGE);
+	assert_int_equal(n, IPC_HDR_LEN);
+	assert_int_equal(ipc_decode_hdr(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_REPORT);
+	assert_int_equal(hdr.flags, IPC_R_TOO_LARGE);
+	assert_int_equal(ipc_encode_bare(buf, IPC_HDR_LEN - 1, IPC_T_STATS, 1, 0), 0);
+
+	n = ipc_encode_stats_reply(buf, sizeof buf, 77, "a 1\n", 4);
+	assert_int_equal(n, IPC_HDR_LEN + 4);
+	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, &text, &tl), IPC_OK);
+	assert_int_equal(hdr.req_id, 77);
+	assert_int_equal(tl, 4);
+	assert_memory_equal(text, "a 1\n", 4);
+	assert_int_equal(ipc_encode_stats_reply(buf, sizeof buf, 1, "x", sizeof buf), 0);
+	/* Not a STATS_REPLY, or truncated below the header: refused. */
+	n = ipc_encode_bare(buf, sizeof buf, IPC_T_STATS, 1, 0);
+	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, &text, &tl), IPC_ERR_TYPE);
+	assert_int_equal(ipc_decode_stats_reply(buf, IPC_HDR_LEN - 1, &hdr, &text, &tl),
+			 IPC_ERR_SHORT);
+}
+
 static void test_rc_str(void **state)
 {
 	static const enum ipc_rc rcs[] = { IPC_OK, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION,
@@ -608,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_bad_counts),
 		cmocka_unit_test(test_lying_lengths),
 		cmocka_unit_test(test_push_mutations),
+		cmocka_unit_test(test_stats_and_report),
 		cmocka_unit_test(test_rc_str),
 	};
 

@@ -1,0 +1,91 @@
+"""GET /metrics: Prometheus text, password-protected, and counters that match what
+the test did (pushes delivered/offline/refused, connections, refusals by reason)."""
+import asyncio
+import re
+
+import websockets
+
+from conftest import push_until_delivered, recv_json
+
+
+def metrics(svc, **kw):
+    st, hdrs, body = svc.request("GET", "/metrics", {"password": svc.password}, **kw)
+    assert st == 200, (st, body)
+    assert hdrs["content-type"].startswith("text/plain; version=0.0.4")
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        values[name] = float(value)
+    return values
+
+
+def test_metrics_needs_password(make_service):
+    svc = make_service()
+    st, _, data = svc.request("GET", "/metrics")
+    assert st == 401, data
+    st, _, data = svc.request("GET", "/metrics", {"password": "nope"})
+    assert st == 401, data
+    st, _, data = svc.request("POST", "/metrics", {"password": svc.password}, body=b"")
+    assert st == 405, data
+
+
+def test_metrics_count_what_happened(make_service):
+    svc = make_service(send_queue_max_messages=4)
+    m0 = metrics(svc)
+    assert m0["push_connections"] == 0 and m0["push_uptime_seconds"] >= 0
+
+    async def go():
+        a1 = await svc.connect("m-a")
+        a2 = await svc.connect("m-a")
+        b = await svc.connect("m-b")
+        try:
+            # 3 delivered messages: 2 to m-a's two tabs (4 frames), 1 to m-b.
+            st, _, d = await asyncio.to_thread(push_until_delivered, svc, "m-a", "t", 1)
+            while d["number"] < 2:  # both tabs attached (probe pushes count as offline/delivered)
+                st, _, d = await asyncio.to_thread(svc.push, "m-a", "t", 1)
+            m1 = await asyncio.to_thread(metrics, svc)
+            st, _, d = await asyncio.to_thread(svc.push, "m-a", "t", 2)
+            assert d["number"] == 2
+            st, _, d = await asyncio.to_thread(svc.push, "m-b", "t", 3)
+            assert st == 200
+            for _ in range(5):  # offline
+                assert (await asyncio.to_thread(svc.push, "m-nobody", "t", 0))[0] == 404
+            assert (await asyncio.to_thread(svc.push, "m-a", "t", 0, password="bad"))[0] == 401
+            assert (await asyncio.to_thread(svc.push, "m-a", body=b"{"))[0] == 400
+            assert (await asyncio.to_thread(svc.push, "m-a", "t", 0,
+                                            content_type="text/plain"))[0] == 415
+            assert (await asyncio.to_thread(svc.request, "GET", "/push",
+                                            {"uid": "m-a", "password": svc.password}))[0] == 405
+            bad = await websockets.connect(svc.ws_url("m-c", "v1.1.x"), ping_interval=None)
+            await recv_json(bad)
+            await bad.close()
+            m2 = await asyncio.to_thread(metrics, svc)
+            d_ = lambda k: m2[k] - m1[k]
+            assert m2["push_connections"] == 3 and m2["push_uids_online"] == 2, m2
+            assert d_("push_pushes_delivered_total") == 2
+            assert d_("push_deliveries_total") == 3
+            assert d_('push_pushes_refused_total{reason="offline"}') == 5
+            assert d_("push_pushes_received_total") == 7
+            assert d_('push_api_refused_total{reason="unauthorized"}') == 1
+            assert d_('push_api_refused_total{reason="bad_request"}') == 1
+            assert d_('push_api_refused_total{reason="unsupported_media_type"}') == 1
+            assert d_('push_api_refused_total{reason="method_not_allowed"}') == 1
+            assert d_("push_ws_refused_total") == 1
+            assert m2["push_ws_accepted_total"] - m0["push_ws_accepted_total"] == 3
+        finally:
+            for ws in (a1, a2, b):
+                await ws.close()
+    asyncio.run(go())
+    # Everyone left: the gauges come back down.
+    end_ok = False
+    for _ in range(50):
+        m3 = metrics(svc)
+        if m3["push_connections"] == 0 and m3["push_uids_online"] == 0:
+            end_ok = True
+            break
+        asyncio.run(asyncio.sleep(0.05))
+    assert end_ok, m3
+    assert m3["push_queue_bytes"] == 0
