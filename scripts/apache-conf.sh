@@ -28,3 +28,8 @@ sed -e "s|@RUN_DIR@|$run|g" \
     -e "s|@BIND@|$bind|" \
     -e "s|@USER_LINES@|$users|" \
     "$top/etc/apache2/standalone.conf.in"
+# TLS on the public address: https:// for the API, wss:// for /ws.
+cert=$(get tls_cert); key=$(get tls_key)
+if [ -n "$cert" ]; then
+	printf 'LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\nSSLEngine on\nSSLCertificateFile "%s"\nSSLCertificateKeyFile "%s"\n' "$cert" "$key"
+fi

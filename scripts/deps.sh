@@ -6,9 +6,9 @@ mode=${1:-run}
 web=${2:-lighttpd}
 
 pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
-      libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd"
+      libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd lighttpd-mod-openssl"
 if [ "$mode" = test ]; then
-	pkgs="$pkgs apache2 systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs"
+	pkgs="$pkgs apache2 systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs openssl"
 elif [ "$web" = apache ]; then
 	pkgs="$pkgs apache2"
 fi

@@ -29,3 +29,8 @@ sed -e "s|@BIND_HOST@|$(split_host "$addr")|" \
     -e "s|@MAX_REQUEST_KB@|$(( max / 1024 * 2 + 64 ))|" \
     -e "s|@WS_IDLE@|$(( idle * 2 ))|g" \
     "$top/etc/lighttpd/push-service.conf.in"
+# TLS on the public address: https:// for the API, wss:// for /ws.
+cert=$(get tls_cert); key=$(get tls_key)
+if [ -n "$cert" ]; then
+	printf '\nserver.modules += ( "mod_openssl" )\nssl.engine = "enable"\nssl.pemfile = "%s"\nssl.privkey = "%s"\n' "$cert" "$key"
+fi

@@ -36,6 +36,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "run_dir", CT_PATH, OFF(run_dir), 1, 0, "run", "directory for sockets and generated files" },
 	{ "ipc_socket", CT_PATH, OFF(ipc_socket), 1, 0, "run/ws-daemon.sock", "daemon datagram socket" },
 	{ "ipc_socket_group", CT_STR, OFF(ipc_socket_group), 0, 0, "", "group allowed to push (default: the daemon's)" },
+	{ "tls_cert", CT_PATH, OFF(tls_cert), 0, 0, NULL, "PEM certificate: the web server speaks HTTPS/WSS" },
+	{ "tls_key", CT_PATH, OFF(tls_key), 0, 0, NULL, "PEM private key for tls_cert" },
 	{ "access_key_ttl", CT_LONG, OFF(access_key_ttl), 1, 86400L * 30, "60", "access key lifetime, seconds" },
 	{ "max_uid_bytes", CT_LONG, OFF(max_uid_bytes), 1, 4096, "256", "longest uid accepted" },
 	{ "max_message_bytes", CT_LONG, OFF(max_message_bytes), 64, 131072, "65536", "largest /push body" },
@@ -349,6 +351,10 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
 		goto fail;
 	if (cfg_check_addrs(&x, out) != 0)
 		goto fail;
+	if (!out->tls_cert != !out->tls_key) {
+		cfg_fail(&x, 0, "'tls_cert' and 'tls_key' go together");
+		goto fail;
+	}
 	if (out->send_queue_max_bytes < out->max_message_bytes) {
 		/* Otherwise a single big message would cull every reader as "slow". */
 		cfg_fail(&x, 0, "'send_queue_max_bytes' (%ld) must be at least 'max_message_bytes' (%ld)",

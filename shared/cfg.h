@@ -18,6 +18,8 @@ struct cfg {
 	char *password;        /* business-server password; never logged */
 	char *key_secret;      /* optional; access keys are signed with a key derived from it */
 	char *ipc_socket;      /* absolute path of the daemon's datagram socket */
+	char *tls_cert;        /* NULL, or PEM paths for HTTPS/WSS at the web server */
+	char *tls_key;
 	char *ipc_socket_group;/* group given write access to ipc_socket; "" = ours */
 	char *run_dir;         /* absolute path for generated files and sockets */
 	long access_key_ttl;   /* seconds */

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -172,7 +173,11 @@ class Service:
         url = path
         if query is not None:
             url += "?" + (query if isinstance(query, str) else urllib.parse.urlencode(query))
-        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        if self.tls:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.http_port, timeout=timeout,
+                                               context=self.ssl_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body).encode()
@@ -216,12 +221,27 @@ class Service:
             q["uid"] = uid
         if key is not None:
             q["access_key"] = key
-        return f"ws://127.0.0.1:{port}{path}" + ("?" + urllib.parse.urlencode(q) if q else "")
+        scheme = "wss" if self.tls and not direct else "ws"
+        return f"{scheme}://127.0.0.1:{port}{path}" + ("?" + urllib.parse.urlencode(q) if q else "")
+
+    @property
+    def tls(self):
+        return bool(self.cfg.get("tls_cert"))
+
+    def ssl_context(self):
+        """Trusts exactly the service's own (self-signed) certificate."""
+        ctx = ssl.create_default_context(cafile=self.cfg["tls_cert"])
+        ctx.check_hostname = False
+        return ctx
 
     async def connect(self, uid, key=None, **kw):
         if key is None:
             key = self.access(uid)
-        return await websockets.connect(self.ws_url(uid, key, **kw), max_size=None,
+        if self.tls and not kw.get("direct"):
+            kw_ssl = {"ssl": self.ssl_context()}
+        else:
+            kw_ssl = {}
+        return await websockets.connect(self.ws_url(uid, key, **kw), max_size=None, **kw_ssl,
                                         ping_interval=None)
 
     def wait_online(self, uid, n=1, timeout=5.0):
