@@ -30,6 +30,7 @@ struct cfg_key {
 static const struct cfg_key cfg_keys[] = {
 	{ "addr", CT_STR, OFF(addr), 1, 0, "0.0.0.0:8080", "public address of the web server" },
 	{ "ws_addr", CT_STR, OFF(ws_addr), 1, 0, "127.0.0.1:8081", "ws-daemon WebSocket listener" },
+	{ "fcgi_socket", CT_PATH, OFF(fcgi_socket), 1, 0, "run/push-api.sock", "socket lighttpd spawns push-api on" },
 	{ "fcgi_addr", CT_STR, OFF(fcgi_addr), 1, 0, "127.0.0.1:8082", "push-api's FastCGI address when it runs its own pool (Apache)" },
 	{ "password", CT_STR, OFF(password), 1, 0, NULL, "business-server password (required)" },
 	{ "key_secret", CT_STR, OFF(key_secret), 0, 0, NULL, "access-key signing secret (default: from password)" },

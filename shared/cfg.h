@@ -15,6 +15,7 @@ struct cfg {
 	char *addr;            /* public host:port the web server listens on */
 	char *ws_addr;         /* host:port of ws-daemon's own WebSocket listener */
 	char *fcgi_addr;       /* host:port push-api listens on when it runs its own pool */
+	char *fcgi_socket;     /* Unix socket lighttpd spawns push-api on */
 	char *password;        /* business-server password; never logged */
 	char *key_secret;      /* optional; access keys are signed with a key derived from it */
 	char *ipc_socket;      /* absolute path of the daemon's datagram socket */

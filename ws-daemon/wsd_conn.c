@@ -256,6 +256,7 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
 			 (int)it->uid_len, it->uid, c->count, c->queued_bytes);
 		wsd_stats.slow_closed++;
+		wsd_stats.slow_dropped += c->count + 1; /* what it still had, and this one */
 		wsd_conn_close_soon(c, 1013, "send queue full");
 	}
 	wsd_msg_unref(m);

@@ -72,6 +72,9 @@ size_t wsd_stats_format(char *buf, size_t cap, size_t connections, size_t uids,
 		    s->api_refused[i]);
 	metric(&b, "push_slow_consumers_closed_total", "counter",
 	       "Connections closed because their send queue was full.", s->slow_closed);
+	metric(&b, "push_slow_consumer_messages_dropped_total", "counter",
+	       "Frames discarded with the slow connections that could not take them.",
+	       s->slow_dropped);
 	metric(&b, "push_ws_accepted_total", "counter", "WebSockets authenticated.", s->ws_accepted);
 	metric(&b, "push_ws_refused_total", "counter", "WebSockets refused (uid or access key).",
 	       s->ws_refused);

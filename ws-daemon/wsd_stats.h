@@ -16,6 +16,7 @@ struct wsd_stats {
 	uint64_t pushes_invalid;    /* items refused (uid rule, frame too big) */
 	uint64_t pushes_expired;    /* datagrams dropped: the sender had given up */
 	uint64_t slow_closed;       /* connections closed because their queue was full */
+	uint64_t slow_dropped;      /* frames those connections never got */
 	uint64_t ws_accepted;       /* WebSockets authenticated */
 	uint64_t ws_refused;        /* WebSockets refused (uid or key) */
 	uint64_t ipc_errors;        /* datagrams that could not be decoded */

@@ -195,6 +195,19 @@ class Service:
             data = raw
         return resp.status, hdrs, data
 
+    def metrics(self):
+        """GET /metrics parsed into {sample name with labels: value}."""
+        st, hdrs, body = self.request("GET", "/metrics", {"password": self.password})
+        assert st == 200, (st, body)
+        assert hdrs["content-type"].startswith("text/plain; version=0.0.4")
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
     def access(self, uid, password=None):
         st, _, data = self.request("GET", "/access",
                                    {"uid": uid, "password": password or self.password})

@@ -1,25 +1,14 @@
 """GET /metrics: Prometheus text, password-protected, and counters that match what
 the test did (pushes delivered/offline/refused, connections, refusals by reason)."""
 import asyncio
-import re
 
 import websockets
 
 from conftest import push_until_delivered, recv_json
 
 
-def metrics(svc, **kw):
-    st, hdrs, body = svc.request("GET", "/metrics", {"password": svc.password}, **kw)
-    assert st == 200, (st, body)
-    assert hdrs["content-type"].startswith("text/plain; version=0.0.4")
-    text = body.decode() if isinstance(body, bytes) else str(body)
-    values = {}
-    for line in text.splitlines():
-        if line.startswith("#") or not line:
-            continue
-        name, value = line.rsplit(" ", 1)
-        values[name] = float(value)
-    return values
+def metrics(svc):
+    return svc.metrics()
 
 
 def test_metrics_needs_password(make_service):

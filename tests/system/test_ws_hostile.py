@@ -374,4 +374,7 @@ def test_slow_connection_dropped_sibling_keeps_everything(make_service):
             if reader is not None:
                 await reader.close()
     run(go())
+    m = svc.metrics()
+    assert m["push_slow_consumers_closed_total"] == 1, m
+    assert m["push_slow_consumer_messages_dropped_total"] >= 1, m
     assert_serving(svc)
