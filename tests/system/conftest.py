@@ -499,3 +499,26 @@ def split_response(raw):
         out += rest[:n]
         body = rest[n + 2:]
     return status, out
+
+
+def raw_exchange(port, request, until=None, timeout=10):
+    """Sends raw bytes to 127.0.0.1:port and reads until the peer closes (or until
+    `until` shows up); a server that answers early and closes is not an error."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    raw = b""
+    try:
+        try:
+            s.sendall(request)
+        except OSError:
+            pass
+        try:
+            while until is None or until not in raw:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        except OSError:
+            pass
+    finally:
+        s.close()
+    return raw

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import (split_response, assert_serving, is_error_body, push_until_delivered, recv_json,
+from conftest import (raw_exchange, split_response, assert_serving, is_error_body, push_until_delivered, recv_json,
                       recv_user, run)
 
 PW = object()   # placeholders for the service's password in parametrised queries
@@ -219,26 +219,11 @@ def test_body_far_over_limit_is_json_413(make_service):
     svc = make_service(max_message_bytes=1024)
     big = b'{"topic":"t","contents":"' + b"x" * 300_000 + b'"}'
     # By hand: the server may answer and close before the whole body is sent.
-    s = socket.create_connection(("127.0.0.1", svc.http_port), timeout=10)
-    raw = b""
-    try:
-        try:
-            s.sendall((f"POST /push?uid=huge-body&password={svc.password} HTTP/1.1\r\n"
-                       f"Host: x\r\nContent-Type: application/json\r\n"
-                       f"Content-Length: {len(big)}\r\nConnection: close\r\n\r\n").encode()
-                      + big)
-        except OSError:
-            pass
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                raw += chunk
-        except OSError:
-            pass
-    finally:
-        s.close()
+    raw = raw_exchange(svc.http_port,
+                       (f"POST /push?uid=huge-body&password={svc.password} HTTP/1.1\r\n"
+                        f"Host: x\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(big)}\r\nConnection: close\r\n\r\n").encode()
+                       + big)
     assert raw.startswith(b"HTTP/1.1 "), f"no response at all: {raw[:100]!r}"
     status, body = split_response(raw)
     try:

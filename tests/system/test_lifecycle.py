@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, assert_serving, is_error_body, push_until_delivered, recv_json
+from conftest import BIN, assert_serving, raw_exchange, is_error_body, push_until_delivered, recv_json
 
 
 def run_daemon(conf, timeout=10):
@@ -62,24 +62,13 @@ def test_stale_socket_file_does_not_block_restart(make_service):
 def test_ipc_protocol_is_not_reachable_by_clients(make_service):
     """Asking for the internal protocol by name in the handshake gets no WebSocket."""
     svc = make_service()
-    s = socket.create_connection(("127.0.0.1", svc.ws_port), timeout=5)
-    try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET /nothing/here HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: push-ipc\r\n\r\n").encode())
-        raw = b""
-        try:
-            while b"\r\n\r\n" not in raw:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                raw += chunk
-        except OSError:
-            pass
-        assert not raw.startswith(b"HTTP/1.1 101"), raw[:200]
-    finally:
-        s.close()
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw = raw_exchange(svc.ws_port,
+                       (f"GET /nothing/here HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: push-ipc\r\n\r\n"
+                        ).encode(), until=b"\r\n\r\n", timeout=5)
+    assert not raw.startswith(b"HTTP/1.1 101"), raw[:200]
     assert_serving(svc)
 
 

@@ -11,7 +11,7 @@ import tempfile
 import pytest
 import websockets
 
-from conftest import push_until_delivered, recv_json
+from conftest import push_until_delivered, raw_exchange, recv_json
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,6 @@ def test_https_and_wss_end_to_end(make_service, cert):
 def test_tls_port_is_really_tls(make_service, cert):
     """A client that does not trust the certificate fails the handshake, and plain
     HTTP on the port gets no API answer."""
-    import socket
     svc = make_service(tls_cert=cert[0], tls_key=cert[1])
 
     async def go():
@@ -54,21 +53,9 @@ def test_tls_port_is_really_tls(make_service, cert):
             await websockets.connect(svc.ws_url("x", "k"), ssl=ssl.create_default_context(),
                                      open_timeout=5)
     asyncio.run(go())
-    s = socket.create_connection(("127.0.0.1", svc.http_port), timeout=5)
-    raw = b""
-    try:
-        s.sendall(f"GET /access?uid=x&password={svc.password} HTTP/1.1\r\nHost: x\r\n"
-                  "Connection: close\r\n\r\n".encode())
-        try:
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                raw += chunk
-        except OSError:
-            pass
-    finally:
-        s.close()
+    raw = raw_exchange(svc.http_port,
+                       f"GET /access?uid=x&password={svc.password} HTTP/1.1\r\nHost: x\r\n"
+                       "Connection: close\r\n\r\n".encode(), timeout=5)
     assert b'"_access"' not in raw and not raw.startswith(b"HTTP/1.1 200"), raw[:200]
 
 
