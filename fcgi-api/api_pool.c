@@ -16,7 +16,6 @@
 #include "log.h"
 
 #define POOL_MAX 256
-#define POOL_STOP_GRACE_S 5
 #define POOL_RESPAWN_PAUSE_MS 200 /* a crash loop must not spin the CPU */
 
 static volatile sig_atomic_t pool_stop_sig;
@@ -48,6 +47,18 @@ static int pool_open(const char *path, mode_t mode)
 		return -1;
 	}
 	return fd;
+}
+
+/* Takes one pending stop/child signal as its handler would, or times out. */
+static void pool_wait_a_second(const sigset_t *block)
+{
+	struct timespec one = { 1, 0 };
+	int sig = sigtimedwait(block, NULL, &one);
+
+	if (sig == SIGTERM || sig == SIGINT)
+		pool_stop_sig = sig;
+	else if (sig == SIGCHLD)
+		pool_child_died = 1;
 }
 
 static pid_t pool_spawn(int fd, api_pool_worker_fn fn, void *arg, const sigset_t *orig)
@@ -83,9 +94,9 @@ static void pool_reap(pid_t *pids, unsigned n)
 	}
 }
 
-static void pool_shutdown(pid_t *pids, unsigned n)
+static void pool_shutdown(pid_t *pids, unsigned n, unsigned grace_s)
 {
-	time_t deadline = time(NULL) + POOL_STOP_GRACE_S;
+	time_t deadline = time(NULL) + (time_t)grace_s;
 	unsigned left;
 
 	for (unsigned i = 0; i < n; i++)
@@ -100,14 +111,15 @@ static void pool_shutdown(pid_t *pids, unsigned n)
 			for (unsigned i = 0; i < n; i++)
 				if (pids[i] > 0)
 					(void)kill(pids[i], SIGKILL);
-			deadline = time(NULL) + POOL_STOP_GRACE_S;
+			deadline = time(NULL) + (time_t)grace_s;
 		}
 		if (left)
 			(void)usleep(20000);
 	} while (left);
 }
 
-int api_pool_run(const char *path, mode_t mode, unsigned n, api_pool_worker_fn fn, void *arg)
+int api_pool_run(const char *path, mode_t mode, unsigned n, unsigned grace_s,
+		 api_pool_worker_fn fn, void *arg)
 {
 	struct sigaction sa = { .sa_handler = pool_on_stop };
 	struct sigaction sc = { .sa_handler = pool_on_child };
@@ -133,10 +145,18 @@ int api_pool_run(const char *path, mode_t mode, unsigned n, api_pool_worker_fn f
 	}
 	log_notice("FastCGI on %s with %u workers", path, n);
 	while (!pool_stop_sig) {
-		for (unsigned i = 0; i < n && !pool_stop_sig; i++)
+		int short_handed = 0;
+
+		for (unsigned i = 0; i < n && !pool_stop_sig; i++) {
 			if (pids[i] <= 0)
 				pids[i] = pool_spawn(fd, fn, arg, &orig);
-		sigsuspend(&orig);
+			short_handed |= pids[i] <= 0;
+		}
+		/* A failed fork is retried within a second, not at the next signal. */
+		if (short_handed)
+			pool_wait_a_second(&block);
+		else
+			sigsuspend(&orig);
 		if (pool_child_died) {
 			pool_child_died = 0;
 			pool_reap(pids, n);
@@ -144,7 +164,7 @@ int api_pool_run(const char *path, mode_t mode, unsigned n, api_pool_worker_fn f
 		}
 	}
 	log_notice("signal %d: stopping %u workers", (int)pool_stop_sig, n);
-	pool_shutdown(pids, n);
+	pool_shutdown(pids, n, grace_s);
 	close(fd);
 	if (strchr(path, '/'))
 		(void)unlink(path);

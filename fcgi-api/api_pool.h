@@ -13,9 +13,10 @@ typedef int (*api_pool_worker_fn)(int listen_fd, void *arg);
  * Creates the FastCGI socket at path — a Unix socket path (a stale file is
  * replaced) or "host:port" for TCP — with the given
  * mode, forks n workers running fn, restarts any that dies, and on SIGTERM or
- * SIGINT stops them all (SIGKILL after 5 s), removes the socket and returns 0.
+ * SIGINT stops them all (SIGKILL after grace_s), removes the socket and returns 0.
  * Returns 1 if the socket cannot be set up. Only the parent returns.
  */
-int api_pool_run(const char *path, mode_t mode, unsigned n, api_pool_worker_fn fn, void *arg);
+int api_pool_run(const char *path, mode_t mode, unsigned n, unsigned grace_s,
+		 api_pool_worker_fn fn, void *arg);
 
 #endif

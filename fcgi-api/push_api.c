@@ -257,7 +257,7 @@ static void api_push(struct api *a, FCGX_Request *r)
 	}
 	if (ipc_decode_push_reply(a->reply, rlen, &h, &res, 1) != IPC_OK) {
 		log_err("ws-daemon sent a reply we cannot read");
-		api_error(r, 503, "push daemon gave an unreadable answer");
+		api_refuse(a, r, 503, "push daemon gave an unreadable answer");
 		return;
 	}
 	api_push_answer(r, &res);
@@ -351,6 +351,7 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 	enum ipc_call_rc rc;
 
 	if (strcmp(api_param(r, "REQUEST_METHOD"), "GET") != 0) {
+		api_report(a, 405);
 		api_error_method(r, "GET");
 		return;
 	}
@@ -478,8 +479,9 @@ int main(int argc, char **argv)
 		return api_serve(0, &a);
 	if (strcmp(sock, "-") == 0)
 		sock = a.cfg.fcgi_addr;
+	/* Workers finish the request in hand (up to the push timeout) before exiting. */
 	rc = api_pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.cfg.fcgi_procs,
-		      api_serve, &a);
+			  (unsigned)(a.cfg.push_timeout_ms / 1000 + 3), api_serve, &a);
 	api_teardown(&a);
 	return rc;
 }

@@ -41,6 +41,7 @@ struct wsd {
 	size_t live;               /* established WebSockets not yet CLOSED */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
+	char ws_host[256];         /* lws keeps a pointer to the interface name */
 	lws_retry_bo_t retry;
 	char *argbuf;              /* WSD_MAX_HEADER_DATA + 1, for query args */
 };
@@ -284,21 +285,24 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 		wsd_destroy();
 }
 
-/* Only the web server's group may push: the socket is 0660 and group-owned. */
-static int wsd_ipc_give_group(const char *path, const char *group)
+/* Only the web server's group may push: group-owned, then mode (0660). */
+static int wsd_ipc_share(const char *path, const char *group, mode_t mode)
 {
 	struct group *g;
 
-	if (!group[0])
-		return 0;
-	g = getgrnam(group);
-	if (!g) {
-		log_err("ipc_socket_group '%s' does not exist", group);
-		errno = EINVAL;
-		return -1;
+	if (group[0]) {
+		g = getgrnam(group);
+		if (!g) {
+			log_err("ipc_socket_group '%s' does not exist", group);
+			return -1;
+		}
+		if (chown(path, (uid_t)-1, g->gr_gid) != 0) {
+			log_err("cannot give %s to group %s: %s", path, group, strerror(errno));
+			return -1;
+		}
 	}
-	if (chown(path, (uid_t)-1, g->gr_gid) != 0) {
-		log_err("cannot give %s to group %s: %s", path, group, strerror(errno));
+	if (chmod(path, mode) != 0) {
+		log_err("chmod %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -379,10 +383,10 @@ static int wsd_start(void)
 {
 	struct lws_context_creation_info info;
 	void *loops[1] = { &wsd.loop };
-	char host[256], err[256] = "";
+	char *host = wsd.ws_host, err[256] = "";
 	int port;
 
-	if (cfg_split_addr(wsd.cfg.ws_addr, host, sizeof host, &port) != 0) {
+	if (cfg_split_addr(wsd.cfg.ws_addr, host, sizeof wsd.ws_host, &port) != 0) {
 		log_err("ws_addr '%s' is not host:port", wsd.cfg.ws_addr);
 		return -1;
 	}
@@ -409,10 +413,14 @@ static int wsd_start(void)
 		log_err("cannot listen for WebSockets on %s", wsd.cfg.ws_addr);
 		return -1;
 	}
+	/* Owner-only until the group is right, then the group may push. */
 	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0 ||
-	    wsd_ipc_open(wsd.vhost, wsd.cfg.ipc_socket, WSD_IPC_MODE, err, sizeof err) != 0 ||
-	    wsd_ipc_give_group(wsd.cfg.ipc_socket, wsd.cfg.ipc_socket_group) != 0) {
+	    wsd_ipc_open(wsd.vhost, wsd.cfg.ipc_socket, 0600, err, sizeof err) != 0) {
 		log_err("ipc socket %s: %s", wsd.cfg.ipc_socket, err[0] ? err : strerror(errno));
+		return -1;
+	}
+	if (wsd_ipc_share(wsd.cfg.ipc_socket, wsd.cfg.ipc_socket_group, WSD_IPC_MODE) != 0) {
+		wsd_ipc_close();
 		return -1;
 	}
 	log_notice("ws-daemon %s: WebSockets on %s, pushes on %s", WSD_VERSION, wsd.cfg.ws_addr,
@@ -455,6 +463,7 @@ static int wsd_run(void)
 		rc = 0;
 		wsd_notify("READY=1");
 	} else {
+		wsd_ipc_close(); /* harmless if it never opened */
 		wsd_destroy();
 	}
 	(void)uv_run(&wsd.loop, UV_RUN_DEFAULT);

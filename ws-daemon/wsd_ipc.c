@@ -178,7 +178,7 @@ static void wsd_ipc_drain(void)
 		}
 		/* The sender has answered 503 by now: delivering late would turn its
 		 * "not delivered" into a lie, and a retry into a duplicate. */
-		age = wsd_ipc_age_ms(&mh);
+		age = (size_t)n >= IPC_HDR_LEN && wsd_rx[3] == IPC_T_PUSH ? wsd_ipc_age_ms(&mh) : 0;
 		if (wsd_max_age_ms > 0 && age >= wsd_max_age_ms) {
 			log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
 			wsd_stats.pushes_expired++;
