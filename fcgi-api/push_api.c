@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -34,7 +35,7 @@ struct api {
 	uint32_t next_req_id;
 	char *body;                  /* max_message_bytes, reused per request */
 	uint8_t *dgram;              /* IPC_MAX_DATAGRAM */
-	uint8_t reply[IPC_HDR_LEN + IPC_REPLY_ITEM_LEN];
+	uint8_t reply[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN];
 	char *uid;                   /* max_uid_bytes + 1 */
 	const char *conf_path;       /* argv/env string, lives as long as the process */
 	struct stat conf_st;         /* identity of the file last loaded */
@@ -162,13 +163,15 @@ static void api_access(struct api *a, FCGX_Request *r)
 	free(body);
 }
 
-/* Validates the request up to a parsed body; answers the error itself. */
-static int api_push_prepare(struct api *a, FCGX_Request *r, size_t *uid_len,
-			    struct wmsg_push *msg)
+/* Checks method, password, uid (absent: a batch), type and size, and reads the
+ * body into a->body; answers the error itself and returns -1. */
+static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *batch,
+			 size_t *blen)
 {
 	const char *m = api_param(r, "REQUEST_METHOD");
-	char reason[256];
-	size_t blen = 0;
+	const char *qs = api_param(r, "QUERY_STRING");
+	char probe[1];
+	size_t plen;
 
 	if (strcmp(m, "POST") != 0) {
 		api_report(a, 405);
@@ -179,25 +182,55 @@ static int api_push_prepare(struct api *a, FCGX_Request *r, size_t *uid_len,
 		api_refuse(a, r, 401, "wrong or missing password");
 		return -1;
 	}
-	if (api_get_uid(a, r, uid_len) != 0)
+	/* No uid in the query: the body carries one per message. */
+	*batch = req_query_get(qs, strlen(qs), "uid", probe, sizeof probe, &plen) == REQ_ABSENT;
+	if (!*batch && api_get_uid(a, r, uid_len) != 0)
 		return -1;
 	if (!api_is_json_type(api_param(r, "CONTENT_TYPE"))) {
 		api_refuse(a, r, 415, "Content-Type must be application/json");
 		return -1;
 	}
-	switch (api_read_body(r, a->body, (size_t)a->cfg.max_message_bytes, &blen)) {
+	switch (api_read_body(r, a->body, (size_t)a->cfg.max_message_bytes, blen)) {
 	case API_BODY_OK:
-		break;
+		return 0;
 	case API_BODY_TOO_LARGE:
 		api_refuse(a, r, 413, "message body is larger than max_message_bytes");
 		return -1;
 	case API_BODY_BAD_LENGTH:
 	case API_BODY_SHORT:
-		api_refuse(a, r, 400, "message body is incomplete");
+		break;
+	}
+	api_refuse(a, r, 400, "message body is incomplete");
+	return -1;
+}
+
+/* One request/reply exchange with ws-daemon for items[0..n); fills res[0..n).
+ * Answers the error itself and returns -1. */
+static int api_deliver(struct api *a, FCGX_Request *r, const struct ipc_push_item *items,
+		       size_t n, struct ipc_result *res)
+{
+	uint32_t id = a->next_req_id++;
+	size_t dlen = ipc_encode_push(a->dgram, IPC_MAX_DATAGRAM, id, items, n), rlen = 0;
+	enum ipc_call_rc rc;
+	struct ipc_hdr h;
+
+	if (dlen == 0) {
+		api_refuse(a, r, 413, "message is too large once encoded");
 		return -1;
 	}
-	if (wmsg_parse_push(a->body, blen, msg, reason, sizeof reason) != 0) {
-		api_refuse(a, r, 400, reason);
+	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
+	 * lets an answer given just before that still reach us, so a 503 for a
+	 * timeout means "not delivered". */
+	rc = ipc_client_call(&a->ipc, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
+			     a->cfg.push_timeout_ms + API_REPLY_GRACE_MS);
+	if (rc != IPC_CALL_OK) {
+		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
+		api_refuse(a, r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));
+		return -1;
+	}
+	if (ipc_decode_push_reply(a->reply, rlen, &h, res, n) != IPC_OK || h.count != n) {
+		log_err("ws-daemon sent a reply we cannot read");
+		api_refuse(a, r, 503, "push daemon gave an unreadable answer");
 		return -1;
 	}
 	return 0;
@@ -225,42 +258,144 @@ static void api_push_answer(FCGX_Request *r, const struct ipc_result *res)
 	free(body);
 }
 
-static void api_push(struct api *a, FCGX_Request *r)
+static void api_push_one(struct api *a, FCGX_Request *r, size_t uid_len, size_t blen)
 {
 	struct wmsg_push msg;
 	struct ipc_push_item it;
 	struct ipc_result res;
-	struct ipc_hdr h;
-	enum ipc_call_rc rc;
-	size_t uid_len, dlen, rlen = 0;
-	uint32_t id = a->next_req_id++;
+	char reason[256];
+	int rc;
 
-	if (api_push_prepare(a, r, &uid_len, &msg) != 0)
+	if (wmsg_parse_push(a->body, blen, &msg, reason, sizeof reason) != 0) {
+		api_refuse(a, r, 400, reason);
 		return;
+	}
 	it = (struct ipc_push_item){ a->uid, uid_len, msg.topic_json, msg.topic_len,
 				     msg.contents_json, msg.contents_len };
-	dlen = ipc_encode_push(a->dgram, IPC_MAX_DATAGRAM, id, &it, 1);
+	rc = api_deliver(a, r, &it, 1, &res);
 	wmsg_push_free(&msg);
-	if (dlen == 0) {
-		api_refuse(a, r, 413, "message is too large once encoded");
-		return;
+	if (rc == 0)
+		api_push_answer(r, &res);
+}
+
+/* Sends the valid messages in as few datagrams as fit; res[i] for batch item i. */
+static int api_batch_deliver(struct api *a, FCGX_Request *r, const struct wmsg_batch *b,
+			     struct ipc_push_item *items, size_t *map, struct ipc_result *res)
+{
+	size_t n = 0, start = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct wmsg_batch_item *bi = &b->items[i];
+
+		if (bi->error)
+			continue;
+		items[n] = (struct ipc_push_item){ bi->uid, bi->uid_len, bi->topic_json, bi->topic_len,
+						   bi->contents_json, bi->contents_len };
+		map[n++] = i;
 	}
-	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
-	 * lets an answer given just before that still reach us, so a 503 for a
-	 * timeout means "not delivered". */
-	rc = ipc_client_call(&a->ipc, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
-			     a->cfg.push_timeout_ms + API_REPLY_GRACE_MS);
-	if (rc != IPC_CALL_OK) {
-		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
-		api_refuse(a, r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));
-		return;
+	while (start < n) {
+		size_t end = start + 1;
+		struct ipc_result *part = res + b->n + start; /* scratch after the per-item slots */
+
+		while (end < n && ipc_push_size(items + start, end + 1 - start) <= IPC_MAX_DATAGRAM)
+			end++;
+		if (api_deliver(a, r, items + start, end - start, part) != 0)
+			return -1;
+		for (size_t k = start; k < end; k++)
+			res[map[k]] = part[k - start];
+		start = end;
 	}
-	if (ipc_decode_push_reply(a->reply, rlen, &h, &res, 1) != IPC_OK) {
-		log_err("ws-daemon sent a reply we cannot read");
-		api_refuse(a, r, 503, "push daemon gave an unreadable answer");
-		return;
+	return 0;
+}
+
+/* {"topic":"success","number":<messages that reached someone>,"contents":[
+ *   {"uid":..,"topic":"success"|"error","number":<connections>,"contents":<text>}...]} */
+static void api_batch_answer(FCGX_Request *r, const struct wmsg_batch *b,
+			     const struct ipc_result *res)
+{
+	json_t *list = json_array(), *root;
+	size_t reached = 0;
+	char *text;
+
+	for (size_t i = 0; list && i < b->n; i++) {
+		const struct wmsg_batch_item *bi = &b->items[i];
+		int ok = !bi->error && res[i].status == IPC_S_DELIVERED && res[i].delivered > 0;
+		const char *why = bi->error ? bi->error
+				  : ok ? "推送成功"
+				  : res[i].status == IPC_S_REFUSED ? "the push daemon refused the message"
+				  : "此用户不在线";
+
+		reached += (size_t)ok;
+		if (json_array_append_new(list, json_pack("{s:s%,s:s,s:I,s:s}", "uid",
+							  bi->uid ? bi->uid : "", bi->uid_len,
+							  "topic", ok ? "success" : "error", "number",
+							  (json_int_t)(ok ? res[i].delivered : 0),
+							  "contents", why)) != 0) {
+			json_decref(list);
+			list = NULL;
+		}
 	}
-	api_push_answer(r, &res);
+	root = list ? json_pack("{s:s,s:I,s:o}", "topic", "success", "number", (json_int_t)reached,
+				"contents", list) : NULL;
+	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	if (text)
+		api_respond(r, 200, NULL, text, strlen(text));
+	else
+		api_error(r, 500, "out of memory");
+	free(text);
+	json_decref(root);
+}
+
+static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
+{
+	struct wmsg_batch b;
+	struct ipc_push_item *items = NULL;
+	struct ipc_result *res = NULL;
+	size_t *map = NULL;
+	char reason[256];
+
+	size_t sp = 0;
+
+	memset(&b, 0, sizeof b);
+	while (sp < blen && strchr(" \t\r\n", a->body[sp]))
+		sp++;
+	/* The seed's single form without ?uid=: say what is missing, not "array". */
+	if (sp == blen || a->body[sp] != '[') {
+		api_refuse(a, r, 400, "uid is missing");
+		goto out;
+	}
+	if (wmsg_parse_batch(a->body, blen, IPC_MAX_ITEMS, (size_t)a->cfg.max_uid_bytes, &b, reason,
+			     sizeof reason) != 0) {
+		api_refuse(a, r, 400, reason);
+		goto out;
+	}
+	items = calloc(b.n, sizeof *items);
+	map = calloc(b.n, sizeof *map);
+	res = calloc(2 * b.n, sizeof *res);
+	if (!items || !map || !res) {
+		api_error(r, 500, "out of memory");
+		goto out;
+	}
+	if (api_batch_deliver(a, r, &b, items, map, res) == 0)
+		api_batch_answer(r, &b, res);
+out:
+	free(items);
+	free(map);
+	free(res);
+	wmsg_batch_free(&b);
+}
+
+static void api_push(struct api *a, FCGX_Request *r)
+{
+	size_t uid_len = 0, blen = 0;
+	int batch = 0;
+
+	if (api_push_read(a, r, &uid_len, &batch, &blen) != 0)
+		return;
+	if (batch)
+		api_push_batch(a, r, blen);
+	else
+		api_push_one(a, r, uid_len, blen);
 }
 
 static int api_setup(struct api *a, const char *conf)

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "req.h"
+
 struct wbuf {
 	char *p;
 	size_t len, cap;
@@ -220,6 +222,87 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 fail:
 	json_decref(root);
 	return rc;
+}
+
+static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wmsg_batch_item *it)
+{
+	json_t *uid = json_object_get(o, "uid"), *topic, *contents;
+	const char *why;
+
+	if (!json_is_object(o))
+		return "message must be a JSON object";
+	topic = json_object_get(o, "topic");
+	contents = json_object_get(o, "contents");
+	if (!json_is_string(uid))
+		return "\"uid\" must be a string";
+	/* Kept even when the item is refused, so the answer can name it. */
+	it->uid = strndup(json_string_value(uid), json_string_length(uid));
+	it->uid_len = json_string_length(uid);
+	if (!it->uid)
+		return "out of memory";
+	why = req_uid_problem(json_string_value(uid), json_string_length(uid), max_uid);
+	if (why)
+		return why;
+	if (!json_is_string(topic))
+		return "\"topic\" must be a string";
+	if (!contents)
+		return "message lacks \"contents\"";
+	it->topic_json = wmsg_dump(topic, &it->topic_len);
+	it->contents_json = wmsg_dump(contents, &it->contents_len);
+	if (!it->topic_json || !it->contents_json)
+		return "out of memory";
+	return NULL;
+}
+
+int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
+		     struct wmsg_batch *out, char *reason, size_t reason_len)
+{
+	json_error_t e;
+	json_t *root;
+	size_t n;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	if (!root)
+		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+	n = json_is_array(root) ? json_array_size(root) : 0;
+	if (!json_is_array(root) || n == 0 || n > max_items) {
+		(void)snprintf(reason, reason_len,
+			       "a batch push body must be a JSON array of 1 to %zu messages", max_items);
+		goto fail;
+	}
+	out->items = calloc(n, sizeof *out->items);
+	if (!out->items) {
+		wmsg_fail(reason, reason_len, "out of memory", NULL);
+		goto fail;
+	}
+	out->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct wmsg_batch_item *it = &out->items[i];
+
+		it->error = wmsg_batch_one(json_array_get(root, i), max_uid, it);
+		if (it->error) {
+			free(it->topic_json);
+			free(it->contents_json);
+			it->topic_json = it->contents_json = NULL;
+		}
+	}
+	rc = 0;
+fail:
+	json_decref(root);
+	return rc;
+}
+
+void wmsg_batch_free(struct wmsg_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->items[i].uid);
+		free(b->items[i].topic_json);
+		free(b->items[i].contents_json);
+	}
+	free(b->items);
+	memset(b, 0, sizeof *b);
 }
 
 void wmsg_push_free(struct wmsg_push *p)

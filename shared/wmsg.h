@@ -26,6 +26,33 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 		    size_t reason_len);
 void wmsg_push_free(struct wmsg_push *p);
 
+/* One message of a batch /push: {"uid": string, "topic": string, "contents": any}. */
+struct wmsg_batch_item {
+	char *uid;            /* malloc'd, NUL-terminated; NULL if the item had no string uid */
+	size_t uid_len;
+	char *topic_json;     /* as in struct wmsg_push; NULL when the item is refused */
+	size_t topic_len;
+	char *contents_json;
+	size_t contents_len;
+	const char *error;    /* NULL, or why this item is refused (static string) */
+};
+
+struct wmsg_batch {
+	struct wmsg_batch_item *items; /* malloc'd array of n */
+	size_t n;
+};
+
+/*
+ * Parses body as a JSON array of 1..max_items messages. A body that is not such
+ * an array fails as a whole (-1, reason filled); an item that breaks the rules
+ * (not an object, uid missing or against the uid rule for max_uid bytes, topic
+ * not a string, contents missing) only gets its own error. Free with
+ * wmsg_batch_free, also after a failure.
+ */
+int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
+		     struct wmsg_batch *out, char *reason, size_t reason_len);
+void wmsg_batch_free(struct wmsg_batch *b);
+
 /* {"topic":<topic>,"number":<number>,"contents":<contents>} as compact JSON, with
  * topic and contents given as C strings (escaped here). Returns a malloc'd,
  * NUL-terminated string the caller frees, *len its length; NULL on no memory. */

@@ -693,6 +693,49 @@ static void test_frame_max_overflow(void **state)
 	assert_int_equal(wmsg_frame_write(out, sizeof out, "\"t\"", 3, 1, "1", SIZE_MAX - 3), 0);
 }
 
+/* Batch bodies: the array fails as a whole only for its shape; items fail alone. */
+static void test_parse_batch(void **state)
+{
+	static const char ok[] =
+		"[{\"uid\":\"a\",\"topic\":\"t\",\"contents\":0.1},"
+		"{\"uid\":\"\",\"topic\":\"t\",\"contents\":1},"
+		"{\"uid\":7,\"topic\":\"t\",\"contents\":1},"
+		"{\"uid\":\"b\",\"topic\":[],\"contents\":1},"
+		"{\"uid\":\"c\",\"topic\":\"t\"},"
+		"\"not an object\","
+		"{\"uid\":\"a\\u0001\",\"topic\":\"t\",\"contents\":1}]";
+	static const char *const bad[] = { "[]", "{}", "[1", "\"x\"", "" };
+	struct wmsg_batch b;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(wmsg_parse_batch(ok, strlen(ok), 16, 8, &b, why, sizeof why), 0);
+	assert_int_equal(b.n, 7);
+	assert_null(b.items[0].error);
+	assert_string_equal(b.items[0].uid, "a");
+	assert_memory_equal(b.items[0].contents_json, "0.1", 3);
+	assert_string_equal(b.items[1].error, "uid is missing");
+	assert_string_equal(b.items[2].error, "\"uid\" must be a string");
+	assert_null(b.items[2].uid);
+	assert_string_equal(b.items[3].error, "\"topic\" must be a string");
+	assert_string_equal(b.items[3].uid, "b"); /* named in the answer */
+	assert_null(b.items[3].topic_json);
+	assert_string_equal(b.items[4].error, "message lacks \"contents\"");
+	assert_string_equal(b.items[5].error, "message must be a JSON object");
+	assert_string_equal(b.items[6].error, "uid contains control characters");
+	wmsg_batch_free(&b);
+	assert_int_equal(b.n, 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(wmsg_parse_batch(bad[i], strlen(bad[i]), 16, 8, &b, why, sizeof why),
+				 -1);
+		wmsg_batch_free(&b);
+	}
+	/* More items than allowed. */
+	assert_int_equal(wmsg_parse_batch(ok, strlen(ok), 6, 8, &b, why, sizeof why), -1);
+	assert_non_null(strstr(why, "1 to 6"));
+	wmsg_batch_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_frame_exact),
 		cmocka_unit_test(test_frame_too_small),
 		cmocka_unit_test(test_frame_max_overflow),
+		cmocka_unit_test(test_parse_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
