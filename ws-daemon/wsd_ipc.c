@@ -20,12 +20,12 @@
 #include "wsd_stats.h"
 
 #define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
+#define WSD_IPC_VLEN 16   /* datagrams per recvmmsg call */
 
 static int wsd_ipc_fd = -1;
 static int wsd_ipc_lock = -1;       /* flock on "<path>.lock": one daemon per path */
 static struct lws *wsd_ipc_wsi;     /* the adopted socket; lws owns the fd */
 static char *wsd_ipc_path;
-static uint8_t wsd_rx[IPC_MAX_DATAGRAM + 1];
 static uint8_t wsd_tx[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN]; /* also metrics text */
 static lws_usec_t wsd_started_us;
 static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
@@ -75,10 +75,10 @@ static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
 	}
 }
 
-static size_t wsd_ipc_push(size_t len)
+static size_t wsd_ipc_push(const uint8_t *rx, size_t len)
 {
 	struct ipc_hdr h = { 0 };
-	enum ipc_rc rc = ipc_decode_push(wsd_rx, len, &h, wsd_items);
+	enum ipc_rc rc = ipc_decode_push(rx, len, &h, wsd_items);
 
 	if (rc != IPC_OK) {
 		log_warn("ipc: dropped a datagram of %zu bytes: %s", len, ipc_rc_str(rc));
@@ -101,14 +101,15 @@ static size_t wsd_ipc_stats(uint32_t req_id)
 	return n ? ipc_encode_stats_reply(wsd_tx, sizeof wsd_tx, req_id, text, n) : 0;
 }
 
-static void wsd_ipc_handle(size_t len, const struct sockaddr_un *from, socklen_t from_len)
+static void wsd_ipc_handle(const uint8_t *rx, size_t len, const struct sockaddr_un *from,
+			   socklen_t from_len)
 {
 	struct ipc_hdr h = { 0 };
-	enum ipc_rc rc = ipc_decode_hdr(wsd_rx, len, &h);
+	enum ipc_rc rc = ipc_decode_hdr(rx, len, &h);
 	size_t out = 0;
 
 	if (rc == IPC_OK && h.type == IPC_T_PUSH) {
-		out = wsd_ipc_push(len);
+		out = wsd_ipc_push(rx, len);
 	} else if (rc == IPC_OK && h.type == IPC_T_STATS && len == IPC_HDR_LEN) {
 		out = wsd_ipc_stats(h.req_id);
 	} else if (rc == IPC_OK && h.type == IPC_T_REPORT && len == IPC_HDR_LEN &&
@@ -148,43 +149,68 @@ static long wsd_ipc_age_ms(struct msghdr *mh)
 	return 0;
 }
 
+/* One slot of the recvmmsg batch. Untouched pages of rx cost no memory, so a
+ * slot can hold the largest datagram. */
+struct wsd_slot {
+	uint8_t rx[IPC_MAX_DATAGRAM + 1];
+	struct sockaddr_un from;
+	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov;
+};
+
+static struct wsd_slot wsd_slots[WSD_IPC_VLEN];
+static struct mmsghdr wsd_mmsg[WSD_IPC_VLEN];
+
+static void wsd_ipc_one(struct wsd_slot *sl, struct msghdr *mh, size_t n)
+{
+	long age;
+
+	if (mh->msg_flags & MSG_TRUNC) {
+		log_warn("ipc: dropped an oversized datagram");
+		wsd_stats.ipc_errors++;
+		return;
+	}
+	/* The sender has answered 503 by now: delivering late would turn its
+	 * "not delivered" into a lie, and a retry into a duplicate. */
+	age = n >= IPC_HDR_LEN && sl->rx[3] == IPC_T_PUSH ? wsd_ipc_age_ms(mh) : 0;
+	if (wsd_max_age_ms > 0 && age >= wsd_max_age_ms) {
+		log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
+		wsd_stats.pushes_expired++;
+		return;
+	}
+	wsd_ipc_handle(sl->rx, n, &sl->from, mh->msg_namelen);
+}
+
+/* Drains in recvmmsg batches, at most WSD_IPC_BATCH datagrams per wake-up. */
 static void wsd_ipc_drain(void)
 {
-	for (int i = 0; i < WSD_IPC_BATCH; i++) {
-		struct sockaddr_un from;
-		union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(struct timespec))]; } ctl;
-		struct iovec iov = { wsd_rx, sizeof wsd_rx };
-		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
-				     .msg_iovlen = 1, .msg_control = ctl.buf,
-				     .msg_controllen = sizeof ctl.buf };
-		ssize_t n;
+	for (int round = 0; round < WSD_IPC_BATCH / WSD_IPC_VLEN; round++) {
+		int n;
 
+		for (int i = 0; i < WSD_IPC_VLEN; i++) {
+			struct wsd_slot *sl = &wsd_slots[i];
+			struct msghdr *mh = &wsd_mmsg[i].msg_hdr;
+
+			sl->iov = (struct iovec){ sl->rx, sizeof sl->rx };
+			*mh = (struct msghdr){ .msg_name = &sl->from, .msg_namelen = sizeof sl->from,
+					       .msg_iov = &sl->iov, .msg_iovlen = 1,
+					       .msg_control = sl->ctl,
+					       .msg_controllen = sizeof sl->ctl };
+		}
 		if (wsd_ipc_fd < 0)
 			return;
-		n = recvmsg(wsd_ipc_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
-		long age;
-
+		n = recvmmsg(wsd_ipc_fd, wsd_mmsg, WSD_IPC_VLEN, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_err("ipc: recvmsg: %s", strerror(errno));
+				log_err("ipc: recvmmsg: %s", strerror(errno));
 			return;
 		}
-		if ((size_t)n > IPC_MAX_DATAGRAM) {
-			log_warn("ipc: dropped an oversized datagram (%zd bytes)", n);
-			wsd_stats.ipc_errors++;
-			continue;
-		}
-		/* The sender has answered 503 by now: delivering late would turn its
-		 * "not delivered" into a lie, and a retry into a duplicate. */
-		age = (size_t)n >= IPC_HDR_LEN && wsd_rx[3] == IPC_T_PUSH ? wsd_ipc_age_ms(&mh) : 0;
-		if (wsd_max_age_ms > 0 && age >= wsd_max_age_ms) {
-			log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
-			wsd_stats.pushes_expired++;
-			continue;
-		}
-		wsd_ipc_handle((size_t)n, &from, mh.msg_namelen);
+		for (int i = 0; i < n; i++)
+			wsd_ipc_one(&wsd_slots[i], &wsd_mmsg[i].msg_hdr, wsd_mmsg[i].msg_len);
+		if (n < WSD_IPC_VLEN)
+			return; /* the socket is empty */
 	}
 }
 
