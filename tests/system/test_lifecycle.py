@@ -131,3 +131,46 @@ def test_ipc_socket_belongs_to_the_web_servers_group(make_service):
     assert st.st_gid == grp.getgrnam("www-data").gr_gid
     assert st.st_mode & 0o777 == 0o660
     assert_serving(svc)
+
+
+def test_push_api_pool_socket_is_not_stolen(tmp_path):
+    """push-api -s on a Unix socket: a second pool on the same path is refused, a
+    stale file from a killed pool is replaced, and the socket has the asked mode."""
+    conf = tmp_path / "c.yaml"
+    conf.write_text("password: x\n")
+    sock = str(tmp_path / "api.sock")
+    argv = [os.path.join(BIN, "push-api"), "-c", str(conf), "-s", sock, "-n", "1", "-m", "600"]
+    first = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 5
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.stat(sock).st_mode & 0o777 == 0o600
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        assert second.returncode == 1 and "in use" in second.stderr, second.stderr
+        assert os.path.exists(sock)
+        first.kill()  # no cleanup: the file stays behind
+        first.wait()
+        again = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 5
+            ok = False
+            while time.monotonic() < deadline:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(sock)
+                    ok = True
+                    break
+                except OSError:
+                    time.sleep(0.05)
+                finally:
+                    s.close()
+            assert ok, "restarted pool does not listen"
+        finally:
+            again.terminate()
+            assert again.wait(10) == 0
+        assert not os.path.exists(sock), "a clean stop removes its socket"
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
