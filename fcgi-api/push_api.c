@@ -27,10 +27,12 @@
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
 #define API_REPLY_GRACE_MS 250
+#define API_MAX_WORKERS 64 /* cfg bounds `workers` to this */
 
 struct api {
 	struct cfg cfg;
-	struct ipc_client ipc;
+	struct ipc_client ipc[API_MAX_WORKERS]; /* one per ws-daemon worker */
+	unsigned nipc;
 	unsigned char pw_digest[32]; /* SHA-256 of the password: fixed-length compare */
 	uint32_t next_req_id;
 	char *body;                  /* max_message_bytes, reused per request */
@@ -97,7 +99,7 @@ static void api_report(struct api *a, int status)
 	default: return;
 	}
 	if (ipc_encode_bare(msg, sizeof msg, IPC_T_REPORT, 0, (uint16_t)why))
-		ipc_client_notify(&a->ipc, msg, sizeof msg);
+		ipc_client_notify(&a->ipc[0], msg, sizeof msg); /* /metrics sums the workers */
 }
 
 static void api_refuse(struct api *a, FCGX_Request *r, int status, const char *reason)
@@ -206,8 +208,14 @@ static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *b
 
 /* One request/reply exchange with ws-daemon for items[0..n); fills res[0..n).
  * Answers the error itself and returns -1. */
-static int api_deliver(struct api *a, FCGX_Request *r, const struct ipc_push_item *items,
-		       size_t n, struct ipc_result *res)
+/* The ws-daemon worker that owns uid (see req_uid_shard). */
+static struct ipc_client *api_worker_of(struct api *a, const char *uid, size_t len)
+{
+	return &a->ipc[req_uid_shard(uid, len, a->nipc)];
+}
+
+static int api_deliver(struct api *a, FCGX_Request *r, struct ipc_client *c,
+		       const struct ipc_push_item *items, size_t n, struct ipc_result *res)
 {
 	uint32_t id = a->next_req_id++;
 	size_t dlen = ipc_encode_push(a->dgram, IPC_MAX_DATAGRAM, id, items, n), rlen = 0;
@@ -221,7 +229,7 @@ static int api_deliver(struct api *a, FCGX_Request *r, const struct ipc_push_ite
 	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
 	 * lets an answer given just before that still reach us, so a 503 for a
 	 * timeout means "not delivered". */
-	rc = ipc_client_call(&a->ipc, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
+	rc = ipc_client_call(c, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
 			     a->cfg.push_timeout_ms + API_REPLY_GRACE_MS);
 	if (rc != IPC_CALL_OK) {
 		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
@@ -272,38 +280,44 @@ static void api_push_one(struct api *a, FCGX_Request *r, size_t uid_len, size_t 
 	}
 	it = (struct ipc_push_item){ a->uid, uid_len, msg.topic_json, msg.topic_len,
 				     msg.contents_json, msg.contents_len };
-	rc = api_deliver(a, r, &it, 1, &res);
+	rc = api_deliver(a, r, api_worker_of(a, a->uid, uid_len), &it, 1, &res);
 	wmsg_push_free(&msg);
 	if (rc == 0)
 		api_push_answer(r, &res);
 }
 
-/* Sends the valid messages in as few datagrams as fit; res[i] for batch item i. */
+/* Sends the valid messages to their workers in as few datagrams as fit, keeping
+ * their order within each worker (so per-uid numbers follow the array);
+ * res[i] answers batch item i. */
 static int api_batch_deliver(struct api *a, FCGX_Request *r, const struct wmsg_batch *b,
 			     struct ipc_push_item *items, size_t *map, struct ipc_result *res)
 {
-	size_t n = 0, start = 0;
+	for (unsigned w = 0; w < a->nipc; w++) {
+		size_t n = 0, start = 0;
 
-	for (size_t i = 0; i < b->n; i++) {
-		const struct wmsg_batch_item *bi = &b->items[i];
+		for (size_t i = 0; i < b->n; i++) {
+			const struct wmsg_batch_item *bi = &b->items[i];
 
-		if (bi->error)
-			continue;
-		items[n] = (struct ipc_push_item){ bi->uid, bi->uid_len, bi->topic_json, bi->topic_len,
-						   bi->contents_json, bi->contents_len };
-		map[n++] = i;
-	}
-	while (start < n) {
-		size_t end = start + 1;
-		struct ipc_result *part = res + b->n + start; /* scratch after the per-item slots */
+			if (bi->error || api_worker_of(a, bi->uid, bi->uid_len) != &a->ipc[w])
+				continue;
+			items[n] = (struct ipc_push_item){ bi->uid, bi->uid_len, bi->topic_json,
+							   bi->topic_len, bi->contents_json,
+							   bi->contents_len };
+			map[n++] = i;
+		}
+		while (start < n) {
+			size_t end = start + 1;
+			struct ipc_result *part = res + b->n + start; /* scratch after the answers */
 
-		while (end < n && ipc_push_size(items + start, end + 1 - start) <= IPC_MAX_DATAGRAM)
-			end++;
-		if (api_deliver(a, r, items + start, end - start, part) != 0)
-			return -1;
-		for (size_t k = start; k < end; k++)
-			res[map[k]] = part[k - start];
-		start = end;
+			while (end < n &&
+			       ipc_push_size(items + start, end + 1 - start) <= IPC_MAX_DATAGRAM)
+				end++;
+			if (api_deliver(a, r, &a->ipc[w], items + start, end - start, part) != 0)
+				return -1;
+			for (size_t k = start; k < end; k++)
+				res[map[k]] = part[k - start];
+			start = end;
+		}
 	}
 	return 0;
 }
@@ -398,6 +412,14 @@ static void api_push(struct api *a, FCGX_Request *r)
 		api_push_one(a, r, uid_len, blen);
 }
 
+/* Every socket closed, nothing allocated: safe to tear down at any point. */
+static void api_init(struct api *a)
+{
+	memset(a, 0, sizeof *a);
+	for (unsigned i = 0; i < API_MAX_WORKERS; i++)
+		a->ipc[i].fd = -1;
+}
+
 static int api_setup(struct api *a, const char *conf)
 {
 	char err[CFG_ERR_LEN];
@@ -406,9 +428,15 @@ static int api_setup(struct api *a, const char *conf)
 		log_err("%s", err);
 		return -1;
 	}
-	if (ipc_client_init(&a->ipc, a->cfg.ipc_socket) != 0) {
-		log_err("ipc_socket path is too long: %s", a->cfg.ipc_socket);
-		return -1;
+	a->nipc = (unsigned)a->cfg.workers;
+	for (unsigned i = 0; i < a->nipc; i++) {
+		char path[sizeof a->ipc[i].path];
+
+		if (cfg_worker_socket(&a->cfg, i, path, sizeof path) != 0 ||
+		    ipc_client_init(&a->ipc[i], path) != 0) {
+			log_err("ipc_socket path is too long: %s", a->cfg.ipc_socket);
+			return -1;
+		}
 	}
 	if (api_digest(a->cfg.password, strlen(a->cfg.password), a->pw_digest) != 0 ||
 	    RAND_bytes((unsigned char *)&a->next_req_id, sizeof a->next_req_id) != 1) {
@@ -432,7 +460,8 @@ static int api_setup(struct api *a, const char *conf)
 
 static void api_teardown(struct api *a)
 {
-	ipc_client_close(&a->ipc);
+	for (unsigned i = 0; i < API_MAX_WORKERS; i++)
+		ipc_client_close(&a->ipc[i]);
 	free(a->body);
 	free(a->dgram);
 	free(a->uid);
@@ -450,7 +479,7 @@ static int api_same_file(const struct stat *x, const struct stat *y)
  * An invalid file is refused once, loudly, and the running values stay. */
 static void api_maybe_reload(struct api *a)
 {
-	struct api n = { .ipc.fd = -1 };
+	struct api n;
 	struct stat st;
 	time_t now = time(NULL);
 
@@ -460,14 +489,25 @@ static void api_maybe_reload(struct api *a)
 	if (stat(a->conf_path, &st) != 0 || api_same_file(&st, &a->conf_st))
 		return;
 	a->conf_st = st;
+	api_init(&n);
 	if (api_setup(&n, a->conf_path) != 0) {
 		log_err("reload refused, the running configuration stays");
 		api_teardown(&n);
 		return;
 	}
-	if (strcmp(n.ipc.path, a->ipc.path) == 0) {
-		n.ipc.fd = a->ipc.fd; /* keep the connected socket */
-		a->ipc.fd = -1;
+	if (n.cfg.workers != a->cfg.workers) {
+		/* ws-daemon keeps its worker count until restarted; so must the shards. */
+		log_warn("reload: 'workers' changes only on restart; keeping %ld", a->cfg.workers);
+		n.cfg.workers = a->cfg.workers;
+		n.nipc = a->nipc;
+		for (unsigned i = 0; i < n.nipc; i++)
+			n.ipc[i] = a->ipc[i];
+	}
+	for (unsigned i = 0; i < n.nipc; i++) {
+		if (strcmp(n.ipc[i].path, a->ipc[i].path) == 0) {
+			n.ipc[i].fd = a->ipc[i].fd; /* keep the connected socket */
+			a->ipc[i].fd = -1;
+		}
 	}
 	n.next_req_id = a->next_req_id;
 	api_teardown(a);
@@ -475,15 +515,79 @@ static void api_maybe_reload(struct api *a)
 	log_notice("configuration reloaded from %s", a->conf_path);
 }
 
-/* GET /metrics: ws-daemon's counters in Prometheus text, password required. */
-static void api_metrics(struct api *a, FCGX_Request *r)
+/* The value of sample `name` (the text before the last space) in text, or 0. */
+static double api_sample(const char *text, const char *name, size_t nl)
+{
+	for (const char *l = text; *l; ) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+
+		if (len > nl && l[0] != '#' && memcmp(l, name, nl) == 0 && l[nl] == ' ')
+			return strtod(l + nl + 1, NULL);
+		l += len + (e != NULL);
+	}
+	return 0;
+}
+
+/* Several workers: the first one's text with every sample summed over all of
+ * them (uptime: the largest). A malloc'd string, or NULL. */
+static char *api_metrics_merge(char **texts, unsigned n)
+{
+	size_t cap = strlen(texts[0]) * 2 + 256, o = 0;
+	char *out = malloc(cap);
+
+	for (const char *l = texts[0]; out && *l; ) {
+		const char *e = strchr(l, '\n'), *sp;
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		double v = 0;
+		int w;
+
+		sp = len ? memrchr(l, ' ', len) : NULL;
+		if (l[0] == '#' || !sp) {
+			w = snprintf(out + o, cap - o, "%.*s\n", (int)len, l);
+		} else {
+			int is_up = strncmp(l, "push_uptime_seconds ", 20) == 0;
+
+			for (unsigned i = 0; i < n; i++) {
+				double x = api_sample(texts[i], l, (size_t)(sp - l));
+
+				v = is_up ? (x > v ? x : v) : v + x;
+			}
+			w = is_up ? snprintf(out + o, cap - o, "%.*s %.3f\n", (int)(sp - l), l, v)
+				  : snprintf(out + o, cap - o, "%.*s %.0f\n", (int)(sp - l), l, v);
+		}
+		if (w < 0 || (size_t)w >= cap - o) {
+			free(out);
+			return NULL;
+		}
+		o += (size_t)w;
+		l += len + (e != NULL);
+	}
+	return out;
+}
+
+/* Asks worker c for its metrics; a malloc'd NUL-terminated copy, or NULL. */
+static char *api_worker_metrics(struct api *a, struct ipc_client *c, enum ipc_call_rc *rc)
 {
 	uint8_t req[IPC_HDR_LEN];
 	struct ipc_hdr h;
 	const char *text;
-	size_t n, tl, rlen = 0;
+	size_t tl, rlen = 0;
 	uint32_t id = a->next_req_id++;
-	enum ipc_call_rc rc;
+
+	*rc = ipc_client_call(c, req, ipc_encode_bare(req, sizeof req, IPC_T_STATS, id, 0), id,
+			      a->dgram, IPC_MAX_DATAGRAM, &rlen, a->cfg.push_timeout_ms);
+	if (*rc != IPC_CALL_OK || ipc_decode_stats_reply(a->dgram, rlen, &h, &text, &tl) != IPC_OK)
+		return NULL;
+	return strndup(text, tl);
+}
+
+/* GET /metrics: ws-daemon's counters in Prometheus text, password required. */
+static void api_metrics(struct api *a, FCGX_Request *r)
+{
+	char *texts[API_MAX_WORKERS] = { 0 }, *merged = NULL;
+	enum ipc_call_rc rc = IPC_CALL_OK;
+	unsigned got = 0;
 
 	if (strcmp(api_param(r, "REQUEST_METHOD"), "GET") != 0) {
 		api_report(a, 405);
@@ -494,18 +598,23 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 		api_refuse(a, r, 401, "wrong or missing password");
 		return;
 	}
-	n = ipc_encode_bare(req, sizeof req, IPC_T_STATS, id, 0);
-	rc = ipc_client_call(&a->ipc, req, n, id, a->dgram, IPC_MAX_DATAGRAM, &rlen,
-			     a->cfg.push_timeout_ms);
-	if (rc != IPC_CALL_OK) {
-		api_error(r, 503, ipc_call_rc_str(rc));
-		return;
+	for (; got < a->nipc; got++) {
+		texts[got] = api_worker_metrics(a, &a->ipc[got], &rc);
+		if (!texts[got])
+			break;
 	}
-	if (ipc_decode_stats_reply(a->dgram, rlen, &h, &text, &tl) != IPC_OK) {
-		api_error(r, 503, "push daemon gave an unreadable answer");
-		return;
-	}
-	api_respond_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, tl);
+	if (got == a->nipc)
+		merged = got == 1 ? texts[0] : api_metrics_merge(texts, got);
+	if (merged)
+		api_respond_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", merged,
+				  strlen(merged));
+	else
+		api_error(r, 503, rc != IPC_CALL_OK ? ipc_call_rc_str(rc)
+						   : "push daemon gave an unreadable answer");
+	if (merged != texts[0])
+		free(merged);
+	for (unsigned i = 0; i < got; i++)
+		free(texts[i]);
 }
 
 /* Routes on the path's last segment, so the service can sit under any prefix. */
@@ -605,7 +714,7 @@ int main(int argc, char **argv)
 	}
 	if (!conf || !conf[0])
 		conf = "conf.yaml";
-	a.ipc.fd = -1;
+	api_init(&a);
 	if (api_setup(&a, conf) != 0) {
 		api_teardown(&a);
 		return 1;

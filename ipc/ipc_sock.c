@@ -69,7 +69,11 @@ static int ipc_client_connect(struct ipc_client *c)
 	return 0;
 }
 
-static int ipc_is_down(int e) { return e == ECONNREFUSED || e == ENOENT || e == ENOTCONN; }
+/* EPIPE: the daemon shut its socket while stopping. */
+static int ipc_is_down(int e)
+{
+	return e == ECONNREFUSED || e == ENOENT || e == ENOTCONN || e == EPIPE;
+}
 
 static long ipc_now_ms(void)
 {

@@ -46,30 +46,49 @@ static void akey_b64url(const unsigned char *in, size_t n, char *out)
 
 /* MAC input: "v1|" uid "|" expiry — the separator cannot be confused because
  * the expiry is all digits and sits last. */
+/* A keyed HMAC context for the current secret, built once: key setup and the
+ * digest fetch cost more than the MAC of a short key itself (OpenSSL 3). It is
+ * rebuilt when the secret changes (reload) and stays for the process lifetime. */
+static EVP_MAC_CTX *akey_keyed(const unsigned char secret[AKEY_SECRET_LEN])
+{
+	static EVP_MAC *m;
+	static EVP_MAC_CTX *base;
+	static unsigned char base_secret[AKEY_SECRET_LEN];
+	OSSL_PARAM params[2];
+
+	if (base && CRYPTO_memcmp(base_secret, secret, AKEY_SECRET_LEN) == 0)
+		return base;
+	EVP_MAC_CTX_free(base);
+	base = NULL;
+	if (!m)
+		m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!m)
+		return NULL;
+	base = EVP_MAC_CTX_new(m);
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!base || !EVP_MAC_init(base, secret, AKEY_SECRET_LEN, params)) {
+		EVP_MAC_CTX_free(base);
+		base = NULL;
+		return NULL;
+	}
+	memcpy(base_secret, secret, AKEY_SECRET_LEN);
+	return base;
+}
+
 static int akey_sign(const unsigned char secret[AKEY_SECRET_LEN], const char *uid,
 		     size_t uid_len, const char *expiry, size_t expiry_len,
 		     char out[AKEY_SIG_B64_LEN + 1])
 {
 	unsigned char mac[SHA256_DIGEST_LENGTH];
-	/* Fetched once: the lookup is costly and each process is single-threaded.
-	 * It stays reachable for the process lifetime on purpose. */
-	static EVP_MAC *m;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
+	EVP_MAC_CTX *base = akey_keyed(secret);
+	EVP_MAC_CTX *ctx = base ? EVP_MAC_CTX_dup(base) : NULL;
 	size_t outl = 0;
 	int rc = -1;
 
-	if (!m)
-		m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (!m)
-		goto fail;
-	ctx = EVP_MAC_CTX_new(m);
 	if (!ctx)
 		goto fail;
-	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, secret, AKEY_SECRET_LEN, params) ||
-	    !EVP_MAC_update(ctx, (const unsigned char *)"v1|", 3) ||
+	if (!EVP_MAC_update(ctx, (const unsigned char *)"v1|", 3) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)uid, uid_len) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)"|", 1) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)expiry, expiry_len) ||

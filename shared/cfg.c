@@ -47,6 +47,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "send_queue_max_bytes", CT_LONG, OFF(send_queue_max_bytes), 1024, 1L << 30, "1048576", "per-connection queue, bytes" },
 	{ "ping_interval", CT_LONG, OFF(ping_interval), 1, 3600, "30", "idle seconds before a WebSocket ping" },
 	{ "idle_timeout", CT_LONG, OFF(idle_timeout), 2, 7200, "75", "idle seconds before hanging up" },
+	{ "workers", CT_LONG, OFF(workers), 1, 64, "1", "ws-daemon worker processes (uids are spread over them)" },
 	{ "fcgi_procs", CT_LONG, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
 	{ "log_level", CT_LEVEL, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
 };
@@ -420,6 +421,14 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f)
 	}
 	}
 	return 0;
+}
+
+int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len)
+{
+	int n = c->workers > 1 ? snprintf(out, len, "%s.%u", c->ipc_socket, index)
+			       : snprintf(out, len, "%s", c->ipc_socket);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 int cfg_split_addr(const char *addr, char *host, size_t host_len, int *port)

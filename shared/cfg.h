@@ -32,6 +32,7 @@ struct cfg {
 	long ping_interval;            /* seconds of silence before a ping */
 	long idle_timeout;             /* seconds of silence before hanging up */
 	long fcgi_procs;               /* FastCGI processes the web server spawns */
+	long workers;                  /* ws-daemon worker processes */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 };
@@ -48,6 +49,10 @@ void cfg_free(struct cfg *c);
 /* Writes the effective value of key `name` (as conf.yaml would spell it) to f;
  * -1 if there is no such key. Secrets print as "<set>" or "". */
 int cfg_print_key(const struct cfg *c, const char *name, FILE *f);
+
+/* The datagram socket of ws-daemon worker `index`: ipc_socket itself with one
+ * worker, "ipc_socket.<index>" with several. -1 if it does not fit out. */
+int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len);
 
 /* Splits "host:port", "[v6]:port" or ":port" (host then empty). Returns 0 on
  * success with host copied into host (NUL-terminated), -1 on bad syntax/port. */

@@ -2,6 +2,7 @@
  * so a uid accepted on /push is the same uid accepted on /ws. */
 #include "req.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static int req_hexval(char c)
@@ -127,4 +128,17 @@ const char *req_uid_problem(const char *uid, size_t len, size_t max_len)
 	if (!req_utf8_valid(uid, len))
 		return "uid is not valid UTF-8";
 	return NULL;
+}
+
+unsigned req_uid_shard(const char *uid, size_t len, unsigned n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	if (n <= 1)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)uid[i];
+		h *= 1099511628211ULL;
+	}
+	return (unsigned)(h % n);
 }

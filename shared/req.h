@@ -22,4 +22,8 @@ int req_utf8_valid(const char *s, size_t len);
 /* NULL when uid is acceptable, else a reason in English (static storage). */
 const char *req_uid_problem(const char *uid, size_t len, size_t max_len);
 
+/* The worker (0..n-1) that owns uid: every connection of a uid and every push
+ * to it meet there, so its message numbers stay one sequence. FNV-1a. */
+unsigned req_uid_shard(const char *uid, size_t len, unsigned n);
+
 #endif

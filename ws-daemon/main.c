@@ -16,9 +16,11 @@
 #include "akey.h"
 #include "cfg.h"
 #include "log.h"
+#include "proc.h"
 #include "req.h"
 #include "wmsg.h"
 #include "wsd_conn.h"
+#include "wsd_accept.h"
 #include "wsd_ipc.h"
 #include "wsd_stats.h"
 
@@ -42,6 +44,9 @@ struct wsd {
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
 	char ws_host[256];         /* lws keeps a pointer to the interface name */
+	char ipc_path[128];        /* this worker's datagram socket */
+	unsigned index;            /* worker number, 0..workers-1 */
+	struct wsd_handoff handoff[64]; /* made by the supervisor (workers > 1) */
 	lws_retry_bo_t retry;
 	char *argbuf;              /* WSD_MAX_HEADER_DATA + 1, for query args */
 };
@@ -277,6 +282,7 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 	}
 	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd.live);
 	wsd_notify("STOPPING=1");
+	wsd_accept_stop();
 	wsd_ipc_close();
 	wsd_conn_close_all(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	wsd.stopping = 1;
@@ -369,6 +375,10 @@ static void wsd_on_hup(uv_signal_t *h, int signum)
 	wsd_keep_str(&n.ws_addr, &wsd.cfg.ws_addr, "ws_addr");
 	wsd_keep_str(&n.ipc_socket, &wsd.cfg.ipc_socket, "ipc_socket");
 	wsd_keep_str(&n.run_dir, &wsd.cfg.run_dir, "run_dir");
+	if (n.workers != wsd.cfg.workers) {
+		log_warn("reload: 'workers' changes only on restart; keeping %ld", wsd.cfg.workers);
+		n.workers = wsd.cfg.workers;
+	}
 	cfg_free(&wsd.cfg);
 	wsd.cfg = n;
 	wsd_apply_cfg();
@@ -404,7 +414,9 @@ static int wsd_start(void)
 		log_err("cannot create the libwebsockets context");
 		return -1;
 	}
-	info.port = port;
+	/* One worker: lws listens. Several: each accepts on its own SO_REUSEPORT
+	 * socket and routes connections to their uid's worker (wsd_accept.c). */
+	info.port = wsd.cfg.workers > 1 ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 ? host : NULL;
 	info.protocols = wsd_protocols;
 	info.retry_and_idle_policy = &wsd.retry;
@@ -413,18 +425,25 @@ static int wsd_start(void)
 		log_err("cannot listen for WebSockets on %s", wsd.cfg.ws_addr);
 		return -1;
 	}
-	/* Owner-only until the group is right, then the group may push. */
-	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0 ||
-	    wsd_ipc_open(wsd.vhost, wsd.cfg.ipc_socket, 0600, err, sizeof err) != 0) {
-		log_err("ipc socket %s: %s", wsd.cfg.ipc_socket, err[0] ? err : strerror(errno));
+	if (cfg_worker_socket(&wsd.cfg, wsd.index, wsd.ipc_path, sizeof wsd.ipc_path) != 0) {
+		log_err("ipc_socket path is too long: %s", wsd.cfg.ipc_socket);
 		return -1;
 	}
-	if (wsd_ipc_share(wsd.cfg.ipc_socket, wsd.cfg.ipc_socket_group, WSD_IPC_MODE) != 0) {
+	/* Owner-only until the group is right, then the group may push. */
+	if (wsd_make_run_dir(wsd.ipc_path) != 0 ||
+	    wsd_ipc_open(wsd.vhost, wsd.ipc_path, 0600, err, sizeof err) != 0) {
+		log_err("ipc socket %s: %s", wsd.ipc_path, err[0] ? err : strerror(errno));
+		return -1;
+	}
+	if (wsd_ipc_share(wsd.ipc_path, wsd.cfg.ipc_socket_group, WSD_IPC_MODE) != 0 ||
+	    (wsd.cfg.workers > 1 &&
+	     wsd_accept_start(&wsd.loop, wsd.vhost, host, port, wsd.index,
+			      (unsigned)wsd.cfg.workers, wsd.handoff) != 0)) {
 		wsd_ipc_close();
 		return -1;
 	}
-	log_notice("ws-daemon %s: WebSockets on %s, pushes on %s", WSD_VERSION, wsd.cfg.ws_addr,
-		   wsd.cfg.ipc_socket);
+	log_notice("ws-daemon %s worker %u/%ld: WebSockets on %s, pushes on %s", WSD_VERSION,
+		   wsd.index + 1, wsd.cfg.workers, wsd.cfg.ws_addr, wsd.ipc_path);
 	return 0;
 }
 
@@ -477,6 +496,25 @@ static int wsd_run(void)
 	return rc;
 }
 
+/* Supervisor, before forking: the hand-off channels every worker shares. */
+static int wsd_supervisor_setup(void *arg)
+{
+	(void)arg;
+	if (wsd_handoff_create(wsd.handoff, (unsigned)wsd.cfg.workers) != 0) {
+		log_err("cannot create hand-off sockets: %s", strerror(errno));
+		return -1;
+	}
+	log_notice("supervising %ld workers", wsd.cfg.workers);
+	return 0;
+}
+
+static int wsd_worker(unsigned index, void *arg)
+{
+	(void)arg;
+	wsd.index = index;
+	return wsd_run();
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf = "conf.yaml", *get = NULL;
@@ -516,7 +554,14 @@ int main(int argc, char **argv)
 		cfg_free(&wsd.cfg);
 		return 1;
 	}
-	rc = wsd_run();
+	if (wsd.cfg.workers > 1) {
+		static const struct proc_pool_ops ops = { wsd_supervisor_setup, wsd_worker, NULL };
+
+		/* Workers take a second to close their clients politely. */
+		rc = proc_pool_run((unsigned)wsd.cfg.workers, 3, &ops, NULL);
+	} else {
+		rc = wsd_run();
+	}
 	cfg_free(&wsd.cfg);
 	return rc;
 }

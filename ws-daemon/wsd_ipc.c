@@ -267,8 +267,13 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 
 void wsd_ipc_close(void)
 {
-	/* Senders still connected to the old socket now get ECONNREFUSED (503 at
-	 * once) instead of waiting out their timeout. lws closes the fd. */
+	/* Answer what already arrived, then refuse the rest at once: senders get
+	 * EPIPE (503 now) instead of waiting out their timeout on a socket nobody
+	 * reads. lws closes the fd itself, a loop turn later. */
+	if (wsd_ipc_fd >= 0) {
+		wsd_ipc_drain();
+		(void)shutdown(wsd_ipc_fd, SHUT_RD);
+	}
 	if (wsd_ipc_wsi)
 		lws_set_timeout(wsd_ipc_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	wsd_ipc_wsi = NULL;

@@ -67,10 +67,16 @@ class Service:
             "password": self.password,
             "log_level": "info",
             "fcgi_procs": 2,
+            # PUSH_WORKERS=2 runs the whole suite against a sharded ws-daemon.
+            "workers": int(os.environ.get("PUSH_WORKERS", "1")),
         }
         cfg.update(overrides)
         self.cfg = cfg
         self.write_conf()
+        base = self.sock
+        n = int(cfg.get("workers", 1))
+        self.socks = [base] if n == 1 else [f"{base}.{i}" for i in range(n)]
+        self.sock = self.socks[0]
         self.daemon = None
         self.webserver = None   # lighttpd or apache2
         self.fcgi_pool = None   # push-api -s (Apache only; lighttpd spawns its own)
@@ -88,12 +94,17 @@ class Service:
         os.replace(tmp, self.conf)
 
     # -- lifecycle ---------------------------------------------------------
-    def _spawn(self, argv, log_path):
+    def _spawn(self, argv, log_path, own_group=False):
         log = open(log_path, "ab")
         try:
-            return subprocess.Popen(argv, stdout=log, stderr=log, cwd=self.dir)
+            return subprocess.Popen(argv, stdout=log, stderr=log, cwd=self.dir,
+                                    start_new_session=own_group)
         finally:
             log.close()
+
+    def freeze_daemon(self, sig):
+        """SIGSTOP/SIGCONT/SIGKILL to the daemon and all its workers (its own group)."""
+        os.killpg(self.daemon.pid, sig)
 
     @staticmethod
     def _stop_proc(proc, sig=signal.SIGTERM, timeout=10):
@@ -110,11 +121,14 @@ class Service:
 
     def start_daemon(self):
         self.daemon = self._spawn([os.path.join(BIN, "ws-daemon"), "-c", self.conf],
-                                  self.daemon_log)
-        if not wait_until(lambda: os.path.exists(self.sock) and port_open(self.ws_port)):
+                                  self.daemon_log, own_group=True)
+        if not wait_until(lambda: all(os.path.exists(p) for p in self.socks)
+                          and port_open(self.ws_port)):
             raise RuntimeError("ws-daemon did not start:\n" + self.read_log(self.daemon_log))
 
     def stop_daemon(self, sig=signal.SIGTERM, timeout=10):
+        if sig == signal.SIGKILL and self.daemon is not None and self.daemon.poll() is None:
+            self.freeze_daemon(signal.SIGKILL)  # a crash takes the workers too
         rc = self._stop_proc(self.daemon, sig, timeout)
         self.daemon = None
         return rc
@@ -290,7 +304,8 @@ def make_service(web):
     yield make
     for svc in started:
         svc.stop()
-        shutil.rmtree(svc.dir, ignore_errors=True)
+        if not os.environ.get("PUSH_KEEP_DIRS"):
+            shutil.rmtree(svc.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", params=WEB_SERVERS)

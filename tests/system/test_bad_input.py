@@ -382,7 +382,7 @@ def test_daemon_frozen_is_503_within_timeout(make_service):
     """A daemon that does not answer (SIGSTOP): 503 after about push_timeout_ms, no hang."""
     svc = make_service(push_timeout_ms=300)
     pid = svc.daemon.pid
-    svc.daemon.send_signal(signal.SIGSTOP)
+    svc.freeze_daemon(signal.SIGSTOP)
     try:
         for _ in range(3):
             resp, took = timed_push(svc, "frozen")
@@ -390,7 +390,7 @@ def test_daemon_frozen_is_503_within_timeout(make_service):
             assert took < 0.3 + 2.0, f"503 took {took:.2f}s"
             assert took >= 0.25, "answered before push_timeout_ms without the daemon?"
     finally:
-        svc.daemon.send_signal(signal.SIGCONT)
+        svc.freeze_daemon(signal.SIGCONT)
     assert svc.daemon.pid == pid
     assert_serving(svc)
 
@@ -413,13 +413,13 @@ def test_push_answered_503_is_never_delivered_late(make_service):
         try:
             st, _, data = await asyncio.to_thread(push_until_delivered, svc, "thaw", "before", 0)
             assert (await recv_json(ws))["topic"] == "before"
-            svc.daemon.send_signal(signal.SIGSTOP)
+            svc.freeze_daemon(signal.SIGSTOP)
             try:
                 for i in range(3):
                     resp = await asyncio.to_thread(svc.push, "thaw", "late", i)
                     expect_error(resp, 503)
             finally:
-                svc.daemon.send_signal(signal.SIGCONT)
+                svc.freeze_daemon(signal.SIGCONT)
             st, _, data = await asyncio.to_thread(svc.push, "thaw", "after", 1)
             assert st == 200, data
             msg = await recv_json(ws)
