@@ -48,7 +48,7 @@ BIN_UNIT := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 # Objects are kept between builds (they are not just intermediates).
 .SECONDARY:
 
-.PHONY: all unit deps deps-test run test test-unit test-system install uninstall clean
+.PHONY: all unit deps deps-test run test test-unit test-system install uninstall clean bench fuzz
 all: $(BIN_DAEMON) $(BIN_FCGI)
 
 unit: $(BIN_UNIT)
@@ -84,6 +84,15 @@ test-unit: unit
 
 test-system: all
 	@scripts/system-tests.sh $(BUILD)/bin
+
+# Benchmarks against nginx+nchan (docs/benchmarks.md); QUICK=1 for the short set.
+bench: all
+	@QUICK=$(QUICK) bench/run.sh
+
+# libFuzzer drivers for every parser, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # The whole suite, then again under ASan+UBSan (zero reports required).
 test: deps-test
