@@ -94,10 +94,12 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# The whole suite, then again under ASan+UBSan (zero reports required).
+# The whole suite, then again under ASan+UBSan (zero reports required), then a
+# short run of every fuzzer (saved crashers replayed first).
 test: deps-test
 	@$(MAKE) --no-print-directory test-unit test-system
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
+	@tests/fuzz/run.sh 5
 
 # Install: PREFIX=/usr puts the config in /etc/push-service, other prefixes in
 # PREFIX/etc/push-service; DESTDIR stages everything for packaging.

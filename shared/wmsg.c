@@ -236,10 +236,14 @@ static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wmsg_batch_i
 	if (!json_is_string(uid))
 		return "\"uid\" must be a string";
 	/* Kept even when the item is refused, so the answer can name it. */
-	it->uid = strndup(json_string_value(uid), json_string_length(uid));
+	/* All uid_len bytes: a "\u0000" inside must not make the copy shorter than
+	 * the length kept with it (the item is refused, the answer still names it). */
 	it->uid_len = json_string_length(uid);
+	it->uid = malloc(it->uid_len + 1);
 	if (!it->uid)
 		return "out of memory";
+	memcpy(it->uid, json_string_value(uid), it->uid_len);
+	it->uid[it->uid_len] = '\0';
 	why = req_uid_problem(json_string_value(uid), json_string_length(uid), max_uid);
 	if (why)
 		return why;

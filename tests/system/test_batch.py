@@ -93,3 +93,16 @@ def test_batch_bad_bodies(make_service):
     st, _, d = svc.request("POST", "/push", {"password": "wrong"}, body=b"[]",
                            headers={"Content-Type": "application/json"})
     assert st == 401, d
+
+
+def test_batch_uid_with_nul_is_refused_and_named(make_service):
+    """A uid holding "\\u0000" is refused by the uid rule and echoed back whole
+    (found by the wmsg fuzzer: the copy used to stop at the NUL)."""
+    svc = make_service()
+    body = b'[{"uid":"\\u0000bcdefghijklmnop","topic":"t","contents":1}]'
+    st, _, d = svc.request("POST", "/push", {"password": svc.password}, body=body,
+                           headers={"Content-Type": "application/json"})
+    assert st == 200, d
+    item = d["contents"][0]
+    assert item["uid"] == "\x00bcdefghijklmnop"
+    assert item["topic"] == "error" and item["contents"] == "uid contains control characters"

@@ -1,0 +1,224 @@
+/* libFuzzer driver for shared/wmsg.c: /push bodies (single and batch) must re-serialise to
+ * JSON that jansson reads back as the same values, and frames must be exact 3-key objects. */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fuzz_check.h"
+#include "req.h"
+#include "wmsg.h"
+
+#define BODY_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+#define PART_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+/* Parses text[0..len) (a serialised part) and checks it equals want. */
+static void check_part(const char *text, size_t len, const json_t *want)
+{
+	json_error_t e;
+	json_t *j;
+
+	FUZZ_CHECK(text != NULL);
+	/* NUL-terminated, no raw NUL inside: NULs in strings are escaped. */
+	FUZZ_CHECK(text[len] == '\0' && strlen(text) == len);
+	j = json_loadb(text, len, PART_FLAGS, &e);
+	if (!j)
+		fprintf(stderr, "re-parse failed: %s in %.*s\n", e.text, (int)len, text);
+	FUZZ_CHECK(j != NULL);
+	FUZZ_CHECK(json_equal(j, want));
+	json_decref(j);
+}
+
+/* The spliced frame for this number parses as exactly {"topic","number","contents"}. */
+static void check_frame(const struct wmsg_push *p, const json_t *topic, const json_t *contents,
+			uint64_t number)
+{
+	size_t cap = wmsg_frame_max(p->topic_len, p->contents_len), n, digits;
+	char *buf, num[24];
+	json_error_t e;
+	json_t *f;
+
+	FUZZ_CHECK(cap != SIZE_MAX);
+	buf = malloc(cap);
+	FUZZ_CHECK(buf != NULL);
+	FUZZ_CHECK(wmsg_frame_write(buf, cap - 1, p->topic_json, p->topic_len, number,
+				    p->contents_json, p->contents_len) == 0);
+	n = wmsg_frame_write(buf, cap, p->topic_json, p->topic_len, number, p->contents_json,
+			     p->contents_len);
+	digits = (size_t)snprintf(num, sizeof num, "%" PRIu64, number);
+	FUZZ_CHECK(n == cap - 20 + digits);
+	if (number <= INT64_MAX) {
+		/* jansson reads integers as json_int_t (64-bit signed). */
+		f = json_loadb(buf, n, BODY_FLAGS, &e);
+		if (!f)
+			fprintf(stderr, "frame does not parse: %s in %.*s\n", e.text, (int)n, buf);
+		FUZZ_CHECK(f != NULL && json_is_object(f));
+		FUZZ_CHECK(json_object_size(f) == 3);
+		FUZZ_CHECK(json_equal(json_object_get(f, "topic"), topic));
+		FUZZ_CHECK(json_is_integer(json_object_get(f, "number")));
+		FUZZ_CHECK((uint64_t)json_integer_value(json_object_get(f, "number")) == number);
+		FUZZ_CHECK(json_equal(json_object_get(f, "contents"), contents));
+		json_decref(f);
+	} else {
+		FUZZ_CHECK(memcmp(buf + 9 + p->topic_len + 10, num, digits) == 0);
+	}
+	free(buf);
+}
+
+/* wmsg_reply with the topic text and the contents JSON text as plain strings. */
+static void check_reply(const json_t *topic, const struct wmsg_push *p, long long number)
+{
+	const char *t = json_string_value(topic);
+	size_t len = 0;
+	char *r;
+	json_error_t e;
+	json_t *f;
+
+	if (strlen(t) != json_string_length(topic))
+		return; /* C-string API: a topic with NUL cannot be passed */
+	r = wmsg_reply(t, number, p->contents_json, &len);
+	FUZZ_CHECK(r != NULL && strlen(r) == len);
+	f = json_loadb(r, len, BODY_FLAGS, &e);
+	FUZZ_CHECK(f != NULL && json_object_size(f) == 3);
+	FUZZ_CHECK(json_equal(json_object_get(f, "topic"), topic));
+	FUZZ_CHECK(json_integer_value(json_object_get(f, "number")) == number);
+	FUZZ_CHECK(json_is_string(json_object_get(f, "contents")));
+	FUZZ_CHECK(json_string_length(json_object_get(f, "contents")) == p->contents_len);
+	FUZZ_CHECK(memcmp(json_string_value(json_object_get(f, "contents")), p->contents_json,
+			  p->contents_len) == 0);
+	json_decref(f);
+	free(r);
+}
+
+static uint64_t fnv(const uint8_t *d, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ d[i]) * 1099511628211ull;
+	return h;
+}
+
+static void check_push(const uint8_t *data, size_t size, const json_t *root)
+{
+	struct wmsg_push p, p2;
+	char reason[256] = "";
+	const json_t *topic = NULL, *contents = NULL;
+	int model_ok, rc;
+
+	rc = wmsg_parse_push((const char *)data, size, &p, reason, sizeof reason);
+	if (json_is_object(root)) {
+		topic = json_object_get(root, "topic");
+		contents = json_object_get(root, "contents");
+	}
+	model_ok = json_is_string(topic) && contents != NULL;
+	FUZZ_CHECK((rc == 0) == model_ok);
+	if (rc != 0) {
+		FUZZ_CHECK(rc == -1 && reason[0] != '\0');
+		FUZZ_CHECK(p.topic_json == NULL && p.contents_json == NULL);
+		return;
+	}
+	check_part(p.topic_json, p.topic_len, topic);
+	check_part(p.contents_json, p.contents_len, contents);
+
+	/* The serialisation is canonical: feeding it back gives the same bytes. */
+	{
+		size_t blen = p.topic_len + p.contents_len + 32;
+		char *body = malloc(blen);
+		int n;
+
+		FUZZ_CHECK(body != NULL);
+		n = snprintf(body, blen, "{\"topic\":%s,\"contents\":%s}", p.topic_json,
+			     p.contents_json);
+		FUZZ_CHECK(n > 0 && (size_t)n < blen);
+		FUZZ_CHECK(wmsg_parse_push(body, (size_t)n, &p2, reason, sizeof reason) == 0);
+		FUZZ_CHECK(p2.topic_len == p.topic_len &&
+			   memcmp(p2.topic_json, p.topic_json, p.topic_len) == 0);
+		FUZZ_CHECK(p2.contents_len == p.contents_len &&
+			   memcmp(p2.contents_json, p.contents_json, p.contents_len) == 0);
+		wmsg_push_free(&p2);
+		free(body);
+	}
+
+	check_frame(&p, topic, contents, 0);
+	check_frame(&p, topic, contents, fnv(data, size) & INT64_MAX);
+	check_frame(&p, topic, contents, UINT64_MAX);
+	check_reply(topic, &p, (long long)(fnv(data, size) >> 1) - (1ll << 62));
+	wmsg_push_free(&p);
+	FUZZ_CHECK(p.topic_json == NULL && p.contents_json == NULL);
+}
+
+static void check_batch(const uint8_t *data, size_t size, const json_t *root, size_t max_items,
+			size_t max_uid)
+{
+	struct wmsg_batch b;
+	char reason[256] = "";
+	int rc = wmsg_parse_batch((const char *)data, size, max_items, max_uid, &b, reason,
+				  sizeof reason);
+	size_t n = json_is_array(root) ? json_array_size(root) : 0;
+
+	FUZZ_CHECK((rc == 0) == (n >= 1 && n <= max_items));
+	if (rc != 0) {
+		FUZZ_CHECK(rc == -1 && reason[0] != '\0');
+		FUZZ_CHECK(b.n == 0 && b.items == NULL);
+		wmsg_batch_free(&b);
+		return;
+	}
+	FUZZ_CHECK(b.n == n && b.items != NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct wmsg_batch_item *it = &b.items[i];
+		const json_t *o = json_array_get(root, i);
+		const json_t *uid = json_object_get(o, "uid"); /* NULL unless o is an object */
+		const json_t *topic = json_object_get(o, "topic");
+		const json_t *contents = json_object_get(o, "contents");
+		int ok = json_is_object(o) && json_is_string(uid) && json_is_string(topic) &&
+			 contents != NULL &&
+			 req_uid_problem(json_string_value(uid), json_string_length(uid), max_uid) ==
+				 NULL;
+
+		if (it->uid) {
+			/* What fcgi-api/push_api.c (api_batch_answer) does with them: json_pack
+			 * "s%" reads uid_len bytes of uid to name the item in the answer. */
+			json_decref(json_pack("s%", it->uid, it->uid_len));
+			/* wmsg.h: uid is NUL-terminated after uid_len bytes (ASan flags this read
+			 * when uid_len overstates the allocation), and holds the item's uid. */
+			FUZZ_CHECK(json_is_string(uid));
+			FUZZ_CHECK(it->uid[it->uid_len] == '\0');
+			FUZZ_CHECK(it->uid_len <= json_string_length(uid) &&
+				   memcmp(it->uid, json_string_value(uid), it->uid_len) == 0);
+			/* A uid with no NUL inside comes through whole. */
+			if (strlen(json_string_value(uid)) == json_string_length(uid))
+				FUZZ_CHECK(it->uid_len == json_string_length(uid));
+		} else {
+			FUZZ_CHECK(it->error != NULL);
+		}
+		FUZZ_CHECK((it->error == NULL) == ok);
+		if (it->error) {
+			FUZZ_CHECK(it->topic_json == NULL && it->contents_json == NULL);
+			continue;
+		}
+		FUZZ_CHECK(it->uid != NULL);
+		FUZZ_CHECK(req_uid_problem(it->uid, it->uid_len, max_uid) == NULL);
+		check_part(it->topic_json, it->topic_len, topic);
+		check_part(it->contents_json, it->contents_len, contents);
+	}
+	wmsg_batch_free(&b);
+	FUZZ_CHECK(b.n == 0 && b.items == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_error_t e;
+	/* The same reading the service does, as the reference for what must come back. */
+	json_t *root = json_loadb((const char *)data, size, BODY_FLAGS, &e);
+
+	check_push(data, size, root);
+	check_batch(data, size, root, 1024, 256);
+	check_batch(data, size, root, 2, 4);
+	json_decref(root);
+	return 0;
+}
