@@ -1,0 +1,1168 @@
+/* Benchmark load generator: N libwebsockets subscribers (libuv loop) in P forked
+ * processes, plus an HTTP keep-alive or datagram publisher; prints one JSON result line. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "akey.h"
+#include "cfg.h"
+#include "ipc.h"
+
+/* ---- histogram: 16 linear sub-buckets per power of two (about 6 % resolution) ---- */
+#define H_SUB 16
+#define H_POW 40
+#define H_N (H_SUB * H_POW)
+
+static unsigned h_index(uint64_t us)
+{
+	unsigned e;
+
+	if (us < H_SUB)
+		return (unsigned)us;
+	e = 63u - (unsigned)__builtin_clzll(us);   /* us >= 16 -> e >= 4 */
+	unsigned sub = (unsigned)((us >> (e - 4)) & (H_SUB - 1));
+	unsigned idx = (e - 3) * H_SUB + sub;
+	return idx < H_N ? idx : H_N - 1;
+}
+
+/* Upper edge of a bucket, in microseconds. */
+static uint64_t h_value(unsigned idx)
+{
+	if (idx < H_SUB)
+		return idx;
+	unsigned e = idx / H_SUB + 3, sub = idx % H_SUB;
+	return ((uint64_t)(H_SUB + sub + 1) << (e - 4)) - 1;
+}
+
+/* ---- shared memory between the parent and the subscriber processes ---- */
+struct child_stats {
+	_Atomic uint64_t connected, failed, closed, received, unique, dup, ooo, bad;
+	_Atomic uint64_t hist[H_N];
+	_Atomic uint64_t max_us;
+};
+
+struct shm {
+	atomic_int stop;
+	atomic_int go_close;
+	struct child_stats ch[64];
+	/* per subscriber: 1 once its WebSocket is open */
+	atomic_uchar up[];
+};
+
+/* ---- options ---- */
+enum target { T_SERVICE, T_DAEMON, T_NCHAN };
+enum pubmode { P_NONE, P_HTTP, P_IPC };
+
+static struct opts {
+	enum target target;
+	enum pubmode pub;
+	const char *ws_host;
+	int ws_port;
+	const char *http_host;
+	int http_port;
+	const char *conf;
+	const char *ipc_path;
+	const char *password;
+	const char *scenario;
+	const char *pids;
+	int server_cpu;
+	long subs, uids, procs, src_ips, conn_par, inflight, count, body_pad;
+	double rate, duration, idle, drain, connect_timeout;
+} o = {
+	.target = T_SERVICE, .pub = P_NONE, .ws_host = "127.0.0.1", .ws_port = 8081,
+	.http_host = "127.0.0.1", .http_port = 8080, .password = "abc123",
+	.scenario = "run", .subs = 100, .uids = 0, .procs = 0, .src_ips = 0, .conn_par = 128,
+	.inflight = 16, .count = 0, .rate = 0, .duration = 5, .idle = 0, .drain = 5,
+	.connect_timeout = 60,
+};
+
+static struct shm *shm;
+static char (*keys)[AKEY_MAX_LEN];
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("loadgen: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		die("clock_gettime: %s", strerror(errno));
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- server process accounting from /proc ---- */
+#define MAX_PIDS 64
+static int spids[MAX_PIDS];
+static int nspids;
+
+static void parse_pids(const char *s)
+{
+	while (s && *s && nspids < MAX_PIDS) {
+		char *end;
+		long v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		if (v > 0)
+			spids[nspids++] = (int)v;
+		s = *end ? end + 1 : end;
+	}
+}
+
+/* Sum of VmRSS over the server processes, KiB; -1 if none could be read. */
+static long server_rss_kb(void)
+{
+	long total = -1;
+
+	for (int i = 0; i < nspids; i++) {
+		char path[64], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/%d/status", spids[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			long kb;
+
+			if (sscanf(line, "VmRSS: %ld", &kb) == 1) {
+				total = (total < 0 ? 0 : total) + kb;
+				break;
+			}
+		}
+		(void)fclose(f);
+	}
+	return total;
+}
+
+/* Sum of utime + stime over the server processes, microseconds. */
+static double server_cpu_us(void)
+{
+	double total = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	for (int i = 0; i < nspids; i++) {
+		char path[64], buf[1024];
+		FILE *f;
+		size_t n;
+		unsigned long ut, st;
+
+		snprintf(path, sizeof path, "/proc/%d/stat", spids[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof buf - 1, f);
+		(void)fclose(f);
+		buf[n] = '\0';
+		char *p = strrchr(buf, ')');
+		/* after ")": state(3) ... utime is field 14, stime 15 */
+		if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				 &ut, &st) != 2)
+			continue;
+		total += (double)(ut + st) * 1e6 / (double)(hz > 0 ? hz : 100);
+	}
+	return total;
+}
+
+/* Busy (non-idle) time of one CPU from /proc/stat, microseconds; -1 if unreadable.
+ * With the server pinned there, busy minus the server's own CPU time is what other
+ * programs on the machine took from it during the measurement. */
+static double cpu_busy_us(int cpu)
+{
+	char want[16], line[512];
+	double busy = -1;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof want, "cpu%d ", cpu);
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long v[8] = { 0 };
+
+		if (strncmp(line, want, strlen(want)) != 0)
+			continue;
+		if (sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
+			busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1e6 /
+			       (double)(hz > 0 ? hz : 100);
+		break;
+	}
+	(void)fclose(f);
+	return busy;
+}
+
+/* ---- tiny blocking HTTP helper for /access ---- */
+static int tcp_connect(const char *host, int port, int nonblock)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd, one = 1;
+
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		die("not an IPv4 address: %s", host);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+		die("TCP_NODELAY: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Incremental HTTP/1.1 response parser over a growing buffer: returns the length of
+ * one complete response at buf[0..], 0 if more bytes are needed, -1 if malformed. */
+static int http_close;  /* the last complete response said "Connection: close" */
+
+static long http_complete(const char *buf, size_t len, int *status, const char **body,
+			  size_t *body_len)
+{
+	const char *hdr_end = memmem(buf, len, "\r\n\r\n", 4);
+	size_t hlen;
+	long clen = -1;
+	int chunked = 0;
+
+	if (!hdr_end)
+		return 0;
+	hlen = (size_t)(hdr_end - buf) + 4;
+	http_close = 0;
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0)
+		return -1;
+	*status = atoi(buf + 9);
+	for (const char *p = buf; p < hdr_end;) {
+		const char *eol = memmem(p, (size_t)(hdr_end - p) + 2, "\r\n", 2);
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0)
+			clen = strtol(p + 15, NULL, 10);
+		else if ((size_t)(eol - p) > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0 &&
+			 memmem(p, (size_t)(eol - p), "chunked", 7))
+			chunked = 1;
+		else if ((size_t)(eol - p) > 11 && strncasecmp(p, "connection:", 11) == 0 &&
+			 memmem(p, (size_t)(eol - p), "close", 5))
+			http_close = 1;
+		p = eol + 2;
+	}
+	*body = buf + hlen;
+	if (chunked) {
+		const char *end = memmem(buf + hlen, len - hlen, "0\r\n\r\n", 5);
+
+		if (!end)
+			return 0;
+		*body_len = (size_t)(end - (buf + hlen));
+		return (long)((size_t)(end - buf) + 5);
+	}
+	if (clen < 0)
+		clen = 0;
+	if (len < hlen + (size_t)clen)
+		return 0;
+	*body_len = (size_t)clen;
+	return (long)(hlen + (size_t)clen);
+}
+
+static void fetch_keys_http(void)
+{
+	int fd = -1;
+	char req[512], buf[8192];
+
+	for (long u = 0; u < o.uids; u++) {
+		size_t have = 0;
+		int status = 0, tries = 0;
+		const char *body;
+		size_t blen;
+		long n;
+
+		for (;;) {
+			if (fd < 0 && (fd = tcp_connect(o.http_host, o.http_port, 0)) < 0)
+				die("/access: cannot connect to %s:%d", o.http_host, o.http_port);
+			int rl = snprintf(req, sizeof req,
+					  "GET /access?uid=b%ld&password=%s HTTP/1.1\r\nHost: %s\r\n\r\n",
+					  u, o.password, o.http_host);
+			if (write(fd, req, (size_t)rl) == rl)
+				break;
+			(void)close(fd);
+			fd = -1;
+			if (++tries > 3)
+				die("/access: write failed");
+		}
+		for (;;) {
+			ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+
+			if (r <= 0)
+				die("/access: connection lost for uid b%ld", u);
+			have += (size_t)r;
+			n = http_complete(buf, have, &status, &body, &blen);
+			if (n < 0)
+				die("/access: malformed response");
+			if (n > 0)
+				break;
+			if (have >= sizeof buf - 1)
+				die("/access: response too large");
+		}
+		const char *k = memmem(body, blen, "\"contents\":\"", 12);
+		if (status != 200 || !k)
+			die("/access uid b%ld: status %d", u, status);
+		k += 12;
+		size_t kl = 0;
+		while (k + kl < body + blen && k[kl] != '"' && kl < AKEY_MAX_LEN - 1)
+			kl++;
+		memcpy(keys[u], k, kl);
+		keys[u][kl] = '\0';
+		if ((size_t)n != have) {   /* keep-alive, one request at a time */
+			(void)close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		(void)close(fd);
+}
+
+static void mint_keys_conf(void)
+{
+	struct cfg c;
+	char err[CFG_ERR_LEN];
+
+	if (cfg_load(o.conf, &c, err, sizeof err) != 0)
+		die("%s", err);
+	for (long u = 0; u < o.uids; u++) {
+		char uid[32];
+		int ul = snprintf(uid, sizeof uid, "b%ld", u);
+
+		if (akey_issue(c.secret, uid, (size_t)ul, time(NULL), c.access_key_ttl, keys[u],
+			       AKEY_MAX_LEN) == 0)
+			die("akey_issue failed");
+	}
+	cfg_free(&c);
+}
+
+/* ---- subscriber process ---- */
+struct sess {
+	long idx;
+	uint8_t *bits;      /* received sequence numbers, 1 bit each */
+	size_t cap_bits;
+	uint64_t last;
+	size_t flen;
+	char frag[512];
+};
+
+static struct lws_context *sub_ctx;
+static struct child_stats *me;
+static long my_first, my_step, my_next;
+static long my_pending;
+static uv_timer_t sub_timer;
+static uv_loop_t sub_loop;
+static char src_addr[32];
+
+static int json_u64(const char *s, size_t len, const char *key, uint64_t *out)
+{
+	const char *p = memmem(s, len, key, strlen(key));
+
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (p < s + len && (*p == ' ' || *p == ':'))
+		p++;
+	if (p >= s + len || !isdigit((unsigned char)*p))
+		return -1;
+	*out = strtoull(p, NULL, 10);
+	return 0;
+}
+
+static void on_message(struct sess *ss, const char *m, size_t len)
+{
+	uint64_t ts, seq, now = now_ns();
+
+	/* The service's own frames are {"topic":..,"contents":{"ts":..}}; nchan passes the
+	 * POST body through. Anything without our marker (errors) counts as bad. */
+	if (json_u64(m, len, "\"ts\"", &ts) != 0 || json_u64(m, len, "\"seq\"", &seq) != 0) {
+		atomic_fetch_add_explicit(&me->bad, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&me->received, 1, memory_order_relaxed);
+	if (seq >= ss->cap_bits) {
+		size_t nc = ss->cap_bits ? ss->cap_bits : 1024;
+		while (nc <= seq)
+			nc *= 2;
+		uint8_t *nb = realloc(ss->bits, nc / 8);
+		if (!nb)
+			die("out of memory");
+		memset(nb + ss->cap_bits / 8, 0, (nc - ss->cap_bits) / 8);
+		ss->bits = nb;
+		ss->cap_bits = nc;
+	}
+	if (ss->bits[seq / 8] & (1u << (seq % 8))) {
+		atomic_fetch_add_explicit(&me->dup, 1, memory_order_relaxed);
+		return;
+	}
+	ss->bits[seq / 8] |= (uint8_t)(1u << (seq % 8));
+	if (seq < ss->last)
+		atomic_fetch_add_explicit(&me->ooo, 1, memory_order_relaxed);
+	else
+		ss->last = seq;
+	atomic_fetch_add_explicit(&me->unique, 1, memory_order_relaxed);
+	uint64_t us = now > ts ? (now - ts) / 1000 : 0;
+	atomic_fetch_add_explicit(&me->hist[h_index(us)], 1, memory_order_relaxed);
+	if (us > atomic_load_explicit(&me->max_us, memory_order_relaxed))
+		atomic_store_explicit(&me->max_us, us, memory_order_relaxed);
+}
+
+static int sub_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		  size_t len)
+{
+	struct sess *ss = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		my_pending--;
+		atomic_store(&shm->up[ss->idx], 1);
+		atomic_fetch_add_explicit(&me->connected, 1, memory_order_relaxed);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		my_pending--;
+		atomic_fetch_add_explicit(&me->failed, 1, memory_order_relaxed);
+		if (me->failed < 5)
+			fprintf(stderr, "loadgen: connect failed: %s\n",
+				in ? (const char *)in : "?");
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (ss->flen + len <= sizeof ss->frag) {
+			memcpy(ss->frag + ss->flen, in, len);
+			ss->flen += len;
+		} else {
+			ss->flen = sizeof ss->frag + 1;  /* too large: not ours */
+		}
+		if (lws_is_final_fragment(wsi)) {
+			if (ss->flen <= sizeof ss->frag)
+				on_message(ss, ss->frag, ss->flen);
+			else
+				atomic_fetch_add_explicit(&me->bad, 1, memory_order_relaxed);
+			ss->flen = 0;
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (ss && ss->idx >= 0 && atomic_load(&shm->up[ss->idx]))
+			atomic_fetch_add_explicit(&me->closed, 1, memory_order_relaxed);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (ss) {
+			free(ss->bits);
+			ss->bits = NULL;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols sub_protocols[] = {
+	{ "bench", sub_cb, 0, 1024, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void sub_connect_one(long i)
+{
+	struct lws_client_connect_info ci;
+	char path[256], host[64];
+	long u = i % o.uids;
+	struct sess *ss;
+
+	if (o.target == T_NCHAN)
+		snprintf(path, sizeof path, "/ws?uid=b%ld", u);
+	else
+		snprintf(path, sizeof path, "/ws?uid=b%ld&access_key=%s", u, keys[u]);
+	snprintf(host, sizeof host, "%s:%d", o.ws_host, o.ws_port);
+	ss = calloc(1, sizeof *ss);  /* lws copies userdata it allocates; we pass ours */
+	if (!ss)
+		die("out of memory");
+	ss->idx = i;
+	memset(&ci, 0, sizeof ci);
+	ci.context = sub_ctx;
+	ci.address = o.ws_host;
+	ci.port = o.ws_port;
+	ci.path = path;
+	ci.host = host;
+	ci.origin = host;
+	ci.local_protocol_name = "bench";
+	ci.userdata = ss;
+	if (o.src_ips > 0) {
+		snprintf(src_addr, sizeof src_addr, "127.0.0.%ld", 2 + i % o.src_ips);
+		ci.iface = src_addr;
+	}
+	my_pending++;
+	if (!lws_client_connect_via_info(&ci)) {
+		my_pending--;
+		atomic_fetch_add_explicit(&me->failed, 1, memory_order_relaxed);
+		free(ss);
+	}
+}
+
+static void sub_tick(uv_timer_t *t)
+{
+	(void)t;
+	if (atomic_load(&shm->stop)) {
+		uv_stop(&sub_loop);
+		return;
+	}
+	while (my_next < o.subs && my_pending < o.conn_par) {
+		sub_connect_one(my_next);
+		my_next += my_step;
+	}
+}
+
+static void run_subscriber(int child)
+{
+	struct lws_context_creation_info info;
+	void *loops[1] = { &sub_loop };
+
+	me = &shm->ch[child];
+	my_first = child;
+	my_step = o.procs;
+	my_next = my_first;
+	lws_set_log_level(LLL_ERR, NULL);
+	if (uv_loop_init(&sub_loop) != 0)
+		die("uv_loop_init");
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = sub_protocols;
+	info.options = LWS_SERVER_OPTION_LIBUV;
+	info.foreign_loops = loops;
+	info.timeout_secs = 30;
+	info.ka_time = 0;
+	sub_ctx = lws_create_context(&info);
+	if (!sub_ctx)
+		die("lws_create_context failed");
+	if (uv_timer_init(&sub_loop, &sub_timer) != 0 ||
+	    uv_timer_start(&sub_timer, sub_tick, 1, 1) != 0)
+		die("uv timer");
+	(void)uv_run(&sub_loop, UV_RUN_DEFAULT);
+	/* The kernel closes every socket at exit; no orderly teardown needed. */
+	_exit(0);
+}
+
+/* ---- publisher ---- */
+struct pubconn {
+	int fd;
+	int busy;
+	uint64_t sent_at;
+	long uid;
+	size_t have;
+	char buf[4096];
+};
+
+static uint64_t *seq_of;     /* per uid: last sequence number given */
+static uint64_t *ok_of;      /* per uid: pushes acknowledged as accepted */
+static long *conns_of;       /* per uid: open subscriber connections */
+static uint64_t pub_sent, pub_ok, pub_err, pub_reached;
+static long next_uid;
+
+static int build_body(char *b, size_t cap, uint64_t ts, long u)
+{
+	uint64_t seq = ++seq_of[u];
+	int n = snprintf(b, cap, "{\"topic\":\"bench\",\"contents\":{\"ts\":%" PRIu64
+			 ",\"seq\":%" PRIu64 ",\"u\":%ld,\"pad\":\"", ts, seq, u);
+	for (long i = 0; i < o.body_pad && (size_t)n < cap - 8; i++)
+		b[n++] = 'x';
+	n += snprintf(b + n, cap - (size_t)n, "\"}}");
+	return n;
+}
+
+static int http_send(struct pubconn *c, uint64_t ts)
+{
+	char body[2048], req[3072];
+	long u = next_uid;
+	int bl, rl;
+
+	next_uid = (next_uid + 1) % o.uids;
+	bl = build_body(body, sizeof body, ts, u);
+	rl = snprintf(req, sizeof req,
+		      "POST /push?uid=b%ld&password=%s HTTP/1.1\r\nHost: %s\r\n"
+		      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		      u, o.password, o.http_host, bl, body);
+	c->uid = u;
+	c->busy = 1;
+	c->have = 0;
+	pub_sent++;
+	/* A keep-alive request this small fits the socket buffer at once. */
+	if (write(c->fd, req, (size_t)rl) != rl)
+		return -1;
+	return 0;
+}
+
+static void http_reconnect(struct pubconn *c)
+{
+	if (c->fd >= 0)
+		(void)close(c->fd);
+	c->fd = tcp_connect(o.http_host, o.http_port, 0);
+	if (c->fd < 0)
+		die("publisher: cannot connect to %s:%d", o.http_host, o.http_port);
+	c->busy = 0;
+	c->have = 0;
+}
+
+static void http_read(struct pubconn *c)
+{
+	ssize_t r = read(c->fd, c->buf + c->have, sizeof c->buf - 1 - c->have);
+	int status;
+	const char *body;
+	size_t blen;
+	long n;
+
+	if (r <= 0) {
+		if (c->busy)
+			pub_err++;
+		http_reconnect(c);
+		return;
+	}
+	c->have += (size_t)r;
+	n = http_complete(c->buf, c->have, &status, &body, &blen);
+	if (n == 0 && c->have < sizeof c->buf - 1)
+		return;
+	if (n <= 0) {
+		pub_err++;
+		http_reconnect(c);
+		return;
+	}
+	if (status >= 200 && status < 300) {
+		uint64_t num = 0;
+
+		pub_ok++;
+		ok_of[c->uid]++;
+		if (o.target == T_SERVICE && json_u64(body, blen, "\"number\"", &num) == 0)
+			pub_reached += num;
+	} else {
+		pub_err++;
+		if (pub_err <= 3)
+			fprintf(stderr, "loadgen: push status %d: %.*s\n", status, (int)blen, body);
+	}
+	c->busy = 0;
+	if (http_close) {   /* server's keep-alive request limit: reconnect before reuse */
+		http_reconnect(c);
+		return;
+	}
+	memmove(c->buf, c->buf + n, c->have - (size_t)n);
+	c->have -= (size_t)n;
+}
+
+/* Datagram publisher state */
+static int ipc_fd = -1;
+static struct sockaddr_un ipc_sa;
+static long ipc_inflight;
+static uint32_t ipc_req;
+#define IPC_MAP 65536
+static long ipc_uid_of[IPC_MAP];   /* req id % IPC_MAP -> uid */
+static uint64_t ipc_last_reply, ipc_replies_lost;
+static int ipc_blocked;
+
+static int ipc_send(uint64_t ts)
+{
+	char body[2048];
+	uint8_t dg[4096];
+	long u = next_uid;
+	struct ipc_push_item it;
+	size_t n;
+	int bl;
+
+	bl = build_body(body, sizeof body, ts, u);
+	/* contents is the object inside {"topic":..,"contents":<here>} */
+	const char *cs = strstr(body, "\"contents\":") + 11;
+	char uid[32];
+	int ul = snprintf(uid, sizeof uid, "b%ld", u);
+
+	it.uid = uid;
+	it.uid_len = (size_t)ul;
+	it.topic = "\"bench\"";
+	it.topic_len = 7;
+	it.contents = cs;
+	it.contents_len = (size_t)(body + bl - 1 - cs);
+	n = ipc_encode_push(dg, sizeof dg, ++ipc_req, &it, 1);
+	if (n == 0)
+		die("ipc_encode_push failed");
+	if (sendto(ipc_fd, dg, n, 0, (struct sockaddr *)&ipc_sa, sizeof ipc_sa) != (ssize_t)n) {
+		seq_of[u]--;   /* not sent: the number is reused */
+		ipc_req--;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			die("sendto %s: %s", o.ipc_path, strerror(errno));
+		ipc_blocked = 1;
+		return -1;
+	}
+	next_uid = (next_uid + 1) % o.uids;
+	ipc_uid_of[ipc_req % IPC_MAP] = u;
+	if (ipc_inflight++ == 0)
+		ipc_last_reply = now_ns();
+	pub_sent++;
+	/* Presumed delivered until a reply says otherwise: replies can be dropped by the
+	 * kernel (net.unix.max_dgram_qlen) while the push itself went through. */
+	pub_ok++;
+	ok_of[u]++;
+	return 0;
+}
+
+static void ipc_read(void)
+{
+	uint8_t dg[IPC_MAX_DATAGRAM];
+
+	for (;;) {
+		ssize_t r = recv(ipc_fd, dg, sizeof dg, MSG_DONTWAIT);
+		struct ipc_hdr h;
+		struct ipc_result res;
+
+		if (r < 0)
+			return;
+		enum ipc_rc rc = ipc_decode_push_reply(dg, (size_t)r, &h, &res, 1);
+
+		if (rc != IPC_OK) {
+			if (++pub_err <= 3)
+				fprintf(stderr, "loadgen: bad ipc reply: %s\n", ipc_rc_str(rc));
+			if (ipc_inflight > 0)
+				ipc_inflight--;
+			continue;
+		}
+		if (ipc_inflight > 0)
+			ipc_inflight--;
+		ipc_last_reply = now_ns();
+		if (res.status == IPC_S_DELIVERED) {
+			pub_reached += res.delivered;
+		} else {
+			pub_ok--;
+			ok_of[ipc_uid_of[h.req_id % IPC_MAP]]--;
+			if (++pub_err <= 3)
+				fprintf(stderr, "loadgen: ipc push status %u\n", (unsigned)res.status);
+		}
+	}
+}
+
+static void ipc_open(void)
+{
+	sa_family_t fam = AF_UNIX;
+	int sz = 4 << 20;
+
+	ipc_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ipc_fd < 0)
+		die("socket: %s", strerror(errno));
+	/* autobind to an abstract address so the daemon can reply */
+	if (bind(ipc_fd, (struct sockaddr *)&fam, sizeof fam) != 0)
+		die("bind: %s", strerror(errno));
+	(void)setsockopt(ipc_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+	memset(&ipc_sa, 0, sizeof ipc_sa);
+	ipc_sa.sun_family = AF_UNIX;
+	if (strlen(o.ipc_path) >= sizeof ipc_sa.sun_path)
+		die("ipc path too long");
+	strcpy(ipc_sa.sun_path, o.ipc_path);
+}
+
+/* Open loop (rate > 0, latency from the scheduled time) or flat out (rate 0,
+ * inflight requests outstanding). Returns the publishing time in seconds. */
+static double run_publisher(void)
+{
+	long nc = o.pub == P_HTTP ? o.inflight : 1;
+	struct pubconn *pc = calloc((size_t)nc, sizeof *pc);
+	struct pollfd *pfd = calloc((size_t)nc, sizeof *pfd);
+	uint64_t t0, end, k = 0, last_send = 0;
+
+	if (!pc || !pfd)
+		die("out of memory");
+	if (o.pub == P_HTTP)
+		for (long i = 0; i < nc; i++) {
+			pc[i].fd = -1;
+			http_reconnect(&pc[i]);
+		}
+	else
+		ipc_open();
+	t0 = now_ns();
+	end = t0 + (uint64_t)(o.duration * 1e9);
+	for (;;) {
+		uint64_t now = now_ns();
+		int done_sending = now >= end || (o.count > 0 && (long)pub_sent >= o.count);
+		int busy = 0;
+
+		if (!done_sending) {
+			last_send = now;
+			if (o.pub == P_HTTP) {
+				for (long i = 0; i < nc; i++) {
+					if (pc[i].busy)
+						continue;
+					uint64_t due = o.rate > 0 ? t0 + (uint64_t)((double)k * 1e9 / o.rate) : now;
+					if (due > now || (o.count > 0 && (long)pub_sent >= o.count))
+						break;
+					if (http_send(&pc[i], due) != 0) {
+						pub_err++;
+						http_reconnect(&pc[i]);
+					}
+					k++;
+				}
+			} else {
+				while (ipc_inflight < o.inflight && !(o.count > 0 && (long)pub_sent >= o.count)) {
+					uint64_t due = o.rate > 0 ? t0 + (uint64_t)((double)k * 1e9 / o.rate) : now;
+					if (due > now)
+						break;
+					if (ipc_send(due) != 0)
+						break;   /* socket buffer full: wait for replies */
+					k++;
+				}
+			}
+		}
+		if (o.pub == P_HTTP) {
+			for (long i = 0; i < nc; i++) {
+				pfd[i].fd = pc[i].fd;
+				pfd[i].events = POLLIN;
+				busy += pc[i].busy;
+			}
+		} else {
+			pfd[0].fd = ipc_fd;
+			/* sendto hit EAGAIN (daemon queue full): also wake when it drains */
+			pfd[0].events = POLLIN | (ipc_blocked ? POLLOUT : 0);
+			ipc_blocked = 0;
+			/* replies not seen for 200 ms are taken as dropped by the kernel */
+			if (ipc_inflight > 0 && now > ipc_last_reply &&
+			    now - ipc_last_reply > 200000000u) {
+				ipc_replies_lost += (uint64_t)ipc_inflight;
+				ipc_inflight = 0;
+			}
+			busy = ipc_inflight > 0;
+		}
+		if (done_sending && (!busy || now - last_send > 5000000000u))
+			break;
+		int timeout = 1;
+		if (o.rate <= 0 && !done_sending)
+			timeout = 10;
+		int pr = poll(pfd, (nfds_t)nc, timeout);
+		if (pr < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		for (long i = 0; pr > 0 && i < nc; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP)))
+				continue;
+			if (o.pub == P_HTTP)
+				http_read(&pc[i]);
+			else
+				ipc_read();
+		}
+	}
+	double secs = (double)(last_send - t0) / 1e9;
+	if (o.pub == P_HTTP)
+		for (long i = 0; i < nc; i++)
+			(void)close(pc[i].fd);
+	free(pc);
+	free(pfd);
+	return secs;
+}
+
+/* ---- parent: orchestration and report ---- */
+static uint64_t sum_field(size_t off)
+{
+	uint64_t s = 0;
+
+	for (long c = 0; c < o.procs; c++)
+		s += atomic_load((_Atomic uint64_t *)(void *)((char *)&shm->ch[c] + off));
+	return s;
+}
+#define SUM(f) sum_field(offsetof(struct child_stats, f))
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: loadgen [options]\n"
+		"  --target service|daemon|nchan   how keys are obtained (default service)\n"
+		"  --ws HOST:PORT        WebSocket endpoint (GET /ws?uid=..)\n"
+		"  --http HOST:PORT      /access and /push endpoint\n"
+		"  --conf FILE           conf.yaml: mint access keys locally (target daemon)\n"
+		"  --password P          /access and /push password\n"
+		"  --subs N --uids U     subscribers, distinct uids (default U = N)\n"
+		"  --procs P             subscriber processes (default N/5000 rounded up)\n"
+		"  --src-ips K           bind sources 127.0.0.2 .. 127.0.0.(K+1)\n"
+		"  --conn-par M          handshakes in flight per process (default 128)\n"
+		"  --pub none|http|ipc   publisher (ipc needs --ipc PATH)\n"
+		"  --rate R              open-loop pushes/s (0 = flat out)\n"
+		"  --inflight C          requests in flight / HTTP connections (default 16)\n"
+		"  --duration S  --count M  --pad BYTES\n"
+		"  --idle S              hold connections S seconds before publishing\n"
+		"  --drain S             wait at most S s for late deliveries (default 5)\n"
+		"  --pids P1,P2          server processes for RSS and CPU\n"
+		"  --server-cpu N        CPU the server is pinned to (default 0)\n"
+		"  --scenario NAME       label in the JSON line\n");
+	exit(2);
+}
+
+static void split_hp(const char *s, const char **host, int *port)
+{
+	const char *c = strrchr(s, ':');
+	char *h;
+
+	if (!c)
+		usage();
+	h = strndup(s, (size_t)(c - s));
+	if (!h)
+		die("out of memory");
+	*host = h;
+	*port = atoi(c + 1);
+}
+
+static void parse(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "target", 1, 0, 't' }, { "ws", 1, 0, 'w' }, { "http", 1, 0, 'H' },
+		{ "conf", 1, 0, 'c' }, { "ipc", 1, 0, 'I' }, { "password", 1, 0, 'p' },
+		{ "subs", 1, 0, 'n' }, { "uids", 1, 0, 'u' }, { "procs", 1, 0, 'P' },
+		{ "src-ips", 1, 0, 's' }, { "conn-par", 1, 0, 'm' }, { "pub", 1, 0, 'b' },
+		{ "rate", 1, 0, 'r' }, { "inflight", 1, 0, 'C' }, { "duration", 1, 0, 'd' },
+		{ "count", 1, 0, 'k' }, { "idle", 1, 0, 'i' }, { "drain", 1, 0, 'D' },
+		{ "pids", 1, 0, 'x' }, { "scenario", 1, 0, 'S' }, { "pad", 1, 0, 'z' },
+		{ "server-cpu", 1, 0, 'X' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			o.target = strcmp(optarg, "service") == 0 ? T_SERVICE
+				 : strcmp(optarg, "daemon") == 0  ? T_DAEMON
+				 : strcmp(optarg, "nchan") == 0   ? T_NCHAN
+								  : (usage(), T_SERVICE);
+			break;
+		case 'w': split_hp(optarg, &o.ws_host, &o.ws_port); break;
+		case 'H': split_hp(optarg, &o.http_host, &o.http_port); break;
+		case 'c': o.conf = optarg; break;
+		case 'I': o.ipc_path = optarg; break;
+		case 'p': o.password = optarg; break;
+		case 'n': o.subs = atol(optarg); break;
+		case 'u': o.uids = atol(optarg); break;
+		case 'P': o.procs = atol(optarg); break;
+		case 's': o.src_ips = atol(optarg); break;
+		case 'm': o.conn_par = atol(optarg); break;
+		case 'b':
+			o.pub = strcmp(optarg, "http") == 0 ? P_HTTP
+			      : strcmp(optarg, "ipc") == 0  ? P_IPC
+			      : strcmp(optarg, "none") == 0 ? P_NONE
+							    : (usage(), P_NONE);
+			break;
+		case 'r': o.rate = atof(optarg); break;
+		case 'C': o.inflight = atol(optarg); break;
+		case 'd': o.duration = atof(optarg); break;
+		case 'k': o.count = atol(optarg); break;
+		case 'i': o.idle = atof(optarg); break;
+		case 'D': o.drain = atof(optarg); break;
+		case 'x': o.pids = optarg; break;
+		case 'S': o.scenario = optarg; break;
+		case 'z': o.body_pad = atol(optarg); break;
+		case 'X': o.server_cpu = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (o.subs < 1 || o.conn_par < 1 || o.inflight < 1 || o.duration <= 0)
+		usage();
+	if (o.uids <= 0 || o.uids > o.subs)
+		o.uids = o.subs;
+	if (o.procs <= 0)
+		o.procs = (o.subs + 4999) / 5000;
+	if (o.procs > 64 || o.subs / o.procs > 18000)
+		die("need between 1 and 64 processes of at most 18000 sockets each");
+	if (o.src_ips > 250)
+		die("--src-ips at most 250");
+	if (o.pub == P_IPC && !o.ipc_path)
+		die("--pub ipc needs --ipc PATH");
+	if (o.target == T_DAEMON && !o.conf)
+		die("--target daemon needs --conf to mint access keys");
+	if (o.body_pad < 0 || o.body_pad > 1500)
+		die("--pad between 0 and 1500");
+	if (o.pids)
+		parse_pids(o.pids);
+}
+
+int main(int argc, char **argv)
+{
+	pid_t kids[64];
+	size_t shm_len;
+	uint64_t t_conn0, t_conn1;
+	long rss0, rss1, rss2;
+	double cpu0, cpu1, pub_secs = 0;
+
+	parse(argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	shm_len = sizeof *shm + (size_t)o.subs;
+	shm = mmap(NULL, shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	keys = calloc((size_t)o.uids, sizeof *keys);
+	seq_of = calloc((size_t)o.uids, sizeof *seq_of);
+	ok_of = calloc((size_t)o.uids, sizeof *ok_of);
+	conns_of = calloc((size_t)o.uids, sizeof *conns_of);
+	if (!keys || !seq_of || !ok_of || !conns_of)
+		die("out of memory");
+	if (o.target == T_SERVICE)
+		fetch_keys_http();
+	else if (o.target == T_DAEMON)
+		mint_keys_conf();
+
+	rss0 = server_rss_kb();
+	double cpu_c0 = server_cpu_us();
+	t_conn0 = now_ns();
+	for (long c = 0; c < o.procs; c++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			die("fork: %s", strerror(errno));
+		if (p == 0)
+			run_subscriber((int)c);
+		kids[c] = p;
+	}
+	/* wait for every handshake to finish, bounded */
+	for (;;) {
+		uint64_t done = SUM(connected) + SUM(failed);
+
+		if ((long)done >= o.subs)
+			break;
+		if ((double)(now_ns() - t_conn0) / 1e9 > o.connect_timeout) {
+			fprintf(stderr, "loadgen: connect timeout, %" PRIu64 " of %ld done\n", done,
+				o.subs);
+			break;
+		}
+		sleep_s(0.002);
+	}
+	t_conn1 = now_ns();
+	double cpu_c1 = server_cpu_us();
+	uint64_t connected = SUM(connected), failed = SUM(failed);
+	sleep_s(o.idle > 0 ? o.idle : 0.5);  /* let the server settle before sampling */
+	rss1 = server_rss_kb();
+	for (long i = 0; i < o.subs; i++)
+		if (atomic_load(&shm->up[i]))
+			conns_of[i % o.uids]++;
+
+	cpu0 = server_cpu_us();
+	double busy0 = cpu_busy_us(o.server_cpu);
+	if (o.pub != P_NONE)
+		pub_secs = run_publisher();
+	uint64_t expected = 0;
+	for (long u = 0; u < o.uids; u++)
+		expected += ok_of[u] * (uint64_t)conns_of[u];
+	/* drain: until everything expected arrived or no progress for 1 s (bounded) */
+	uint64_t t_d0 = now_ns(), last_change = t_d0, last = SUM(unique);
+	while (o.pub != P_NONE && SUM(unique) < expected) {
+		uint64_t now = now_ns(), cur = SUM(unique);
+
+		if (cur != last) {
+			last = cur;
+			last_change = now;
+		}
+		if ((double)(now - t_d0) / 1e9 > o.drain || now - last_change > 1000000000u)
+			break;
+		sleep_s(0.01);
+	}
+	uint64_t t_pub_end = now_ns();
+	cpu1 = server_cpu_us();
+	double busy1 = cpu_busy_us(o.server_cpu);
+	rss2 = server_rss_kb();
+	atomic_store(&shm->stop, 1);
+	for (long c = 0; c < o.procs; c++) {
+		int st;
+
+		while (waitpid(kids[c], &st, 0) < 0 && errno == EINTR)
+			;
+	}
+
+	/* aggregate */
+	uint64_t hist[H_N] = { 0 }, total = 0, maxus = 0;
+	for (long c = 0; c < o.procs; c++) {
+		for (unsigned b = 0; b < H_N; b++)
+			hist[b] += atomic_load(&shm->ch[c].hist[b]);
+		if (shm->ch[c].max_us > maxus)
+			maxus = shm->ch[c].max_us;
+	}
+	for (unsigned b = 0; b < H_N; b++)
+		total += hist[b];
+	double qs[5] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
+	double qv[5] = { 0, 0, 0, 0, 0 };
+	for (int q = 0; q < 4; q++) {
+		uint64_t want = (uint64_t)ceil(qs[q] * (double)total), acc = 0;
+
+		for (unsigned b = 0; b < H_N && total; b++) {
+			acc += hist[b];
+			if (acc >= want) {
+				qv[q] = (double)h_value(b);
+				break;
+			}
+		}
+	}
+	qv[4] = (double)maxus;
+	uint64_t received = SUM(received), unique = SUM(unique);
+	double conn_s = (double)(t_conn1 - t_conn0) / 1e9;
+	double deliv_s = (double)(t_pub_end - t_d0) / 1e9 + pub_secs;
+	static const char *tn[] = { "service", "daemon", "nchan" };
+	static const char *pn[] = { "none", "http", "ipc" };
+
+	printf("{\"scenario\":\"%s\",\"target\":\"%s\",\"pub\":\"%s\",\"subs\":%ld,\"uids\":%ld,"
+	       "\"procs\":%ld,\"rate\":%.0f,\"inflight\":%ld,"
+	       "\"connected\":%" PRIu64 ",\"connect_failed\":%" PRIu64 ",\"connect_s\":%.3f,"
+	       "\"connect_rate\":%.1f,\"connect_cpu_us_per_conn\":%.1f,\"closed_early\":%" PRIu64 ","
+	       "\"offered\":%" PRIu64 ","
+	       "\"rss_before_kb\":%ld,\"rss_connected_kb\":%ld,\"rss_end_kb\":%ld,"
+	       "\"rss_per_conn_bytes\":%.1f,"
+	       "\"sent\":%" PRIu64 ",\"push_ok\":%" PRIu64 ",\"push_err\":%" PRIu64 ",\"replies_lost\":%" PRIu64
+	       ",\"reached\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"received\":%" PRIu64
+	       ",\"unique\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"dup\":%" PRIu64 ",\"ooo\":%" PRIu64
+	       ",\"bad_frames\":%" PRIu64 ","
+	       "\"pub_s\":%.3f,\"push_rate\":%.1f,\"deliveries_per_s\":%.1f,"
+	       "\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"max_us\":%.0f,"
+	       "\"server_cpu_s\":%.3f,\"other_on_server_cpu_s\":%.3f,\"cpu_us_per_push\":%.2f,\"cpu_us_per_delivery\":%.3f}\n",
+	       o.scenario, tn[o.target], pn[o.pub], o.subs, o.uids, o.procs, o.rate, o.inflight,
+	       connected, failed, conn_s, conn_s > 0 ? (double)connected / conn_s : 0,
+	       connected ? (cpu_c1 - cpu_c0) / (double)connected : 0, SUM(closed),
+	       o.rate > 0 ? (uint64_t)(o.rate * o.duration) : pub_sent, rss0, rss1, rss2,
+	       rss0 >= 0 && connected ? (double)(rss1 - rss0) * 1024.0 / (double)connected : 0,
+	       pub_sent, pub_ok, pub_err, ipc_replies_lost, pub_reached, expected, received, unique,
+	       expected > unique ? expected - unique : 0, SUM(dup), SUM(ooo), SUM(bad),
+	       pub_secs, pub_secs > 0 ? (double)pub_sent / pub_secs : 0,
+	       deliv_s > 0 ? (double)unique / deliv_s : 0, qv[0], qv[1], qv[2], qv[3], qv[4],
+	       (cpu1 - cpu0) / 1e6,
+	       busy0 >= 0 && busy1 >= 0 && busy1 - busy0 > cpu1 - cpu0
+		       ? (busy1 - busy0 - (cpu1 - cpu0)) / 1e6 : 0,
+	       pub_sent ? (cpu1 - cpu0) / (double)pub_sent : 0,
+	       unique ? (cpu1 - cpu0) / (double)unique : 0);
+	(void)fflush(stdout);
+	(void)munmap(shm, shm_len);
+	return connected == 0 ? 1 : 0;
+}

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's JSON result lines into docs/benchmarks.md and, via gnuplot,
+docs/benchmarks.svg. Every number written comes from the results file of this run."""
+import argparse
+import collections
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+
+OTHER = ("other_on_server_cpu_s", "other programs on the server CPU (s)", "{:.2f}")
+SCENARIOS = [
+    ("idle10k", "10,000 idle WebSockets (1 uid each), direct to the WebSocket server; "
+     "RSS delta of the server processes / connections, and handshakes/s while opening them "
+     "(128 handshakes in flight per load process, 2 processes, sources 127.0.0.2-5)",
+     [("connected", "connected", "{:.0f}"), ("rss_per_conn_bytes", "RSS/conn (B)", "{:.0f}"),
+      ("connect_rate", "handshakes/s", "{:.0f}"),
+      ("connect_cpu_us_per_conn", "server CPU µs/handshake", "{:.1f}"),
+      ("rss_connected_kb", "server RSS (KiB)", "{:.0f}")]),
+    ("push1k", "single /push requests flat out, 32 keep-alive connections in flight, "
+     "1,000 subscribers with 1 uid each (round-robin); service = lighttpd+push-api+ws-daemon, "
+     "nchan = nginx",
+     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}"),
+      ("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
+      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
+      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
+      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
+      ("push_err", "push errors", "{:.0f}"), OTHER]),
+    ("ipc1k", "ws-daemon alone: push datagrams (ipc_encode_push, 1 item each) injected on "
+     "ipc_socket flat out, 8 in flight, 1,000 subscribers direct to the daemon",
+     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}"),
+      ("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
+      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
+      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
+      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
+      ("replies_lost", "replies dropped", "{:.0f}"), OTHER]),
+    ("lat2k", "open loop, 2,000 pushes/s over up to 64 keep-alive connections, 1,000 "
+     "subscribers; latency from the scheduled send time to receipt",
+     [("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
+      ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
+      ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
+      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
+      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
+      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
+      ("push_err", "push errors", "{:.0f}"), OTHER]),
+    ("lat10k", "open loop, 10,000 pushes/s over up to 128 keep-alive connections, 1,000 "
+     "subscribers; latency from the scheduled send time to receipt",
+     [("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
+      ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
+      ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
+      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
+      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
+      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
+      ("push_err", "push errors", "{:.0f}"), OTHER]),
+    ("fanout10k", "fan-out: one uid with 10,000 connections, 2 pushes/s open loop for 5 s "
+     "(daemon: datagrams; nchan: HTTP POST); 20,000 deliveries/s are offered, so "
+     "deliveries/s shows only whether they kept up, and latency is how long a push takes to "
+     "reach all 10,000 sockets",
+     [("deliveries_per_s", "deliveries/s", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
+      ("p99_us", "p99 µs", "{:.0f}"), ("p999_us", "p99.9 µs", "{:.0f}"),
+      ("max_us", "max µs", "{:.0f}"), ("cpu_us_per_delivery", "server CPU µs/delivery", "{:.2f}"),
+      ("lost", "lost", "{:.0f}"), ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
+      ("closed_early", "closed early", "{:.0f}"), OTHER]),
+]
+TARGET_NAMES = {"service": "this service (lighttpd)", "daemon": "ws-daemon alone",
+                "nchan": "nginx + nchan"}
+
+
+def cmd_out(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def pkg_version(pkg):
+    return cmd_out(["dpkg-query", "-W", "-f=${Version}", pkg]) or "?"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def stats(values, fmt, runs):
+    med = statistics.median(values)
+    s = fmt.format(med)
+    if len(values) > 1:
+        s += " (" + fmt.format(min(values)) + "–" + fmt.format(max(values)) + ")"
+    elif runs > 1:
+        s += " (1 run)"
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--docs", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--cmd", required=True)
+    ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--server-cpu", required=True)
+    ap.add_argument("--load-cpu", required=True)
+    ap.add_argument("--elapsed", required=True)
+    ap.add_argument("--quick", default="0")
+    a = ap.parse_args()
+
+    rows = []
+    with open(a.results) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    groups = collections.OrderedDict()
+    for r in rows:
+        groups.setdefault((r["scenario"], r["target"]), []).append(r)
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = []
+    w = out.append
+    w("# Benchmarks")
+    w("")
+    w("Generated by `bench/run.sh` from the results of one run; do not edit by hand "
+      "(raw results: `docs/benchmarks.jsonl`, chart: `docs/benchmarks.svg`).")
+    w("")
+    w(f"* Command: `{a.cmd}` ({'QUICK subset, 1 run per cell' if a.quick == '1' else f'{a.runs} runs per cell'}; "
+      f"whole run took {a.elapsed} s)")
+    w(f"* Date: {now}")
+    w(f"* Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, kernel {platform.release()}")
+    w(f"* Pinning: every server process on CPU {a.server_cpu}, the load generator on CPU "
+      f"{a.load_cpu} (`taskset -c`); loopback only")
+    w(f"* Software: libwebsockets {pkg_version('libwebsockets-dev')}, libuv {pkg_version('libuv1-dev')}, "
+      f"lighttpd {pkg_version('lighttpd')}, nginx {cmd_out(['sh', '-c', 'nginx -v 2>&1']).split('/')[-1] or '?'}, "
+      f"nchan {pkg_version('libnginx-mod-nchan')}")
+    try:
+        with open("/proc/loadavg") as f:
+            la = " / ".join(f.read().split()[:3])
+    except OSError:
+        la = "?"
+    w(f"* Load average (1/5/15 min) when the report was written: {la}; the harness itself "
+      "contributes to it. The column *other programs on the server CPU* is CPU 0's busy "
+      "time from /proc/stat minus the server's own CPU time during the measurement: "
+      "anything well above 0 means another workload shared the server's core and the row "
+      "understates the server.")
+    w("* Cells: median over the runs, (min–max) when there was more than one run. "
+      "Latency is from the send timestamp embedded in each push (the scheduled time in "
+      "open-loop runs) to receipt by a subscriber, in an HDR-style log histogram "
+      "(≈6 % bucket width; percentiles report the bucket's upper edge).")
+    w("")
+    for name, desc, cols in SCENARIOS:
+        targets = [t for (s, t) in groups if s == name]
+        w(f"## {name}")
+        w("")
+        if not targets:
+            w("Not run in this mode." if a.quick == "1" else "No result (see the run log).")
+            w("")
+            continue
+        w(desc + ".")
+        w("")
+        w("| target | runs | " + " | ".join(c[1] for c in cols) + " |")
+        w("|---|---|" + "---|" * len(cols))
+        for t in targets:
+            rs = groups[(name, t)]
+            cells = [stats([float(r[k]) for r in rs if k in r], fmt, a.runs)
+                     if any(k in r for r in rs) else "n/a" for k, _, fmt in cols]
+            w(f"| {TARGET_NAMES.get(t, t)} | {len(rs)} | " + " | ".join(cells) + " |")
+        w("")
+    w("## How to read this")
+    w("")
+    w("* Both cores are used: the server's and the load generator's. When the server's "
+      "CPU time per second in a flat-out row is well below 1 s, the load generator (which "
+      "receives every delivery on the other core) was the limit, not the server.")
+    w("* `lost` = acknowledged pushes × open connections of that uid − distinct deliveries; "
+      "`dup` and `out of order` come from a per-connection bitmap of the sequence numbers "
+      "the publisher put in each push. In open-loop rows `offered` is rate × duration and "
+      "`sent` what the publisher managed to send in that time: pushes still queued at the "
+      "end are not sent, and those that waited count their wait in the latency.")
+    try:
+        with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+            qlen = f.read().strip()
+    except OSError:
+        qlen = "?"
+    w("* ws-daemon's datagram replies can be dropped by the kernel when more than "
+      f"`net.unix.max_dgram_qlen` wait ({qlen} on this machine); the injector therefore keeps "
+      "8 in flight and counts a push as delivered unless a reply says otherwise.")
+    w("* This service behind lighttpd cannot hold 10,000 proxied WebSockets here: lighttpd "
+      "needs 2 descriptors per proxied socket and each process may open at most 20,000; "
+      "idle10k and fan-out therefore go to ws-daemon directly.")
+    w("* nchan's message format differs; the load generator finds its `\"ts\"` and `\"seq\"` "
+      "markers in the frame text either way.")
+    w("")
+    with open(os.path.join(a.docs, "benchmarks.md"), "w") as f:
+        f.write("\n".join(out))
+
+    # ---- chart -------------------------------------------------------------------------
+    def med3(rs, k):
+        v = [float(r[k]) for r in rs]
+        return statistics.median(v), min(v), max(v)
+
+    panels = [
+        ("Idle RSS per connection (bytes), 10k", "idle10k", ["rss_per_conn_bytes"]),
+        ("Handshakes per second, 10k", "idle10k", ["connect_rate"]),
+        ("Pushes per second, flat out", ("push1k", "ipc1k"), ["push_rate"]),
+        ("Latency ms (p50, p99), open loop", ("lat2k", "lat10k"), ["p50_us", "p99_us"]),
+    ]
+    gp = ['set terminal svg size 1000,720 dynamic font "sans,11"',
+          f'set output "{os.path.join(a.docs, "benchmarks.svg")}"',
+          'set multiplot layout 2,2 title "push-service benchmarks (median, min–max bars)"',
+          'set style data histogram', 'set style histogram errorbars gap 1 lw 1',
+          'set style fill solid 0.6 border -1', 'set boxwidth 0.9', 'set yrange [0:*]',
+          'set xtics noenhanced rotate by -20', 'set key top left noenhanced', 'set grid ytics']
+    for i, (title, scen, keys) in enumerate(panels):
+        scens = scen if isinstance(scen, tuple) else (scen,)
+        dat = os.path.join(a.work, f"panel{i}.dat")
+        lines = []
+        for (s, t), rs in groups.items():
+            if s not in scens:
+                continue
+            vals = []
+            for k in keys:
+                m, lo, hi = med3(rs, k)
+                scale = 1000.0 if k.endswith("_us") else 1.0
+                vals += [m / scale, lo / scale, hi / scale]
+            lines.append(f"\"{s}/{t}\" " + " ".join(f"{v:.3f}" for v in vals))
+        gp.append(f'set title "{title}"')
+        if not lines:
+            gp.append('set label 1 "no data in this run" at graph 0.5,0.5 center')
+            gp.append('plot [0:1][0:1] NaN notitle')
+            gp.append('unset label 1')
+            continue
+        with open(dat, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        parts = []
+        for j, k in enumerate(keys):
+            c = 2 + 3 * j
+            using = f"{c}:{c + 1}:{c + 2}" + (":xtic(1)" if j == 0 else "")
+            parts.append(f'"{dat}" using {using} title "{k.replace("_us", "")}"'
+                         if len(keys) > 1 else f'"{dat}" using {using} notitle')
+        if keys[0].endswith("_us"):   # latencies span decades: log scale
+            gp += ["set logscale y", "set yrange [0.1:*]", 'set ylabel "ms (log)"']
+        gp.append("plot " + ", ".join(parts))
+        gp += ["unset logscale y", "set yrange [0:*]", 'unset ylabel']
+    gp.append("unset multiplot")
+    gpf = os.path.join(a.work, "benchmarks.gp")
+    with open(gpf, "w") as f:
+        f.write("\n".join(gp) + "\n")
+    if shutil.which("gnuplot"):
+        r = subprocess.run(["gnuplot", gpf], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            print("gnuplot failed:", r.stderr)
+            return 1
+    else:
+        print("gnuplot not found: no chart")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Benchmark harness: builds the service and bench/loadgen, runs each scenario against
+# this service (lighttpd), ws-daemon alone and nginx+nchan, writes docs/benchmarks.*.
+# usage: bench/run.sh            full run (3 runs per cell, < 20 min)
+#        QUICK=1 bench/run.sh    subset, 1 run per cell (< 2 min)
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$TOP/bench
+DOCS=${BENCH_DOCS:-$TOP/docs}   # override only to try the harness without touching docs/
+BIN=$TOP/build/bin
+LOADGEN=$TOP/build/bench/loadgen
+QUICK=${QUICK:-0}
+PASSWORD=bench-pw
+SERVER_CPU=0
+LOAD_CPU=1
+WORK=$(mktemp -d /tmp/push-bench.XXXXXX)
+RESULTS=$WORK/results.jsonl
+T_START=$(date +%s)
+if [ "$QUICK" = 1 ]; then CMDLINE="QUICK=1 bench/run.sh"; else CMDLINE="bench/run.sh"; fi
+[ "$QUICK" = 1 ] && RUNS=1 || RUNS=3
+
+log() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
+
+# ---- processes we started: stopped on any exit -------------------------------------
+STARTED=()
+stop_started() {
+	local p
+	for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${STARTED[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	STARTED=()
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_started
+	if [ "${KEEP_WORK:-0}" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- dependencies (apt-get only when something is missing) -------------------------
+need_pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+	libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd
+	libnginx-mod-nchan gnuplot-nox util-linux iproute2"
+missing=""
+for p in $need_pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+command -v nginx >/dev/null || missing="$missing nginx-light"
+command -v python3 >/dev/null || missing="$missing python3"
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages:$missing (run as root or: sudo apt-get install$missing)" >&2
+		exit 1
+	fi
+	log "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null; }
+fi
+NCHAN_SO=""
+for f in /usr/lib/nginx/modules/ngx_nchan_module.so /usr/share/nginx/modules/ngx_nchan_module.so; do
+	[ -f "$f" ] && { NCHAN_SO=$f; break; }
+done
+[ -n "$NCHAN_SO" ] || { echo "ngx_nchan_module.so not found" >&2; exit 1; }
+
+# ---- build ----------------------------------------------------------------------------
+log "building the service and loadgen"
+make -C "$TOP" -s all >/dev/null
+make -C "$BENCH" -s >/dev/null
+[ "$(nproc)" -ge 2 ] || { SERVER_CPU=0; LOAD_CPU=0; log "one CPU only: server and load share it"; }
+
+# Ports below the ephemeral range (which the load's 10k client sockets use up), not
+# listened on now; a start that still collides is retried with new ports.
+free_port() {
+	local p i
+	for i in $(seq 50); do
+		p=$(( 20000 + RANDOM % 12000 ))
+		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+	done
+	echo "no free port" >&2
+	return 1
+}
+wait_port() { # port [tries]
+	local i
+	for i in $(seq "${2:-100}"); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- targets ----------------------------------------------------------------------------
+# Each start_* sets HTTP_ADDR, WS_ADDR, IPC, CONF and SPIDS (server pids, comma separated).
+write_conf() { # dir
+	local d=$1
+	HTTP_PORT=$(free_port); WS_PORT=$(free_port)
+	rm -rf "$d/run"
+	mkdir -p "$d/run"
+	cat > "$d/conf.yaml" <<EOF
+addr: "127.0.0.1:$HTTP_PORT"
+ws_addr: "127.0.0.1:$WS_PORT"
+password: "$PASSWORD"
+run_dir: "$d/run"
+ipc_socket: "$d/run/ws-daemon.sock"
+fcgi_socket: "$d/run/push-api.sock"
+access_key_ttl: 3600
+fcgi_procs: 2
+log_level: warn
+EOF
+	CONF=$d/conf.yaml
+	IPC=$d/run/ws-daemon.sock
+	HTTP_ADDR=127.0.0.1:$HTTP_PORT
+	WS_ADDR=127.0.0.1:$WS_PORT
+}
+
+start_daemon() { # dir
+	local d=$1 i
+	write_conf "$d"
+	taskset -c $SERVER_CPU "$BIN/ws-daemon" -c "$CONF" >>"$d/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	STARTED+=("$DAEMON_PID")
+	# The ipc socket appears only after the WebSocket listener is up.
+	for i in $(seq 100); do [ -S "$IPC" ] && break; sleep 0.05; done
+	if ! [ -S "$IPC" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null || ! wait_port "$WS_PORT"; then
+		tail -3 "$d/daemon.log" >&2
+		return 1
+	fi
+	SPIDS=$DAEMON_PID
+}
+
+start_service() { # dir: ws-daemon + lighttpd (which spawns push-api)
+	local d=$1 lpid kids
+	start_daemon "$d" || return 1
+	"$TOP/scripts/lighttpd-conf.sh" "$CONF" "$BIN" > "$d/run/lighttpd.conf"
+	# Bench-only: room for 1,000+ proxied WebSockets (2 fds each in lighttpd).
+	# Keep-alive limit raised like nginx's below, so publishers do not reconnect.
+	printf 'server.max-fds = 16384\nserver.max-connections = 8000\nserver.max-keep-alive-requests = 1000000\n' \
+		>> "$d/run/lighttpd.conf"
+	taskset -c $SERVER_CPU lighttpd -D -f "$d/run/lighttpd.conf" >>"$d/lighttpd.log" 2>&1 &
+	lpid=$!
+	STARTED+=("$lpid")
+	wait_port "$HTTP_PORT" || { tail -3 "$d/lighttpd.log" >&2; return 1; }
+	sleep 0.2
+	kill -0 "$lpid" 2>/dev/null || { tail -3 "$d/lighttpd.log" >&2; return 1; }
+	kids=$(pgrep -P "$lpid" | paste -sd, - || true)
+	SPIDS=$DAEMON_PID,$lpid${kids:+,$kids}
+	WS_ADDR=$HTTP_ADDR   # subscribers go through lighttpd too
+}
+
+start_nchan() { # dir: nginx, one worker, nchan publisher /push and subscriber /ws
+	local d=$1 npid wk
+	HTTP_PORT=$(free_port)
+	mkdir -p "$d/tmp"
+	cat > "$d/nginx.conf" <<EOF
+load_module $NCHAN_SO;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 19000; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	client_body_temp_path $d/tmp/body;
+	proxy_temp_path $d/tmp/proxy;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	server {
+		listen 127.0.0.1:$HTTP_PORT;
+		location = /push { nchan_publisher; nchan_channel_id \$arg_uid; nchan_message_buffer_length 1; }
+		location = /ws { nchan_subscriber websocket; nchan_channel_id \$arg_uid; }
+	}
+}
+EOF
+	taskset -c $SERVER_CPU nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" >>"$d/nginx.out" 2>&1 &
+	npid=$!
+	STARTED+=("$npid")
+	wait_port "$HTTP_PORT" || { tail -3 "$d/error.log" >&2; return 1; }
+	sleep 0.2
+	kill -0 "$npid" 2>/dev/null || { tail -3 "$d/error.log" >&2; return 1; }
+	wk=$(pgrep -P "$npid" | paste -sd, - || true)
+	SPIDS=$npid${wk:+,$wk}
+	HTTP_ADDR=127.0.0.1:$HTTP_PORT
+	WS_ADDR=$HTTP_ADDR
+}
+
+# ---- one measured run -----------------------------------------------------------------
+RUN_NO=0
+bench_run() { # scenario target run -- loadgen args...
+	local scen=$1 tgt=$2 run=$3 d line
+	shift 4
+	RUN_NO=$((RUN_NO + 1))
+	d=$WORK/$scen-$tgt-$run
+	mkdir -p "$d"
+	local try ok=0
+	for try in 1 2 3; do
+		case $tgt in
+		service) start_service "$d" && ok=1 ;;
+		daemon) start_daemon "$d" && ok=1 ;;
+		nchan) start_nchan "$d" && ok=1 ;;
+		esac
+		[ $ok = 1 ] && break
+		stop_started
+		log "  $scen/$tgt: start failed (try $try)"
+	done
+	[ $ok = 1 ] || return 0
+	local targs=(--target "$tgt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
+		--pids "$SPIDS" --server-cpu "$SERVER_CPU" --scenario "$scen")
+	[ "$tgt" = daemon ] && targs+=(--conf "$CONF" --ipc "$IPC")
+	if line=$(timeout 180 taskset -c $LOAD_CPU "$LOADGEN" "${targs[@]}" "$@" 2>"$d/loadgen.err"); then
+		:
+	else
+		log "  $scen/$tgt run $run: loadgen failed (rc $?): $(tail -3 "$d/loadgen.err" | tr '\n' ' ')"
+	fi
+	if [ -n "$line" ]; then
+		printf '%s\n' "$line" | python3 -c '
+import json,sys
+r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); print(json.dumps(r))' "$run" >> "$RESULTS"
+		log "  $scen/$tgt run $run: $(printf '%s' "$line" | python3 -c '
+import json,sys
+r=json.load(sys.stdin)
+print("conn %d/%d in %.2fs, sent %d ok %d err %d, recv %d lost %d dup %d ooo %d, %.0f push/s %.0f deliv/s, p50 %dus p99 %dus, rss/conn %.0fB" % (
+ r["connected"],r["subs"],r["connect_s"],r["sent"],r["push_ok"],r["push_err"],r["unique"],r["lost"],r["dup"],r["ooo"],
+ r["push_rate"],r["deliveries_per_s"],r["p50_us"],r["p99_us"],r["rss_per_conn_bytes"]))')"
+	fi
+	grep -v '^$' "$d/loadgen.err" | head -3 | sed 's/^/    /' >&2 || true
+	stop_started
+}
+
+scenario() { # name targets -- loadgen args...
+	local name=$1 targets=$2 t r
+	shift 3
+	# ONLY="a b" runs just those scenarios (development aid; the doc says what ran).
+	if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
+	log "scenario $name: $*"
+	for r in $(seq $RUNS); do
+		for t in $targets; do bench_run "$name" "$t" "$r" -- "$@"; done
+	done
+}
+
+log "work dir $WORK; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU (taskset)"
+if [ "$QUICK" = 1 ]; then
+	DUR=3; LDUR=3
+else
+	DUR=5; LDUR=10
+fi
+# Idle connections: RSS per connection and connect (handshake) rate, direct to the
+# daemon (lighttpd would need 2 fds per proxied socket: 20k > the 20,000 fd limit).
+scenario idle10k "daemon nchan" -- --subs 10000 --procs 2 --src-ips 4 --pub none --idle 1
+# Flat-out single /push with 1,000 subscribers (1 uid each), 32 requests in flight.
+scenario push1k "service nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
+# Daemon alone: datagrams injected with ipc_encode_push, 8 in flight (replies beyond
+# net.unix.max_dgram_qlen = 10 queued would be dropped by the kernel).
+scenario ipc1k "daemon" -- --subs 1000 --pub ipc --inflight 8 --duration $DUR
+# Open-loop latency through lighttpd (nchan for comparison in the full run).
+LAT_T="service"; [ "$QUICK" = 1 ] || LAT_T="service nchan"
+scenario lat2k "$LAT_T" -- --subs 1000 --pub http --rate 2000 --inflight 64 --duration $LDUR
+scenario lat10k "$LAT_T" -- --subs 1000 --pub http --rate 10000 --inflight 128 --duration $LDUR
+if [ "$QUICK" != 1 ]; then
+	# Fan-out: one uid, 10,000 connections, 2 pushes/s for 5 s (20k deliveries/s offered:
+	# the receiving side on one core tops out near 30k/s, 20/s lost most of them).
+	scenario fanout10k "daemon" -- --subs 10000 --uids 1 --procs 2 --src-ips 4 --pub ipc \
+		--rate 2 --inflight 8 --duration 5 --drain 10
+	scenario fanout10k "nchan" -- --subs 10000 --uids 1 --procs 2 --src-ips 4 --pub http \
+		--rate 2 --inflight 8 --duration 5 --drain 10
+fi
+
+# ---- report -------------------------------------------------------------------------------
+log "writing docs/benchmarks.md and docs/benchmarks.svg"
+mkdir -p "$DOCS"
+cp "$RESULTS" "$DOCS/benchmarks.jsonl"
+python3 "$BENCH/report.py" --results "$RESULTS" --docs "$DOCS" --work "$WORK" \
+	--cmd "$CMDLINE" --quick "$QUICK" --runs "$RUNS" --server-cpu "$SERVER_CPU" \
+	--load-cpu "$LOAD_CPU" --elapsed "$(( $(date +%s) - T_START ))"
+log "done in $(( $(date +%s) - T_START )) s"
