@@ -42,7 +42,8 @@ trap stop INT TERM EXIT
 "$bin/ws-daemon" -c "$conf" &
 pids="$!"
 i=0
-while [ ! -S "$sock" ]; do
+# One worker: ipc_socket itself; several: ipc_socket.0, .1, ...
+while [ ! -S "$sock" ] && [ ! -S "$sock.0" ]; do
 	i=$((i + 1))
 	if [ $i -gt 50 ] || ! kill -0 "$pids" 2>/dev/null; then
 		echo "ws-daemon did not start" >&2

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -47,7 +48,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "send_queue_max_bytes", CT_LONG, OFF(send_queue_max_bytes), 1024, 1L << 30, "1048576", "per-connection queue, bytes" },
 	{ "ping_interval", CT_LONG, OFF(ping_interval), 1, 3600, "30", "idle seconds before a WebSocket ping" },
 	{ "idle_timeout", CT_LONG, OFF(idle_timeout), 2, 7200, "75", "idle seconds before hanging up" },
-	{ "workers", CT_LONG, OFF(workers), 1, 64, "1", "ws-daemon worker processes (uids are spread over them)" },
+	{ "workers", CT_LONG, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
 	{ "fcgi_procs", CT_LONG, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
 	{ "log_level", CT_LEVEL, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
 };
@@ -353,6 +354,12 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
 		goto fail;
 	if (cfg_check_addrs(&x, out) != 0)
 		goto fail;
+	if (out->workers == 0) {
+		/* One per CPU, as many as the cap allows. */
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		out->workers = n < 1 ? 1 : n > 64 ? 64 : n;
+	}
 	if (!out->tls_cert != !out->tls_key) {
 		cfg_fail(&x, 0, "'tls_cert' and 'tls_key' go together");
 		goto fail;
