@@ -89,13 +89,13 @@ static struct opts {
 	const char *scenario;
 	const char *pids;
 	int server_cpu;
-	long subs, uids, procs, src_ips, conn_par, inflight, count, body_pad;
+	long subs, uids, procs, src_ips, conn_par, inflight, count, body_pad, batch;
 	double rate, duration, idle, drain, connect_timeout;
 } o = {
 	.target = T_SERVICE, .pub = P_NONE, .ws_host = "127.0.0.1", .ws_port = 8081,
 	.http_host = "127.0.0.1", .http_port = 8080, .password = "abc123",
 	.scenario = "run", .subs = 100, .uids = 0, .procs = 0, .src_ips = 0, .conn_par = 128,
-	.inflight = 16, .count = 0, .rate = 0, .duration = 5, .idle = 0, .drain = 5,
+	.inflight = 16, .count = 0, .batch = 0, .rate = 0, .duration = 5, .idle = 0, .drain = 5,
 	.connect_timeout = 60,
 };
 
@@ -591,14 +591,16 @@ struct pubconn {
 	int busy;
 	uint64_t sent_at;
 	long uid;
-	size_t have;
-	char buf[4096];
+	long *uids;         /* --batch: uid of each message of the request in flight */
+	long nuids;
+	size_t have, cap;
+	char *buf;
 };
 
 static uint64_t *seq_of;     /* per uid: last sequence number given */
 static uint64_t *ok_of;      /* per uid: pushes acknowledged as accepted */
 static long *conns_of;       /* per uid: open subscriber connections */
-static uint64_t pub_sent, pub_ok, pub_err, pub_reached;
+static uint64_t pub_sent, pub_ok, pub_err, pub_reached, pub_reqs;
 static long next_uid;
 
 static int build_body(char *b, size_t cap, uint64_t ts, long u)
@@ -625,13 +627,117 @@ static int http_send(struct pubconn *c, uint64_t ts)
 		      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		      u, o.password, o.http_host, bl, body);
 	c->uid = u;
+	c->nuids = 1;
 	c->busy = 1;
 	c->have = 0;
 	pub_sent++;
+	pub_reqs++;
 	/* A keep-alive request this small fits the socket buffer at once. */
 	if (write(c->fd, req, (size_t)rl) != rl)
 		return -1;
 	return 0;
+}
+
+/* Sizes of one batch message (pushes with the same marker as build_body) and of
+ * the request/answer buffers. */
+#define BATCH_ITEM_MAX (192 + 1500)
+#define BATCH_ANSWER_ITEM 256
+
+/* --batch K: one POST /push (no uid) with a JSON array of K messages, each to the
+ * next uid round-robin and each with its own ts/seq marker. */
+static int http_send_batch(struct pubconn *c, uint64_t ts)
+{
+	static char *req;
+	static size_t req_cap;
+	size_t hdr_room = 512, bl = 0;
+
+	if (!req) {
+		req_cap = hdr_room + (size_t)o.batch * BATCH_ITEM_MAX + 16;
+		req = malloc(req_cap);
+		if (!req)
+			die("out of memory");
+	}
+	char *body = req + hdr_room;   /* body first, header written in front of it */
+	body[bl++] = '[';
+	for (long i = 0; i < o.batch; i++) {
+		char item[BATCH_ITEM_MAX];
+		long u = next_uid;
+
+		next_uid = (next_uid + 1) % o.uids;
+		(void)build_body(item, sizeof item, ts, u);
+		/* build_body gives {"topic":"bench","contents":{..}}: add the uid in front
+		 * (at most 1,500 pad bytes: an item stays well under BATCH_ITEM_MAX) */
+		bl += (size_t)snprintf(body + bl, req_cap - hdr_room - bl, "%s{\"uid\":\"b%ld\",%s",
+				       i ? "," : "", u, item + 1);
+		c->uids[i] = u;
+	}
+	body[bl++] = ']';
+	char hdr[512];
+	int hl = snprintf(hdr, sizeof hdr,
+			  "POST /push?password=%s HTTP/1.1\r\nHost: %s\r\n"
+			  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			  o.password, o.http_host, bl);
+	if (hl <= 0 || (size_t)hl >= hdr_room)
+		die("request header too long");
+	char *start = body - hl;
+	memcpy(start, hdr, (size_t)hl);
+	c->nuids = o.batch;
+	c->busy = 1;
+	c->have = 0;
+	pub_sent += (uint64_t)o.batch;
+	pub_reqs++;
+	size_t len = (size_t)hl + bl, off = 0;
+	while (off < len) {   /* blocking socket: loops only on a short write */
+		ssize_t w = write(c->fd, start + off, len - off);
+
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* A batch answer: {"topic":"success","number":..,"contents":[{"uid":..,"topic":
+ * "success"|"error","number":<connections>,..},...]} in request order. Each message
+ * counts as acknowledged or as an error on its own. */
+static void http_batch_result(struct pubconn *c, const char *body, size_t blen)
+{
+	const char *p = memmem(body, blen, "\"contents\":[", 12), *end = body + blen;
+	long i = 0;
+
+	while (p && i < c->nuids) {
+		const char *it = memmem(p, (size_t)(end - p), "{\"uid\":\"", 8);
+		const char *t, *nx;
+		uint64_t num = 0;
+
+		if (!it)
+			break;
+		t = memmem(it, (size_t)(end - it), "\"topic\":\"", 9);
+		if (!t)
+			break;
+		nx = memmem(it + 1, (size_t)(end - it - 1), "{\"uid\":\"", 8);
+		if (!nx)
+			nx = end;
+		if ((size_t)(end - t) >= 16 && memcmp(t + 9, "success\"", 8) == 0) {
+			pub_ok++;
+			ok_of[c->uids[i]]++;
+			if (json_u64(it, (size_t)(nx - it), "\"number\"", &num) == 0)
+				pub_reached += num;
+		} else {
+			if (++pub_err <= 3)
+				fprintf(stderr, "loadgen: batch item %ld: %.*s\n", i,
+					(int)(nx - it > 200 ? 200 : nx - it), it);
+		}
+		i++;
+		p = nx;
+	}
+	if (i < c->nuids) {   /* answer shorter than the request: the rest are errors */
+		pub_err += (uint64_t)(c->nuids - i);
+		fprintf(stderr, "loadgen: batch answer has %ld of %ld items\n", i, c->nuids);
+	}
 }
 
 static void http_reconnect(struct pubconn *c)
@@ -647,7 +753,7 @@ static void http_reconnect(struct pubconn *c)
 
 static void http_read(struct pubconn *c)
 {
-	ssize_t r = read(c->fd, c->buf + c->have, sizeof c->buf - 1 - c->have);
+	ssize_t r = read(c->fd, c->buf + c->have, c->cap - 1 - c->have);
 	int status;
 	const char *body;
 	size_t blen;
@@ -655,20 +761,27 @@ static void http_read(struct pubconn *c)
 
 	if (r <= 0) {
 		if (c->busy)
-			pub_err++;
+			pub_err += (uint64_t)c->nuids;
 		http_reconnect(c);
 		return;
 	}
 	c->have += (size_t)r;
 	n = http_complete(c->buf, c->have, &status, &body, &blen);
-	if (n == 0 && c->have < sizeof c->buf - 1)
+	if (n == 0 && c->have < c->cap - 1)
 		return;
 	if (n <= 0) {
-		pub_err++;
+		pub_err += (uint64_t)c->nuids;
 		http_reconnect(c);
 		return;
 	}
-	if (status >= 200 && status < 300) {
+	if (o.batch > 0 && status == 200) {
+		http_batch_result(c, body, blen);
+	} else if (o.batch > 0) {
+		pub_err += (uint64_t)c->nuids;
+		if (pub_err <= 3 * (uint64_t)c->nuids)
+			fprintf(stderr, "loadgen: batch push status %d: %.*s\n", status,
+				(int)(blen > 300 ? 300 : blen), body);
+	} else if (status >= 200 && status < 300) {
 		uint64_t num = 0;
 
 		pub_ok++;
@@ -810,6 +923,11 @@ static double run_publisher(void)
 	if (o.pub == P_HTTP)
 		for (long i = 0; i < nc; i++) {
 			pc[i].fd = -1;
+			pc[i].cap = 4096 + (size_t)o.batch * BATCH_ANSWER_ITEM;
+			pc[i].buf = malloc(pc[i].cap);
+			pc[i].uids = calloc(o.batch > 0 ? (size_t)o.batch : 1, sizeof *pc[i].uids);
+			if (!pc[i].buf || !pc[i].uids)
+				die("out of memory");
 			http_reconnect(&pc[i]);
 		}
 	else
@@ -830,11 +948,12 @@ static double run_publisher(void)
 					uint64_t due = o.rate > 0 ? t0 + (uint64_t)((double)k * 1e9 / o.rate) : now;
 					if (due > now || (o.count > 0 && (long)pub_sent >= o.count))
 						break;
-					if (http_send(&pc[i], due) != 0) {
-						pub_err++;
+					if ((o.batch > 0 ? http_send_batch(&pc[i], due)
+							 : http_send(&pc[i], due)) != 0) {
+						pub_err += (uint64_t)pc[i].nuids;
 						http_reconnect(&pc[i]);
 					}
-					k++;
+					k += o.batch > 0 ? (uint64_t)o.batch : 1;
 				}
 			} else {
 				while (ipc_inflight < o.inflight && !(o.count > 0 && (long)pub_sent >= o.count)) {
@@ -885,8 +1004,11 @@ static double run_publisher(void)
 	}
 	double secs = (double)(last_send - t0) / 1e9;
 	if (o.pub == P_HTTP)
-		for (long i = 0; i < nc; i++)
+		for (long i = 0; i < nc; i++) {
 			(void)close(pc[i].fd);
+			free(pc[i].buf);
+			free(pc[i].uids);
+		}
 	free(pc);
 	free(pfd);
 	return secs;
@@ -919,6 +1041,8 @@ static void usage(void)
 		"  --pub none|http|ipc   publisher (ipc needs --ipc PATH)\n"
 		"  --rate R              open-loop pushes/s (0 = flat out)\n"
 		"  --inflight C          requests in flight / HTTP connections (default 16)\n"
+		"  --batch K             --pub http: K messages per POST /push (JSON array, no uid\n"
+		"                        in the query), uids round-robin; rates count messages\n"
 		"  --duration S  --count M  --pad BYTES\n"
 		"  --idle S              hold connections S seconds before publishing\n"
 		"  --drain S             wait at most S s for late deliveries (default 5)\n"
@@ -952,7 +1076,8 @@ static void parse(int argc, char **argv)
 		{ "rate", 1, 0, 'r' }, { "inflight", 1, 0, 'C' }, { "duration", 1, 0, 'd' },
 		{ "count", 1, 0, 'k' }, { "idle", 1, 0, 'i' }, { "drain", 1, 0, 'D' },
 		{ "pids", 1, 0, 'x' }, { "scenario", 1, 0, 'S' }, { "pad", 1, 0, 'z' },
-		{ "server-cpu", 1, 0, 'X' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "server-cpu", 1, 0, 'X' }, { "batch", 1, 0, 'B' }, { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -990,6 +1115,7 @@ static void parse(int argc, char **argv)
 		case 'S': o.scenario = optarg; break;
 		case 'z': o.body_pad = atol(optarg); break;
 		case 'X': o.server_cpu = atoi(optarg); break;
+		case 'B': o.batch = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -1009,6 +1135,10 @@ static void parse(int argc, char **argv)
 		die("--target daemon needs --conf to mint access keys");
 	if (o.body_pad < 0 || o.body_pad > 1500)
 		die("--pad between 0 and 1500");
+	if (o.batch < 0 || o.batch > 1024)
+		die("--batch between 0 and 1024");
+	if (o.batch > 0 && (o.pub != P_HTTP || o.target != T_SERVICE))
+		die("--batch needs --pub http and --target service");
 	if (o.pids)
 		parse_pids(o.pids);
 }
@@ -1135,7 +1265,7 @@ int main(int argc, char **argv)
 	static const char *pn[] = { "none", "http", "ipc" };
 
 	printf("{\"scenario\":\"%s\",\"target\":\"%s\",\"pub\":\"%s\",\"subs\":%ld,\"uids\":%ld,"
-	       "\"procs\":%ld,\"rate\":%.0f,\"inflight\":%ld,"
+	       "\"procs\":%ld,\"rate\":%.0f,\"inflight\":%ld,\"batch\":%ld,"
 	       "\"connected\":%" PRIu64 ",\"connect_failed\":%" PRIu64 ",\"connect_s\":%.3f,"
 	       "\"connect_rate\":%.1f,\"connect_cpu_us_per_conn\":%.1f,\"closed_early\":%" PRIu64 ","
 	       "\"offered\":%" PRIu64 ","
@@ -1145,17 +1275,21 @@ int main(int argc, char **argv)
 	       ",\"reached\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"received\":%" PRIu64
 	       ",\"unique\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"dup\":%" PRIu64 ",\"ooo\":%" PRIu64
 	       ",\"bad_frames\":%" PRIu64 ","
-	       "\"pub_s\":%.3f,\"push_rate\":%.1f,\"deliveries_per_s\":%.1f,"
+	       "\"requests\":%" PRIu64 ",\"pub_s\":%.3f,\"req_rate\":%.1f,\"push_rate\":%.1f,"
+	       "\"deliveries_per_s\":%.1f,"
 	       "\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"max_us\":%.0f,"
 	       "\"server_cpu_s\":%.3f,\"other_on_server_cpu_s\":%.3f,\"cpu_us_per_push\":%.2f,\"cpu_us_per_delivery\":%.3f}\n",
 	       o.scenario, tn[o.target], pn[o.pub], o.subs, o.uids, o.procs, o.rate, o.inflight,
+	       o.batch > 0 ? o.batch : 1,
 	       connected, failed, conn_s, conn_s > 0 ? (double)connected / conn_s : 0,
 	       connected ? (cpu_c1 - cpu_c0) / (double)connected : 0, SUM(closed),
 	       o.rate > 0 ? (uint64_t)(o.rate * o.duration) : pub_sent, rss0, rss1, rss2,
 	       rss0 >= 0 && connected ? (double)(rss1 - rss0) * 1024.0 / (double)connected : 0,
 	       pub_sent, pub_ok, pub_err, ipc_replies_lost, pub_reached, expected, received, unique,
 	       expected > unique ? expected - unique : 0, SUM(dup), SUM(ooo), SUM(bad),
-	       pub_secs, pub_secs > 0 ? (double)pub_sent / pub_secs : 0,
+	       o.pub == P_IPC ? pub_sent : pub_reqs, pub_secs,
+	       pub_secs > 0 ? (double)(o.pub == P_IPC ? pub_sent : pub_reqs) / pub_secs : 0,
+	       pub_secs > 0 ? (double)pub_sent / pub_secs : 0,
 	       deliv_s > 0 ? (double)unique / deliv_s : 0, qv[0], qv[1], qv[2], qv[3], qv[4],
 	       (cpu1 - cpu0) / 1e6,
 	       busy0 >= 0 && busy1 >= 0 && busy1 - busy0 > cpu1 - cpu0

@@ -29,6 +29,19 @@ SCENARIOS = [
       ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
       ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
       ("push_err", "push errors", "{:.0f}"), OTHER]),
+    ("batch1k", "batch /push flat out through lighttpd: each POST carries a JSON array of "
+     "100 messages (uids round-robin, each with its own timestamp and sequence number), "
+     "8 requests in flight (800 messages: no uid in two at once), 1,000 subscribers with 1 uid each; messages/s counts messages "
+     "acknowledged as sent (requests/s × 100), latency, loss, dup and order are per message. "
+     "nchan has no batch publish: its single-push rate from push1k in this run is shown "
+     "below the table for comparison",
+     [("push_rate", "messages/s", "{:.0f}"), ("req_rate", "requests/s", "{:.0f}"),
+      ("deliveries_per_s", "deliveries/s", "{:.0f}"),
+      ("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
+      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
+      ("cpu_us_per_push", "server CPU µs/message", "{:.2f}"), ("lost", "lost", "{:.0f}"),
+      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
+      ("push_err", "push errors", "{:.0f}"), OTHER]),
     ("ipc1k", "ws-daemon alone: push datagrams (ipc_encode_push, 1 item each) injected on "
      "ipc_socket flat out, 8 in flight, 1,000 subscribers direct to the daemon",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}"),
@@ -174,6 +187,15 @@ def main():
                      if any(k in r for r in rs) else "n/a" for k, _, fmt in cols]
             w(f"| {TARGET_NAMES.get(t, t)} | {len(rs)} | " + " | ".join(cells) + " |")
         w("")
+        if name == "batch1k":
+            # Comparison line: single-push rates of the same run (push1k).
+            for t, label in (("nchan", "nchan single push (push1k)"),
+                             ("service", "this service, single push (push1k)")):
+                rs = groups.get(("push1k", t), [])
+                v = [float(r["push_rate"]) for r in rs if "push_rate" in r]
+                w(f"* {label}: " + (stats(v, "{:.0f}", a.runs) + "/s" if v
+                                     else "not run in this run"))
+            w("")
     w("## How to read this")
     w("")
     w("* Both cores are used: the server's and the load generator's. When the server's "
@@ -209,7 +231,7 @@ def main():
     panels = [
         ("Idle RSS per connection (bytes), 10k", "idle10k", ["rss_per_conn_bytes"]),
         ("Handshakes per second, 10k", "idle10k", ["connect_rate"]),
-        ("Pushes per second, flat out", ("push1k", "ipc1k"), ["push_rate"]),
+        ("Pushes per second, flat out", ("push1k", "batch1k", "ipc1k"), ["push_rate"]),
         ("Latency ms (p50, p99), open loop", ("lat2k", "lat10k"), ["p50_us", "p99_us"]),
     ]
     gp = ['set terminal svg size 1000,720 dynamic font "sans,11"',
