@@ -14,6 +14,7 @@
 #include "log.h"
 
 #define PROC_RESPAWN_PAUSE_MS 200 /* a crash loop must not spin the CPU */
+#define PROC_STARTUP_S 2          /* a worker failing sooner on its first start is fatal */
 
 static volatile sig_atomic_t proc_stop_sig;
 static volatile sig_atomic_t proc_child_died;
@@ -61,43 +62,63 @@ static pid_t proc_spawn(unsigned index, const struct proc_pool_ops *ops, void *a
 	_exit(ops->worker(index, arg));
 }
 
-static void proc_reap(pid_t *pids, unsigned n)
-{
+/* Per worker: when it was started and whether it ever ran past start-up. */
+struct proc_slot {
 	pid_t pid;
-	int status;
+	time_t started;
+	int proven;
+};
+
+/* Returns -1 when a worker failed during its first start-up (bad config, busy
+ * port): restarting it would only loop, so the supervisor gives up. */
+static int proc_reap(struct proc_slot *w, unsigned n)
+{
+	time_t now = time(NULL);
+	pid_t pid;
+	int status, rc = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
-			if (pids[i] != pid)
+			if (w[i].pid != pid)
 				continue;
-			pids[i] = 0;
-			if (!proc_stop_sig)
-				log_warn("worker %u (pid %ld) exited (status %d); restarting", i,
-					 (long)pid, status);
+			w[i].pid = 0;
+			if (proc_stop_sig)
+				continue;
+			/* An error exit (not a signal from outside) before it ever ran. */
+			if (!w[i].proven && now - w[i].started < PROC_STARTUP_S &&
+			    WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+				log_err("worker %u failed while starting (status %d); giving up", i,
+					status);
+				rc = -1;
+				continue;
+			}
+			log_warn("worker %u (pid %ld) exited (status %d); restarting", i, (long)pid,
+				 status);
 		}
 	}
+	return rc;
 }
 
-static void proc_signal_all(const pid_t *pids, unsigned n, int sig)
+static void proc_signal_all(const struct proc_slot *w, unsigned n, int sig)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (pids[i] > 0)
-			(void)kill(pids[i], sig);
+		if (w[i].pid > 0)
+			(void)kill(w[i].pid, sig);
 }
 
-static void proc_shutdown(pid_t *pids, unsigned n, unsigned grace_s)
+static void proc_shutdown(struct proc_slot *w, unsigned n, unsigned grace_s)
 {
 	time_t deadline = time(NULL) + (time_t)grace_s;
 	unsigned left;
 
-	proc_signal_all(pids, n, SIGTERM);
+	proc_signal_all(w, n, SIGTERM);
 	do {
-		proc_reap(pids, n);
+		(void)proc_reap(w, n);
 		left = 0;
 		for (unsigned i = 0; i < n; i++)
-			left += pids[i] > 0;
+			left += w[i].pid > 0;
 		if (left && time(NULL) >= deadline) {
-			proc_signal_all(pids, n, SIGKILL);
+			proc_signal_all(w, n, SIGKILL);
 			deadline = time(NULL) + (time_t)grace_s;
 		}
 		if (left)
@@ -111,7 +132,8 @@ int proc_pool_run(unsigned n, unsigned grace_s, const struct proc_pool_ops *ops,
 	struct sigaction sc = { .sa_handler = proc_on_child };
 	struct sigaction sh = { .sa_handler = proc_on_hup };
 	sigset_t block, orig;
-	pid_t pids[PROC_MAX] = { 0 };
+	struct proc_slot w[PROC_MAX] = { { 0, 0, 0 } };
+	int failed = 0;
 
 	if (n == 0 || n > PROC_MAX)
 		n = n ? PROC_MAX : 1;
@@ -130,14 +152,22 @@ int proc_pool_run(unsigned n, unsigned grace_s, const struct proc_pool_ops *ops,
 	}
 	if (ops->setup && ops->setup(arg) != 0)
 		return 1;
-	while (!proc_stop_sig) {
+	while (!proc_stop_sig && !failed) {
 		int short_handed = 0;
+		time_t now = time(NULL);
 
 		for (unsigned i = 0; i < n && !proc_stop_sig; i++) {
-			if (pids[i] <= 0)
-				pids[i] = proc_spawn(i, ops, arg, &orig);
-			short_handed |= pids[i] <= 0;
+			if (w[i].pid > 0 && !w[i].proven && now - w[i].started >= PROC_STARTUP_S)
+				w[i].proven = 1;
+			if (w[i].pid <= 0) {
+				w[i].pid = proc_spawn(i, ops, arg, &orig);
+				w[i].started = now;
+			}
+			short_handed |= w[i].pid <= 0;
 		}
+		/* Wake up once start-up is over, to mark the survivors as proven. */
+		if (!short_handed && (n == 0 || !w[0].proven))
+			short_handed = 1;
 		/* A failed fork is retried within a second, not at the next signal. */
 		if (short_handed)
 			proc_wait_a_second(&block);
@@ -145,18 +175,22 @@ int proc_pool_run(unsigned n, unsigned grace_s, const struct proc_pool_ops *ops,
 			sigsuspend(&orig);
 		if (proc_hup) {
 			proc_hup = 0;
-			proc_signal_all(pids, n, SIGHUP);
+			proc_signal_all(w, n, SIGHUP);
 		}
 		if (proc_child_died) {
 			proc_child_died = 0;
-			proc_reap(pids, n);
-			(void)usleep(PROC_RESPAWN_PAUSE_MS * 1000);
+			failed = proc_reap(w, n) != 0;
+			if (!failed)
+				(void)usleep(PROC_RESPAWN_PAUSE_MS * 1000);
 		}
 	}
-	log_notice("signal %d: stopping %u workers", (int)proc_stop_sig, n);
-	proc_shutdown(pids, n, grace_s);
+	if (failed)
+		log_err("stopping %u workers after a start-up failure", n);
+	else
+		log_notice("signal %d: stopping %u workers", (int)proc_stop_sig, n);
+	proc_shutdown(w, n, grace_s);
 	if (ops->teardown)
 		ops->teardown(arg);
 	(void)sigprocmask(SIG_SETMASK, &orig, NULL);
-	return 0;
+	return failed;
 }

@@ -17,8 +17,10 @@ struct proc_pool_ops {
 /*
  * Runs n workers until SIGTERM or SIGINT, then sends them SIGTERM and, after
  * grace_s seconds, SIGKILL. SIGHUP is forwarded to every worker. Workers die
- * with the supervisor (PR_SET_PDEATHSIG). Returns 0, or 1 if setup failed.
- * Only the supervisor returns.
+ * with the supervisor (PR_SET_PDEATHSIG). A worker that dies is restarted, but
+ * one that fails within its first seconds (bad config, busy port) stops the
+ * whole pool. Returns 0 after a signal, 1 if setup or a worker's start-up
+ * failed. Only the supervisor returns.
  */
 int proc_pool_run(unsigned n, unsigned grace_s, const struct proc_pool_ops *ops, void *arg);
 

@@ -21,15 +21,17 @@ def run_daemon(conf, timeout=10):
 
 
 def test_busy_ws_port_is_a_clean_error(make_service):
-    """A second daemon whose WebSocket port is taken exits 1 with a reason (no crash)."""
+    """A second daemon whose WebSocket port is taken exits 1 with a reason (no crash),
+    with one worker and with several (the supervisor gives up instead of looping)."""
     svc = make_service()
-    other = os.path.join(svc.dir, "other.yaml")
-    with open(other, "w") as f:
-        f.write(f"password: x\nws_addr: 127.0.0.1:{svc.ws_port}\n"
-                f"ipc_socket: {svc.dir}/other.sock\n")
-    r = run_daemon(other)
-    assert r.returncode == 1, (r.returncode, r.stderr)
-    assert "cannot listen for WebSockets" in r.stderr
+    for workers in (1, 2):
+        other = os.path.join(svc.dir, f"other{workers}.yaml")
+        with open(other, "w") as f:
+            f.write(f"password: x\nws_addr: 127.0.0.1:{svc.ws_port}\n"
+                    f"ipc_socket: {svc.dir}/other{workers}.sock\nworkers: {workers}\n")
+        r = run_daemon(other)
+        assert r.returncode == 1, (workers, r.returncode, r.stderr)
+        assert "cannot listen for WebSockets" in r.stderr
     assert_serving(svc)
 
 
@@ -43,7 +45,8 @@ def test_second_daemon_on_same_socket_is_refused(make_service):
     free = port.getsockname()[1]
     port.close()
     with open(other, "w") as f:
-        f.write(f"password: x\nws_addr: 127.0.0.1:{free}\nipc_socket: {svc.sock}\n")
+        f.write(f"password: x\nws_addr: 127.0.0.1:{free}\nipc_socket: {svc.sock}\n"
+                "workers: 1\n")
     r = run_daemon(other)
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert "another daemon" in r.stderr or "in use" in r.stderr, r.stderr
