@@ -12,6 +12,20 @@ import statistics
 import subprocess
 
 OTHER = ("other_on_server_cpu_s", "other programs on the server CPU (s)", "{:.2f}")
+# Column groups most scenarios share: latency tail, and delivery quality.
+TAIL = [("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}")]
+LAT = [("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}")] + TAIL
+QUALITY = [("lost", "lost", "{:.0f}"), ("dup", "dup", "{:.0f}"),
+           ("ooo", "out of order", "{:.0f}")]
+PUSH_ERR = ("push_err", "push errors", "{:.0f}")
+
+
+def cpu(unit, fmt="{:.1f}"):
+    return ("cpu_us_per_push", f"server CPU µs/{unit}", fmt)
+OPEN_LOOP = ([("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
+              ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
+              ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}")]
+             + TAIL + [cpu("push")] + QUALITY + [PUSH_ERR, OTHER])
 SCENARIOS = [
     ("idle10k", "10,000 idle WebSockets (1 uid each), direct to the WebSocket server; "
      "RSS delta of the server processes / connections, and handshakes/s while opening them "
@@ -23,12 +37,8 @@ SCENARIOS = [
     ("push1k", "single /push requests flat out, 32 keep-alive connections in flight, "
      "1,000 subscribers with 1 uid each (round-robin); service = lighttpd+push-api+ws-daemon, "
      "nchan = nginx",
-     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}"),
-      ("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
-      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
-      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
-      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
-      ("push_err", "push errors", "{:.0f}"), OTHER]),
+     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
+     + LAT + [cpu("push")] + QUALITY + [PUSH_ERR, OTHER]),
     ("batch1k", "batch /push flat out through lighttpd: each POST carries a JSON array of "
      "100 messages (uids round-robin, each with its own timestamp and sequence number), "
      "8 requests in flight (800 messages: no uid in two at once), 1,000 subscribers with 1 uid each; messages/s counts messages "
@@ -36,38 +46,19 @@ SCENARIOS = [
      "nchan has no batch publish: its single-push rate from push1k in this run is shown "
      "below the table for comparison",
      [("push_rate", "messages/s", "{:.0f}"), ("req_rate", "requests/s", "{:.0f}"),
-      ("deliveries_per_s", "deliveries/s", "{:.0f}"),
-      ("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
-      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
-      ("cpu_us_per_push", "server CPU µs/message", "{:.2f}"), ("lost", "lost", "{:.0f}"),
-      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
-      ("push_err", "push errors", "{:.0f}"), OTHER]),
+      ("deliveries_per_s", "deliveries/s", "{:.0f}")]
+     + LAT + [cpu("message", "{:.2f}")] + QUALITY + [PUSH_ERR, OTHER]),
     ("ipc1k", "ws-daemon alone: push datagrams (ipc_encode_push, 1 item each) injected on "
      "ipc_socket flat out, 8 in flight, 1,000 subscribers direct to the daemon",
-     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}"),
-      ("p50_us", "p50 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
-      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
-      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
-      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
-      ("replies_lost", "replies dropped", "{:.0f}"), OTHER]),
+     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
+     + LAT + [cpu("push")] + QUALITY
+     + [("replies_lost", "replies dropped", "{:.0f}"), OTHER]),
     ("lat2k", "open loop, 2,000 pushes/s over up to 64 keep-alive connections, 1,000 "
      "subscribers; latency from the scheduled send time to receipt",
-     [("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
-      ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
-      ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
-      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
-      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
-      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
-      ("push_err", "push errors", "{:.0f}"), OTHER]),
+     OPEN_LOOP),
     ("lat10k", "open loop, 10,000 pushes/s over up to 128 keep-alive connections, 1,000 "
      "subscribers; latency from the scheduled send time to receipt",
-     [("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
-      ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
-      ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"),
-      ("p999_us", "p99.9 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
-      ("cpu_us_per_push", "server CPU µs/push", "{:.1f}"), ("lost", "lost", "{:.0f}"),
-      ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
-      ("push_err", "push errors", "{:.0f}"), OTHER]),
+     OPEN_LOOP),
     ("fanout10k", "fan-out: one uid with 10,000 connections, 2 pushes/s open loop for 5 s "
      "(daemon: datagrams; nchan: HTTP POST); 20,000 deliveries/s are offered, so "
      "deliveries/s shows only whether they kept up, and latency is how long a push takes to "

@@ -8,41 +8,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
+#include "ipc_sock.h"
 #include "log.h"
 #include "proc.h"
-
-/* A socket file nobody accepts on is left from a crash; a live one belongs to a
- * running pool, which a second one must not steal. */
-static int pool_clear_stale(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r, e;
-
-	if (lstat(path, &st) != 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode) || strlen(path) >= sizeof a.sun_path) {
-		log_err("%s exists and is not a socket we can replace", path);
-		return -1;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	r = connect(fd, (const struct sockaddr *)&a, sizeof a);
-	e = errno;
-	(void)close(fd);
-	if (r == 0 || e != ECONNREFUSED) {
-		log_err("%s is in use (%s)", path, r == 0 ? "a pool answers on it" : strerror(e));
-		return -1;
-	}
-	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-}
 
 /* path is a Unix socket path (has a '/') or a TCP "host:port" (libfcgi's syntax).
  * *ino records the socket file so that only ours is removed at exit. */
@@ -51,11 +23,15 @@ static int pool_open(const char *path, mode_t mode, ino_t *ino)
 	int is_unix = strchr(path, '/') != NULL;
 	struct stat st;
 	mode_t old_mask = 0;
+	char err[256];
 	int fd;
 
 	*ino = 0;
-	if (is_unix && pool_clear_stale(path) != 0)
+	if (is_unix && ipc_unlink_stale(path, SOCK_STREAM, err, sizeof err) != 0) {
+		/* A live socket belongs to a running pool, which a second one must not steal. */
+		log_err("%s", err);
 		return -1;
+	}
 	if (is_unix)
 		old_mask = umask((mode_t)(~mode & 0777)); /* the mode from the first moment */
 	fd = FCGX_OpenSocket(path, 1024);

@@ -210,32 +210,36 @@ const char *ipc_call_rc_str(enum ipc_call_rc rc)
 }
 
 /* A socket file nobody answers on is left over from a crash; a live one is not ours. */
-static int ipc_clear_stale(const char *path, const struct sockaddr_un *a, char *err,
-			   size_t err_len)
+int ipc_unlink_stale(const char *path, int type, char *err, size_t err_len)
 {
+	struct sockaddr_un a;
 	struct stat st;
 	int fd, r, e;
 
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, err_len, "%s exists and is not a socket", path);
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (!S_ISSOCK(st.st_mode) || ipc_addr(path, &a) != 0) {
+		snprintf(err, err_len, "%s exists and is not a socket we can replace", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "socket: %s", strerror(errno));
 		return -1;
 	}
-	r = connect(fd, (const struct sockaddr *)a, sizeof *a);
+	r = connect(fd, (const struct sockaddr *)&a, sizeof a);
 	e = errno;
 	(void)close(fd);
 	if (r == 0) {
-		snprintf(err, err_len, "%s is in use by a running daemon", path);
+		snprintf(err, err_len, "%s is in use by a running process", path);
 		return -1;
 	}
-	/* Only "nobody listens" proves it stale; EACCES, EPROTOTYPE (a stream
-	 * socket) and the like mean it belongs to someone else. */
+	/* Only "nobody listens" proves it stale; EACCES, EPROTOTYPE (another kind
+	 * of socket) and the like mean it belongs to someone else. */
 	if (e != ECONNREFUSED) {
 		snprintf(err, err_len, "%s exists and is not ours to replace: %s", path, strerror(e));
 		return -1;
@@ -287,11 +291,8 @@ int ipc_server_open(const char *path, mode_t mode, int *lock_fd, char *err, size
 	*lock_fd = ipc_lock(path, err, err_len);
 	if (*lock_fd < 0)
 		return -1;
-	if (ipc_clear_stale(path, &a, err, err_len) != 0) {
-		if (!err[0])
-			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	if (ipc_unlink_stale(path, SOCK_DGRAM, err, err_len) != 0)
 		goto fail;
-	}
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "socket: %s", strerror(errno));

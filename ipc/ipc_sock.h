@@ -45,6 +45,13 @@ void ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len);
 const char *ipc_call_rc_str(enum ipc_call_rc rc);
 
 /*
+ * Makes path free for a new socket of `type` (SOCK_DGRAM, SOCK_STREAM): absent, or
+ * a socket file left by a crash (connect says ECONNREFUSED), which is removed. A
+ * live socket or any other file is an error (reason in err, "in use" for a live one).
+ */
+int ipc_unlink_stale(const char *path, int type, char *err, size_t err_len);
+
+/*
  * Creates and binds the daemon's non-blocking socket at path with permissions
  * mode from the start. A stale socket file (ECONNREFUSED) is replaced; a live or
  * foreign one is an error. *lock_fd gets an flock'd "<path>.lock" the caller

@@ -1,6 +1,7 @@
 /* conf.yaml loader: a flat YAML mapping checked against one table of keys.
  * Every value, defaults included, goes through the same typed setter and bounds. */
 #include "cfg.h"
+#include "req.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -41,7 +42,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "tls_cert", CT_PATH, OFF(tls_cert), 0, 0, NULL, "PEM certificate: the web server speaks HTTPS/WSS" },
 	{ "tls_key", CT_PATH, OFF(tls_key), 0, 0, NULL, "PEM private key for tls_cert" },
 	{ "access_key_ttl", CT_LONG, OFF(access_key_ttl), 1, 86400L * 30, "60", "access key lifetime, seconds" },
-	{ "max_uid_bytes", CT_LONG, OFF(max_uid_bytes), 1, 4096, "256", "longest uid accepted" },
+	{ "max_uid_bytes", CT_LONG, OFF(max_uid_bytes), 1, REQ_UID_MAX, "256", "longest uid accepted" },
 	{ "max_message_bytes", CT_LONG, OFF(max_message_bytes), 64, 131072, "65536", "largest /push body" },
 	{ "push_timeout_ms", CT_LONG, OFF(push_timeout_ms), 10, 60000, "2000", "how long /push waits for ws-daemon" },
 	{ "send_queue_max_messages", CT_LONG, OFF(send_queue_max_messages), 1, 1000000, "1024", "per-connection queue, messages" },
@@ -436,6 +437,15 @@ int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len
 			       : snprintf(out, len, "%s", c->ipc_socket);
 
 	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+void cfg_print_reference(FILE *f)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		fprintf(f, "%-24s %-20s %s\n", k->name, k->def ? k->def : "(none)", k->help);
+	}
 }
 
 int cfg_split_addr(const char *addr, char *host, size_t host_len, int *port)

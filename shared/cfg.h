@@ -54,6 +54,9 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f);
  * worker, "ipc_socket.<index>" with several. -1 if it does not fit out. */
 int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len);
 
+/* The key table as a reference: name, default, meaning, one key a line. */
+void cfg_print_reference(FILE *f);
+
 /* Splits "host:port", "[v6]:port" or ":port" (host then empty). Returns 0 on
  * success with host copied into host (NUL-terminated), -1 on bad syntax/port. */
 int cfg_split_addr(const char *addr, char *host, size_t host_len, int *port);

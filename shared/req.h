@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#define REQ_UID_MAX 4096 /* the largest max_uid_bytes a configuration may set */
+
 enum req_rc { REQ_OK = 0, REQ_ABSENT, REQ_TOO_LONG, REQ_BAD_ENCODING };
 
 /*

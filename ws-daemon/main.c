@@ -27,7 +27,6 @@
 #define WSD_VERSION "0.1.0"
 #define WSD_MAX_CLIENT_MSG 4096    /* clients have nothing to say but heartbeats */
 #define WSD_MAX_HEADER_DATA 8192   /* handshake headers incl. the query string */
-#define WSD_MAX_UID 4096           /* the largest max_uid_bytes cfg accepts */
 #define WSD_IPC_MODE 0660
 #define WSD_DRAIN_MS 1000          /* SIGTERM: longest wait for Close handshakes */
 
@@ -101,7 +100,7 @@ static void wsd_reject(struct wsd_conn *c, const char *reason)
 
 static void wsd_authenticate(struct wsd_conn *c)
 {
-	char uid[WSD_MAX_UID + 1];
+	char uid[REQ_UID_MAX + 1];
 	const char *v, *why;
 	size_t uid_len = 0, key_len = 0;
 	enum akey_status st;
@@ -117,7 +116,7 @@ static void wsd_authenticate(struct wsd_conn *c)
 		wsd_reject(c, why);
 		return;
 	}
-	if (uid_len > WSD_MAX_UID) { /* cfg bounds max_uid_bytes; this keeps uid[] safe alone */
+	if (uid_len > REQ_UID_MAX) { /* cfg bounds max_uid_bytes; this keeps uid[] safe alone */
 		wsd_reject(c, "uid is too long");
 		return;
 	}
@@ -450,10 +449,11 @@ static int wsd_start(void)
 static void wsd_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ws-daemon [-c conf.yaml] [-t] [-g key] [-v] [-h]\n"
+		"usage: ws-daemon [-c conf.yaml] [-t] [-g key] [-k] [-v] [-h]\n"
 		"  -c FILE  configuration file (default ./conf.yaml)\n"
 		"  -t       check the configuration and exit\n"
 		"  -g KEY   print the effective value of a configuration key and exit\n"
+		"  -k       list every configuration key with its default and exit\n"
 		"  -v       print the version and exit\n"
 		"  -h       this help\n"
 		"signals: HUP reloads the configuration, TERM/INT close every WebSocket\n"
@@ -522,11 +522,12 @@ int main(int argc, char **argv)
 	int opt, test = 0, rc;
 
 	log_init("ws-daemon", LOG_LVL_NOTICE);
-	while ((opt = getopt(argc, argv, "c:tg:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tg:kvh")) != -1) {
 		switch (opt) {
 		case 'c': conf = optarg; break;
 		case 't': test = 1; break;
 		case 'g': get = optarg; break;
+		case 'k': cfg_print_reference(stdout); return 0;
 		case 'v': printf("ws-daemon %s (libwebsockets %s)\n", WSD_VERSION, lws_get_library_version()); return 0;
 		case 'h': wsd_usage(stdout); return 0;
 		default: wsd_usage(stderr); return 2;

@@ -120,7 +120,7 @@ static void acc_finish(struct acc_pending *p, int route)
 static int acc_route_of(const char *buf, size_t len)
 {
 	const char *sp = memchr(buf, ' ', len), *q, *end;
-	char uid[4097];
+	char uid[REQ_UID_MAX + 1];
 	size_t ul;
 
 	if (!sp)

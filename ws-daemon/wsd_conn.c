@@ -192,8 +192,7 @@ static void wsd_conn_mark_closing(struct wsd_conn *c, uint16_t code, const char 
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 {
 	/* Out of the table now, so later pushes neither count nor queue to it. */
-	wsd_conn_detach(c);
-	wsd_queue_clear(c);
+	wsd_conn_release(c);
 	wsd_conn_mark_closing(c, code, reason);
 }
 

@@ -7,31 +7,6 @@
 #include "akey.h"
 #include "fuzz_check.h"
 
-struct rd {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take8(struct rd *r)
-{
-	uint8_t v = 0;
-
-	if (r->n) {
-		v = *r->p++;
-		r->n--;
-	}
-	return v;
-}
-
-static uint64_t take_be(struct rd *r, int bytes)
-{
-	uint64_t v = 0;
-
-	while (bytes-- > 0)
-		v = v << 8 | take8(r);
-	return v;
-}
-
 static int is_b64url(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -161,32 +161,6 @@ static void check_decode(const uint8_t *data, size_t size)
 	FUZZ_CHECK(oks <= 1); /* the three datagram kinds exclude each other */
 }
 
-struct rd {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take8(struct rd *r)
-{
-	uint8_t v = 0;
-
-	if (r->n) {
-		v = r->p[0];
-		r->p++;
-		r->n--;
-	}
-	return v;
-}
-
-static uint32_t take32(struct rd *r)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v = v << 8 | take8(r);
-	return v;
-}
-
 /* A view of up to want bytes of the input (fewer when it runs out). */
 static const char *take_view(struct rd *r, size_t want, size_t *got)
 {
@@ -202,7 +176,7 @@ static void check_encode(const uint8_t *data, size_t size)
 {
 	struct rd r = { data, size };
 	struct ipc_hdr h;
-	uint32_t req_id = take32(&r);
+	uint32_t req_id = (uint32_t)take_be(&r, 4);
 	uint8_t nb = take8(&r);
 	size_t n = (size_t)(nb & 15) + 1, total, nres;
 	uint8_t *buf;
@@ -250,10 +224,10 @@ static void check_encode(const uint8_t *data, size_t size)
 	if (nres > IPC_MAX_ITEMS)
 		nres = IPC_MAX_ITEMS;
 	for (size_t i = 0; i < nres; i++) {
-		results[i].delivered = take32(&r);
-		results[i].status = take32(&r);
-		results[i].number = (uint64_t)take32(&r) << 32;
-		results[i].number |= take32(&r);
+		results[i].delivered = (uint32_t)take_be(&r, 4);
+		results[i].status = (uint32_t)take_be(&r, 4);
+		results[i].number = (uint64_t)(uint32_t)take_be(&r, 4) << 32;
+		results[i].number |= (uint32_t)take_be(&r, 4);
 	}
 	total = IPC_HDR_LEN + nres * IPC_REPLY_ITEM_LEN;
 	buf = malloc(total);

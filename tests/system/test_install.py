@@ -70,3 +70,7 @@ def test_help_and_version():
     r = subprocess.run([os.path.join(TOP, "build", "bin", "ws-daemon"), "-v"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("ws-daemon ")
+    r = subprocess.run([os.path.join(TOP, "build", "bin", "ws-daemon"), "-k"],
+                       capture_output=True, text=True)
+    keys = [line.split()[0] for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and "password" in keys and "max_message_bytes" in keys, r.stdout
