@@ -812,80 +812,84 @@ static long ipc_uid_of[IPC_MAP];   /* req id % IPC_MAP -> uid */
 static uint64_t ipc_last_reply, ipc_replies_lost;
 static int ipc_blocked;
 
+/* One datagram of K = max(--batch, 1) items, uids round-robin from next_uid; the
+ * request id maps to the first uid, item i went to (first + i) % uids. */
 static int ipc_send(uint64_t ts)
 {
-	char body[2048];
-	uint8_t dg[4096];
-	long u = next_uid;
-	struct ipc_push_item it;
+	static struct ipc_push_item items[IPC_MAX_ITEMS];
+	static char bodies[IPC_MAX_ITEMS][2048];
+	static char uids[IPC_MAX_ITEMS][24];
+	static uint8_t dg[IPC_MAX_DATAGRAM];
+	long k = o.batch > 0 ? o.batch : 1, first = next_uid;
 	size_t n;
-	int bl;
 
-	bl = build_body(body, sizeof body, ts, u);
-	/* contents is the object inside {"topic":..,"contents":<here>} */
-	const char *cs = strstr(body, "\"contents\":") + 11;
-	char uid[32];
-	int ul = snprintf(uid, sizeof uid, "b%ld", u);
+	for (long i = 0; i < k; i++) {
+		long u = (first + i) % o.uids;
+		int bl = build_body(bodies[i], sizeof bodies[i], ts, u);
+		/* contents is the object inside {"topic":..,"contents":<here>} */
+		const char *cs = strstr(bodies[i], "\"contents\":") + 11;
+		int ul = snprintf(uids[i], sizeof uids[i], "b%ld", u);
 
-	it.uid = uid;
-	it.uid_len = (size_t)ul;
-	it.topic = "\"bench\"";
-	it.topic_len = 7;
-	it.contents = cs;
-	it.contents_len = (size_t)(body + bl - 1 - cs);
-	n = ipc_encode_push(dg, sizeof dg, ++ipc_req, &it, 1);
+		items[i] = (struct ipc_push_item){ .uid = uids[i], .uid_len = (size_t)ul,
+			.topic = "\"bench\"", .topic_len = 7, .contents = cs,
+			.contents_len = (size_t)(bodies[i] + bl - 1 - cs) };
+	}
+	n = ipc_encode_push(dg, sizeof dg, ++ipc_req, items, (size_t)k);
 	if (n == 0)
 		die("ipc_encode_push failed");
 	if (sendto(ipc_fd, dg, n, 0, (struct sockaddr *)&ipc_sa, sizeof ipc_sa) != (ssize_t)n) {
-		seq_of[u]--;   /* not sent: the number is reused */
+		for (long i = 0; i < k; i++)
+			seq_of[(first + i) % o.uids]--;   /* not sent: the numbers are reused */
 		ipc_req--;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			die("sendto %s: %s", o.ipc_path, strerror(errno));
 		ipc_blocked = 1;
 		return -1;
 	}
-	next_uid = (next_uid + 1) % o.uids;
-	ipc_uid_of[ipc_req % IPC_MAP] = u;
+	next_uid = (first + k) % o.uids;
+	ipc_uid_of[ipc_req % IPC_MAP] = first;
 	if (ipc_inflight++ == 0)
 		ipc_last_reply = now_ns();
-	pub_sent++;
+	pub_sent += (uint64_t)k;
+	pub_reqs++;
 	/* Presumed delivered until a reply says otherwise: replies can be dropped by the
 	 * kernel (net.unix.max_dgram_qlen) while the push itself went through. */
-	pub_ok++;
-	ok_of[u]++;
+	pub_ok += (uint64_t)k;
+	for (long i = 0; i < k; i++)
+		ok_of[(first + i) % o.uids]++;
 	return 0;
 }
 
 static void ipc_read(void)
 {
-	uint8_t dg[IPC_MAX_DATAGRAM];
+	static uint8_t dg[IPC_MAX_DATAGRAM];
+	static struct ipc_result res[IPC_MAX_ITEMS];
 
 	for (;;) {
 		ssize_t r = recv(ipc_fd, dg, sizeof dg, MSG_DONTWAIT);
 		struct ipc_hdr h;
-		struct ipc_result res;
 
 		if (r < 0)
 			return;
-		enum ipc_rc rc = ipc_decode_push_reply(dg, (size_t)r, &h, &res, 1);
+		enum ipc_rc rc = ipc_decode_push_reply(dg, (size_t)r, &h, res, IPC_MAX_ITEMS);
 
+		if (ipc_inflight > 0)
+			ipc_inflight--;
 		if (rc != IPC_OK) {
 			if (++pub_err <= 3)
 				fprintf(stderr, "loadgen: bad ipc reply: %s\n", ipc_rc_str(rc));
-			if (ipc_inflight > 0)
-				ipc_inflight--;
 			continue;
 		}
-		if (ipc_inflight > 0)
-			ipc_inflight--;
 		ipc_last_reply = now_ns();
-		if (res.status == IPC_S_DELIVERED) {
-			pub_reached += res.delivered;
-		} else {
+		for (size_t i = 0; i < h.count; i++) {
+			if (res[i].status == IPC_S_DELIVERED) {
+				pub_reached += res[i].delivered;
+				continue;
+			}
 			pub_ok--;
-			ok_of[ipc_uid_of[h.req_id % IPC_MAP]]--;
+			ok_of[(ipc_uid_of[h.req_id % IPC_MAP] + (long)i) % o.uids]--;
 			if (++pub_err <= 3)
-				fprintf(stderr, "loadgen: ipc push status %u\n", (unsigned)res.status);
+				fprintf(stderr, "loadgen: ipc push status %u\n", (unsigned)res[i].status);
 		}
 	}
 }
@@ -962,7 +966,7 @@ static double run_publisher(void)
 						break;
 					if (ipc_send(due) != 0)
 						break;   /* socket buffer full: wait for replies */
-					k++;
+					k += o.batch > 0 ? (uint64_t)o.batch : 1;
 				}
 			}
 		}
@@ -1042,7 +1046,8 @@ static void usage(void)
 		"  --rate R              open-loop pushes/s (0 = flat out)\n"
 		"  --inflight C          requests in flight / HTTP connections (default 16)\n"
 		"  --batch K             --pub http: K messages per POST /push (JSON array, no uid\n"
-		"                        in the query), uids round-robin; rates count messages\n"
+		"                        in the query); --pub ipc: K items per datagram; uids\n"
+		"                        round-robin; rates count messages\n"
 		"  --duration S  --count M  --pad BYTES\n"
 		"  --idle S              hold connections S seconds before publishing\n"
 		"  --drain S             wait at most S s for late deliveries (default 5)\n"
@@ -1137,8 +1142,8 @@ static void parse(int argc, char **argv)
 		die("--pad between 0 and 1500");
 	if (o.batch < 0 || o.batch > 1024)
 		die("--batch between 0 and 1024");
-	if (o.batch > 0 && (o.pub != P_HTTP || o.target != T_SERVICE))
-		die("--batch needs --pub http and --target service");
+	if (o.batch > 0 && !(o.pub == P_HTTP && o.target == T_SERVICE) && o.pub != P_IPC)
+		die("--batch needs --pub http with --target service, or --pub ipc");
 	if (o.pids)
 		parse_pids(o.pids);
 }
@@ -1287,8 +1292,7 @@ int main(int argc, char **argv)
 	       rss0 >= 0 && connected ? (double)(rss1 - rss0) * 1024.0 / (double)connected : 0,
 	       pub_sent, pub_ok, pub_err, ipc_replies_lost, pub_reached, expected, received, unique,
 	       expected > unique ? expected - unique : 0, SUM(dup), SUM(ooo), SUM(bad),
-	       o.pub == P_IPC ? pub_sent : pub_reqs, pub_secs,
-	       pub_secs > 0 ? (double)(o.pub == P_IPC ? pub_sent : pub_reqs) / pub_secs : 0,
+	       pub_reqs, pub_secs, pub_secs > 0 ? (double)pub_reqs / pub_secs : 0,
 	       pub_secs > 0 ? (double)pub_sent / pub_secs : 0,
 	       deliv_s > 0 ? (double)unique / deliv_s : 0, qv[0], qv[1], qv[2], qv[3], qv[4],
 	       (cpu1 - cpu0) / 1e6,

@@ -123,6 +123,33 @@ static int wsd_enqueue(struct wsd_conn *c, struct wsd_msg *m)
 	return 0;
 }
 
+enum wsd_sent { WSD_SENT, WSD_SENT_QUEUE_FULL, WSD_SENT_BROKEN };
+
+/*
+ * Writes m at once when nothing waits ahead of it, queues it otherwise. Going
+ * through WRITEABLE for every message costs a POLLOUT on/off pair (epoll_ctl
+ * twice) and a loop pass per delivery; written here, a message costs one send.
+ * lws keeps an unsent tail itself (and then reports partial_buffered, so later
+ * messages queue behind it); the header it writes into the shared headroom is
+ * the same bytes for every recipient.
+ */
+static enum wsd_sent wsd_deliver(struct wsd_conn *c, struct wsd_msg *m)
+{
+	int n;
+
+	if (c->count || lws_partial_buffered(c->wsi))
+		return wsd_enqueue(c, m) == 0 ? WSD_SENT : WSD_SENT_QUEUE_FULL;
+	n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+	if (n >= 0 && (size_t)n >= m->len)
+		return WSD_SENT;
+	/* The peer is gone. lws must not be asked to close from outside this
+	 * wsi's callbacks, so it does that on its next loop turn; the table
+	 * forgets the connection now so no later push counts it. */
+	wsd_conn_release(c);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	return WSD_SENT_BROKEN;
+}
+
 int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 {
 	struct wsd_user *u = NULL;
@@ -228,6 +255,7 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 	struct wsd_user *u = NULL;
 	struct wsd_conn *c, *next;
 	struct wsd_msg *m;
+	enum wsd_sent sent;
 	size_t cap;
 
 	memset(res, 0, sizeof *res);
@@ -248,10 +276,11 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 				  res->number, it->contents, it->contents_len);
 	for (c = u->conns; c; c = next) {
 		next = c->next; /* a full queue detaches c, and may free u with it */
-		if (wsd_enqueue(c, m) == 0) {
+		sent = wsd_deliver(c, m);
+		if (sent == WSD_SENT)
 			res->delivered++;
+		if (sent != WSD_SENT_QUEUE_FULL)
 			continue;
-		}
 		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
 			 (int)it->uid_len, it->uid, c->count, c->queued_bytes);
 		wsd_stats.slow_closed++;
