@@ -1038,7 +1038,8 @@ static void usage(void)
 		"  --http HOST:PORT      /access and /push endpoint\n"
 		"  --conf FILE           conf.yaml: mint access keys locally (target daemon)\n"
 		"  --password P          /access and /push password\n"
-		"  --subs N --uids U     subscribers, distinct uids (default U = N)\n"
+		"  --subs N --uids U     subscribers, distinct uids (default U = N); --subs 0\n"
+		"                        publishes to U uids with nobody listening\n"
 		"  --procs P             subscriber processes (default N/5000 rounded up)\n"
 		"  --src-ips K           bind sources 127.0.0.2 .. 127.0.0.(K+1)\n"
 		"  --conn-par M          handshakes in flight per process (default 128)\n"
@@ -1124,13 +1125,18 @@ static void parse(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (o.subs < 1 || o.conn_par < 1 || o.inflight < 1 || o.duration <= 0)
+	if (o.subs < 0 || o.conn_par < 1 || o.inflight < 1 || o.duration <= 0)
 		usage();
-	if (o.uids <= 0 || o.uids > o.subs)
+	/* --subs 0: publisher only (to time an endpoint); pushes go to --uids uids. */
+	if (o.subs == 0 && (o.uids < 1 || o.pub != P_HTTP))
+		die("--subs 0 needs --uids U and --pub http");
+	if (o.subs > 0 && (o.uids <= 0 || o.uids > o.subs))
 		o.uids = o.subs;
 	if (o.procs <= 0)
 		o.procs = (o.subs + 4999) / 5000;
-	if (o.procs > 64 || o.subs / o.procs > 18000)
+	if (o.subs == 0)
+		o.procs = 0;
+	else if (o.procs > 64 || o.subs / o.procs > 18000)
 		die("need between 1 and 64 processes of at most 18000 sockets each");
 	if (o.src_ips > 250)
 		die("--src-ips at most 250");
@@ -1168,7 +1174,7 @@ int main(int argc, char **argv)
 	conns_of = calloc((size_t)o.uids, sizeof *conns_of);
 	if (!keys || !seq_of || !ok_of || !conns_of)
 		die("out of memory");
-	if (o.target == T_SERVICE)
+	if (o.target == T_SERVICE && o.subs > 0)
 		fetch_keys_http();
 	else if (o.target == T_DAEMON)
 		mint_keys_conf();
@@ -1302,5 +1308,5 @@ int main(int argc, char **argv)
 	       unique ? (cpu1 - cpu0) / (double)unique : 0);
 	(void)fflush(stdout);
 	(void)munmap(shm, shm_len);
-	return connected == 0 ? 1 : 0;
+	return o.subs > 0 && connected == 0 ? 1 : 0;
 }

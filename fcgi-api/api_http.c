@@ -160,5 +160,30 @@ enum api_body_rc api_read_body(FCGX_Request *r, char *buf, size_t cap, size_t *l
 		got += (size_t)n;
 	}
 	*len = got;
+	/* Reads the empty stdin record the web server sends right after the body,
+	 * so api_finish can see that nothing is left unread. */
+	if (FCGX_GetChar(r->in) != EOF)
+		return API_BODY_BAD_LENGTH;
 	return API_BODY_OK;
+}
+
+void api_finish(FCGX_Request *r)
+{
+	size_t declared = 0;
+
+	/* A request without a body: its end-of-input record follows the params. */
+	if (!FCGX_HasSeenEOF(r->in) &&
+	    (api_parse_size(api_param(r, "CONTENT_LENGTH"), &declared) != 0 || declared == 0))
+		(void)FCGX_GetChar(r->in);
+	/*
+	 * libfcgi's close lingers: shutdown, then poll until the web server hangs
+	 * up, one more sleep and wake-up per request. That guards against closing
+	 * with input unread (the kernel then resets the connection and the web
+	 * server may lose the response). With the input read to its end there is
+	 * nothing to reset, so the connection is closed at once (a "detached"
+	 * request skips the linger).
+	 */
+	if (FCGX_HasSeenEOF(r->in))
+		(void)FCGX_Detach(r);
+	FCGX_Finish_r(r);
 }

@@ -38,4 +38,8 @@ enum api_body_rc { API_BODY_OK = 0, API_BODY_TOO_LARGE, API_BODY_BAD_LENGTH, API
  * before any byte is read; *len gets the byte count. */
 enum api_body_rc api_read_body(FCGX_Request *r, char *buf, size_t cap, size_t *len);
 
+/* Ends the request (FCGX_Finish_r), closing the connection without libfcgi's
+ * lingering wait when the whole input was read. */
+void api_finish(FCGX_Request *r);
+
 #endif

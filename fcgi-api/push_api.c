@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -306,12 +305,15 @@ static int api_batch_deliver(struct api *a, FCGX_Request *r, const struct wmsg_b
 			map[n++] = i;
 		}
 		while (start < n) {
-			size_t end = start + 1;
+			size_t end = start + 1, size = ipc_push_size(items + start, 1);
 			struct ipc_result *part = res + b->n + start; /* scratch after the answers */
 
-			while (end < n &&
-			       ipc_push_size(items + start, end + 1 - start) <= IPC_MAX_DATAGRAM)
+			/* An item's share is its size beyond an empty datagram's header. */
+			while (end < n && size <= IPC_MAX_DATAGRAM &&
+			       ipc_push_size(items + end, 1) - IPC_HDR_LEN <= IPC_MAX_DATAGRAM - size) {
+				size += ipc_push_size(items + end, 1) - IPC_HDR_LEN;
 				end++;
+			}
 			if (api_deliver(a, r, &a->ipc[w], items + start, end - start, part) != 0)
 				return -1;
 			for (size_t k = start; k < end; k++)
@@ -322,42 +324,30 @@ static int api_batch_deliver(struct api *a, FCGX_Request *r, const struct wmsg_b
 	return 0;
 }
 
-/* {"topic":"success","number":<messages that reached someone>,"contents":[
- *   {"uid":..,"topic":"success"|"error","number":<connections>,"contents":<text>}...]} */
+/* The answer names every item in order: what reached someone, what did not and why. */
 static void api_batch_answer(FCGX_Request *r, const struct wmsg_batch *b,
-			     const struct ipc_result *res)
+			     const struct ipc_result *res, struct wmsg_batch_result *out)
 {
-	json_t *list = json_array(), *root;
-	size_t reached = 0;
+	size_t len;
 	char *text;
 
-	for (size_t i = 0; list && i < b->n; i++) {
+	for (size_t i = 0; i < b->n; i++) {
 		const struct wmsg_batch_item *bi = &b->items[i];
 		int ok = !bi->error && res[i].status == IPC_S_DELIVERED && res[i].delivered > 0;
-		const char *why = bi->error ? bi->error
+
+		out[i].ok = ok;
+		out[i].number = ok ? res[i].delivered : 0;
+		out[i].contents = bi->error ? bi->error
 				  : ok ? "推送成功"
 				  : res[i].status == IPC_S_REFUSED ? "the push daemon refused the message"
 				  : "此用户不在线";
-
-		reached += (size_t)ok;
-		if (json_array_append_new(list, json_pack("{s:s%,s:s,s:I,s:s}", "uid",
-							  bi->uid ? bi->uid : "", bi->uid_len,
-							  "topic", ok ? "success" : "error", "number",
-							  (json_int_t)(ok ? res[i].delivered : 0),
-							  "contents", why)) != 0) {
-			json_decref(list);
-			list = NULL;
-		}
 	}
-	root = list ? json_pack("{s:s,s:I,s:o}", "topic", "success", "number", (json_int_t)reached,
-				"contents", list) : NULL;
-	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	text = wmsg_batch_reply(b, out, &len);
 	if (text)
-		api_respond(r, 200, NULL, text, strlen(text));
+		api_respond(r, 200, NULL, text, len);
 	else
 		api_error(r, 500, "out of memory");
 	free(text);
-	json_decref(root);
 }
 
 static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
@@ -365,6 +355,7 @@ static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
 	struct wmsg_batch b;
 	struct ipc_push_item *items = NULL;
 	struct ipc_result *res = NULL;
+	struct wmsg_batch_result *answers = NULL;
 	size_t *map = NULL;
 	char reason[256];
 
@@ -386,16 +377,18 @@ static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
 	items = calloc(b.n, sizeof *items);
 	map = calloc(b.n, sizeof *map);
 	res = calloc(2 * b.n, sizeof *res);
-	if (!items || !map || !res) {
+	answers = calloc(b.n, sizeof *answers);
+	if (!items || !map || !res || !answers) {
 		api_error(r, 500, "out of memory");
 		goto out;
 	}
 	if (api_batch_deliver(a, r, &b, items, map, res) == 0)
-		api_batch_answer(r, &b, res);
+		api_batch_answer(r, &b, res, answers);
 out:
 	free(items);
 	free(map);
 	free(res);
+	free(answers);
 	wmsg_batch_free(&b);
 }
 
@@ -661,7 +654,7 @@ static int api_serve(int fd, void *arg)
 		 * EINTR (a half-read body, a lost reply); it waits for the next accept. */
 		(void)sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 		api_route(a, &req);
-		FCGX_Finish_r(&req);
+		api_finish(&req);
 		(void)sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	}
 	FCGX_Free(&req, 1);

@@ -44,6 +44,24 @@ static void wbuf_put(struct wbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* Grows the buffer to hold at least cap bytes, so later puts need no realloc. */
+static void wbuf_reserve(struct wbuf *b, size_t cap)
+{
+	char *np;
+
+	if (b->oom || cap <= b->cap)
+		return;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->oom = 1;
+		return;
+	}
+	if (!b->p)
+		np[0] = '\0';
+	b->p = np;
+	b->cap = cap;
+}
+
 static void wbuf_str(struct wbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -224,7 +242,15 @@ fail:
 	return rc;
 }
 
-static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wmsg_batch_item *it)
+/* Where one batch item's strings sit in the batch's arena while it still grows. */
+struct wmsg_spans {
+	size_t uid, topic, topic_end, contents, contents_end;
+};
+
+/* Appends the item's uid (raw bytes and a NUL), topic and contents JSON to the
+ * arena; returns why the item is refused, or NULL. */
+static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wbuf *arena,
+				  struct wmsg_batch_item *it, struct wmsg_spans *sp)
 {
 	json_t *uid = json_object_get(o, "uid"), *topic, *contents;
 	const char *why;
@@ -235,15 +261,12 @@ static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wmsg_batch_i
 	contents = json_object_get(o, "contents");
 	if (!json_is_string(uid))
 		return "\"uid\" must be a string";
-	/* Kept even when the item is refused, so the answer can name it. */
-	/* All uid_len bytes: a "\u0000" inside must not make the copy shorter than
-	 * the length kept with it (the item is refused, the answer still names it). */
+	/* Kept even when the item is refused, so the answer can name it; all
+	 * uid_len bytes, a "\u0000" inside included. */
 	it->uid_len = json_string_length(uid);
-	it->uid = malloc(it->uid_len + 1);
-	if (!it->uid)
-		return "out of memory";
-	memcpy(it->uid, json_string_value(uid), it->uid_len);
-	it->uid[it->uid_len] = '\0';
+	sp->uid = arena->len;
+	wbuf_put(arena, json_string_value(uid), it->uid_len);
+	wbuf_put(arena, "", 1);
 	why = req_uid_problem(json_string_value(uid), json_string_length(uid), max_uid);
 	if (why)
 		return why;
@@ -251,16 +274,36 @@ static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wmsg_batch_i
 		return "\"topic\" must be a string";
 	if (!contents)
 		return "message lacks \"contents\"";
-	it->topic_json = wmsg_dump(topic, &it->topic_len);
-	it->contents_json = wmsg_dump(contents, &it->contents_len);
-	if (!it->topic_json || !it->contents_json)
-		return "out of memory";
+	sp->topic = arena->len;
+	wbuf_json(arena, topic);
+	sp->topic_end = sp->contents = arena->len;
+	wbuf_json(arena, contents);
+	sp->contents_end = arena->len;
 	return NULL;
+}
+
+/* Points every item into the arena, now that it no longer moves. */
+static void wmsg_batch_point(struct wmsg_batch *out, const struct wmsg_spans *sp, int *had_uid)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		struct wmsg_batch_item *it = &out->items[i];
+
+		it->uid = had_uid[i] ? out->arena + sp[i].uid : NULL;
+		if (it->error)
+			continue;
+		it->topic_json = out->arena + sp[i].topic;
+		it->topic_len = sp[i].topic_end - sp[i].topic;
+		it->contents_json = out->arena + sp[i].contents;
+		it->contents_len = sp[i].contents_end - sp[i].contents;
+	}
 }
 
 int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
 		     struct wmsg_batch *out, char *reason, size_t reason_len)
 {
+	struct wbuf arena = { 0 };
+	struct wmsg_spans *sp = NULL;
+	int *had_uid = NULL;
 	json_error_t e;
 	json_t *root;
 	size_t n;
@@ -277,36 +320,85 @@ int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_
 		goto fail;
 	}
 	out->items = calloc(n, sizeof *out->items);
-	if (!out->items) {
+	sp = calloc(n, sizeof *sp);
+	had_uid = calloc(n, sizeof *had_uid);
+	/* The compact form is rarely longer than the body: one allocation, usually. */
+	wbuf_put(&arena, "", 0);
+	if (!arena.oom && arena.cap < len + n + 64)
+		wbuf_reserve(&arena, len + n + 64);
+	if (!out->items || !sp || !had_uid || arena.oom) {
 		wmsg_fail(reason, reason_len, "out of memory", NULL);
 		goto fail;
 	}
 	out->n = n;
 	for (size_t i = 0; i < n; i++) {
-		struct wmsg_batch_item *it = &out->items[i];
+		size_t before = arena.len;
 
-		it->error = wmsg_batch_one(json_array_get(root, i), max_uid, it);
-		if (it->error) {
-			free(it->topic_json);
-			free(it->contents_json);
-			it->topic_json = it->contents_json = NULL;
-		}
+		out->items[i].error = wmsg_batch_one(json_array_get(root, i), max_uid, &arena,
+						     &out->items[i], &sp[i]);
+		had_uid[i] = arena.len > before;
 	}
+	if (arena.oom) {
+		wmsg_fail(reason, reason_len, "out of memory", NULL);
+		goto fail;
+	}
+	out->arena = arena.p;
+	arena.p = NULL;
+	wmsg_batch_point(out, sp, had_uid);
 	rc = 0;
 fail:
+	free(arena.p);
+	free(sp);
+	free(had_uid);
 	json_decref(root);
 	return rc;
 }
 
 void wmsg_batch_free(struct wmsg_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		free(b->items[i].uid);
-		free(b->items[i].topic_json);
-		free(b->items[i].contents_json);
-	}
+	free(b->arena);
 	free(b->items);
 	memset(b, 0, sizeof *b);
+}
+
+char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_result *res,
+		       size_t *len)
+{
+	struct wbuf w = { 0 };
+	size_t reached = 0;
+	char num[32];
+	int n;
+
+	for (size_t i = 0; i < b->n; i++)
+		reached += res[i].ok != 0;
+	/* About 90 bytes an item ("推送成功" is 12 of them). */
+	if (b->n < SIZE_MAX / 128)
+		wbuf_reserve(&w, 64 + b->n * 128);
+	n = snprintf(num, sizeof num, "%zu", reached);
+	wbuf_put(&w, "{\"topic\":\"success\",\"number\":", 28);
+	wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
+	wbuf_put(&w, ",\"contents\":[", 13);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct wmsg_batch_item *it = &b->items[i];
+
+		wbuf_put(&w, i ? ",{\"uid\":" : "{\"uid\":", i ? 8 : 7);
+		wbuf_str(&w, it->uid ? it->uid : "", it->uid ? it->uid_len : 0);
+		wbuf_put(&w, res[i].ok ? ",\"topic\":\"success\"" : ",\"topic\":\"error\"",
+			 res[i].ok ? 18 : 16);
+		n = snprintf(num, sizeof num, "%" PRIu64, res[i].ok ? res[i].number : 0);
+		wbuf_put(&w, ",\"number\":", 10);
+		wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
+		wbuf_put(&w, ",\"contents\":", 12);
+		wbuf_str(&w, res[i].contents, strlen(res[i].contents));
+		wbuf_put(&w, "}", 1);
+	}
+	wbuf_put(&w, "]}", 2);
+	if (w.oom) {
+		free(w.p);
+		return NULL;
+	}
+	*len = w.len;
+	return w.p;
 }
 
 void wmsg_push_free(struct wmsg_push *p)

@@ -26,20 +26,22 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 		    size_t reason_len);
 void wmsg_push_free(struct wmsg_push *p);
 
-/* One message of a batch /push: {"uid": string, "topic": string, "contents": any}. */
+/* One message of a batch /push: {"uid": string, "topic": string, "contents": any}.
+ * The strings point into the batch's arena (owned by struct wmsg_batch). */
 struct wmsg_batch_item {
-	char *uid;            /* malloc'd, NUL-terminated; NULL if the item had no string uid */
+	const char *uid;          /* uid_len bytes + NUL; NULL if the item had no string uid */
 	size_t uid_len;
-	char *topic_json;     /* as in struct wmsg_push; NULL when the item is refused */
+	const char *topic_json;   /* as in struct wmsg_push; NULL when the item is refused */
 	size_t topic_len;
-	char *contents_json;
+	const char *contents_json;
 	size_t contents_len;
-	const char *error;    /* NULL, or why this item is refused (static string) */
+	const char *error;        /* NULL, or why this item is refused (static string) */
 };
 
 struct wmsg_batch {
 	struct wmsg_batch_item *items; /* malloc'd array of n */
 	size_t n;
+	char *arena;                   /* malloc'd; every item's strings */
 };
 
 /*
@@ -52,6 +54,19 @@ struct wmsg_batch {
 int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
 		     struct wmsg_batch *out, char *reason, size_t reason_len);
 void wmsg_batch_free(struct wmsg_batch *b);
+
+/* What became of batch item i: reached `number` connections (ok), or why not. */
+struct wmsg_batch_result {
+	int ok;
+	uint64_t number;
+	const char *contents; /* "推送成功" or the reason, NUL-terminated */
+};
+
+/* {"topic":"success","number":<items ok>,"contents":[{"uid":..,"topic":"success"|
+ * "error","number":<connections or 0>,"contents":<text>},...]} for res[0..b->n).
+ * Returns a malloc'd string the caller frees, *len its length; NULL on no memory. */
+char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_result *res,
+		       size_t *len);
 
 /* {"topic":<topic>,"number":<number>,"contents":<contents>} as compact JSON, with
  * topic and contents given as C strings (escaped here). Returns a malloc'd,
