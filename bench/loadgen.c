@@ -59,7 +59,7 @@ static uint64_t h_value(unsigned idx)
 
 /* ---- shared memory between the parent and the subscriber processes ---- */
 struct child_stats {
-	_Atomic uint64_t connected, failed, closed, received, unique, dup, ooo, bad;
+	_Atomic uint64_t connected, failed, closed, slow_closed, received, unique, dup, ooo, bad;
 	_Atomic uint64_t hist[H_N];
 	_Atomic uint64_t max_us;
 };
@@ -89,7 +89,7 @@ static struct opts {
 	const char *scenario;
 	const char *pids;
 	int server_cpu;
-	long subs, uids, procs, src_ips, conn_par, inflight, count, body_pad, batch;
+	long subs, uids, procs, src_ips, conn_par, inflight, count, body_pad, batch, slow_every;
 	double rate, duration, idle, drain, connect_timeout;
 } o = {
 	.target = T_SERVICE, .pub = P_NONE, .ws_host = "127.0.0.1", .ws_port = 8081,
@@ -152,9 +152,11 @@ static void parse_pids(const char *s)
 }
 
 /* Sum of VmRSS over the server processes, KiB; -1 if none could be read. */
-static long server_rss_kb(void)
+/* Sum over the server pids of a /proc/<pid>/status field in kB (VmRSS, VmHWM). */
+static long server_status_kb(const char *field)
 {
 	long total = -1;
+	size_t fl = strlen(field);
 
 	for (int i = 0; i < nspids; i++) {
 		char path[64], line[256];
@@ -167,7 +169,8 @@ static long server_rss_kb(void)
 		while (fgets(line, sizeof line, f)) {
 			long kb;
 
-			if (sscanf(line, "VmRSS: %ld", &kb) == 1) {
+			if (strncmp(line, field, fl) == 0 && line[fl] == ':' &&
+			    sscanf(line + fl + 1, "%ld", &kb) == 1) {
 				total = (total < 0 ? 0 : total) + kb;
 				break;
 			}
@@ -175,6 +178,11 @@ static long server_rss_kb(void)
 		(void)fclose(f);
 	}
 	return total;
+}
+
+static long server_rss_kb(void)
+{
+	return server_status_kb("VmRSS");
 }
 
 /* Sum of utime + stime over the server processes, microseconds. */
@@ -387,7 +395,7 @@ struct sess {
 	size_t cap_bits;
 	uint64_t last;
 	size_t flen;
-	char frag[512];
+	char frag[2048];  /* a bench frame: ~110 bytes plus --pad (<= 1500) */
 };
 
 static struct lws_context *sub_ctx;
@@ -451,6 +459,13 @@ static void on_message(struct sess *ss, const char *m, size_t len)
 		atomic_store_explicit(&me->max_us, us, memory_order_relaxed);
 }
 
+/* --slow-pct: one subscriber in every slow_every (by index) stops reading; the
+ * one picked moves along each block, so they spread over the uids. */
+static int is_slow(long idx)
+{
+	return o.slow_every > 0 && idx % o.slow_every == (idx / o.slow_every) % o.slow_every;
+}
+
 static int sub_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		  size_t len)
 {
@@ -461,6 +476,13 @@ static int sub_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		my_pending--;
 		atomic_store(&shm->up[ss->idx], 1);
 		atomic_fetch_add_explicit(&me->connected, 1, memory_order_relaxed);
+		if (is_slow(ss->idx)) {
+			/* Never reads again, with a small window, as a stalled browser tab. */
+			int rcv = 4096;
+
+			(void)setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+			(void)lws_rx_flow_control(wsi, 0);
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		my_pending--;
@@ -486,7 +508,8 @@ static int sub_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (ss && ss->idx >= 0 && atomic_load(&shm->up[ss->idx]))
-			atomic_fetch_add_explicit(&me->closed, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(is_slow(ss->idx) ? &me->slow_closed : &me->closed, 1,
+						  memory_order_relaxed);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (ss) {
@@ -504,6 +527,8 @@ static const struct lws_protocols sub_protocols[] = {
 	{ "bench", sub_cb, 0, 1024, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
+
+static const lws_retry_bo_t no_validity;
 
 static void sub_connect_one(long i)
 {
@@ -529,6 +554,9 @@ static void sub_connect_one(long i)
 	ci.host = host;
 	ci.origin = host;
 	ci.local_protocol_name = "bench";
+	/* All zero: no lws validity timers, whose sorted list costs every new
+	 * connection a walk over all the others' (the daemon does the same). */
+	ci.retry_and_idle_policy = &no_validity;
 	ci.userdata = ss;
 	if (o.src_ips > 0) {
 		snprintf(src_addr, sizeof src_addr, "127.0.0.%ld", 2 + i % o.src_ips);
@@ -1050,7 +1078,11 @@ static void usage(void)
 		"                        in the query); --pub ipc: K items per datagram; uids\n"
 		"                        round-robin; rates count messages\n"
 		"  --duration S  --count M  --pad BYTES\n"
-		"  --idle S              hold connections S seconds before publishing\n"
+		"  --idle S              hold connections S seconds before publishing (server\n"
+		"                        CPU over that time is reported as idle CPU)\n"
+		"  --slow-pct P          P %% of subscribers stop reading once connected (4 KiB\n"
+		"                        receive buffer); they count neither as expected\n"
+		"                        deliveries nor in latency; slow_closed counts their closes\n"
 		"  --drain S             wait at most S s for late deliveries (default 5)\n"
 		"  --pids P1,P2          server processes for RSS and CPU\n"
 		"  --server-cpu N        CPU the server is pinned to (default 0)\n"
@@ -1082,6 +1114,7 @@ static void parse(int argc, char **argv)
 		{ "rate", 1, 0, 'r' }, { "inflight", 1, 0, 'C' }, { "duration", 1, 0, 'd' },
 		{ "count", 1, 0, 'k' }, { "idle", 1, 0, 'i' }, { "drain", 1, 0, 'D' },
 		{ "pids", 1, 0, 'x' }, { "scenario", 1, 0, 'S' }, { "pad", 1, 0, 'z' },
+		{ "slow-pct", 1, 0, 'W' },
 		{ "server-cpu", 1, 0, 'X' }, { "batch", 1, 0, 'B' }, { "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -1120,6 +1153,14 @@ static void parse(int argc, char **argv)
 		case 'x': o.pids = optarg; break;
 		case 'S': o.scenario = optarg; break;
 		case 'z': o.body_pad = atol(optarg); break;
+		case 'W': {
+			double pct = atof(optarg);
+
+			if (pct < 0 || pct > 50)
+				die("--slow-pct between 0 and 50");
+			o.slow_every = pct > 0 ? lround(100.0 / pct) : 0;
+			break;
+		}
 		case 'X': o.server_cpu = atoi(optarg); break;
 		case 'B': o.batch = atol(optarg); break;
 		default: usage();
@@ -1152,6 +1193,15 @@ static void parse(int argc, char **argv)
 		die("--batch needs --pub http with --target service, or --pub ipc");
 	if (o.pids)
 		parse_pids(o.pids);
+}
+
+static long slow_count(void)
+{
+	long n = 0;
+
+	for (long i = 0; i < o.subs; i++)
+		n += is_slow(i);
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -1207,10 +1257,14 @@ int main(int argc, char **argv)
 	t_conn1 = now_ns();
 	double cpu_c1 = server_cpu_us();
 	uint64_t connected = SUM(connected), failed = SUM(failed);
-	sleep_s(o.idle > 0 ? o.idle : 0.5);  /* let the server settle before sampling */
+	double idle_cpu0 = server_cpu_us(), idle_s = o.idle > 0 ? o.idle : 0.5;
+	uint64_t idle_t0 = now_ns();
+	sleep_s(idle_s);  /* let the server settle before sampling */
+	idle_s = (double)(now_ns() - idle_t0) / 1e9;
+	double idle_cpu_s = (server_cpu_us() - idle_cpu0) / 1e6;
 	rss1 = server_rss_kb();
 	for (long i = 0; i < o.subs; i++)
-		if (atomic_load(&shm->up[i]))
+		if (atomic_load(&shm->up[i]) && !is_slow(i))
 			conns_of[i % o.uids]++;
 
 	cpu0 = server_cpu_us();
@@ -1237,6 +1291,7 @@ int main(int argc, char **argv)
 	cpu1 = server_cpu_us();
 	double busy1 = cpu_busy_us(o.server_cpu);
 	rss2 = server_rss_kb();
+	long rss_peak = server_status_kb("VmHWM");
 	atomic_store(&shm->stop, 1);
 	for (long c = 0; c < o.procs; c++) {
 		int st;
@@ -1281,7 +1336,8 @@ int main(int argc, char **argv)
 	       "\"connect_rate\":%.1f,\"connect_cpu_us_per_conn\":%.1f,\"closed_early\":%" PRIu64 ","
 	       "\"offered\":%" PRIu64 ","
 	       "\"rss_before_kb\":%ld,\"rss_connected_kb\":%ld,\"rss_end_kb\":%ld,"
-	       "\"rss_per_conn_bytes\":%.1f,"
+	       "\"rss_per_conn_bytes\":%.1f,\"rss_peak_kb\":%ld,\"idle_s\":%.2f,"
+	       "\"idle_cpu_s\":%.3f,\"idle_cpu_pct\":%.2f,\"slow\":%ld,\"slow_closed\":%" PRIu64 ","
 	       "\"sent\":%" PRIu64 ",\"push_ok\":%" PRIu64 ",\"push_err\":%" PRIu64 ",\"replies_lost\":%" PRIu64
 	       ",\"reached\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"received\":%" PRIu64
 	       ",\"unique\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"dup\":%" PRIu64 ",\"ooo\":%" PRIu64
@@ -1296,6 +1352,8 @@ int main(int argc, char **argv)
 	       connected ? (cpu_c1 - cpu_c0) / (double)connected : 0, SUM(closed),
 	       o.rate > 0 ? (uint64_t)(o.rate * o.duration) : pub_sent, rss0, rss1, rss2,
 	       rss0 >= 0 && connected ? (double)(rss1 - rss0) * 1024.0 / (double)connected : 0,
+	       rss_peak, idle_s, idle_cpu_s, idle_s > 0 ? idle_cpu_s * 100.0 / idle_s : 0,
+	       slow_count(), SUM(slow_closed),
 	       pub_sent, pub_ok, pub_err, ipc_replies_lost, pub_reached, expected, received, unique,
 	       expected > unique ? expected - unique : 0, SUM(dup), SUM(ooo), SUM(bad),
 	       pub_reqs, pub_secs, pub_secs > 0 ? (double)pub_reqs / pub_secs : 0,

@@ -22,6 +22,8 @@ PUSH_ERR = ("push_err", "push errors", "{:.0f}")
 
 def cpu(unit, fmt="{:.1f}"):
     return ("cpu_us_per_push", f"server CPU µs/{unit}", fmt)
+# What one core could do at the measured CPU cost: 1e6 / (server CPU µs per message).
+CPU_RATE = ("cpu_rate", "messages per server-CPU-second", "{:.0f}")
 OPEN_LOOP = ([("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
               ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
               ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}")]
@@ -38,7 +40,7 @@ SCENARIOS = [
      "1,000 subscribers with 1 uid each (round-robin); service = lighttpd+push-api+ws-daemon, "
      "nchan = nginx",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
-     + LAT + [cpu("push")] + QUALITY + [PUSH_ERR, OTHER]),
+     + LAT + [cpu("push"), CPU_RATE] + QUALITY + [PUSH_ERR, OTHER]),
     ("batch1k", "batch /push flat out through lighttpd: each POST carries a JSON array of "
      "100 messages (uids round-robin, each with its own timestamp and sequence number), "
      "8 requests in flight (800 messages: no uid in two at once), 1,000 subscribers with 1 uid each; messages/s counts messages "
@@ -47,30 +49,68 @@ SCENARIOS = [
      "below the table for comparison",
      [("push_rate", "messages/s", "{:.0f}"), ("req_rate", "requests/s", "{:.0f}"),
       ("deliveries_per_s", "deliveries/s", "{:.0f}")]
-     + LAT + [cpu("message", "{:.2f}")] + QUALITY + [PUSH_ERR, OTHER]),
+     + LAT + [cpu("message", "{:.2f}"), CPU_RATE] + QUALITY + [PUSH_ERR, OTHER]),
     ("ipc1k", "ws-daemon alone: push datagrams (ipc_encode_push, 1 item each) injected on "
      "ipc_socket flat out, 8 in flight, 1,000 subscribers direct to the daemon",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
-     + LAT + [cpu("push")] + QUALITY
+     + LAT + [cpu("push"), CPU_RATE] + QUALITY
      + [("replies_lost", "replies dropped", "{:.0f}"), OTHER]),
+    ("ipc64", "ws-daemon alone: as ipc1k, but 64 messages per datagram (what push-api sends "
+     "for a batch), 8 datagrams in flight",
+     [("push_rate", "messages/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
+     + LAT + [cpu("message", "{:.2f}"), CPU_RATE] + QUALITY
+     + [("replies_lost", "replies dropped", "{:.0f}"), OTHER]),
+    ("floor1k", "the kernel's floor for delivery: bench/sendfloor writes a 110-byte buffer "
+     "round-robin to 1,000 loopback TCP sockets (TCP_NODELAY) from the server CPU, a reader "
+     "drains them on the load CPU; no WebSocket, no event loop, nothing else",
+     [("writes_per_s", "writes/s", "{:.0f}"), ("cpu_us_per_write", "CPU µs/write", "{:.2f}")]),
+    ("fcgifloor", "the FastCGI hop alone: lighttpd + bench/fcgi-floor (a libfcgi responder "
+     "that reads the body, makes one Unix-datagram round trip to an echo process and "
+     "answers; 2 processes like fcgi_procs), POST /push flat out, 32 keep-alive connections, "
+     "nobody subscribed",
+     [("push_rate", "requests/s", "{:.0f}"), ("cpu_us_per_push", "server CPU µs/request", "{:.1f}"),
+      CPU_RATE, PUSH_ERR, OTHER]),
     ("lat2k", "open loop, 2,000 pushes/s over up to 64 keep-alive connections, 1,000 "
      "subscribers; latency from the scheduled send time to receipt",
      OPEN_LOOP),
     ("lat10k", "open loop, 10,000 pushes/s over up to 128 keep-alive connections, 1,000 "
      "subscribers; latency from the scheduled send time to receipt",
      OPEN_LOOP),
+    ("slow1k", "lat2k again (open loop 2,000 pushes/s, 1,000 subscribers, /ws direct for "
+     "this service) with 1 % of the subscribers (10) never reading after the handshake, "
+     "their receive buffer cut to 4 KiB; latency, loss and order are the other 990's; "
+     "peak RSS is the server's VmHWM",
+     [("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
+      ("p99_us", "p99 µs", "{:.0f}")] + TAIL + QUALITY
+     + [("slow", "slow subscribers", "{:.0f}"), ("slow_closed", "slow ones closed by the server", "{:.0f}"),
+        ("rss_peak_kb", "server peak RSS (KiB)", "{:.0f}"), ("rss_end_kb", "server RSS at end (KiB)", "{:.0f}"),
+        PUSH_ERR, OTHER]),
     ("fanout10k", "fan-out: one uid with 10,000 connections, 2 pushes/s open loop for 5 s "
      "(daemon: datagrams; nchan: HTTP POST); 20,000 deliveries/s are offered, so "
-     "deliveries/s shows only whether they kept up, and latency is how long a push takes to "
-     "reach all 10,000 sockets",
+     "deliveries/s shows only whether they kept up, latency is how long a push takes to "
+     "reach all 10,000 sockets, and deliveries per server-CPU-second (1e6 / CPU µs per "
+     "delivery) is what one core could sustain",
      [("deliveries_per_s", "deliveries/s", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
       ("p99_us", "p99 µs", "{:.0f}"), ("p999_us", "p99.9 µs", "{:.0f}"),
       ("max_us", "max µs", "{:.0f}"), ("cpu_us_per_delivery", "server CPU µs/delivery", "{:.2f}"),
+      ("delivery_cpu_rate", "deliveries per server-CPU-second", "{:.0f}"),
       ("lost", "lost", "{:.0f}"), ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
       ("closed_early", "closed early", "{:.0f}"), OTHER]),
+    ("hold100k", "100,000 idle WebSockets held by ws-daemon with 6 workers (each process may "
+     "open at most 20,000 files), 6 load processes from sources 127.0.0.2-9, straight to the "
+     "daemon's port (each connection is handed to its uid's worker); then 31 s idle, longer "
+     "than ping_interval (30 s), so the keepalive pings fall inside; idle CPU = server CPU "
+     "time in that window / its length",
+     [("connected", "connected", "{:.0f}"), ("connect_failed", "failed", "{:.0f}"),
+      ("connect_rate", "handshakes/s", "{:.0f}"), ("rss_per_conn_bytes", "RSS/conn (B)", "{:.0f}"),
+      ("rss_connected_kb", "server RSS (KiB)", "{:.0f}"), ("idle_s", "idle window (s)", "{:.1f}"),
+      ("idle_cpu_pct", "idle CPU (% of a core)", "{:.2f}"), ("closed_early", "closed early", "{:.0f}")]),
 ]
-TARGET_NAMES = {"service": "this service (lighttpd)", "daemon": "ws-daemon alone",
-                "nchan": "nginx + nchan"}
+TARGET_NAMES = {"service": "this service, one port (lighttpd: /push and /ws)",
+                "service-wsd": "this service (lighttpd /push, /ws on ws-daemon's port)",
+                "daemon": "ws-daemon alone", "daemon6": "ws-daemon alone, 6 workers",
+                "floor": "lighttpd + trivial FastCGI responder",
+                "kernel": "kernel write() loop", "nchan": "nginx + nchan"}
 
 
 def cmd_out(argv):
@@ -105,6 +145,79 @@ def stats(values, fmt, runs):
     return s
 
 
+def target_rows(groups):
+    """The issue's targets against this run's medians: (scenario, target, measured, verdict)."""
+    def med(scen, tgt, key):
+        v = [float(r[key]) for r in groups.get((scen, tgt), []) if key in r]
+        return statistics.median(v) if v else None
+
+    def best(scen, tgts, key):
+        vals = [(med(scen, t, key), t) for t in tgts]
+        vals = [x for x in vals if x[0] is not None]
+        return max(vals) if vals else (None, None)
+
+    def verdict(ok):
+        return "n/a (not run)" if ok is None else ("met" if ok else "**missed**")
+
+    out = []
+    d, n = med("idle10k", "daemon", "rss_per_conn_bytes"), med("idle10k", "nchan", "rss_per_conn_bytes")
+    out.append(("idle10k", "≤ 3 KiB per idle connection, ≤ 0.3× nchan",
+                f"{d:.0f} B = {d / n:.2f}× nchan ({n:.0f} B)" if d and n else "—",
+                verdict(None if not (d and n) else d <= 3072 and d <= 0.3 * n)))
+    c, ipct = med("hold100k", "daemon6", "connected"), med("hold100k", "daemon6", "idle_cpu_pct")
+    out.append(("hold100k", "100,000 held across workers",
+                f"{c:.0f} connected" if c is not None else "—", verdict(None if c is None else c >= 100000)))
+    d, n = med("idle10k", "daemon", "connect_rate"), med("idle10k", "nchan", "connect_rate")
+    out.append(("idle10k", "handshakes/s ≥ 1.0× nchan",
+                f"{d:.0f}/s = {d / n:.2f}× nchan ({n:.0f}/s)" if d and n else "—",
+                verdict(None if not (d and n) else d >= n)))
+    p, t = best("push1k", ("service", "service-wsd"), "push_rate")
+    fl = med("fcgifloor", "floor", "push_rate")
+    lost = med("push1k", t, "lost") if t else None
+    out.append(("push1k", "single /push through lighttpd ≥ 25,000/s, zero loss",
+                (f"{p:.0f}/s, lost {lost:.0f}" + (f"; the trivial FastCGI responder alone: {fl:.0f}/s" if fl else ""))
+                if p else "—", verdict(None if p is None else p >= 25000 and lost == 0)))
+    b, _ = best("batch1k", ("service", "service-wsd"), "push_rate")
+    n = med("push1k", "nchan", "push_rate")
+    out.append(("batch1k", "batch /push ≥ 2× nchan's single-push rate",
+                f"{b:.0f} messages/s = {b / n:.2f}× nchan ({n:.0f}/s)" if b and n else "—",
+                verdict(None if not (b and n) else b >= 2 * n)))
+    i, _ = best("ipc64", ("daemon",), "deliveries_per_s")
+    i1 = med("ipc1k", "daemon", "deliveries_per_s")
+    kf = med("floor1k", "kernel", "writes_per_s")
+    out.append(("ipc1k / ipc64", "daemon alone ≥ 300,000 deliveries/s on one core",
+                (f"{i:.0f}/s (64 per datagram)" + (f", {i1:.0f}/s (1 per datagram)" if i1 else "")
+                 + (f"; the kernel's write() floor: {kf:.0f}/s" if kf else "")) if i else "—",
+                verdict(None if i is None else i >= 300000)))
+    for scen in ("lat2k", "lat10k"):
+        for t in ("service-wsd", "service"):
+            p99, lost = med(scen, t, "p99_us"), med(scen, t, "lost")
+            if p99 is None:
+                continue
+            n99 = med(scen, "nchan", "p99_us")
+            out.append((scen, f"p99 ≤ 1 ms, zero loss ({TARGET_NAMES[t]})",
+                        f"p99 {p99 / 1000:.2f} ms, lost {lost:.0f}"
+                        + (f" (nchan {n99 / 1000:.2f} ms)" if n99 else ""),
+                        verdict(p99 <= 1000 and lost == 0)))
+    d, n = med("fanout10k", "daemon", "delivery_cpu_rate"), med("fanout10k", "nchan", "delivery_cpu_rate")
+    out.append(("fanout10k", "fan-out deliveries/s ≥ 2× nchan (per server-CPU-second: both "
+                "kept up with the offered 20,000/s)",
+                f"{d:.0f} = {d / n:.2f}× nchan ({n:.0f})" if d and n else "—",
+                verdict(None if not (d and n) else d >= 2 * n)))
+    s99, base = med("slow1k", "service-wsd", "p99_us"), med("lat2k", "service-wsd", "p99_us")
+    peak, slost = med("slow1k", "service-wsd", "rss_peak_kb"), med("slow1k", "service-wsd", "lost")
+    out.append(("slow1k", "1 % never read: others' p99 unchanged (within 1.5× or +1 ms of lat2k), "
+                "memory bounded",
+                f"p99 {s99 / 1000:.2f} ms vs {base / 1000:.2f} ms in lat2k, lost {slost:.0f}, "
+                f"peak RSS {peak / 1024:.1f} MiB" if s99 and base and peak else "—",
+                verdict(None if not (s99 and base) else
+                        s99 <= max(1.5 * base, base + 1000) and slost == 0)))
+    out.append(("hold100k", "idle CPU with 100k idle connections ≈ 0 (< 1 % of a core)",
+                f"{ipct:.2f} % of a core" if ipct is not None else "—",
+                verdict(None if ipct is None else ipct < 1.0)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -124,6 +237,11 @@ def main():
             line = line.strip()
             if line:
                 rows.append(json.loads(line))
+    for r in rows:   # derived: what one server core could sustain at the measured cost
+        if r.get("cpu_us_per_push", 0) > 0:
+            r["cpu_rate"] = 1e6 / r["cpu_us_per_push"]
+        if r.get("cpu_us_per_delivery", 0) > 0:
+            r["delivery_cpu_rate"] = 1e6 / r["cpu_us_per_delivery"]
     groups = collections.OrderedDict()
     for r in rows:
         groups.setdefault((r["scenario"], r["target"]), []).append(r)
@@ -160,6 +278,16 @@ def main():
       "open-loop runs) to receipt by a subscriber, in an HDR-style log histogram "
       "(≈6 % bucket width; percentiles report the bucket's upper edge).")
     w("")
+    w("## Targets")
+    w("")
+    w("The issue's targets, checked against the medians below (computed by "
+      "`bench/report.py` from this run; nothing here is typed by hand).")
+    w("")
+    w("| scenario | target | measured | verdict |")
+    w("|---|---|---|---|")
+    for row in target_rows(groups):
+        w("| " + " | ".join(row) + " |")
+    w("")
     for name, desc, cols in SCENARIOS:
         targets = [t for (s, t) in groups if s == name]
         w(f"## {name}")
@@ -181,7 +309,8 @@ def main():
         if name == "batch1k":
             # Comparison line: single-push rates of the same run (push1k).
             for t, label in (("nchan", "nchan single push (push1k)"),
-                             ("service", "this service, single push (push1k)")):
+                             ("service", "this service one port, single push (push1k)"),
+                             ("service-wsd", "this service /ws direct, single push (push1k)")):
                 rs = groups.get(("push1k", t), [])
                 v = [float(r["push_rate"]) for r in rs if "push_rate" in r]
                 w(f"* {label}: " + (stats(v, "{:.0f}", a.runs) + "/s" if v
@@ -207,7 +336,11 @@ def main():
       "8 in flight and counts a push as delivered unless a reply says otherwise.")
     w("* This service behind lighttpd cannot hold 10,000 proxied WebSockets here: lighttpd "
       "needs 2 descriptors per proxied socket and each process may open at most 20,000; "
-      "idle10k and fan-out therefore go to ws-daemon directly.")
+      "idle10k, hold100k and fan-out therefore go to ws-daemon directly.")
+    w("* Two setups of this service: *one port* proxies /ws through lighttpd (what `make run` "
+      "starts), so lighttpd also reads and writes every delivery; */ws on ws-daemon's port* "
+      "is the large-deployment setup (README: WebSocket port exposed directly or behind an "
+      "L4 balancer), where lighttpd only carries /access and /push.")
     w("* nchan's message format differs; the load generator finds its `\"ts\"` and `\"seq\"` "
       "markers in the frame text either way.")
     w("")
@@ -222,7 +355,7 @@ def main():
     panels = [
         ("Idle RSS per connection (bytes), 10k", "idle10k", ["rss_per_conn_bytes"]),
         ("Handshakes per second, 10k", "idle10k", ["connect_rate"]),
-        ("Pushes per second, flat out", ("push1k", "batch1k", "ipc1k"), ["push_rate"]),
+        ("Messages per second, flat out", ("fcgifloor", "push1k", "batch1k", "ipc64"), ["push_rate"]),
         ("Latency ms (p50, p99), open loop", ("lat2k", "lat10k"), ["p50_us", "p99_us"]),
     ]
     gp = ['set terminal svg size 1000,720 dynamic font "sans,11"',

@@ -113,9 +113,10 @@ ipc_socket: "$d/run/ws-daemon.sock"
 fcgi_socket: "$d/run/push-api.sock"
 access_key_ttl: 3600
 fcgi_procs: 2
-# One worker (the default until workers: 0 = one per CPU): every server process is
-# pinned to one CPU, and the datagram injector talks to a single ipc_socket.
-workers: 1
+# One worker (the default is one per CPU): every server process is pinned to one
+# CPU, and the datagram injector talks to a single ipc_socket. hold100k sets 6:
+# 100k sockets need several processes under the 20,000 open files limit.
+workers: ${WORKERS:-1}
 log_level: warn
 EOF
 	CONF=$d/conf.yaml
@@ -125,7 +126,7 @@ EOF
 }
 
 start_daemon() { # dir
-	local d=$1 i
+	local d=$1 i kids
 	write_conf "$d"
 	taskset -c $SERVER_CPU "$BIN/ws-daemon" -c "$CONF" >>"$d/daemon.log" 2>&1 &
 	DAEMON_PID=$!
@@ -136,11 +137,42 @@ start_daemon() { # dir
 		tail -3 "$d/daemon.log" >&2
 		return 1
 	fi
-	SPIDS=$DAEMON_PID
+	sleep 0.2
+	kids=$(pgrep -P "$DAEMON_PID" | paste -sd, - || true)
+	SPIDS=$DAEMON_PID${kids:+,$kids}
+}
+
+# Every descendant of pid (push-api under lighttpd, fcgi-floor's echo peers).
+descendants() {
+	local k
+	for k in $(pgrep -P "$1" || true); do printf ',%s' "$k"; descendants "$k"; done
+}
+
+start_floor() { # dir: lighttpd + bench/fcgi-floor (the FastCGI hop alone)
+	local d=$1 lpid
+	HTTP_PORT=$(free_port)
+	cat > "$d/lighttpd.conf" <<EOF
+server.document-root = "$d"
+server.bind = "127.0.0.1"
+server.port = $HTTP_PORT
+server.modules = ( "mod_fastcgi" )
+server.errorlog = "$d/lighttpd.log"
+server.max-keep-alive-requests = 1000000
+fastcgi.server = ( "/push" => (( "socket" => "$d/floor.sock",
+	"bin-path" => "$TOP/build/bench/fcgi-floor", "max-procs" => 2, "check-local" => "disable" )) )
+EOF
+	taskset -c $SERVER_CPU lighttpd -D -f "$d/lighttpd.conf" >>"$d/lighttpd.out" 2>&1 &
+	lpid=$!
+	STARTED+=("$lpid")
+	wait_port "$HTTP_PORT" || { tail -3 "$d/lighttpd.out" >&2; return 1; }
+	sleep 0.3
+	SPIDS=$lpid$(descendants "$lpid")
+	HTTP_ADDR=127.0.0.1:$HTTP_PORT
+	WS_ADDR=$HTTP_ADDR
 }
 
 start_service() { # dir: ws-daemon + lighttpd (which spawns push-api)
-	local d=$1 lpid kids
+	local d=$1 lpid
 	start_daemon "$d" || return 1
 	"$TOP/scripts/lighttpd-conf.sh" "$CONF" "$BIN" > "$d/run/lighttpd.conf"
 	# Bench-only: room for 1,000+ proxied WebSockets (2 fds each in lighttpd).
@@ -153,8 +185,7 @@ start_service() { # dir: ws-daemon + lighttpd (which spawns push-api)
 	wait_port "$HTTP_PORT" || { tail -3 "$d/lighttpd.log" >&2; return 1; }
 	sleep 0.2
 	kill -0 "$lpid" 2>/dev/null || { tail -3 "$d/lighttpd.log" >&2; return 1; }
-	kids=$(pgrep -P "$lpid" | paste -sd, - || true)
-	SPIDS=$DAEMON_PID,$lpid${kids:+,$kids}
+	SPIDS=$SPIDS,$lpid$(descendants "$lpid")
 	WS_ADDR=$HTTP_ADDR   # subscribers go through lighttpd too
 }
 
@@ -209,7 +240,11 @@ bench_run() { # scenario target run -- loadgen args...
 	for try in 1 2 3; do
 		case $tgt in
 		service) start_service "$d" && ok=1 ;;
+		# /push through lighttpd, subscribers on the daemon's own port
+		service-wsd) start_service "$d" && WS_ADDR=127.0.0.1:$WS_PORT && ok=1 ;;
 		daemon) start_daemon "$d" && ok=1 ;;
+		daemon6) WORKERS=6 start_daemon "$d" && ok=1 ;;
+		floor) start_floor "$d" && ok=1 ;;
 		nchan) start_nchan "$d" && ok=1 ;;
 		esac
 		[ $ok = 1 ] && break
@@ -217,9 +252,11 @@ bench_run() { # scenario target run -- loadgen args...
 		log "  $scen/$tgt: start failed (try $try)"
 	done
 	[ $ok = 1 ] || return 0
-	local targs=(--target "$tgt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
+	local lt=$tgt
+	case $tgt in service-wsd|floor) lt=service ;; daemon6) lt=daemon ;; esac
+	local targs=(--target "$lt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
 		--pids "$SPIDS" --server-cpu "$SERVER_CPU" --scenario "$scen")
-	[ "$tgt" = daemon ] && targs+=(--conf "$CONF" --ipc "$IPC")
+	[ "$lt" = daemon ] && targs+=(--conf "$CONF" --ipc "$IPC")
 	if line=$(timeout 180 taskset -c $LOAD_CPU "$LOADGEN" "${targs[@]}" "$@" 2>"$d/loadgen.err"); then
 		:
 	else
@@ -228,7 +265,8 @@ bench_run() { # scenario target run -- loadgen args...
 	if [ -n "$line" ]; then
 		printf '%s\n' "$line" | python3 -c '
 import json,sys
-r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); print(json.dumps(r))' "$run" >> "$RESULTS"
+r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); r["target"]=sys.argv[2]
+print(json.dumps(r))' "$run" "$tgt" >> "$RESULTS"
 		log "  $scen/$tgt run $run: $(printf '%s' "$line" | python3 -c '
 import json,sys
 r=json.load(sys.stdin)
@@ -252,38 +290,70 @@ scenario() { # name targets -- loadgen args...
 	done
 }
 
+# The kernel's cost of one write() per delivery (bench/sendfloor.c): the writer on
+# the server CPU, the reader on the load CPU, 1,000 loopback sockets, 110-byte frames.
+floor_scenario() {
+	local r line
+	if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" floor1k "* ]]; then return 0; fi
+	log "scenario floor1k: sendfloor --conns 1000 --bytes 110 --duration $DUR"
+	for r in $(seq $RUNS); do
+		line=$("$TOP/build/bench/sendfloor" --conns 1000 --bytes 110 --duration "$DUR" \
+			--write-cpu $SERVER_CPU --read-cpu $LOAD_CPU) || { log "  sendfloor failed"; continue; }
+		printf '%s\n' "$line" | python3 -c '
+import json,sys
+r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); print(json.dumps(r))' "$r" >> "$RESULTS"
+		log "  floor1k/kernel run $r: $line"
+	done
+}
+
 log "work dir $WORK; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU (taskset)"
 if [ "$QUICK" = 1 ]; then
 	DUR=3; LDUR=3
 else
 	DUR=5; LDUR=10
 fi
+# Full runs compare every setup; QUICK keeps one of each kind.
+if [ "$QUICK" = 1 ]; then SVC="service-wsd"; else SVC="service service-wsd"; fi
 # Idle connections: RSS per connection and connect (handshake) rate, direct to the
 # daemon (lighttpd would need 2 fds per proxied socket: 20k > the 20,000 fd limit).
 scenario idle10k "daemon nchan" -- --subs 10000 --procs 2 --src-ips 4 --pub none --idle 1
+floor_scenario
+# The FastCGI hop alone: lighttpd + a trivial libfcgi responder doing one datagram
+# round trip per request; nobody subscribed (--subs 0).
+scenario fcgifloor "floor" -- --subs 0 --uids 1000 --pub http --inflight 32 --duration $DUR
 # Flat-out single /push with 1,000 subscribers (1 uid each), 32 requests in flight.
-scenario push1k "service nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
+scenario push1k "$SVC nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
 # Batch /push (JSON array, 100 messages per request, uids round-robin) flat out, 8
-# requests in flight, 1k subscribers; service only (nchan has no batch: the report sets
-# nchan's push1k rate beside it). 8 x 100 < 1,000 uids, so no uid is in two requests at
-# once (with more, two push-api processes may reorder one uid's messages, like any two
-# concurrent pushes). 100 messages are about 10 KB, within the default
-# max_message_bytes (65536).
-scenario batch1k "service" -- --subs 1000 --pub http --batch 100 --inflight 8 --duration $DUR
+# requests in flight, 1k subscribers; nchan has no batch: the report sets nchan's
+# push1k rate beside it. 8 x 100 < 1,000 uids, so no uid is in two requests at once
+# (with more, two push-api processes may reorder one uid's messages, like any two
+# concurrent pushes). 100 messages are about 10 KB, within max_message_bytes.
+scenario batch1k "$SVC" -- --subs 1000 --pub http --batch 100 --inflight 8 --duration $DUR
 # Daemon alone: datagrams injected with ipc_encode_push, 8 in flight (replies beyond
-# net.unix.max_dgram_qlen = 10 queued would be dropped by the kernel).
-scenario ipc1k "daemon" -- --subs 1000 --pub ipc --inflight 8 --duration $DUR
+# net.unix.max_dgram_qlen = 10 queued would be dropped by the kernel); one message
+# per datagram, then 64 (what push-api sends for a batch).
+[ "$QUICK" = 1 ] || scenario ipc1k "daemon" -- --subs 1000 --pub ipc --inflight 8 --duration $DUR
+scenario ipc64 "daemon" -- --subs 1000 --pub ipc --batch 64 --inflight 8 --duration $DUR
 # Open-loop latency through lighttpd (nchan for comparison in the full run).
-LAT_T="service"; [ "$QUICK" = 1 ] || LAT_T="service nchan"
-scenario lat2k "$LAT_T" -- --subs 1000 --pub http --rate 2000 --inflight 64 --duration $LDUR
+if [ "$QUICK" = 1 ]; then LAT_T="service-wsd"; else LAT_T="service-wsd nchan"; fi
+scenario lat2k "$SVC ${LAT_T#service-wsd}" -- --subs 1000 --pub http --rate 2000 --inflight 64 --duration $LDUR
 scenario lat10k "$LAT_T" -- --subs 1000 --pub http --rate 10000 --inflight 128 --duration $LDUR
 if [ "$QUICK" != 1 ]; then
+	# Slow consumers: lat2k again with 1 % of the subscribers never reading.
+	scenario slow1k "service-wsd nchan" -- --subs 1000 --pub http --rate 2000 --inflight 64 \
+		--duration $LDUR --slow-pct 1
 	# Fan-out: one uid, 10,000 connections, 2 pushes/s for 5 s (20k deliveries/s offered:
 	# the receiving side on one core tops out near 30k/s, 20/s lost most of them).
 	scenario fanout10k "daemon" -- --subs 10000 --uids 1 --procs 2 --src-ips 4 --pub ipc \
 		--rate 2 --inflight 8 --duration 5 --drain 10
 	scenario fanout10k "nchan" -- --subs 10000 --uids 1 --procs 2 --src-ips 4 --pub http \
 		--rate 2 --inflight 8 --duration 5 --drain 10
+	# 100,000 held connections: 6 workers (each under the 20,000-file limit), 6 load
+	# processes from 8 source addresses; idle CPU over 31 s, longer than
+	# ping_interval (30 s), so every connection's keepalive ping falls in it. Last:
+	# it leaves 100k sockets in TIME_WAIT for a minute.
+	scenario hold100k "daemon6" -- --subs 100000 --procs 6 --src-ips 8 --conn-par 128 \
+		--pub none --idle 31
 fi
 
 # ---- report -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "req.h"
 #include "wmsg.h"
+#include "wsd_alive.h"
 #include "wsd_conn.h"
 #include "wsd_accept.h"
 #include "wsd_ipc.h"
@@ -172,18 +173,24 @@ static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		memset(c, 0, sizeof *c);
 		c->wsi = wsi;
 		wsd.live++;
+		wsd_alive_add(c);
 		wsd_authenticate(c);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return wsd_conn_writeable(c);
 	case LWS_CALLBACK_RECEIVE:
+		wsd_alive_seen(c);
 		return wsd_receive(c, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		wsd_alive_seen(c);
+		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return wsd_conn_peer_closed(c);
 	case LWS_CALLBACK_CLOSED:
 		/* Also called for upgrades refused before ESTABLISHED (c->wsi unset). */
 		if (c->wsi)
 			wsd.live--;
+		wsd_alive_remove(c);
 		wsd_conn_release(c);
 		return 0;
 	case LWS_CALLBACK_HTTP:
@@ -256,6 +263,7 @@ static void wsd_destroy(void)
 	wsd_close_handle((uv_handle_t *)&wsd.sig_hup, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.drain, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.watchdog, NULL);
+	wsd_alive_stop();
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
 		lws_context_destroy(wsd.ctx);
@@ -339,9 +347,9 @@ static void wsd_apply_cfg(void)
 	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
 	wsd_ipc_set_limits((size_t)wsd.cfg.max_uid_bytes, (size_t)wsd.cfg.send_queue_max_bytes,
 			   wsd.cfg.push_timeout_ms);
-	/* The vhost points at this policy: new values apply from the next check. */
-	wsd.retry.secs_since_valid_ping = (uint16_t)wsd.cfg.ping_interval;
-	wsd.retry.secs_since_valid_hangup = (uint16_t)wsd.cfg.idle_timeout;
+	/* wsd_alive pings and hangs up; the vhost's retry policy stays all zero,
+	 * which turns lws's own validity timers off (see wsd_alive.h). */
+	wsd_alive_set(wsd.cfg.ping_interval, wsd.cfg.idle_timeout);
 }
 
 static void wsd_keep_str(char **now, char **old, const char *key)
@@ -478,7 +486,9 @@ static int wsd_run(void)
 	    uv_signal_start(&wsd.sig_hup, wsd_on_hup, SIGHUP) != 0) {
 		log_err("cannot set up the event loop");
 		uv_walk(&wsd.loop, wsd_close_handle, NULL);
-	} else if (wsd_start() == 0 && wsd_start_watchdog() == 0) {
+	} else if (wsd_start() == 0 &&
+		   wsd_alive_start(&wsd.loop, wsd.cfg.ping_interval, wsd.cfg.idle_timeout) == 0 &&
+		   wsd_start_watchdog() == 0) {
 		rc = 0;
 		wsd_notify("READY=1");
 	} else {

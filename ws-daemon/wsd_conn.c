@@ -145,8 +145,7 @@ static enum wsd_sent wsd_deliver(struct wsd_conn *c, struct wsd_msg *m)
 	/* The peer is gone. lws must not be asked to close from outside this
 	 * wsi's callbacks, so it does that on its next loop turn; the table
 	 * forgets the connection now so no later push counts it. */
-	wsd_conn_release(c);
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	wsd_conn_hangup(c);
 	return WSD_SENT_BROKEN;
 }
 
@@ -322,12 +321,47 @@ int wsd_conn_peer_closed(struct wsd_conn *c)
 	return c->close_sent ? -1 : 0;
 }
 
+/* With a payload: lws 4.1 does not report a pong that has none. */
+static int wsd_conn_write_ping(struct wsd_conn *c)
+{
+	unsigned char buf[LWS_PRE + 2] = { [LWS_PRE] = 'k', [LWS_PRE + 1] = 'a' };
+
+	c->ping_due = 0;
+	return lws_write(c->wsi, buf + LWS_PRE, 2, LWS_WRITE_PING) < 0 ? -1 : 0;
+}
+
+void wsd_conn_ping(struct wsd_conn *c)
+{
+	if (c->state != WSD_CONN_OPEN)
+		return; /* a closing connection has its own timeout */
+	if (c->count || lws_partial_buffered(c->wsi)) {
+		c->ping_due = 1;
+		(void)lws_callback_on_writable(c->wsi);
+		return;
+	}
+	if (wsd_conn_write_ping(c) != 0)
+		wsd_conn_hangup(c);
+}
+
+void wsd_conn_hangup(struct wsd_conn *c)
+{
+	wsd_conn_release(c);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
 int wsd_conn_writeable(struct wsd_conn *c)
 {
 	struct wsd_msg *m;
 	size_t len;
 	int n;
 
+	if (c->ping_due && c->state == WSD_CONN_OPEN) {
+		if (wsd_conn_write_ping(c) != 0)
+			return -1;
+		if (c->count)
+			(void)lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (c->count == 0)
 		return c->state == WSD_CONN_CLOSING && c->close_code ? wsd_conn_send_close(c) : 0;
 	m = c->ring[c->head];

@@ -32,7 +32,11 @@ struct wsd_conn {
 	uint16_t close_code;            /* deferred close, sent from WRITEABLE */
 	uint8_t state;                  /* enum wsd_conn_state */
 	uint8_t close_sent;             /* our Close frame is out; await the peer's */
+	uint8_t ping_due;               /* a ping waits behind queued frames */
+	uint8_t alive_in, pinged;       /* wsd_alive: in the wheel; pinged since last seen */
 	const char *close_reason;       /* static string */
+	struct wsd_conn *alive_prev, *alive_next; /* wsd_alive's slot list */
+	uint32_t alive_due, last_seen;  /* seconds of the loop clock */
 };
 
 /* The uid table is process-wide, one per daemon: set its queue limits first. */
@@ -61,6 +65,11 @@ int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 
 /* Closes as soon as the connection is writeable, dropping what is queued. */
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason);
+
+/* Keepalive (wsd_alive): sends a ping now, or after what is queued; hangup
+ * leaves the table and has lws drop the connection on its next loop turn. */
+void wsd_conn_ping(struct wsd_conn *c);
+void wsd_conn_hangup(struct wsd_conn *c);
 
 /* LWS_CALLBACK_SERVER_WRITEABLE: one lws_write at most. Returns -1 when lws
  * must close the connection (after lws_close_reason was set). */

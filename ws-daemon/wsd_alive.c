@@ -1,0 +1,140 @@
+/* The keepalive wheel: one list per second of the loop clock, a tick each second
+ * that pings the connections due and hangs up those that never answered. */
+#include "wsd_alive.h"
+
+#include "log.h"
+
+/* Longer than any delay scheduled (idle_timeout is at most 7200 s in cfg), so
+ * a slot never holds connections due in different turns of the wheel. */
+#define WSD_WHEEL_SLOTS 8192u
+
+static struct wsd_conn *wsd_wheel[WSD_WHEEL_SLOTS];
+static uv_timer_t wsd_tick;
+static uv_loop_t *wsd_loop;
+static uint32_t wsd_done_sec;       /* every slot up to this second was handled */
+static uint32_t wsd_ping_s = 30, wsd_idle_s = 75;
+
+static uint32_t wsd_now_sec(void)
+{
+	return (uint32_t)(uv_now(wsd_loop) / 1000u);
+}
+
+static void wsd_slot_link(struct wsd_conn *c, uint32_t due)
+{
+	struct wsd_conn **head = &wsd_wheel[due % WSD_WHEEL_SLOTS];
+
+	c->alive_due = due;
+	c->alive_prev = NULL;
+	c->alive_next = *head;
+	if (*head)
+		(*head)->alive_prev = c;
+	*head = c;
+	c->alive_in = 1;
+}
+
+static void wsd_slot_unlink(struct wsd_conn *c)
+{
+	if (!c->alive_in)
+		return;
+	if (c->alive_prev)
+		c->alive_prev->alive_next = c->alive_next;
+	else
+		wsd_wheel[c->alive_due % WSD_WHEEL_SLOTS] = c->alive_next;
+	if (c->alive_next)
+		c->alive_next->alive_prev = c->alive_prev;
+	c->alive_prev = c->alive_next = NULL;
+	c->alive_in = 0;
+}
+
+/* Decides what a connection whose slot came up needs: nothing yet (the client
+ * spoke since), a ping, or the end. Returns the next due second, 0 to drop it. */
+static uint32_t wsd_alive_due(struct wsd_conn *c, uint32_t now)
+{
+	uint32_t quiet = now - c->last_seen;
+
+	if (quiet < wsd_ping_s) {
+		c->pinged = 0;
+		return c->last_seen + wsd_ping_s;
+	}
+	if (quiet >= wsd_idle_s)
+		return 0;
+	if (!c->pinged) {
+		c->pinged = 1;
+		wsd_conn_ping(c);
+	}
+	return c->last_seen + wsd_idle_s;
+}
+
+static void wsd_slot_run(uint32_t sec)
+{
+	struct wsd_conn *c = wsd_wheel[sec % WSD_WHEEL_SLOTS], *next;
+
+	for (; c; c = next) {
+		uint32_t due;
+
+		next = c->alive_next;
+		if (c->alive_due != sec)
+			continue; /* only possible after a clock jump; its turn comes */
+		wsd_slot_unlink(c);
+		due = wsd_alive_due(c, sec);
+		if (due) {
+			wsd_slot_link(c, due > sec ? due : sec + 1);
+			continue;
+		}
+		log_info("hanging up a connection silent for %u s", (unsigned)(sec - c->last_seen));
+		wsd_conn_hangup(c);
+	}
+}
+
+static void wsd_on_tick(uv_timer_t *t)
+{
+	uint32_t now = wsd_now_sec();
+
+	(void)t;
+	/* A stalled loop catches up on every second it missed, at most one turn. */
+	if (now - wsd_done_sec > WSD_WHEEL_SLOTS)
+		wsd_done_sec = now - WSD_WHEEL_SLOTS;
+	while (wsd_done_sec != now)
+		wsd_slot_run(++wsd_done_sec);
+}
+
+int wsd_alive_start(uv_loop_t *loop, long ping_interval, long idle_timeout)
+{
+	wsd_alive_set(ping_interval, idle_timeout);
+	if (uv_timer_init(loop, &wsd_tick) != 0)
+		return -1;
+	wsd_loop = loop; /* from here on the handle must be closed */
+	wsd_done_sec = wsd_now_sec();
+	return uv_timer_start(&wsd_tick, wsd_on_tick, 1000, 1000);
+}
+
+void wsd_alive_set(long ping_interval, long idle_timeout)
+{
+	/* cfg keeps 1 <= ping_interval < idle_timeout <= 7200. */
+	wsd_ping_s = (uint32_t)ping_interval;
+	wsd_idle_s = (uint32_t)idle_timeout;
+}
+
+void wsd_alive_stop(void)
+{
+	if (wsd_loop && !uv_is_closing((uv_handle_t *)&wsd_tick))
+		uv_close((uv_handle_t *)&wsd_tick, NULL);
+}
+
+void wsd_alive_add(struct wsd_conn *c)
+{
+	c->last_seen = wsd_now_sec();
+	c->pinged = 0;
+	wsd_slot_link(c, c->last_seen + wsd_ping_s);
+}
+
+void wsd_alive_remove(struct wsd_conn *c)
+{
+	wsd_slot_unlink(c);
+}
+
+void wsd_alive_seen(struct wsd_conn *c)
+{
+	c->last_seen = wsd_now_sec();
+	c->pinged = 0; /* the next quiet spell gets its own ping */
+}
