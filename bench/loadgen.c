@@ -89,12 +89,12 @@ static struct opts {
 	const char *scenario;
 	const char *pids;
 	int server_cpu;
-	long subs, uids, procs, src_ips, conn_par, inflight, count, body_pad, batch, slow_every;
+	long subs, uids, procs, src_ips, src_base, conn_par, inflight, count, body_pad, batch, slow_every;
 	double rate, duration, idle, drain, connect_timeout;
 } o = {
 	.target = T_SERVICE, .pub = P_NONE, .ws_host = "127.0.0.1", .ws_port = 8081,
 	.http_host = "127.0.0.1", .http_port = 8080, .password = "abc123",
-	.scenario = "run", .subs = 100, .uids = 0, .procs = 0, .src_ips = 0, .conn_par = 128,
+	.scenario = "run", .subs = 100, .uids = 0, .procs = 0, .src_ips = 0, .src_base = 2, .conn_par = 128,
 	.inflight = 16, .count = 0, .batch = 0, .rate = 0, .duration = 5, .idle = 0, .drain = 5,
 	.connect_timeout = 60,
 };
@@ -559,7 +559,7 @@ static void sub_connect_one(long i)
 	ci.retry_and_idle_policy = &no_validity;
 	ci.userdata = ss;
 	if (o.src_ips > 0) {
-		snprintf(src_addr, sizeof src_addr, "127.0.0.%ld", 2 + i % o.src_ips);
+		snprintf(src_addr, sizeof src_addr, "127.0.0.%ld", o.src_base + i % o.src_ips);
 		ci.iface = src_addr;
 	}
 	my_pending++;
@@ -1069,7 +1069,9 @@ static void usage(void)
 		"  --subs N --uids U     subscribers, distinct uids (default U = N); --subs 0\n"
 		"                        publishes to U uids with nobody listening\n"
 		"  --procs P             subscriber processes (default N/5000 rounded up)\n"
-		"  --src-ips K           bind sources 127.0.0.2 .. 127.0.0.(K+1)\n"
+		"  --src-ips K           bind sources 127.0.0.B .. 127.0.0.(B+K-1)\n"
+		"  --src-base B          first source address (default 2); another base per\n"
+		"                        run avoids the last run's TIME_WAIT sockets\n"
 		"  --conn-par M          handshakes in flight per process (default 128)\n"
 		"  --pub none|http|ipc   publisher (ipc needs --ipc PATH)\n"
 		"  --rate R              open-loop pushes/s (0 = flat out)\n"
@@ -1113,7 +1115,7 @@ static void parse(int argc, char **argv)
 		{ "src-ips", 1, 0, 's' }, { "conn-par", 1, 0, 'm' }, { "pub", 1, 0, 'b' },
 		{ "rate", 1, 0, 'r' }, { "inflight", 1, 0, 'C' }, { "duration", 1, 0, 'd' },
 		{ "count", 1, 0, 'k' }, { "idle", 1, 0, 'i' }, { "drain", 1, 0, 'D' },
-		{ "pids", 1, 0, 'x' }, { "scenario", 1, 0, 'S' }, { "pad", 1, 0, 'z' },
+		{ "pids", 1, 0, 'x' }, { "scenario", 1, 0, 'S' }, { "pad", 1, 0, 'z' }, { "src-base", 1, 0, 'q' },
 		{ "slow-pct", 1, 0, 'W' },
 		{ "server-cpu", 1, 0, 'X' }, { "batch", 1, 0, 'B' }, { "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -1137,6 +1139,7 @@ static void parse(int argc, char **argv)
 		case 'u': o.uids = atol(optarg); break;
 		case 'P': o.procs = atol(optarg); break;
 		case 's': o.src_ips = atol(optarg); break;
+		case 'q': o.src_base = atol(optarg); break;
 		case 'm': o.conn_par = atol(optarg); break;
 		case 'b':
 			o.pub = strcmp(optarg, "http") == 0 ? P_HTTP
@@ -1179,8 +1182,8 @@ static void parse(int argc, char **argv)
 		o.procs = 0;
 	else if (o.procs > 64 || o.subs / o.procs > 18000)
 		die("need between 1 and 64 processes of at most 18000 sockets each");
-	if (o.src_ips > 250)
-		die("--src-ips at most 250");
+	if (o.src_base < 2 || o.src_ips > 254 - o.src_base)
+		die("--src-base 2.. and --src-ips so that 127.0.0.(B+K-1) <= 127.0.0.253");
 	if (o.pub == P_IPC && !o.ipc_path)
 		die("--pub ipc needs --ipc PATH");
 	if (o.target == T_DAEMON && !o.conf)

@@ -126,14 +126,17 @@ EOF
 }
 
 start_daemon() { # dir
-	local d=$1 i kids
+	local d=$1 i kids sock
 	write_conf "$d"
 	taskset -c $SERVER_CPU "$BIN/ws-daemon" -c "$CONF" >>"$d/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	STARTED+=("$DAEMON_PID")
 	# The ipc socket appears only after the WebSocket listener is up.
-	for i in $(seq 100); do [ -S "$IPC" ] && break; sleep 0.05; done
-	if ! [ -S "$IPC" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null || ! wait_port "$WS_PORT"; then
+	# With several workers each has its own socket: ipc_socket.0 ... (the last is up last).
+	sock=$IPC
+	[ "${WORKERS:-1}" -gt 1 ] && sock=$IPC.$(( WORKERS - 1 ))
+	for i in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	if ! [ -S "$sock" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null || ! wait_port "$WS_PORT"; then
 		tail -3 "$d/daemon.log" >&2
 		return 1
 	fi
@@ -257,6 +260,9 @@ bench_run() { # scenario target run -- loadgen args...
 	local targs=(--target "$lt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
 		--pids "$SPIDS" --server-cpu "$SERVER_CPU" --scenario "$scen")
 	[ "$lt" = daemon ] && targs+=(--conf "$CONF" --ipc "$IPC")
+	# 100k closed connections stay in TIME_WAIT for a minute and slow down the
+	# next run's connects: each hold100k run takes its own 8 source addresses.
+	[ "$scen" = hold100k ] && targs+=(--src-base $(( 2 + 8 * (run - 1) )))
 	if line=$(timeout 180 taskset -c $LOAD_CPU "$LOADGEN" "${targs[@]}" "$@" 2>"$d/loadgen.err"); then
 		:
 	else
