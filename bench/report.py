@@ -97,7 +97,8 @@ SCENARIOS = [
       ("lost", "lost", "{:.0f}"), ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
       ("closed_early", "closed early", "{:.0f}"), OTHER]),
     ("hold100k", "100,000 idle WebSockets held by ws-daemon with 6 workers (each process may "
-     "open at most 20,000 files), 6 load processes from sources 127.0.0.2-9, straight to the "
+     "open at most 20,000 files), 6 load processes from 8 source addresses (a fresh set each "
+     "run: 127.0.0.2-9, then 10-17, 18-25), straight to the "
      "daemon's port (each connection is handed to its uid's worker); then 31 s idle, longer "
      "than ping_interval (30 s), so the keepalive pings fall inside; idle CPU = server CPU "
      "time in that window / its length",
