@@ -626,6 +626,7 @@ struct pubconn {
 };
 
 static uint64_t *seq_of;     /* per uid: last sequence number given */
+static uint8_t *uid_busy;    /* per uid: in a request still in flight */
 static uint64_t *ok_of;      /* per uid: pushes acknowledged as accepted */
 static long *conns_of;       /* per uid: open subscriber connections */
 static uint64_t pub_sent, pub_ok, pub_err, pub_reached, pub_reqs;
@@ -768,8 +769,31 @@ static void http_batch_result(struct pubconn *c, const char *body, size_t blen)
 	}
 }
 
+/* A uid is never in two requests at once, as a client that keeps each user's
+ * pushes in order does: two requests in flight have no order between them (two
+ * push-api processes may answer them in either order). */
+static void pub_mark(const struct pubconn *c, uint8_t on)
+{
+	if (!c->busy)
+		return;
+	if (o.batch > 0)
+		for (long i = 0; i < c->nuids; i++)
+			uid_busy[c->uids[i]] = on;
+	else
+		uid_busy[c->uid] = on;
+}
+
+static int pub_uids_free(long first, long k)
+{
+	for (long i = 0; i < k; i++)
+		if (uid_busy[(first + i) % o.uids])
+			return 0;
+	return 1;
+}
+
 static void http_reconnect(struct pubconn *c)
 {
+	pub_mark(c, 0);
 	if (c->fd >= 0)
 		(void)close(c->fd);
 	c->fd = tcp_connect(o.http_host, o.http_port, 0);
@@ -821,6 +845,7 @@ static void http_read(struct pubconn *c)
 		if (pub_err <= 3)
 			fprintf(stderr, "loadgen: push status %d: %.*s\n", status, (int)blen, body);
 	}
+	pub_mark(c, 0);
 	c->busy = 0;
 	if (http_close) {   /* server's keep-alive request limit: reconnect before reuse */
 		http_reconnect(c);
@@ -978,12 +1003,15 @@ static double run_publisher(void)
 					if (pc[i].busy)
 						continue;
 					uint64_t due = o.rate > 0 ? t0 + (uint64_t)((double)k * 1e9 / o.rate) : now;
-					if (due > now || (o.count > 0 && (long)pub_sent >= o.count))
+					if (due > now || (o.count > 0 && (long)pub_sent >= o.count) ||
+					    !pub_uids_free(next_uid, o.batch > 0 ? o.batch : 1))
 						break;
 					if ((o.batch > 0 ? http_send_batch(&pc[i], due)
 							 : http_send(&pc[i], due)) != 0) {
 						pub_err += (uint64_t)pc[i].nuids;
 						http_reconnect(&pc[i]);
+					} else {
+						pub_mark(&pc[i], 1);
 					}
 					k += o.batch > 0 ? (uint64_t)o.batch : 1;
 				}
@@ -1223,9 +1251,10 @@ int main(int argc, char **argv)
 		die("mmap: %s", strerror(errno));
 	keys = calloc((size_t)o.uids, sizeof *keys);
 	seq_of = calloc((size_t)o.uids, sizeof *seq_of);
+	uid_busy = calloc((size_t)o.uids, sizeof *uid_busy);
 	ok_of = calloc((size_t)o.uids, sizeof *ok_of);
 	conns_of = calloc((size_t)o.uids, sizeof *conns_of);
-	if (!keys || !seq_of || !ok_of || !conns_of)
+	if (!keys || !seq_of || !ok_of || !conns_of || !uid_busy)
 		die("out of memory");
 	if (o.target == T_SERVICE && o.subs > 0)
 		fetch_keys_http();
