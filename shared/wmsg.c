@@ -274,11 +274,15 @@ static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wbuf *arena,
 		return "\"topic\" must be a string";
 	if (!contents)
 		return "message lacks \"contents\"";
+	/* Each part NUL-terminated, as wmsg_push's are. */
 	sp->topic = arena->len;
 	wbuf_json(arena, topic);
-	sp->topic_end = sp->contents = arena->len;
+	sp->topic_end = arena->len;
+	wbuf_put(arena, "", 1);
+	sp->contents = arena->len;
 	wbuf_json(arena, contents);
 	sp->contents_end = arena->len;
+	wbuf_put(arena, "", 1);
 	return NULL;
 }
 
@@ -322,10 +326,11 @@ int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_
 	out->items = calloc(n, sizeof *out->items);
 	sp = calloc(n, sizeof *sp);
 	had_uid = calloc(n, sizeof *had_uid);
-	/* The compact form is rarely longer than the body: one allocation, usually. */
+	/* The compact form is rarely longer than the body: one allocation, usually
+	 * (3 NULs an item). */
 	wbuf_put(&arena, "", 0);
-	if (!arena.oom && arena.cap < len + n + 64)
-		wbuf_reserve(&arena, len + n + 64);
+	if (!arena.oom && n < SIZE_MAX / 4 && len < SIZE_MAX / 2 && arena.cap < len + 3 * n + 64)
+		wbuf_reserve(&arena, len + 3 * n + 64);
 	if (!out->items || !sp || !had_uid || arena.oom) {
 		wmsg_fail(reason, reason_len, "out of memory", NULL);
 		goto fail;

@@ -27,7 +27,8 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 void wmsg_push_free(struct wmsg_push *p);
 
 /* One message of a batch /push: {"uid": string, "topic": string, "contents": any}.
- * The strings point into the batch's arena (owned by struct wmsg_batch). */
+ * The strings point into the batch's arena (owned by struct wmsg_batch), each
+ * NUL-terminated after its length. */
 struct wmsg_batch_item {
 	const char *uid;          /* uid_len bytes + NUL; NULL if the item had no string uid */
 	size_t uid_len;

@@ -694,6 +694,37 @@ static void test_frame_max_overflow(void **state)
 }
 
 /* Batch bodies: the array fails as a whole only for its shape; items fail alone. */
+/* The batch answer names every item in order, escapes uids, counts the ok ones. */
+static void test_batch_reply(void **state)
+{
+	static const char body[] =
+		"[{\"uid\":\"a\\\"b\",\"topic\":\"t\",\"contents\":1},"
+		"{\"uid\":\"x\\u0000y\",\"topic\":\"t\",\"contents\":1},"
+		"{\"uid\":5,\"topic\":\"t\",\"contents\":1}]";
+	struct wmsg_batch_result res[3] = {
+		{ 1, 2, "推送成功" }, { 0, 0, "uid contains control characters" },
+		{ 0, 9, "\"uid\" must be a string" },
+	};
+	struct wmsg_batch b;
+	char why[256], *out;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(wmsg_parse_batch(body, strlen(body), 8, 64, &b, why, sizeof why), 0);
+	out = wmsg_batch_reply(&b, res, &len);
+	assert_non_null(out);
+	assert_string_equal(out,
+		"{\"topic\":\"success\",\"number\":1,\"contents\":["
+		"{\"uid\":\"a\\\"b\",\"topic\":\"success\",\"number\":2,\"contents\":\"推送成功\"},"
+		"{\"uid\":\"x\\u0000y\",\"topic\":\"error\",\"number\":0,"
+		"\"contents\":\"uid contains control characters\"},"
+		"{\"uid\":\"\",\"topic\":\"error\",\"number\":0,"
+		"\"contents\":\"\\\"uid\\\" must be a string\"}]}");
+	assert_int_equal(len, strlen(out));
+	free(out);
+	wmsg_batch_free(&b);
+}
+
 static void test_parse_batch(void **state)
 {
 	static const char ok[] =
@@ -713,7 +744,11 @@ static void test_parse_batch(void **state)
 	assert_int_equal(b.n, 7);
 	assert_null(b.items[0].error);
 	assert_string_equal(b.items[0].uid, "a");
-	assert_memory_equal(b.items[0].contents_json, "0.1", 3);
+	/* Parts are NUL-terminated strings of their length, as wmsg_push's. */
+	assert_string_equal(b.items[0].topic_json, "\"t\"");
+	assert_int_equal(b.items[0].topic_len, 3);
+	assert_string_equal(b.items[0].contents_json, "0.1");
+	assert_int_equal(b.items[0].contents_len, 3);
 	assert_string_equal(b.items[1].error, "uid is missing");
 	assert_string_equal(b.items[2].error, "\"uid\" must be a string");
 	assert_null(b.items[2].uid);
@@ -767,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_frame_too_small),
 		cmocka_unit_test(test_frame_max_overflow),
 		cmocka_unit_test(test_parse_batch),
+		cmocka_unit_test(test_batch_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
