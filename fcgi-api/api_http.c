@@ -145,9 +145,10 @@ static int api_parse_size(const char *s, size_t *out)
 
 enum api_body_rc api_read_body(FCGX_Request *r, char *buf, size_t cap, size_t *len)
 {
+	const char *declared = api_param(r, "CONTENT_LENGTH");
 	size_t want, got = 0;
 
-	if (api_parse_size(api_param(r, "CONTENT_LENGTH"), &want) != 0)
+	if (api_parse_size(declared, &want) != 0)
 		return API_BODY_BAD_LENGTH;
 	if (want > cap)
 		return API_BODY_TOO_LARGE;
@@ -160,20 +161,25 @@ enum api_body_rc api_read_body(FCGX_Request *r, char *buf, size_t cap, size_t *l
 		got += (size_t)n;
 	}
 	*len = got;
-	/* Reads the empty stdin record the web server sends right after the body,
-	 * so api_finish can see that nothing is left unread. */
-	if (FCGX_GetChar(r->in) != EOF)
+	/* Reads the empty stdin record the web server sends right after a body of
+	 * declared length, so api_finish can see that nothing is left unread.
+	 * (Without CONTENT_LENGTH a body may still be streaming: not waited for.) */
+	if (declared[0] && FCGX_GetChar(r->in) != EOF)
 		return API_BODY_BAD_LENGTH;
 	return API_BODY_OK;
 }
 
 void api_finish(FCGX_Request *r)
 {
-	size_t declared = 0;
+	const char *cl = api_param(r, "CONTENT_LENGTH");
+	size_t declared = 1;
 
-	/* A request without a body: its end-of-input record follows the params. */
-	if (!FCGX_HasSeenEOF(r->in) &&
-	    (api_parse_size(api_param(r, "CONTENT_LENGTH"), &declared) != 0 || declared == 0))
+	/* The response leaves first: nothing below may hold it back. */
+	(void)FCGX_FFlush(r->out);
+	/* A request declared without a body: its end-of-input record follows the
+	 * params. (Without CONTENT_LENGTH a body may still be streaming: not read.) */
+	if (!FCGX_HasSeenEOF(r->in) && cl[0] && api_parse_size(cl, &declared) == 0 &&
+	    declared == 0)
 		(void)FCGX_GetChar(r->in);
 	/*
 	 * libfcgi's close lingers: shutdown, then poll until the web server hangs
@@ -185,5 +191,7 @@ void api_finish(FCGX_Request *r)
 	 */
 	if (FCGX_HasSeenEOF(r->in))
 		(void)FCGX_Detach(r);
+	else
+		(void)FCGX_Attach(r); /* a kept connection must not stay detached */
 	FCGX_Finish_r(r);
 }

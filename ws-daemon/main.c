@@ -205,7 +205,8 @@ static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	return 0;
 }
 
-static const struct lws_protocols wsd_protocols[] = {
+/* Not const: wsd_start sets the push protocol's tx_packet_size. */
+static struct lws_protocols wsd_protocols[] = {
 	{ "push", wsd_ws_callback, sizeof(struct wsd_conn), 1024, 0, NULL, 0 },
 	{ WSD_IPC_PROTOCOL_NAME, wsd_ipc_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
@@ -425,6 +426,10 @@ static int wsd_start(void)
 	 * socket and routes connections to their uid's worker (wsd_accept.c). */
 	info.port = wsd.cfg.workers > 1 ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 ? host : NULL;
+	/* lws sends at most tx_packet_size (else rx_buffer_size, 1024) per call and
+	 * copies the rest of a frame into its own buffer, to go out on POLLOUT: let
+	 * the largest frame (send_queue_max_bytes bounds it) leave in one send. */
+	wsd_protocols[0].tx_packet_size = (size_t)wsd.cfg.send_queue_max_bytes + 16;
 	info.protocols = wsd_protocols;
 	info.retry_and_idle_policy = &wsd.retry;
 	wsd.vhost = lws_create_vhost(wsd.ctx, &info);

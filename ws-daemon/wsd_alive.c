@@ -13,6 +13,7 @@ static uv_timer_t wsd_tick;
 static uv_loop_t *wsd_loop;
 static uint32_t wsd_done_sec;       /* every slot up to this second was handled */
 static uint32_t wsd_ping_s = 30, wsd_idle_s = 75;
+static struct lws_context *wsd_ctx;  /* of the last connection hung up */
 
 static uint32_t wsd_now_sec(void)
 {
@@ -50,7 +51,9 @@ static void wsd_slot_unlink(struct wsd_conn *c)
  * spoke since), a ping, or the end. Returns the next due second, 0 to drop it. */
 static uint32_t wsd_alive_due(struct wsd_conn *c, uint32_t now)
 {
-	uint32_t quiet = now - c->last_seen;
+	/* After a stalled loop the slots catch up on seconds older than a frame
+	 * that was read first: such a client spoke after "now", it is not quiet. */
+	uint32_t quiet = (int32_t)(now - c->last_seen) > 0 ? now - c->last_seen : 0;
 
 	if (quiet < wsd_ping_s) {
 		c->pinged = 0;
@@ -65,16 +68,20 @@ static uint32_t wsd_alive_due(struct wsd_conn *c, uint32_t now)
 	return c->last_seen + wsd_idle_s;
 }
 
-static void wsd_slot_run(uint32_t sec)
+/* Returns 1 when it hung up a connection. */
+static int wsd_slot_run(uint32_t sec)
 {
 	struct wsd_conn *c = wsd_wheel[sec % WSD_WHEEL_SLOTS], *next;
+	int hung = 0;
 
 	for (; c; c = next) {
 		uint32_t due;
 
 		next = c->alive_next;
-		if (c->alive_due != sec)
-			continue; /* only possible after a clock jump; its turn comes */
+		/* Due a whole turn later (only after a stall the catch-up cut short):
+		 * its turn comes. Overdue ones are handled now. */
+		if ((int32_t)(c->alive_due - sec) > 0)
+			continue;
 		wsd_slot_unlink(c);
 		due = wsd_alive_due(c, sec);
 		if (due) {
@@ -82,20 +89,28 @@ static void wsd_slot_run(uint32_t sec)
 			continue;
 		}
 		log_info("hanging up a connection silent for %u s", (unsigned)(sec - c->last_seen));
+		wsd_ctx = lws_get_context(c->wsi);
 		wsd_conn_hangup(c);
+		hung = 1;
 	}
+	return hung;
 }
 
 static void wsd_on_tick(uv_timer_t *t)
 {
 	uint32_t now = wsd_now_sec();
+	int hung = 0;
 
 	(void)t;
 	/* A stalled loop catches up on every second it missed, at most one turn. */
 	if (now - wsd_done_sec > WSD_WHEEL_SLOTS)
 		wsd_done_sec = now - WSD_WHEEL_SLOTS;
 	while (wsd_done_sec != now)
-		wsd_slot_run(++wsd_done_sec);
+		hung |= wsd_slot_run(++wsd_done_sec);
+	/* lws runs its zero-delay kill timers on its next event; this tick is not
+	 * one, so wake it or a quiet worker closes the sockets only later. */
+	if (hung && wsd_ctx)
+		lws_cancel_service(wsd_ctx);
 }
 
 int wsd_alive_start(uv_loop_t *loop, long ping_interval, long idle_timeout)

@@ -318,6 +318,7 @@ static int wsd_conn_send_close(struct wsd_conn *c)
 int wsd_conn_peer_closed(struct wsd_conn *c)
 {
 	wsd_conn_detach(c);
+	c->state = WSD_CONN_CLOSING; /* no ping after the peer's Close */
 	return c->close_sent ? -1 : 0;
 }
 
