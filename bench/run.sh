@@ -231,6 +231,14 @@ EOF
 	WS_ADDR=$HTTP_ADDR
 }
 
+# Appends one result line to $RESULTS with its run number and target name.
+record() { # json run target
+	printf '%s\n' "$1" | python3 -c '
+import json,sys
+r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); r["target"]=sys.argv[2]
+print(json.dumps(r))' "$2" "$3" >> "$RESULTS"
+}
+
 # ---- one measured run -----------------------------------------------------------------
 RUN_NO=0
 bench_run() { # scenario target run -- loadgen args...
@@ -269,10 +277,7 @@ bench_run() { # scenario target run -- loadgen args...
 		log "  $scen/$tgt run $run: loadgen failed (rc $?): $(tail -3 "$d/loadgen.err" | tr '\n' ' ')"
 	fi
 	if [ -n "$line" ]; then
-		printf '%s\n' "$line" | python3 -c '
-import json,sys
-r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); r["target"]=sys.argv[2]
-print(json.dumps(r))' "$run" "$tgt" >> "$RESULTS"
+		record "$line" "$run" "$tgt"
 		log "  $scen/$tgt run $run: $(printf '%s' "$line" | python3 -c '
 import json,sys
 r=json.load(sys.stdin)
@@ -305,9 +310,7 @@ floor_scenario() {
 	for r in $(seq $RUNS); do
 		line=$("$TOP/build/bench/sendfloor" --conns 1000 --bytes 110 --duration "$DUR" \
 			--write-cpu $SERVER_CPU --read-cpu $LOAD_CPU) || { log "  sendfloor failed"; continue; }
-		printf '%s\n' "$line" | python3 -c '
-import json,sys
-r=json.loads(sys.stdin.read()); r["run"]=int(sys.argv[1]); print(json.dumps(r))' "$r" >> "$RESULTS"
+		record "$line" "$r" kernel
 		log "  floor1k/kernel run $r: $line"
 	done
 }

@@ -309,9 +309,12 @@ static int api_batch_deliver(struct api *a, FCGX_Request *r, const struct wmsg_b
 			struct ipc_result *part = res + b->n + start; /* scratch after the answers */
 
 			/* An item's share is its size beyond an empty datagram's header. */
-			while (end < n && size <= IPC_MAX_DATAGRAM &&
-			       ipc_push_size(items + end, 1) - IPC_HDR_LEN <= IPC_MAX_DATAGRAM - size) {
-				size += ipc_push_size(items + end, 1) - IPC_HDR_LEN;
+			while (end < n && size <= IPC_MAX_DATAGRAM) {
+				size_t share = ipc_push_size(items + end, 1) - IPC_HDR_LEN;
+
+				if (share > IPC_MAX_DATAGRAM - size)
+					break;
+				size += share;
 				end++;
 			}
 			if (api_deliver(a, r, &a->ipc[w], items + start, end - start, part) != 0)
