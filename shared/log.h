@@ -17,7 +17,8 @@ int log_level_parse(const char *name, enum log_level *out);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Level test first, so a disabled level costs one comparison and no formatting. */
 #define LOG_AT(lvl, ...) do { if ((lvl) <= log_get_level()) log_msg((lvl), __VA_ARGS__); } while (0)

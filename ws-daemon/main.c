@@ -24,10 +24,9 @@
 #include "wsd_accept.h"
 #include "wsd_ipc.h"
 #include "wsd_stats.h"
+#include "wsd_ws.h"
 
 #define WSD_VERSION "0.1.0"
-#define WSD_MAX_CLIENT_MSG 4096    /* clients have nothing to say but heartbeats */
-#define WSD_MAX_HEADER_DATA 8192   /* handshake headers incl. the query string */
 #define WSD_IPC_MODE 0660
 #define WSD_DRAIN_MS 1000          /* SIGTERM: longest wait for Close handshakes */
 
@@ -40,7 +39,6 @@ struct wsd {
 	uv_timer_t watchdog;       /* systemd WatchdogSec: ping at half the interval */
 	int stopping;
 	uint64_t stop_deadline;    /* uv_now() milliseconds */
-	size_t live;               /* established WebSockets not yet CLOSED */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
 	char ws_host[256];         /* lws keeps a pointer to the interface name */
@@ -48,162 +46,9 @@ struct wsd {
 	unsigned index;            /* worker number, 0..workers-1 */
 	struct wsd_handoff handoff[64]; /* made by the supervisor (workers > 1) */
 	lws_retry_bo_t retry;
-	char *argbuf;              /* WSD_MAX_HEADER_DATA + 1, for query args */
 };
 
 static struct wsd wsd;
-
-/* Last path segment must be "ws": "/ws" directly, "/prefix/ws" behind a proxy. */
-static int wsd_path_ok(struct lws *wsi)
-{
-	char uri[256];
-	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-
-	return n >= 3 && strcmp(uri + n - 3, "/ws") == 0;
-}
-
-/* Finds query arg `name=` (lws has %-decoded it) and copies it into wsd.argbuf.
- * Fragments are walked by length, so a decoded NUL cannot shorten a value
- * unnoticed: such a value comes back with *bad set. lws returns -1 past the
- * last fragment (argbuf holds any fragment, so never for size) and 0 for an
- * empty one ("&&"), which is skipped. */
-static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len, int *bad)
-{
-	size_t nl = strlen(name);
-
-	*bad = 0;
-	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, wsd.argbuf, WSD_MAX_HEADER_DATA + 1,
-					      WSI_TOKEN_HTTP_URI_ARGS, i);
-
-		if (n < 0)
-			return NULL;
-		if ((size_t)n < nl || memcmp(wsd.argbuf, name, nl) != 0)
-			continue;
-		*len = (size_t)n - nl;
-		*bad = memchr(wsd.argbuf + nl, '\0', *len) != NULL;
-		return wsd.argbuf + nl;
-	}
-}
-
-static void wsd_reject(struct wsd_conn *c, const char *reason)
-{
-	size_t len = 0;
-	char *json = wmsg_reply("error", 0, reason, &len);
-
-	log_info("refused a WebSocket: %s", reason);
-	wsd_stats.ws_refused++;
-	if (!json || wsd_conn_send_then_close(c, json, len, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-					      reason) != 0)
-		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
-	free(json);
-}
-
-static void wsd_authenticate(struct wsd_conn *c)
-{
-	char uid[REQ_UID_MAX + 1];
-	const char *v, *why;
-	size_t uid_len = 0, key_len = 0;
-	enum akey_status st;
-	int bad;
-
-	v = wsd_arg(c->wsi, "uid=", &uid_len, &bad);
-	if (!v || bad) {
-		wsd_reject(c, bad ? "uid is badly encoded" : "uid is missing");
-		return;
-	}
-	why = req_uid_problem(v, uid_len, (size_t)wsd.cfg.max_uid_bytes);
-	if (why) {
-		wsd_reject(c, why);
-		return;
-	}
-	if (uid_len > REQ_UID_MAX) { /* cfg bounds max_uid_bytes; this keeps uid[] safe alone */
-		wsd_reject(c, "uid is too long");
-		return;
-	}
-	memcpy(uid, v, uid_len);
-	v = wsd_arg(c->wsi, "access_key=", &key_len, &bad);
-	st = bad ? AKEY_MALFORMED
-		 : akey_verify(wsd.cfg.secret, uid, uid_len, v ? v : "", v ? key_len : 0, time(NULL));
-	if (st != AKEY_OK) {
-		wsd_reject(c, akey_status_str(st));
-		return;
-	}
-	if (wsd_conn_attach(c, uid, uid_len) != 0) {
-		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-		return;
-	}
-	wsd_stats.ws_accepted++;
-	log_info("connect uid=%.*s (%zu connections, %zu uids)", (int)uid_len, uid,
-		 wsd_conn_count(), wsd_conn_uids());
-}
-
-static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char *reason)
-{
-	lws_close_reason(wsi, code, (unsigned char *)(uintptr_t)reason, strlen(reason));
-	return -1;
-}
-
-/* Clients only need to read; text heartbeats are tolerated, anything else closes. */
-static int wsd_receive(struct wsd_conn *c, size_t len)
-{
-	if (c->state != WSD_CONN_OPEN)
-		return 0;
-	if (lws_frame_is_binary(c->wsi))
-		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-				     "binary messages are not accepted");
-	c->rx_bytes += len;
-	if (c->rx_bytes > WSD_MAX_CLIENT_MSG)
-		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				     "message too big");
-	if (lws_is_final_fragment(c->wsi))
-		c->rx_bytes = 0;
-	return 0;
-}
-
-static int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len)
-{
-	struct wsd_conn *c = user;
-
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return wsd_path_ok(wsi) ? 0 : 1;
-	case LWS_CALLBACK_ESTABLISHED:
-		memset(c, 0, sizeof *c);
-		c->wsi = wsi;
-		wsd.live++;
-		wsd_alive_add(c);
-		wsd_authenticate(c);
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return wsd_conn_writeable(c);
-	case LWS_CALLBACK_RECEIVE:
-		wsd_alive_seen(c);
-		return wsd_receive(c, len);
-	case LWS_CALLBACK_RECEIVE_PONG:
-		wsd_alive_seen(c);
-		return 0;
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		return wsd_conn_peer_closed(c);
-	case LWS_CALLBACK_CLOSED:
-		/* Also called for upgrades refused before ESTABLISHED (c->wsi unset). */
-		if (c->wsi)
-			wsd.live--;
-		wsd_alive_remove(c);
-		wsd_conn_release(c);
-		return 0;
-	case LWS_CALLBACK_HTTP:
-		/* Plain HTTP to the WebSocket port: nothing to serve. */
-		/* Closing anyway: a failed status write changes nothing. */
-		(void)lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "WebSocket endpoint");
-		return -1;
-	default:
-		break;
-	}
-	(void)in;
-	return 0;
-}
 
 /* Not const: wsd_start sets the push protocol's tx_packet_size. */
 static struct lws_protocols wsd_protocols[] = {
@@ -273,7 +118,7 @@ static void wsd_destroy(void)
 static void wsd_on_drain_tick(uv_timer_t *t)
 {
 	(void)t;
-	if (wsd.live == 0 || uv_now(&wsd.loop) >= wsd.stop_deadline) {
+	if (wsd_ws_live() == 0 || uv_now(&wsd.loop) >= wsd.stop_deadline) {
 		log_notice("all connections closed; exiting");
 		wsd_destroy();
 	}
@@ -288,7 +133,7 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 		wsd_destroy();
 		return;
 	}
-	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd.live);
+	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd_ws_live());
 	wsd_notify("STOPPING=1");
 	wsd_accept_stop();
 	wsd_ipc_close();
@@ -342,6 +187,7 @@ static int wsd_make_run_dir(const char *path)
 /* Everything a reload may change without touching a socket. */
 static void wsd_apply_cfg(void)
 {
+	wsd_ws_use(&wsd.cfg);
 	log_set_level(wsd.cfg.log_level);
 	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
 			  wsd_lws_log);
@@ -415,7 +261,7 @@ static int wsd_start(void)
 		       LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
 	info.foreign_loops = loops;
 	info.pcontext = &wsd.ctx;
-	info.max_http_header_data = WSD_MAX_HEADER_DATA;
+	info.max_http_header_data = WSD_WS_MAX_HEADER_DATA;
 	info.timeout_secs = 10;
 	wsd.ctx = lws_create_context(&info);
 	if (!wsd.ctx) {
@@ -480,8 +326,7 @@ static int wsd_run(void)
 
 	if (uv_loop_init(&wsd.loop) != 0)
 		return 1;
-	wsd.argbuf = malloc(WSD_MAX_HEADER_DATA + 1);
-	if (!wsd.argbuf || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
+	if (wsd_ws_init() != 0 || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_hup) != 0 ||
 	    uv_timer_init(&wsd.loop, &wsd.drain) != 0 ||
@@ -506,7 +351,7 @@ static int wsd_run(void)
 		lws_context_destroy(wsd.ctx);
 	if (uv_loop_close(&wsd.loop) != 0)
 		log_warn("event loop closed with handles still open");
-	free(wsd.argbuf);
+	wsd_ws_free();
 	log_notice("stopped");
 	return rc;
 }
