@@ -16,9 +16,16 @@
 
 enum cfg_type { CT_STR, CT_PATH, CT_LONG, CT_LEVEL };
 
+/* Per-key behaviour on reload and in output. */
+enum cfg_flag {
+	CF_RESTART = 1, /* listening addresses, socket paths, process counts: a reload keeps them */
+	CF_SECRET = 2,  /* never printed or logged */
+};
+
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
+	unsigned flags;    /* enum cfg_flag */
 	size_t off;
 	long min, max;     /* CT_LONG bounds; CT_STR: min 1 = must not be empty */
 	const char *def;   /* NULL: no default (key optional unless min says so) */
@@ -30,28 +37,29 @@ struct cfg_key {
 /* Datagram room: max_message_bytes must leave space for the IPC header and uid
  * inside one datagram (see ipc.h, IPC_MAX_DATAGRAM). */
 static const struct cfg_key cfg_keys[] = {
-	{ "addr", CT_STR, OFF(addr), 1, 0, "0.0.0.0:8080", "public address of the web server" },
-	{ "ws_addr", CT_STR, OFF(ws_addr), 1, 0, "127.0.0.1:8081", "ws-daemon WebSocket listener" },
-	{ "fcgi_socket", CT_PATH, OFF(fcgi_socket), 1, 0, "run/push-api.sock", "socket lighttpd spawns push-api on" },
-	{ "fcgi_addr", CT_STR, OFF(fcgi_addr), 1, 0, "127.0.0.1:8082", "push-api's FastCGI address when it runs its own pool (Apache)" },
-	{ "password", CT_STR, OFF(password), 1, 0, NULL, "business-server password (required)" },
-	{ "key_secret", CT_STR, OFF(key_secret), 0, 0, NULL, "access-key signing secret (default: from password)" },
-	{ "run_dir", CT_PATH, OFF(run_dir), 1, 0, "run", "directory for sockets and generated files" },
-	{ "ipc_socket", CT_PATH, OFF(ipc_socket), 1, 0, "run/ws-daemon.sock", "daemon datagram socket" },
-	{ "ipc_socket_group", CT_STR, OFF(ipc_socket_group), 0, 0, "", "group allowed to push (default: the daemon's)" },
-	{ "tls_cert", CT_PATH, OFF(tls_cert), 0, 0, NULL, "PEM certificate: the web server speaks HTTPS/WSS" },
-	{ "tls_key", CT_PATH, OFF(tls_key), 0, 0, NULL, "PEM private key for tls_cert" },
-	{ "access_key_ttl", CT_LONG, OFF(access_key_ttl), 1, 86400L * 30, "60", "access key lifetime, seconds" },
-	{ "max_uid_bytes", CT_LONG, OFF(max_uid_bytes), 1, REQ_UID_MAX, "256", "longest uid accepted" },
-	{ "max_message_bytes", CT_LONG, OFF(max_message_bytes), 64, 131072, "65536", "largest /push body" },
-	{ "push_timeout_ms", CT_LONG, OFF(push_timeout_ms), 10, 60000, "2000", "how long /push waits for ws-daemon" },
-	{ "send_queue_max_messages", CT_LONG, OFF(send_queue_max_messages), 1, 1000000, "1024", "per-connection queue, messages" },
-	{ "send_queue_max_bytes", CT_LONG, OFF(send_queue_max_bytes), 1024, 1L << 30, "1048576", "per-connection queue, bytes" },
-	{ "ping_interval", CT_LONG, OFF(ping_interval), 1, 3600, "30", "idle seconds before a WebSocket ping" },
-	{ "idle_timeout", CT_LONG, OFF(idle_timeout), 2, 7200, "75", "idle seconds before hanging up" },
-	{ "workers", CT_LONG, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
-	{ "fcgi_procs", CT_LONG, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
-	{ "log_level", CT_LEVEL, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
+	{ "addr", CT_STR, CF_RESTART, OFF(addr), 1, 0, "0.0.0.0:8080", "public address of the web server" },
+	{ "ws_addr", CT_STR, CF_RESTART, OFF(ws_addr), 1, 0, "127.0.0.1:8081", "ws-daemon WebSocket listener" },
+	{ "fcgi_socket", CT_PATH, CF_RESTART, OFF(fcgi_socket), 1, 0, "run/push-api.sock", "socket lighttpd spawns push-api on" },
+	{ "fcgi_addr", CT_STR, CF_RESTART, OFF(fcgi_addr), 1, 0, "127.0.0.1:8082", "push-api's FastCGI address when it runs its own pool (Apache)" },
+	{ "password", CT_STR, CF_SECRET, OFF(password), 1, 0, NULL, "business-server password (required)" },
+	{ "key_secret", CT_STR, CF_SECRET, OFF(key_secret), 0, 0, NULL, "access-key signing secret (default: from password)" },
+	{ "run_dir", CT_PATH, CF_RESTART, OFF(run_dir), 1, 0, "run", "directory for sockets and generated files" },
+	{ "ipc_socket", CT_PATH, CF_RESTART, OFF(ipc_socket), 1, 0, "run/ws-daemon.sock", "daemon datagram socket" },
+	{ "ipc_socket_group", CT_STR, CF_RESTART, OFF(ipc_socket_group), 0, 0, "", "group allowed to push (default: the daemon's)" },
+	{ "tls_cert", CT_PATH, CF_RESTART, OFF(tls_cert), 0, 0, NULL, "PEM certificate: the web server speaks HTTPS/WSS" },
+	{ "tls_key", CT_PATH, CF_RESTART, OFF(tls_key), 0, 0, NULL, "PEM private key for tls_cert" },
+	{ "access_key_ttl", CT_LONG, 0, OFF(access_key_ttl), 1, CFG_TTL_MAX, "60", "access key lifetime, seconds" },
+	{ "key_rotation_grace", CT_LONG, 0, OFF(key_rotation_grace), -1, CFG_TTL_MAX, "-1", "seconds keys of the previous secret stay valid after a reload changes it; -1 = access_key_ttl, 0 = revoke at once" },
+	{ "max_uid_bytes", CT_LONG, 0, OFF(max_uid_bytes), 1, REQ_UID_MAX, "256", "longest uid accepted" },
+	{ "max_message_bytes", CT_LONG, 0, OFF(max_message_bytes), 64, 131072, "65536", "largest /push body" },
+	{ "push_timeout_ms", CT_LONG, 0, OFF(push_timeout_ms), 10, 60000, "2000", "how long /push waits for ws-daemon" },
+	{ "send_queue_max_messages", CT_LONG, 0, OFF(send_queue_max_messages), 1, 1000000, "1024", "per-connection queue, messages" },
+	{ "send_queue_max_bytes", CT_LONG, 0, OFF(send_queue_max_bytes), 1024, 1L << 30, "1048576", "per-connection queue, bytes" },
+	{ "ping_interval", CT_LONG, 0, OFF(ping_interval), 1, 3600, "30", "idle seconds before a WebSocket ping" },
+	{ "idle_timeout", CT_LONG, 0, OFF(idle_timeout), 2, 7200, "75", "idle seconds before hanging up" },
+	{ "workers", CT_LONG, CF_RESTART, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
+	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
+	{ "log_level", CT_LEVEL, 0, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -228,19 +236,15 @@ out:
 }
 
 /* Walks stream/document/mapping framing around cfg_read_pairs. */
-static int cfg_read_file(struct cfg_ctx *x, FILE *f, struct cfg *c)
+static int cfg_read_file(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c)
 {
-	yaml_parser_t p;
 	yaml_event_t ev;
 	int rc = -1, in_doc = 0;
 
-	if (!yaml_parser_initialize(&p))
-		return cfg_fail(x, 0, "cannot initialise YAML parser");
-	yaml_parser_set_input_file(&p, f);
 	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			cfg_fail(x, p.problem_mark.line + 1, "YAML error: %s",
-				 p.problem ? p.problem : "unknown");
+		if (!yaml_parser_parse(p, &ev)) {
+			cfg_fail(x, p->problem_mark.line + 1, "YAML error: %s",
+				 p->problem ? p->problem : "unknown");
 			break;
 		}
 		if (ev.type == YAML_STREAM_END_EVENT) {
@@ -255,7 +259,7 @@ static int cfg_read_file(struct cfg_ctx *x, FILE *f, struct cfg *c)
 				break;
 			}
 			in_doc = 1;
-			if (cfg_read_pairs(x, &p, c) != 0) {
+			if (cfg_read_pairs(x, p, c) != 0) {
 				yaml_event_delete(&ev);
 				break;
 			}
@@ -266,7 +270,6 @@ static int cfg_read_file(struct cfg_ctx *x, FILE *f, struct cfg *c)
 		}
 		yaml_event_delete(&ev);
 	}
-	yaml_parser_delete(&p);
 	return rc;
 }
 
@@ -332,57 +335,132 @@ static char *cfg_dirname(const char *path)
 	return abs;
 }
 
-int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
+/* Reads the whole file, bounded, so the same bytes can be handed on (cfg_pack). */
+static char *cfg_read_all(struct cfg_ctx *x, size_t *len)
+{
+	FILE *f = fopen(x->path, "r");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		cfg_fail(x, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	buf = malloc(CFG_TEXT_MAX + 1);
+	n = buf ? fread(buf, 1, CFG_TEXT_MAX + 1, f) : 0;
+	if (!buf || ferror(f) || n > CFG_TEXT_MAX) {
+		if (!buf || ferror(f))
+			cfg_fail(x, 0, "cannot read: %s", buf ? strerror(errno) : "out of memory");
+		else
+			cfg_fail(x, 0, "file is larger than %d bytes", CFG_TEXT_MAX);
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* Cross-key rules, after every key has its value. */
+static int cfg_check(struct cfg_ctx *x, struct cfg *c)
+{
+	if (cfg_check_addrs(x, c) != 0)
+		return -1;
+	if (c->workers == 0) {
+		/* One per CPU, as many as the cap allows. */
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		c->workers = n < 1 ? 1 : n > CFG_WORKERS_MAX ? CFG_WORKERS_MAX : n;
+	}
+	if (!c->tls_cert != !c->tls_key)
+		return cfg_fail(x, 0, "'tls_cert' and 'tls_key' go together");
+	if (c->send_queue_max_bytes < c->max_message_bytes)
+		/* Otherwise a single big message would cull every reader as "slow". */
+		return cfg_fail(x, 0, "'send_queue_max_bytes' (%ld) must be at least 'max_message_bytes' (%ld)",
+				c->send_queue_max_bytes, c->max_message_bytes);
+	if (c->ping_interval >= c->idle_timeout)
+		return cfg_fail(x, 0, "'ping_interval' (%ld) must be less than 'idle_timeout' (%ld)",
+				c->ping_interval, c->idle_timeout);
+	return 0;
+}
+
+static uint32_t cfg_digest32(const char *text, size_t len)
+{
+	unsigned char d[32];
+	unsigned int dl = 0;
+
+	if (EVP_Digest(text, len, d, &dl, EVP_sha256(), NULL) != 1 || dl < 4)
+		return 0;
+	return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+}
+
+/* Keeps the exact source for cfg_pack and the generation for other processes. */
+static int cfg_keep_source(struct cfg_ctx *x, struct cfg *c, const char *text, size_t len)
+{
+	c->path = strdup(x->path);
+	c->text = malloc(len + 1);
+	if (!c->path || !c->text)
+		return cfg_fail(x, 0, "out of memory");
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	c->text_len = len;
+	c->generation = cfg_digest32(text, len);
+	return 0;
+}
+
+static int cfg_parse_text(struct cfg_ctx *x, const char *text, size_t len, struct cfg *c)
+{
+	yaml_parser_t p;
+	int rc;
+
+	if (len > CFG_TEXT_MAX)
+		return cfg_fail(x, 0, "file is larger than %d bytes", CFG_TEXT_MAX);
+	if (!yaml_parser_initialize(&p))
+		return cfg_fail(x, 0, "cannot initialise YAML parser");
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	rc = cfg_read_file(x, &p, c);
+	yaml_parser_delete(&p);
+	return rc;
+}
+
+int cfg_load_text(const char *path, const char *text, size_t len, struct cfg *out, char *err,
+		  size_t err_len)
 {
 	struct cfg_ctx x = { .path = path, .err = err, .err_len = err_len };
-	FILE *f = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	err[0] = '\0';
 	x.dir = cfg_dirname(path);
-	if (!x.dir) {
-		cfg_fail(&x, 0, "out of memory");
-		goto fail;
-	}
-	f = fopen(path, "r");
-	if (!f) {
-		cfg_fail(&x, 0, "cannot open: %s", strerror(errno));
-		goto fail;
-	}
-	if (cfg_read_file(&x, f, out) != 0 || cfg_apply_defaults(&x, out) != 0 ||
-	    cfg_derive_secret(&x, out) != 0)
-		goto fail;
-	if (cfg_check_addrs(&x, out) != 0)
-		goto fail;
-	if (out->workers == 0) {
-		/* One per CPU, as many as the cap allows. */
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		out->workers = n < 1 ? 1 : n > 64 ? 64 : n;
-	}
-	if (!out->tls_cert != !out->tls_key) {
-		cfg_fail(&x, 0, "'tls_cert' and 'tls_key' go together");
-		goto fail;
-	}
-	if (out->send_queue_max_bytes < out->max_message_bytes) {
-		/* Otherwise a single big message would cull every reader as "slow". */
-		cfg_fail(&x, 0, "'send_queue_max_bytes' (%ld) must be at least 'max_message_bytes' (%ld)",
-			 out->send_queue_max_bytes, out->max_message_bytes);
-		goto fail;
-	}
-	if (out->ping_interval >= out->idle_timeout) {
-		cfg_fail(&x, 0, "'ping_interval' (%ld) must be less than 'idle_timeout' (%ld)",
-			 out->ping_interval, out->idle_timeout);
-		goto fail;
-	}
-	rc = 0;
-fail:
-	if (f)
-		fclose(f);
+	if (!x.dir)
+		cfg_fail(&x, 0, "cannot resolve its directory: %s", strerror(errno));
+	else if (cfg_parse_text(&x, text, len, out) == 0 && cfg_apply_defaults(&x, out) == 0 &&
+		 cfg_derive_secret(&x, out) == 0 && cfg_check(&x, out) == 0 &&
+		 cfg_keep_source(&x, out, text, len) == 0)
+		rc = 0;
 	free(x.dir);
 	if (rc != 0)
 		cfg_free(out);
+	return rc;
+}
+
+int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
+{
+	struct cfg_ctx x = { .path = path, .err = err, .err_len = err_len };
+	size_t len = 0;
+	char *text;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	err[0] = '\0';
+	if (strlen(path) > CFG_PATH_MAX)
+		return cfg_fail(&x, 0, "path is longer than %d bytes", CFG_PATH_MAX);
+	text = cfg_read_all(&x, &len);
+	if (!text)
+		return -1;
+	rc = cfg_load_text(path, text, len, out, err, err_len);
+	OPENSSL_cleanse(text, len); /* it holds the password */
+	free(text);
 	return rc;
 }
 
@@ -396,8 +474,156 @@ void cfg_free(struct cfg *c)
 			*sp = NULL;
 		}
 	}
-	/* The derived secret must not linger in freed memory. */
+	/* Secrets must not linger in freed memory; the text holds the password. */
+	if (c->text)
+		OPENSSL_cleanse(c->text, c->text_len);
+	free(c->text);
+	free(c->path);
+	c->text = c->path = NULL;
+	c->text_len = 0;
 	OPENSSL_cleanse(c->secret, sizeof c->secret);
+	OPENSSL_cleanse(c->prev_secret, sizeof c->prev_secret);
+	c->prev_until = 0;
+}
+
+/* Restart-only keys keep cur's value in next; each one that differed is named. */
+static int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next)
+{
+	int kept = 0;
+
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const char *cp = (const char *)cur + k->off;
+		char *np = (char *)next + k->off;
+
+		if (!(k->flags & CF_RESTART))
+			continue;
+		if (k->type == CT_LONG) {
+			long *nv = (long *)(void *)np, cv = *(const long *)(const void *)cp;
+
+			if (*nv == cv)
+				continue;
+			log_warn("reload: '%s' changes only on restart; keeping %ld", k->name, cv);
+			*nv = cv;
+		} else {
+			char **ns = (char **)(void *)np;
+			const char *cs = *(char *const *)(const void *)cp;
+
+			if ((!*ns && !cs) || (*ns && cs && strcmp(*ns, cs) == 0))
+				continue;
+			log_warn("reload: '%s' changes only on restart; keeping %s", k->name,
+				 cs ? cs : "(none)");
+			free(*ns);
+			*ns = cs ? strdup(cs) : NULL;
+			if (cs && !*ns)
+				return -1;
+		}
+		kept++;
+	}
+	return kept;
+}
+
+int cfg_reload(const struct cfg *cur, struct cfg *next, time_t now)
+{
+	long grace = next->key_rotation_grace < 0 ? next->access_key_ttl : next->key_rotation_grace;
+
+	if (CRYPTO_memcmp(cur->secret, next->secret, CFG_SECRET_LEN) == 0) {
+		memcpy(next->prev_secret, cur->prev_secret, CFG_SECRET_LEN);
+		next->prev_until = cur->prev_until;
+	} else if (grace > 0) {
+		/* Keys minted just before the change live out their own expiry. */
+		memcpy(next->prev_secret, cur->secret, CFG_SECRET_LEN);
+		next->prev_until = (int64_t)now + grace;
+		log_notice("reload: new access-key secret; keys of the previous one stay valid for %ld s",
+			   grace);
+	} else {
+		OPENSSL_cleanse(next->prev_secret, CFG_SECRET_LEN);
+		next->prev_until = 0;
+		log_notice("reload: new access-key secret; keys of the previous one are refused now");
+	}
+	return cfg_keep_restart_only(cur, next);
+}
+
+/* Pack layout, big-endian: "PC" | version u8 | 0 u8 | prev_until i64 |
+ * prev_secret[32] | path_len u16 | text_len u32 | path | text. */
+#define CFG_PACK_VERSION 1
+#define CFG_PACK_HDR (4 + 8 + CFG_SECRET_LEN + 2 + 4)
+_Static_assert(CFG_PACK_HDR + CFG_PATH_MAX + CFG_TEXT_MAX <= CFG_PACK_MAX, "cfg_pack room");
+
+static void cfg_put_be(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t cfg_get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+size_t cfg_pack(const struct cfg *c, uint8_t *buf, size_t cap)
+{
+	size_t pl = c->path ? strlen(c->path) : 0, n = CFG_PACK_HDR + pl + c->text_len;
+
+	if (!c->path || !c->text || pl > CFG_PATH_MAX || c->text_len > CFG_TEXT_MAX || n > cap)
+		return 0;
+	buf[0] = 'P';
+	buf[1] = 'C';
+	buf[2] = CFG_PACK_VERSION;
+	buf[3] = 0;
+	cfg_put_be(buf + 4, (uint64_t)c->prev_until, 8);
+	memcpy(buf + 12, c->prev_secret, CFG_SECRET_LEN);
+	cfg_put_be(buf + 12 + CFG_SECRET_LEN, pl, 2);
+	cfg_put_be(buf + 14 + CFG_SECRET_LEN, c->text_len, 4);
+	memcpy(buf + CFG_PACK_HDR, c->path, pl);
+	memcpy(buf + CFG_PACK_HDR + pl, c->text, c->text_len);
+	return n;
+}
+
+int cfg_unpack(const uint8_t *buf, size_t len, struct cfg *out, char *err, size_t err_len)
+{
+	char path[CFG_PATH_MAX + 1];
+	size_t pl, tl;
+	int64_t until;
+
+	memset(out, 0, sizeof *out);
+	if (len < CFG_PACK_HDR || buf[0] != 'P' || buf[1] != 'C' || buf[2] != CFG_PACK_VERSION) {
+		snprintf(err, err_len, "configuration message: bad header");
+		return -1;
+	}
+	pl = (size_t)cfg_get_be(buf + 12 + CFG_SECRET_LEN, 2);
+	tl = (size_t)cfg_get_be(buf + 14 + CFG_SECRET_LEN, 4);
+	if (pl == 0 || pl > CFG_PATH_MAX || tl > CFG_TEXT_MAX || len != CFG_PACK_HDR + pl + tl ||
+	    memchr(buf + CFG_PACK_HDR, '\0', pl)) {
+		snprintf(err, err_len, "configuration message: bad lengths");
+		return -1;
+	}
+	memcpy(path, buf + CFG_PACK_HDR, pl);
+	path[pl] = '\0';
+	until = (int64_t)cfg_get_be(buf + 4, 8);
+	if (cfg_load_text(path, (const char *)buf + CFG_PACK_HDR + pl, tl, out, err, err_len) != 0)
+		return -1;
+	out->prev_until = until > 0 ? until : 0;
+	memcpy(out->prev_secret, buf + 12, CFG_SECRET_LEN);
+	return 0;
+}
+
+int cfg_key_is_secret(const char *name)
+{
+	const struct cfg_key *k = cfg_find(name, NULL);
+
+	return k && (k->flags & CF_SECRET);
+}
+
+int cfg_key_is_restart_only(const char *name)
+{
+	const struct cfg_key *k = cfg_find(name, NULL);
+
+	return k && (k->flags & CF_RESTART);
 }
 
 int cfg_print_key(const struct cfg *c, const char *name, FILE *f)
@@ -413,7 +639,7 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f)
 	case CT_PATH: {
 		const char *s = *(char *const *)p;
 
-		if (k->off == OFF(password) || k->off == OFF(key_secret))
+		if (k->flags & CF_SECRET)
 			s = s && s[0] ? "<set>" : "";
 		fprintf(f, "%s\n", s ? s : "");
 		break;

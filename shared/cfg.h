@@ -4,12 +4,20 @@
 #define PUSH_CFG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "log.h"
 
-#define CFG_SECRET_LEN 32 /* bytes of the derived access-key secret */
+#define CFG_SECRET_LEN 32   /* bytes of the derived access-key secret */
 #define CFG_ERR_LEN 512
+#define CFG_TEXT_MAX 32768  /* largest conf.yaml: it travels in one datagram (cfg_pack) */
+#define CFG_PATH_MAX 1024   /* longest path of conf.yaml itself */
+#define CFG_WORKERS_MAX 64  /* bound of `workers`; the sharding tables are this size */
+#define CFG_TTL_MAX (86400L * 30)
+/* What cfg_pack writes at most: header, path, text. */
+#define CFG_PACK_MAX (64 + CFG_SECRET_LEN + CFG_PATH_MAX + CFG_TEXT_MAX)
 
 struct cfg {
 	char *addr;            /* public host:port the web server listens on */
@@ -33,8 +41,19 @@ struct cfg {
 	long idle_timeout;             /* seconds of silence before hanging up */
 	long fcgi_procs;               /* FastCGI processes the web server spawns */
 	long workers;                  /* ws-daemon worker processes */
+	long key_rotation_grace;       /* seconds; -1 = access_key_ttl */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
+	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid
+	 * until prev_until (unix seconds); 0 = no previous secret. */
+	unsigned char prev_secret[CFG_SECRET_LEN];
+	int64_t prev_until;
+	/* Where the values came from: the file's path and its exact bytes, so
+	 * another process can load the very same configuration (cfg_pack). */
+	char *path;
+	char *text;
+	size_t text_len;
+	uint32_t generation;           /* digest of text: tells another process it changed */
 };
 
 /*
@@ -46,6 +65,27 @@ struct cfg {
 int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len);
 void cfg_free(struct cfg *c);
 
+/* As cfg_load, from text[0..len) instead of the file; `path` names the source in
+ * errors and anchors relative paths (its directory). */
+int cfg_load_text(const char *path, const char *text, size_t len, struct cfg *out, char *err,
+		  size_t err_len);
+
+/*
+ * The one reload rule, for every process: `next` (freshly loaded) takes over
+ * from `cur`, except keys flagged restart-only, which keep cur's values (each
+ * one that differs is logged as a warning). When the signing secret changes,
+ * cur's secret stays valid for key_rotation_grace seconds from now (default:
+ * access_key_ttl; 0 revokes at once); when it does not, cur's rotation state
+ * carries over. Returns the number of restart-only keys that were kept.
+ */
+int cfg_reload(const struct cfg *cur, struct cfg *next, time_t now);
+
+/* The configuration as one message for another process: path, text and the
+ * rotation state; 0 if cap is too small. cfg_unpack loads it into *out (which
+ * the caller frees with cfg_free, also on failure), -1 with err on a bad one. */
+size_t cfg_pack(const struct cfg *c, uint8_t *buf, size_t cap);
+int cfg_unpack(const uint8_t *buf, size_t len, struct cfg *out, char *err, size_t err_len);
+
 /* Writes the effective value of key `name` (as conf.yaml would spell it) to f;
  * -1 if there is no such key. Secrets print as "<set>" or "". */
 int cfg_print_key(const struct cfg *c, const char *name, FILE *f);
@@ -53,6 +93,10 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f);
 /* The datagram socket of ws-daemon worker `index`: ipc_socket itself with one
  * worker, "ipc_socket.<index>" with several. -1 if it does not fit out. */
 int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len);
+
+/* Whether key `name` is a secret (never printed) or restart-only. */
+int cfg_key_is_secret(const char *name);
+int cfg_key_is_restart_only(const char *name);
 
 /* The key table as a reference: name, default, meaning, one key a line. */
 void cfg_print_reference(FILE *f);

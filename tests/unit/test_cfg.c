@@ -820,6 +820,100 @@ static void test_split_addr_host_len(void **state)
 	assert_string_equal(h, "");
 }
 
+/* A reload keeps restart-only keys, takes the rest, and rotates the secret. */
+static void test_reload_rules(void **state)
+{
+	struct cfg cur, next;
+	unsigned char old_secret[CFG_SECRET_LEN];
+
+	(void)state;
+	load_ok("password: one\nworkers: 2\nipc_socket: /tmp/a.sock\naccess_key_ttl: 60\n", &cur);
+	memcpy(old_secret, cur.secret, sizeof old_secret);
+	load_ok("password: two\nworkers: 3\nipc_socket: /tmp/b.sock\naccess_key_ttl: 90\n", &next);
+	assert_int_equal(cfg_reload(&cur, &next, 1000), 2);
+	assert_int_equal(next.workers, 2);
+	assert_string_equal(next.ipc_socket, "/tmp/a.sock");
+	assert_string_equal(next.password, "two");
+	assert_int_equal(next.access_key_ttl, 90);
+	/* Default grace: the new access_key_ttl. */
+	assert_memory_equal(next.prev_secret, old_secret, CFG_SECRET_LEN);
+	assert_int_equal(next.prev_until, 1090);
+	cfg_free(&cur);
+	cfg_free(&next);
+}
+
+/* Same secret: the rotation state carries over; grace 0: revoked at once. */
+static void test_reload_rotation_state(void **state)
+{
+	struct cfg a, b, c;
+
+	(void)state;
+	load_ok("password: one\n", &a);
+	load_ok("password: two\nkey_rotation_grace: 5\n", &b);
+	cfg_reload(&a, &b, 100);
+	assert_int_equal(b.prev_until, 105);
+	load_ok("password: two\nlog_level: debug\n", &c);
+	cfg_reload(&b, &c, 200);
+	assert_int_equal(c.prev_until, 105);
+	assert_memory_equal(c.prev_secret, a.secret, CFG_SECRET_LEN);
+	cfg_free(&b);
+	load_ok("password: three\nkey_rotation_grace: 0\n", &b);
+	cfg_reload(&c, &b, 300);
+	assert_int_equal(b.prev_until, 0);
+	cfg_free(&a);
+	cfg_free(&b);
+	cfg_free(&c);
+}
+
+/* pack/unpack hands another process the same values and rotation state. */
+static void test_pack_roundtrip(void **state)
+{
+	static uint8_t buf[CFG_PACK_MAX];
+	struct cfg a, b, back;
+	char err[CFG_ERR_LEN];
+	size_t n;
+
+	(void)state;
+	load_ok("password: one\n", &a);
+	load_ok("password: two\nrun_dir: run\nsend_queue_max_bytes: 70000\n", &b);
+	cfg_reload(&a, &b, 100);
+	n = cfg_pack(&b, buf, sizeof buf);
+	assert_true(n > 0);
+	assert_int_equal(cfg_pack(&b, buf, n - 1), 0);
+	assert_int_equal(cfg_unpack(buf, n, &back, err, sizeof err), 0);
+	assert_string_equal(back.password, "two");
+	assert_string_equal(back.run_dir, run_dir);
+	assert_int_equal(back.send_queue_max_bytes, 70000);
+	assert_memory_equal(back.secret, b.secret, CFG_SECRET_LEN);
+	assert_memory_equal(back.prev_secret, a.secret, CFG_SECRET_LEN);
+	assert_int_equal(back.prev_until, b.prev_until);
+	assert_int_equal(back.generation, b.generation);
+	assert_true(back.generation != a.generation);
+	cfg_free(&back);
+	/* Every truncation and a flipped length are refused, never read past. */
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(cfg_unpack(buf, k, &back, err, sizeof err), -1);
+		cfg_free(&back);
+	}
+	buf[3 + 8 + 1 + CFG_SECRET_LEN + 2] ^= 0x40;
+	assert_int_equal(cfg_unpack(buf, n, &back, err, sizeof err), -1);
+	cfg_free(&back);
+	cfg_free(&a);
+	cfg_free(&b);
+}
+
+static void test_key_flags(void **state)
+{
+	(void)state;
+	assert_true(cfg_key_is_secret("password"));
+	assert_true(cfg_key_is_secret("key_secret"));
+	assert_false(cfg_key_is_secret("workers"));
+	assert_true(cfg_key_is_restart_only("workers"));
+	assert_true(cfg_key_is_restart_only("ipc_socket"));
+	assert_false(cfg_key_is_restart_only("password"));
+	assert_false(cfg_key_is_restart_only("nope"));
+}
+
 #define T(f) cmocka_unit_test_teardown(f, test_teardown)
 
 int main(void)
@@ -853,6 +947,10 @@ int main(void)
 		T(test_print_key),
 		T(test_split_addr),
 		T(test_split_addr_host_len),
+		T(test_reload_rules),
+		T(test_reload_rotation_state),
+		T(test_pack_roundtrip),
+		T(test_key_flags),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
