@@ -102,7 +102,8 @@ static void pool_teardown(void *arg)
 int api_pool_run(const char *path, mode_t mode, unsigned n, unsigned grace_s,
 		 api_pool_worker_fn fn, void *arg)
 {
-	static const struct proc_pool_ops ops = { pool_setup, pool_worker, pool_teardown };
+	static const struct proc_pool_ops ops = { .setup = pool_setup, .worker = pool_worker,
+						  .teardown = pool_teardown };
 	struct pool_ctx p = { path, mode, n, fn, arg, -1, 0 };
 
 	return proc_pool_run(n, grace_s, &ops, &p);

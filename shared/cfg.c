@@ -486,8 +486,7 @@ void cfg_free(struct cfg *c)
 	c->prev_until = 0;
 }
 
-/* Restart-only keys keep cur's value in next; each one that differed is named. */
-static int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next)
+int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next, int warn)
 {
 	int kept = 0;
 
@@ -503,7 +502,8 @@ static int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next)
 
 			if (*nv == cv)
 				continue;
-			log_warn("reload: '%s' changes only on restart; keeping %ld", k->name, cv);
+			if (warn)
+				log_warn("reload: '%s' changes only on restart; keeping %ld", k->name, cv);
 			*nv = cv;
 		} else {
 			char **ns = (char **)(void *)np;
@@ -511,8 +511,9 @@ static int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next)
 
 			if ((!*ns && !cs) || (*ns && cs && strcmp(*ns, cs) == 0))
 				continue;
-			log_warn("reload: '%s' changes only on restart; keeping %s", k->name,
-				 cs ? cs : "(none)");
+			if (warn)
+				log_warn("reload: '%s' changes only on restart; keeping %s", k->name,
+					 cs ? cs : "(none)");
 			free(*ns);
 			*ns = cs ? strdup(cs) : NULL;
 			if (cs && !*ns)
@@ -541,7 +542,7 @@ int cfg_reload(const struct cfg *cur, struct cfg *next, time_t now)
 		next->prev_until = 0;
 		log_notice("reload: new access-key secret; keys of the previous one are refused now");
 	}
-	return cfg_keep_restart_only(cur, next);
+	return cfg_keep_restart_only(cur, next, 1);
 }
 
 /* Pack layout, big-endian: "PC" | version u8 | 0 u8 | prev_until i64 |

@@ -80,6 +80,11 @@ int cfg_load_text(const char *path, const char *text, size_t len, struct cfg *ou
  */
 int cfg_reload(const struct cfg *cur, struct cfg *next, time_t now);
 
+/* The restart-only half of cfg_reload, for a process handed a configuration
+ * whose rotation state is already decided (a worker; see cfg_unpack). Logs
+ * the keys kept when `warn`; returns how many, -1 on out of memory. */
+int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next, int warn);
+
 /* The configuration as one message for another process: path, text and the
  * rotation state; 0 if cap is too small. cfg_unpack loads it into *out (which
  * the caller frees with cfg_free, also on failure), -1 with err on a bad one. */

@@ -1,10 +1,11 @@
-/* ws-daemon: owns every subscriber WebSocket and delivers pushes that arrive over
- * the IPC datagram socket. One libuv loop drives lws, the IPC socket and signals. */
+/* ws-daemon: a supervisor that owns configuration and health (systemd), and
+ * workers that each run one libuv loop with lws, the IPC socket and signals. */
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,14 +30,22 @@
 #define WSD_VERSION "0.1.0"
 #define WSD_IPC_MODE 0660
 #define WSD_DRAIN_MS 1000          /* SIGTERM: longest wait for Close handshakes */
+#define WSD_HUNG_MS 5000           /* a worker whose loop is stuck this long is replaced */
+#define WSD_GRACE_S 3              /* workers take a second to close their clients politely */
+_Static_assert(CFG_PACK_MAX <= PROC_MSG_MAX, "a configuration fits one supervisor message");
+_Static_assert(CFG_WORKERS_MAX <= PROC_MAX, "every worker fits the supervisor's table");
+_Static_assert(WSD_HUNG_MS > PROC_STALE_MS, "a hang is declared after the watchdog stops");
 
 struct wsd {
 	struct cfg cfg;
 	uv_loop_t loop;
 	const char *conf_path;
-	uv_signal_t sig_int, sig_term, sig_hup;
+	uv_signal_t sig_int, sig_term;
 	uv_timer_t drain;          /* SIGTERM: time for Close frames to go out */
-	uv_timer_t watchdog;       /* systemd WatchdogSec: ping at half the interval */
+	uv_timer_t beat;           /* tells the supervisor this loop turns */
+	uv_poll_t channel;         /* configuration from the supervisor */
+	int channel_on;
+	int watchdog;              /* supervisor: systemd expects WATCHDOG=1 */
 	int stopping;
 	uint64_t stop_deadline;    /* uv_now() milliseconds */
 	struct lws_context *ctx;
@@ -75,25 +84,6 @@ static void wsd_notify(const char *state)
 		log_warn("sd_notify(%s): %s", state, strerror(-r));
 }
 
-/* Fires from the loop itself, so a stuck loop stops the pings and systemd
- * restarts the daemon. */
-static void wsd_on_watchdog(uv_timer_t *t)
-{
-	(void)t;
-	wsd_notify("WATCHDOG=1");
-}
-
-static int wsd_start_watchdog(void)
-{
-	uint64_t usec = 0;
-	int r = sd_watchdog_enabled(0, &usec);
-
-	if (r <= 0 || usec < 2000)
-		return r < 0 ? r : 0;
-	log_notice("systemd watchdog every %llu ms", (unsigned long long)(usec / 2000));
-	return uv_timer_start(&wsd.watchdog, wsd_on_watchdog, usec / 2000, usec / 2000);
-}
-
 static void wsd_close_handle(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -106,9 +96,11 @@ static void wsd_destroy(void)
 	/* uv_close stops the handles too; the lws ones go with the context. */
 	wsd_close_handle((uv_handle_t *)&wsd.sig_int, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.sig_term, NULL);
-	wsd_close_handle((uv_handle_t *)&wsd.sig_hup, NULL);
 	wsd_close_handle((uv_handle_t *)&wsd.drain, NULL);
-	wsd_close_handle((uv_handle_t *)&wsd.watchdog, NULL);
+	wsd_close_handle((uv_handle_t *)&wsd.beat, NULL);
+	if (wsd.channel_on)
+		wsd_close_handle((uv_handle_t *)&wsd.channel, NULL);
+	wsd.channel_on = 0;
 	wsd_alive_stop();
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
@@ -124,17 +116,15 @@ static void wsd_on_drain_tick(uv_timer_t *t)
 	}
 }
 
-/* First signal: stop taking pushes, send every client Close 1001 and give the
- * frames WSD_DRAIN_MS to leave. A second signal exits at once. */
-static void wsd_on_signal(uv_signal_t *h, int signum)
+/* First request: stop taking pushes, send every client Close 1001 and give the
+ * frames WSD_DRAIN_MS to leave. A second one exits at once. */
+static void wsd_stop(const char *why)
 {
-	(void)h;
 	if (wsd.stopping || !wsd.ctx) {
 		wsd_destroy();
 		return;
 	}
-	log_notice("signal %d: closing %zu connections and shutting down", signum, wsd_ws_live());
-	wsd_notify("STOPPING=1");
+	log_notice("%s: closing %zu connections and shutting down", why, wsd_ws_live());
 	wsd_accept_stop();
 	wsd_ipc_close();
 	wsd_conn_close_all(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
@@ -142,6 +132,12 @@ static void wsd_on_signal(uv_signal_t *h, int signum)
 	wsd.stop_deadline = uv_now(&wsd.loop) + WSD_DRAIN_MS;
 	if (uv_timer_start(&wsd.drain, wsd_on_drain_tick, 20, 20) != 0)
 		wsd_destroy();
+}
+
+static void wsd_on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	wsd_stop(signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 /* Only the web server's group may push: group-owned, then mode (0660). */
@@ -167,23 +163,6 @@ static int wsd_ipc_share(const char *path, const char *group, mode_t mode)
 	return 0;
 }
 
-static int wsd_make_run_dir(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int rc = 0;
-
-	if (!dir)
-		return -1;
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-			rc = -1;
-	}
-	free(dir);
-	return rc;
-}
-
 /* Everything a reload may change without touching a socket. */
 static void wsd_apply_cfg(void)
 {
@@ -199,46 +178,62 @@ static void wsd_apply_cfg(void)
 	wsd_alive_set(wsd.cfg.ping_interval, wsd.cfg.idle_timeout);
 }
 
-static void wsd_keep_str(char **now, char **old, const char *key)
-{
-	char *t;
-
-	if (strcmp(*now, *old) != 0)
-		log_warn("reload: '%s' changes only on restart; keeping %s", key, *old);
-	t = *now;
-	*now = *old;
-	*old = t;
-}
-
-/* SIGHUP: a valid new conf.yaml replaces secrets, TTL, limits and log level;
- * connections stay. An invalid one changes nothing. Listening addresses and
- * socket paths need a restart. */
-static void wsd_on_hup(uv_signal_t *h, int signum)
+/* A configuration from the supervisor (SIGHUP there): the same bytes every
+ * worker gets, with the rotation state it decided. Restart-only keys stay. */
+static void wsd_take_config(const uint8_t *msg, size_t len)
 {
 	struct cfg n;
 	char err[CFG_ERR_LEN];
 
-	(void)h;
-	(void)signum;
-	wsd_notify("RELOADING=1");
-	if (cfg_load(wsd.conf_path, &n, err, sizeof err) != 0) {
-		log_err("reload refused, the running configuration stays: %s", err);
-		wsd_notify("READY=1");
+	if (cfg_unpack(msg, len, &n, err, sizeof err) != 0 ||
+	    cfg_keep_restart_only(&wsd.cfg, &n, 0) < 0) {
+		/* The supervisor checked it already: only memory can fail here. */
+		log_err("worker %u: configuration not applied: %s", wsd.index + 1, err);
+		cfg_free(&n);
 		return;
-	}
-	wsd_keep_str(&n.ws_addr, &wsd.cfg.ws_addr, "ws_addr");
-	wsd_keep_str(&n.ipc_socket, &wsd.cfg.ipc_socket, "ipc_socket");
-	wsd_keep_str(&n.run_dir, &wsd.cfg.run_dir, "run_dir");
-	if (n.workers != wsd.cfg.workers) {
-		log_warn("reload: 'workers' changes only on restart; keeping %ld", wsd.cfg.workers);
-		n.workers = wsd.cfg.workers;
 	}
 	cfg_free(&wsd.cfg);
 	wsd.cfg = n;
 	wsd_apply_cfg();
-	log_notice("configuration reloaded from %s (%zu connections kept)", wsd.conf_path,
-		   wsd_conn_count());
-	wsd_notify("READY=1");
+	log_info("worker %u: configuration %08x applied (%zu connections kept)", wsd.index + 1,
+		 (unsigned)wsd.cfg.generation, wsd_conn_count());
+}
+
+static void wsd_on_channel(uv_poll_t *h, int status, int events)
+{
+	static uint8_t msg[PROC_MSG_MAX];
+	ssize_t n;
+
+	(void)h;
+	(void)events;
+	while (status >= 0 && (n = proc_worker_recv(msg, sizeof msg)) > 0)
+		wsd_take_config(msg, (size_t)n);
+	if (status < 0 || n < 0) {
+		/* The supervisor is gone: nobody would restart or reload us. */
+		uv_poll_stop(&wsd.channel);
+		wsd_stop("supervisor gone");
+	}
+}
+
+static void wsd_on_beat(uv_timer_t *t)
+{
+	(void)t;
+	(void)proc_worker_beat();
+}
+
+/* The worker's side of supervision: beats from this loop (a stuck loop stops
+ * them), configuration messages in. */
+static int wsd_watch_channel(void)
+{
+	int fd = proc_worker_channel();
+
+	if (fd < 0)
+		return 0;
+	if (uv_poll_init(&wsd.loop, &wsd.channel, fd) != 0)
+		return -1;
+	wsd.channel_on = 1;
+	return uv_poll_start(&wsd.channel, UV_READABLE, wsd_on_channel) != 0 ||
+	       uv_timer_start(&wsd.beat, wsd_on_beat, PROC_BEAT_MS, PROC_BEAT_MS) != 0 ? -1 : 0;
 }
 
 /* Explicit vhost creation: with a foreign loop lws 4.1 hands back a context that
@@ -288,8 +283,7 @@ static int wsd_start(void)
 		return -1;
 	}
 	/* Owner-only until the group is right, then the group may push. */
-	if (wsd_make_run_dir(wsd.ipc_path) != 0 ||
-	    wsd_ipc_open(wsd.vhost, wsd.ipc_path, 0600, err, sizeof err) != 0) {
+	if (wsd_ipc_open(wsd.vhost, wsd.ipc_path, 0600, err, sizeof err) != 0) {
 		log_err("ipc socket %s: %s", wsd.ipc_path, err[0] ? err : strerror(errno));
 		return -1;
 	}
@@ -315,8 +309,8 @@ static void wsd_usage(FILE *f)
 		"  -k       list every configuration key with its default and exit\n"
 		"  -v       print the version and exit\n"
 		"  -h       this help\n"
-		"signals: HUP reloads the configuration, TERM/INT close every WebSocket\n"
-		"         with 1001 and exit\n"
+		"signals (to the main process): HUP reloads the configuration in every\n"
+		"         worker, TERM/INT close every WebSocket with 1001 and exit\n"
 		"exit codes: 0 ok, 1 runtime or configuration error, 2 usage error\n");
 }
 
@@ -328,19 +322,16 @@ static int wsd_run(void)
 		return 1;
 	if (wsd_ws_init() != 0 || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
-	    uv_signal_init(&wsd.loop, &wsd.sig_hup) != 0 ||
 	    uv_timer_init(&wsd.loop, &wsd.drain) != 0 ||
-	    uv_timer_init(&wsd.loop, &wsd.watchdog) != 0 ||
+	    uv_timer_init(&wsd.loop, &wsd.beat) != 0 ||
 	    uv_signal_start(&wsd.sig_int, wsd_on_signal, SIGINT) != 0 ||
-	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0 ||
-	    uv_signal_start(&wsd.sig_hup, wsd_on_hup, SIGHUP) != 0) {
+	    uv_signal_start(&wsd.sig_term, wsd_on_signal, SIGTERM) != 0) {
 		log_err("cannot set up the event loop");
 		uv_walk(&wsd.loop, wsd_close_handle, NULL);
 	} else if (wsd_start() == 0 &&
 		   wsd_alive_start(&wsd.loop, wsd.cfg.ping_interval, wsd.cfg.idle_timeout) == 0 &&
-		   wsd_start_watchdog() == 0) {
+		   wsd_watch_channel() == 0 && proc_worker_ready() == 0) {
 		rc = 0;
-		wsd_notify("READY=1");
 	} else {
 		wsd_ipc_close(); /* harmless if it never opened */
 		wsd_destroy();
@@ -352,27 +343,119 @@ static int wsd_run(void)
 	if (uv_loop_close(&wsd.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	wsd_ws_free();
-	log_notice("stopped");
+	log_notice("worker %u stopped", wsd.index + 1);
 	return rc;
 }
 
-/* Supervisor, before forking: the hand-off channels every worker shares. */
+/* The directory of the datagram sockets, made once by the supervisor: the web
+ * server's group must be able to reach the sockets inside it. */
+static int wsd_make_run_dir(const char *sock)
+{
+	char *dir = strdup(sock), *slash;
+	struct group *g = NULL;
+	int rc = 0;
+
+	if (!dir)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (wsd.cfg.ipc_socket_group[0])
+			g = getgrnam(wsd.cfg.ipc_socket_group);
+		if (mkdir(dir, g ? 0750 : 0755) == 0) {
+			if (g && chown(dir, (uid_t)-1, g->gr_gid) != 0)
+				rc = -1;
+		} else if (errno != EEXIST) {
+			rc = -1;
+		}
+		if (rc != 0)
+			log_err("cannot make %s for the push sockets: %s", dir, strerror(errno));
+	}
+	free(dir);
+	return rc;
+}
+
+/* Supervisor, before forking: what every worker shares. */
 static int wsd_supervisor_setup(void *arg)
 {
 	(void)arg;
+	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0)
+		return -1;
 	if (wsd_handoff_create(wsd.handoff, (unsigned)wsd.cfg.workers) != 0) {
 		log_err("cannot create hand-off sockets: %s", strerror(errno));
 		return -1;
 	}
-	log_notice("supervising %ld workers", wsd.cfg.workers);
+	log_notice("ws-daemon %s: supervising %ld workers", WSD_VERSION, wsd.cfg.workers);
 	return 0;
+}
+
+/* SIGHUP, in the supervisor: the one place conf.yaml is read after start. A
+ * refused file changes nothing anywhere; an accepted one goes to every worker
+ * as the same bytes, and later workers fork it from here. */
+static ssize_t wsd_supervisor_reload(void *arg, uint8_t *buf, size_t cap)
+{
+	struct cfg n;
+	char err[CFG_ERR_LEN];
+	size_t len;
+
+	(void)arg;
+	if (cfg_load(wsd.conf_path, &n, err, sizeof err) != 0) {
+		log_err("reload refused, the running configuration stays: %s", err);
+		return -1;
+	}
+	if (cfg_reload(&wsd.cfg, &n, time(NULL)) < 0 || (len = cfg_pack(&n, buf, cap)) == 0) {
+		log_err("reload refused: cannot pass %s on to the workers", wsd.conf_path);
+		cfg_free(&n);
+		return -1;
+	}
+	cfg_free(&wsd.cfg);
+	wsd.cfg = n;
+	log_set_level(wsd.cfg.log_level);
+	log_notice("configuration %08x reloaded from %s", (unsigned)wsd.cfg.generation,
+		   wsd.conf_path);
+	return (ssize_t)len;
+}
+
+/* systemd sees the supervisor only (it is the main pid): READY once every
+ * worker serves, WATCHDOG only while every worker's loop beats. */
+static void wsd_supervisor_health(void *arg, enum proc_health h)
+{
+	(void)arg;
+	switch (h) {
+	case PROC_H_READY: wsd_notify("READY=1"); break;
+	case PROC_H_HEALTHY: if (wsd.watchdog) wsd_notify("WATCHDOG=1"); break;
+	case PROC_H_RELOADING: wsd_notify("RELOADING=1"); break;
+	case PROC_H_STOPPING: wsd_notify("STOPPING=1"); break;
+	}
 }
 
 static int wsd_worker(unsigned index, void *arg)
 {
 	(void)arg;
 	wsd.index = index;
+	/* Only the supervisor speaks to systemd (NotifyAccess=main). */
+	(void)unsetenv("NOTIFY_SOCKET");
 	return wsd_run();
+}
+
+static int wsd_supervise(void)
+{
+	struct proc_pool_ops ops = { wsd_supervisor_setup, wsd_worker, NULL, wsd_supervisor_reload,
+				     wsd_supervisor_health, WSD_HUNG_MS, PROC_BEAT_MS };
+	uint64_t usec = 0;
+	int r = sd_watchdog_enabled(0, &usec);
+
+	if (r < 0)
+		log_warn("systemd watchdog settings unreadable: %s", strerror(-r));
+	if (r > 0 && usec >= 4000) {
+		/* Four pings per interval: one late tick must not cost the service. */
+		wsd.watchdog = 1;
+		if (usec / 4000 < ops.tick_ms)
+			ops.tick_ms = (unsigned)(usec / 4000);
+		log_notice("systemd watchdog: ping every %u ms while every worker answers",
+			   ops.tick_ms);
+	}
+	return proc_pool_run((unsigned)wsd.cfg.workers, WSD_GRACE_S, &ops, NULL);
 }
 
 int main(int argc, char **argv)
@@ -415,14 +498,8 @@ int main(int argc, char **argv)
 		cfg_free(&wsd.cfg);
 		return 1;
 	}
-	if (wsd.cfg.workers > 1) {
-		static const struct proc_pool_ops ops = { wsd_supervisor_setup, wsd_worker, NULL };
-
-		/* Workers take a second to close their clients politely. */
-		rc = proc_pool_run((unsigned)wsd.cfg.workers, 3, &ops, NULL);
-	} else {
-		rc = wsd_run();
-	}
+	log_set_level(wsd.cfg.log_level);
+	rc = wsd_supervise();
 	cfg_free(&wsd.cfg);
 	return rc;
 }
