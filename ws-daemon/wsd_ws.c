@@ -87,6 +87,10 @@ static void wsd_authenticate(struct wsd_conn *c)
 	const char *v, *why;
 	size_t uid_len = 0, key_len = 0;
 	enum akey_status st;
+	/* A rotated-out secret keeps the keys it signed valid until prev_until. */
+	struct akey_secrets secrets = { ws_cfg->secret,
+					ws_cfg->prev_until ? ws_cfg->prev_secret : NULL,
+					(long long)ws_cfg->prev_until };
 	int bad;
 
 	v = wsd_arg(c->wsi, "uid=", &uid_len, &bad);
@@ -106,7 +110,7 @@ static void wsd_authenticate(struct wsd_conn *c)
 	memcpy(uid, v, uid_len);
 	v = wsd_arg(c->wsi, "access_key=", &key_len, &bad);
 	st = bad ? AKEY_MALFORMED
-		 : akey_verify(ws_cfg->secret, uid, uid_len, v ? v : "", v ? key_len : 0, time(NULL));
+		 : akey_verify(&secrets, uid, uid_len, v ? v : "", v ? key_len : 0, time(NULL));
 	if (st != AKEY_OK) {
 		wsd_reject(c, akey_status_str(st));
 		return;
