@@ -1,5 +1,6 @@
 """systemd integration without systemd as PID 1: the units pass systemd-analyze
-verify, and ws-daemon speaks the notify/watchdog protocol to a socket we own."""
+verify, and ws-daemon's main process speaks the notify/watchdog protocol to a socket
+we own, as systemd would see it (WATCHDOG_PID = the main pid), with 1 and 3 workers."""
 import os
 import shutil
 import signal
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, TOP, Service
+from conftest import BIN, TOP, Service, wait_until
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze missing")
@@ -26,51 +27,170 @@ def test_units_verify(tmp_path):
     assert "ws-daemon.service" not in r.stderr, r.stderr
 
 
-def recv_states(sock, until, timeout=5.0):
-    """Collects notify datagrams until one contains `until`."""
-    got = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        sock.settimeout(max(0.01, end - time.monotonic()))
+class Notify:
+    """A notify socket of our own, as systemd would give: collects state datagrams
+    with their arrival times."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.path = path
+        self.log = []  # (monotonic time, message)
+
+    def next(self, timeout):
+        self.sock.settimeout(max(0.001, timeout))
         try:
-            msg = sock.recv(4096).decode()
+            msg = self.sock.recv(4096).decode()
         except socket.timeout:
-            break
-        got.append(msg)
-        if until in msg:
-            return got
-    raise AssertionError(f"no {until!r} in {got}")
+            return None
+        self.log.append((time.monotonic(), msg))
+        return msg
+
+    def until(self, needle, timeout=10.0):
+        """Messages up to and including the first that contains needle."""
+        got, end = [], time.monotonic() + timeout
+        while time.monotonic() < end:
+            msg = self.next(end - time.monotonic())
+            if msg is None:
+                continue
+            got.append(msg)
+            if needle in msg:
+                return got
+        raise AssertionError(f"no {needle!r} within {timeout} s: {got}")
+
+    def pings_for(self, seconds):
+        """Arrival times of WATCHDOG=1 over the next `seconds`."""
+        times, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            msg = self.next(end - time.monotonic())
+            if msg and "WATCHDOG=1" in msg:
+                times.append(time.monotonic())
+        return times
+
+    def close(self):
+        self.sock.close()
 
 
-def test_notify_ready_watchdog_reload_stopping():
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+WATCHDOG_USEC = 400000  # what systemd would pass for WatchdogSec=0.4
+HUNG_S = 5.0            # WSD_HUNG_MS: a stuck worker is replaced after this
+
+
+def start_under_notify(svc, notify_path):
+    """ws-daemon as systemd starts it: NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID
+    naming the main process (exec keeps the shell's pid)."""
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC=str(WATCHDOG_USEC))
+    log = open(svc.daemon_log, "ab")
+    try:
+        return subprocess.Popen(["/bin/sh", "-c", 'WATCHDOG_PID=$$ exec "$0" -c "$1"',
+                                 os.path.join(BIN, "ws-daemon"), svc.conf],
+                                env=env, stdout=log, stderr=log)
+    finally:
+        log.close()
+
+
+def max_gap(times):
+    return max(b - a for a, b in zip(times, times[1:]))
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_notify_ready_watchdog_reload_stopping(workers):
     d = tempfile.mkdtemp(prefix="push-sd.")
-    svc = Service(d)
-    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    path = os.path.join(d, "notify.sock")
-    ns.bind(path)
+    svc = Service(d, workers=workers)
+    ns = Notify(os.path.join(d, "notify.sock"))
     proc = None
     try:
-        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="300000")
-        log = open(svc.daemon_log, "ab")
-        proc = subprocess.Popen([os.path.join(BIN, "ws-daemon"), "-c", svc.conf], env=env,
-                                stdout=log, stderr=log)
-        log.close()
-        recv_states(ns, "READY=1")
-        # Half the watchdog interval: several pings within a second.
-        pings = [m for m in recv_states(ns, "WATCHDOG=1") if "WATCHDOG=1" in m]
-        t0 = time.monotonic()
-        recv_states(ns, "WATCHDOG=1")
-        recv_states(ns, "WATCHDOG=1")
-        assert pings and time.monotonic() - t0 < 1.0
+        proc = start_under_notify(svc, ns.path)
+        ns.until("READY=1")
+        # READY only once every worker serves: all sockets are there already.
+        assert all(os.path.exists(p) for p in svc.socks), os.listdir(os.path.dirname(svc.sock))
+        assert len(children(proc.pid)) == workers
+        # The main pid pings well within the interval, for as long as it runs.
+        pings = ns.pings_for(2.0)
+        assert len(pings) >= 5, pings
+        assert max_gap(pings) < WATCHDOG_USEC / 1e6, max_gap(pings)
         proc.send_signal(signal.SIGHUP)
-        states = recv_states(ns, "READY=1")
+        states = ns.until("READY=1")
         assert any("RELOADING=1" in m for m in states), states
+        assert "reloaded from" in svc.read_log(svc.daemon_log)
         proc.send_signal(signal.SIGTERM)
-        recv_states(ns, "STOPPING=1")
+        ns.until("STOPPING=1")
         assert proc.wait(10) == 0
     finally:
         if proc and proc.poll() is None:
             proc.kill()
             proc.wait()
+        ns.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_hung_worker_stops_watchdog_then_is_replaced():
+    d = tempfile.mkdtemp(prefix="push-sd.")
+    svc = Service(d, workers=3)
+    ns = Notify(os.path.join(d, "notify.sock"))
+    proc = None
+    stopped = None
+    try:
+        proc = start_under_notify(svc, ns.path)
+        ns.until("READY=1")
+        before = children(proc.pid)
+        stopped = before[1]
+        os.kill(stopped, signal.SIGSTOP)
+        t0 = time.monotonic()
+        # Pings stop while a worker does not answer ...
+        pings = ns.pings_for(HUNG_S * 0.6)
+        silent_from = pings[-1] if pings else t0
+        assert silent_from - t0 < 1.5, "watchdog kept pinging for a stopped worker"
+        # ... the stuck worker is killed and replaced, and pings come back.
+        assert wait_until(lambda: stopped not in children(proc.pid) and
+                          len(children(proc.pid)) == 3, timeout=HUNG_S * 2)
+        assert ns.pings_for(1.0), "no watchdog ping after the worker was replaced"
+        log = svc.read_log(svc.daemon_log)
+        assert f"(pid {stopped}) has not answered" in log, log[-2000:]
+        assert f"(pid {stopped}) was killed by signal 9; restarting" in log, log[-2000:]
+        stopped = None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ns.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_workers_do_not_notify():
+    """systemd's NotifyAccess=main: a worker's message would be dropped (and with
+    NotifyAccess=all, a worker's READY=1 would come before the others serve)."""
+    d = tempfile.mkdtemp(prefix="push-sd.")
+    svc = Service(d, workers=2)
+    ns = Notify(os.path.join(d, "notify.sock"))
+    proc = None
+    try:
+        proc = start_under_notify(svc, ns.path)
+        ns.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        ns.until("READY=1")
+        senders = set()
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            ns.sock.settimeout(0.2)
+            try:
+                _, anc, _, _ = ns.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            except socket.timeout:
+                continue
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    senders.add(int.from_bytes(data[:4], "little"))
+        assert senders == {proc.pid}, (senders, proc.pid)
+    finally:
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
         ns.close()
         shutil.rmtree(d, ignore_errors=True)
