@@ -6,7 +6,8 @@ mode=${1:-run}
 web=${2:-lighttpd}
 
 pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
-      libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd lighttpd-mod-openssl"
+      libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd lighttpd-mod-openssl
+      iproute2"
 if [ "$mode" = test ]; then
 	pkgs="$pkgs apache2 systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs openssl clang libclang-rt-14-dev"
 elif [ "$web" = apache ]; then

@@ -30,43 +30,82 @@ apache)
 esac
 
 pids=""
+rc=0
+# Ctrl-C is a normal stop (0); a component that fails makes `make run` fail.
 stop() {
 	trap - INT TERM EXIT
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	echo "push service stopped"
-	exit 0
+	exit $rc
 }
-trap stop INT TERM EXIT
+fail() {
+	echo "make run: $*" >&2
+	rc=1
+	stop
+}
+trap stop INT TERM
+trap 'rc=$?; stop' EXIT
+
+# Waits (bounded) until `check` succeeds while every started component lives.
+wait_for() {
+	what=$1
+	shift
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "$what did not come up within 10 s"
+		for p in $pids; do
+			kill -0 "$p" 2>/dev/null || fail "$what: a component exited while starting"
+		done
+		sleep 0.1
+	done
+}
+# Port of host:port listened on by process $2 (not by whoever else holds it).
+listening() { ss -Hltnp "sport = :${1##*:}" | grep -q "pid=$2,"; }
+# The daemon's workers (its children) listen, not the supervisor.
+ws_listening() {
+	for c in $(cat /proc/"$daemon"/task/*/children 2>/dev/null); do
+		listening "$1" "$c" && return 0
+	done
+	return 1
+}
+all_sockets() {
+	n=$("$bin/ws-daemon" -c "$conf" -g workers)
+	if [ "$n" -eq 1 ]; then
+		[ -S "$sock" ]
+		return
+	fi
+	i=0
+	while [ $i -lt "$n" ]; do
+		[ -S "$sock.$i" ] || return 1
+		i=$((i + 1))
+	done
+}
 
 "$bin/ws-daemon" -c "$conf" &
 pids="$!"
-i=0
-# One worker: ipc_socket itself; several: ipc_socket.0, .1, ...
-while [ ! -S "$sock" ] && [ ! -S "$sock.0" ]; do
-	i=$((i + 1))
-	if [ $i -gt 50 ] || ! kill -0 "$pids" 2>/dev/null; then
-		echo "ws-daemon did not start" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+wait_for "ws-daemon (every worker's socket)" all_sockets
+daemon=$!
+wait_for "ws-daemon on $("$bin/ws-daemon" -c "$conf" -g ws_addr)" \
+	ws_listening "$("$bin/ws-daemon" -c "$conf" -g ws_addr)"
 if [ "$web" = apache ]; then
 	"$bin/push-api" -c "$conf" -s - &
 	pids="$! $pids"
+	wait_for "push-api" listening "$("$bin/ws-daemon" -c "$conf" -g fcgi_addr)" $!
 	apache2 -DFOREGROUND -f "$run/apache.conf" &
 else
 	lighttpd -D -f "$run/lighttpd.conf" &
 fi
 pids="$! $pids"
-echo "push service on http://$addr via $web (/access, /push, /ws) - Ctrl-C stops it"
-# Any component ending ends the service.
+wait_for "$web on $addr" listening "$addr" $!
+scheme=http
+[ -n "$("$bin/ws-daemon" -c "$conf" -g tls_cert)" ] && scheme=https
+echo "push service on $scheme://$addr via $web (/access, /push, /ws) - Ctrl-C stops it"
+# Any component ending ends the service, as a failure.
 while :; do
 	for p in $pids; do
-		if ! kill -0 "$p" 2>/dev/null; then
-			echo "a component exited; stopping" >&2
-			exit 1
-		fi
+		kill -0 "$p" 2>/dev/null || fail "a component exited; stopping"
 	done
 	sleep 0.5
 done
