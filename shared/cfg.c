@@ -668,10 +668,14 @@ int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len
 
 void cfg_print_reference(FILE *f)
 {
+	fprintf(f, "%-24s %-20s %-8s %s\n", "# key", "default", "reload", "meaning");
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 
-		fprintf(f, "%-24s %-20s %s\n", k->name, k->def ? k->def : "(none)", k->help);
+		fprintf(f, "%-24s %-20s %-8s %s%s\n", k->name,
+			!k->def ? "(none)" : k->def[0] ? k->def : "\"\"",
+			k->flags & CF_RESTART ? "restart" : "live", k->help,
+			k->flags & CF_SECRET ? " (secret: never printed)" : "");
 	}
 }
 
