@@ -94,9 +94,11 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# The whole suite, then again under ASan+UBSan (zero reports required), then a
-# short run of every fuzzer (saved crashers replayed first).
+# A clang -Werror build (gcc builds the tested binaries), the whole suite, then
+# again under ASan+UBSan (zero reports required), then a short run of every
+# fuzzer (saved crashers replayed first).
 test: deps-test
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang WERROR=-Werror all unit
 	@$(MAKE) --no-print-directory test-unit test-system
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5

@@ -29,6 +29,13 @@ static volatile sig_atomic_t proc_child_died;
 static volatile sig_atomic_t proc_hup;
 static int proc_channel = -1; /* in a worker: its end */
 
+#ifdef PUSH_COVERAGE
+void __gcov_dump(void); /* libgcov: _exit skips the atexit flush of coverage counts */
+#define proc_exit(rc) (__gcov_dump(), _exit(rc))
+#else
+#define proc_exit(rc) _exit(rc)
+#endif
+
 static void proc_on_stop(int sig) { proc_stop_sig = sig; }
 static void proc_on_child(int sig) { (void)sig; proc_child_died = 1; }
 static void proc_on_hup(int sig) { (void)sig; proc_hup = 1; }
@@ -112,7 +119,7 @@ static pid_t proc_spawn(struct proc_pool *p, unsigned index)
 	(void)signal(SIGINT, SIG_DFL);
 	(void)signal(SIGHUP, p->ops->reload ? SIG_IGN : SIG_DFL);
 	(void)sigprocmask(SIG_SETMASK, &p->orig, NULL);
-	_exit(p->ops->worker(index, p->arg));
+	proc_exit(p->ops->worker(index, p->arg));
 }
 
 static void proc_close_channel(struct proc_slot *s)
