@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +14,20 @@ static const char *log_prog = "push";
 static enum log_level log_level_now = LOG_LVL_NOTICE;
 
 static const char *const log_names[] = { "error", "warn", "notice", "info", "debug" };
+static const int log_syslog_prio[] = { 3, 4, 5, 6, 7 }; /* LOG_ERR … LOG_DEBUG */
+static int log_journal = -1; /* stderr is systemd's journal stream: -1 unknown */
+
+/* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected; stderr
+ * is that stream only if they match (a shell started from the unit is not). */
+static int log_to_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *prog, enum log_level level)
 {
@@ -42,12 +58,21 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	int r;
 	int saved = errno;
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || !gmtime_r(&ts.tv_sec, &tm))
-		memset(&tm, 0, sizeof tm);
-	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof line - n, ".%03ldZ %s[%ld] %s: ",
-		     ts.tv_nsec / 1000000L, log_prog, (long)getpid(),
-		     log_names[level <= LOG_LVL_DEBUG ? level : LOG_LVL_DEBUG]);
+	if (level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	if (log_journal < 0)
+		log_journal = log_to_journal();
+	if (log_journal) {
+		/* The journal stamps time and pid itself; "<N>" sets the priority,
+		 * so `journalctl -p warning` finds warnings and errors. */
+		r = snprintf(line, sizeof line, "<%d>%s: ", log_syslog_prio[level], log_names[level]);
+	} else {
+		if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || !gmtime_r(&ts.tv_sec, &tm))
+			memset(&tm, 0, sizeof tm);
+		n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, sizeof line - n, ".%03ldZ %s[%ld] %s: ",
+			     ts.tv_nsec / 1000000L, log_prog, (long)getpid(), log_names[level]);
+	}
 	if (r > 0)
 		n += (size_t)r < sizeof line - n ? (size_t)r : sizeof line - n - 1;
 	r = vsnprintf(line + n, sizeof line - n, fmt, ap);
@@ -70,4 +95,24 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+int log_rate_allow(struct log_rate *r)
+{
+	time_t now = time(NULL);
+
+	if (now != r->second) {
+		if (r->suppressed)
+			log_msg(LOG_LVL_NOTICE, "%lu similar lines suppressed in the last seconds",
+				r->suppressed);
+		r->second = now;
+		r->count = 0;
+		r->suppressed = 0;
+	}
+	if (r->count < LOG_RATE_PER_SECOND) {
+		r->count++;
+		return 1;
+	}
+	r->suppressed++;
+	return 0;
 }

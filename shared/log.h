@@ -4,6 +4,7 @@
 #define PUSH_LOG_H
 
 #include <stdarg.h>
+#include <time.h>
 
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_NOTICE, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -27,5 +28,19 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 #define log_notice(...) LOG_AT(LOG_LVL_NOTICE, __VA_ARGS__)
 #define log_info(...)   LOG_AT(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...)  LOG_AT(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/* Lines a client can cause (refusals, 401s) are rate-limited per call site so a
+ * flood cannot fill the disk: LOG_RATE_PER_SECOND a second, then a count of
+ * what was dropped. */
+#define LOG_RATE_PER_SECOND 20
+struct log_rate {
+	time_t second;
+	unsigned count;
+	unsigned long suppressed;
+};
+int log_rate_allow(struct log_rate *r);
+#define LOG_LIMITED(lvl, ...) do { static struct log_rate log_rl_; \
+	if ((lvl) <= log_get_level() && log_rate_allow(&log_rl_)) log_msg((lvl), __VA_ARGS__); \
+	} while (0)
 
 #endif
