@@ -104,6 +104,46 @@ static const struct cfg_key *cfg_find(const char *name, size_t *idx)
 	return NULL;
 }
 
+/* Edit distance of two short names (keys are < 32 bytes), for "did you mean". */
+static size_t cfg_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[33], prev, t;
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			t = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev
+				 : 1 + (prev < row[j - 1] ? (prev < row[j] ? prev : row[j])
+							 : (row[j - 1] < row[j] ? row[j - 1] : row[j]));
+			prev = t;
+		}
+	}
+	return row[lb];
+}
+
+/* The key a typo most likely meant: within two edits, or NULL. */
+static const char *cfg_suggest(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		size_t d = cfg_distance(name, cfg_keys[i].name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = cfg_keys[i].name;
+		}
+	}
+	return best;
+}
+
 static char *cfg_resolve(const struct cfg_ctx *x, const char *v)
 {
 	size_t dl, vl;
@@ -216,7 +256,13 @@ static int cfg_read_pairs(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c)
 
 			k = cfg_find(name, &idx);
 			if (!k) {
-				cfg_fail(x, line, "unknown key '%s'", name);
+				const char *hint = cfg_suggest(name);
+
+				if (hint)
+					cfg_fail(x, line, "unknown key '%s' (did you mean '%s'?)", name,
+						 hint);
+				else
+					cfg_fail(x, line, "unknown key '%s'", name);
 				goto out;
 			}
 			if (x->seen[idx]) {
@@ -610,6 +656,20 @@ int cfg_unpack(const uint8_t *buf, size_t len, struct cfg *out, char *err, size_
 		return -1;
 	out->prev_until = until > 0 ? until : 0;
 	memcpy(out->prev_secret, buf + 12, CFG_SECRET_LEN);
+	return 0;
+}
+
+int cfg_check_files(const struct cfg *c, char *err, size_t err_len)
+{
+	const char *files[] = { c->tls_cert, c->tls_key };
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (files[i] && access(files[i], R_OK) != 0) {
+			snprintf(err, err_len, "%s: '%s' %s: %s", c->path ? c->path : "configuration",
+				 i == 0 ? "tls_cert" : "tls_key", files[i], strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -99,6 +99,10 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f);
  * worker, "ipc_socket.<index>" with several. -1 if it does not fit out. */
 int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len);
 
+/* Files the configuration names (TLS certificate and key) exist and can be
+ * read by this process; -1 with "file: 'key' path: reason" in err. */
+int cfg_check_files(const struct cfg *c, char *err, size_t err_len);
+
 /* Whether key `name` is a secret (never printed) or restart-only. */
 int cfg_key_is_secret(const char *name);
 int cfg_key_is_restart_only(const char *name);

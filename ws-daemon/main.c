@@ -1,6 +1,7 @@
 /* ws-daemon: a supervisor that owns configuration and health (systemd), and
  * workers that each run one libuv loop with lws, the IPC socket and signals. */
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "proc.h"
+#include "version.h"
 #include "req.h"
 #include "wmsg.h"
 #include "wsd_alive.h"
@@ -27,7 +29,6 @@
 #include "wsd_stats.h"
 #include "wsd_ws.h"
 
-#define WSD_VERSION "0.1.0"
 #define WSD_IPC_MODE 0660
 #define WSD_DRAIN_MS 1000          /* SIGTERM: longest wait for Close handshakes */
 #define WSD_HUNG_MS 5000           /* a worker whose loop is stuck this long is replaced */
@@ -294,7 +295,7 @@ static int wsd_start(void)
 		wsd_ipc_close();
 		return -1;
 	}
-	log_notice("ws-daemon %s worker %u/%ld: WebSockets on %s, pushes on %s", WSD_VERSION,
+	log_notice("ws-daemon %s worker %u/%ld: WebSockets on %s, pushes on %s", PUSH_VERSION,
 		   wsd.index + 1, wsd.cfg.workers, wsd.cfg.ws_addr, wsd.ipc_path);
 	return 0;
 }
@@ -302,13 +303,15 @@ static int wsd_start(void)
 static void wsd_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ws-daemon [-c conf.yaml] [-t] [-g key] [-k] [-v] [-h]\n"
-		"  -c FILE  configuration file (default ./conf.yaml)\n"
-		"  -t       check the configuration and exit\n"
-		"  -g KEY   print the effective value of a configuration key and exit\n"
-		"  -k       list every configuration key with its default and exit\n"
-		"  -v       print the version and exit\n"
-		"  -h       this help\n"
+		"usage: ws-daemon [-c FILE] [-t] [-g KEY] [-k] [-v] [-h]\n"
+		"Delivers pushes to WebSocket subscribers (a supervisor and its workers).\n"
+		"  -c, --config FILE  configuration file (default ./conf.yaml)\n"
+		"  -t, --test         check the configuration (and that its files are readable)\n"
+		"                     and exit\n"
+		"  -g, --get KEY      print the effective value of a configuration key and exit\n"
+		"  -k, --keys         list every configuration key: default, reload, meaning\n"
+		"  -v, --version      print the version and exit\n"
+		"  -h, --help         this help\n"
 		"signals (to the main process): HUP reloads the configuration in every\n"
 		"         worker, TERM/INT close every WebSocket with 1001 and exit\n"
 		"exit codes: 0 ok, 1 runtime or configuration error, 2 usage error\n");
@@ -385,7 +388,7 @@ static int wsd_supervisor_setup(void *arg)
 		log_err("cannot create hand-off sockets: %s", strerror(errno));
 		return -1;
 	}
-	log_notice("ws-daemon %s: supervising %ld workers", WSD_VERSION, wsd.cfg.workers);
+	log_notice("ws-daemon %s: supervising %ld workers", PUSH_VERSION, wsd.cfg.workers);
 	return 0;
 }
 
@@ -458,23 +461,55 @@ static int wsd_supervise(void)
 	return proc_pool_run((unsigned)wsd.cfg.workers, WSD_GRACE_S, &ops, NULL);
 }
 
+static void wsd_version(void)
+{
+	/* lws appends its git describe ("4.1.6-v4.1.6"): the first word is the version. */
+	const char *lws = lws_get_library_version();
+
+	printf("ws-daemon %s (libwebsockets %.*s)\n", PUSH_VERSION, (int)strcspn(lws, " -"), lws);
+}
+
+/* -t: the file loads, and what it names can be read. */
+static int wsd_test_config(const char *conf)
+{
+	char err[CFG_ERR_LEN];
+
+	if (cfg_check_files(&wsd.cfg, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	printf("configuration %s is ok\n", conf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longs[] = {
+		{ "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
+		{ "get", required_argument, NULL, 'g' },    { "keys", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *conf = "conf.yaml", *get = NULL;
 	char err[CFG_ERR_LEN];
 	int opt, test = 0, rc;
 
 	log_init("ws-daemon", LOG_LVL_NOTICE);
-	while ((opt = getopt(argc, argv, "c:tg:kvh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:tg:kvh", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf = optarg; break;
 		case 't': test = 1; break;
 		case 'g': get = optarg; break;
 		case 'k': cfg_print_reference(stdout); return 0;
-		case 'v': printf("ws-daemon %s (libwebsockets %s)\n", WSD_VERSION, lws_get_library_version()); return 0;
+		case 'v': wsd_version(); return 0;
 		case 'h': wsd_usage(stdout); return 0;
 		default: wsd_usage(stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ws-daemon: unexpected argument '%s'\n", argv[optind]);
+		wsd_usage(stderr);
+		return 2;
 	}
 	if (cfg_load(conf, &wsd.cfg, err, sizeof err) != 0) {
 		log_err("%s", err);
@@ -488,9 +523,9 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (test) {
-		printf("configuration %s is ok\n", conf);
+		rc = wsd_test_config(conf);
 		cfg_free(&wsd.cfg);
-		return 0;
+		return rc;
 	}
 	wsd.conf_path = conf;
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {

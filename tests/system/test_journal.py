@@ -1,4 +1,4 @@
-"""Under systemd (stderr is the stream JOURNAL_STREAM names) every line starts with
+"""Operator conventions. Under systemd (stderr is the stream JOURNAL_STREAM names) every line starts with
 the syslog priority, so `journalctl -p warning` selects by level; elsewhere lines
 carry their own time, program and pid."""
 import os
@@ -30,3 +30,21 @@ def test_priority_prefix_on_the_journal_stream(tmp_path):
 def test_plain_lines_elsewhere(tmp_path):
     text = run_daemon(tmp_path, journal=False)
     assert not text.startswith("<") and " ws-daemon[" in text and " error: " in text, text
+
+
+def test_cli_conventions(tmp_path):
+    """Long options, stray arguments refused, -t checks the files the config names."""
+    daemon = os.path.join(BIN, "ws-daemon")
+    r = subprocess.run([daemon, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("ws-daemon ") and \
+        "(libwebsockets 4." in r.stdout and "-v4" not in r.stdout, r.stdout
+    r = subprocess.run([daemon, "stray"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unexpected argument 'stray'" in r.stderr
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(f"password: x\ntls_cert: {tmp_path}/none.pem\ntls_key: {tmp_path}/none.key\n")
+    r = subprocess.run([daemon, "--test", "--config", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 1 and "'tls_cert'" in r.stderr and "No such file" in r.stderr, r.stderr
+    conf.write_text("password: x\nacces_key_ttl: 5\n")
+    r = subprocess.run([daemon, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 1 and f"{conf}:2: unknown key 'acces_key_ttl' (did you mean " \
+        "'access_key_ttl'?)" in r.stderr, r.stderr

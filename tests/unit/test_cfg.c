@@ -309,6 +309,8 @@ static void test_unknown_key(void **state)
 {
 	(void)state;
 	load_fails("password: pw\nbogus: 1\n", 2, "unknown key 'bogus'");
+	load_fails("password: pw\nacces_key_ttl: 5\n", 2,
+		   "unknown key 'acces_key_ttl' (did you mean 'access_key_ttl'?)");
 	load_fails("password: pw\n\n# c\nPassword: x\n", 4, "unknown key 'Password'");
 }
 
