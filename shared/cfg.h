@@ -19,6 +19,12 @@
 /* What cfg_pack writes at most: header, path, text. */
 #define CFG_PACK_MAX (64 + CFG_SECRET_LEN + CFG_PATH_MAX + CFG_TEXT_MAX)
 
+/* Where the programs look without -c: the repository's conf.yaml for `make run`;
+ * a package build passes -DPUSH_DEFAULT_CONF=\"/etc/push-service/conf.yaml\". */
+#ifndef PUSH_DEFAULT_CONF
+#define PUSH_DEFAULT_CONF "conf.yaml"
+#endif
+
 struct cfg {
 	char *addr;            /* public host:port the web server listens on */
 	char *ws_addr;         /* host:port of ws-daemon's own WebSocket listener */

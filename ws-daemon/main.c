@@ -305,7 +305,7 @@ static void wsd_usage(FILE *f)
 	fprintf(f,
 		"usage: ws-daemon [-c FILE] [-t] [-g KEY] [-k] [-v] [-h]\n"
 		"Delivers pushes to WebSocket subscribers (a supervisor and its workers).\n"
-		"  -c, --config FILE  configuration file (default ./conf.yaml)\n"
+		"  -c, --config FILE  configuration file (default " PUSH_DEFAULT_CONF ")\n"
 		"  -t, --test         check the configuration (and that its files are readable)\n"
 		"                     and exit\n"
 		"  -g, --get KEY      print the effective value of a configuration key and exit\n"
@@ -490,7 +490,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *conf = "conf.yaml", *get = NULL;
+	const char *conf = PUSH_DEFAULT_CONF, *get = NULL;
 	char err[CFG_ERR_LEN];
 	int opt, test = 0, rc;
 
