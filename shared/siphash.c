@@ -2,70 +2,67 @@
  * short-input PRF", section 2): two compression rounds per word, four to finalise. */
 #include "siphash.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 
 #define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
-/* Little-endian load whatever the host's byte order (the paper's convention). */
+/* One SipRound. A macro over four locals rather than a function on an array,
+ * so the state stays in registers (the calls made a short uid's hash about a
+ * third slower with gcc -O2). */
+#define SIP_ROUND(v0, v1, v2, v3)                                             \
+	do {                                                                  \
+		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32); \
+		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                    \
+		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                    \
+		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32); \
+	} while (0)
+
+/* Little-endian load whatever the host's byte order (the paper's convention);
+ * memcpy allows any alignment and compiles to one load. */
 static uint64_t sip_load64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* One SipRound on the four state words. */
-static void sip_round(uint64_t v[4])
-{
-	v[0] += v[1];
-	v[1] = SIP_ROTL(v[1], 13);
-	v[1] ^= v[0];
-	v[0] = SIP_ROTL(v[0], 32);
-	v[2] += v[3];
-	v[3] = SIP_ROTL(v[3], 16);
-	v[3] ^= v[2];
-	v[0] += v[3];
-	v[3] = SIP_ROTL(v[3], 21);
-	v[3] ^= v[0];
-	v[2] += v[1];
-	v[1] = SIP_ROTL(v[1], 17);
-	v[1] ^= v[2];
-	v[2] = SIP_ROTL(v[2], 32);
-}
-
-/* c = 2 rounds per message word m. */
-static void sip_compress(uint64_t v[4], uint64_t m)
-{
-	v[3] ^= m;
-	sip_round(v);
-	sip_round(v);
-	v[0] ^= m;
+	memcpy(&v, p, sizeof v);
+	return le64toh(v);
 }
 
 uint64_t siphash24(const uint8_t key[SIPHASH_KEY_BYTES], const void *in, size_t len)
 {
 	const uint8_t *p = in;
-	uint64_t k0 = sip_load64(key), k1 = sip_load64(key + 8);
+	uint64_t k0 = sip_load64(key), k1 = sip_load64(key + 8), m;
 	/* "somepseudorandomlygeneratedbytes", the paper's initialisation constants. */
-	uint64_t v[4] = { k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-			  k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL };
-	uint64_t last = (uint64_t)(len & 0xff) << 56; /* length mod 256 in the top byte */
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
 	size_t tail = len & 7;
 
-	for (const uint8_t *end = p + (len - tail); p != end; p += 8)
-		sip_compress(v, sip_load64(p));
-	/* The 0..7 bytes left, little-endian, under the length byte. */
+	/* Compression: c = 2 rounds per 8-byte word. */
+	for (const uint8_t *end = p + (len - tail); p != end; p += 8) {
+		m = sip_load64(p);
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	/* The last word: the 0..7 bytes left, little-endian, and the length mod
+	 * 256 in the top byte. */
+	m = (uint64_t)(len & 0xff) << 56;
 	for (size_t i = 0; i < tail; i++)
-		last |= (uint64_t)p[i] << (8 * i);
-	sip_compress(v, last);
-	/* d = 4 finalisation rounds. */
-	v[2] ^= 0xff;
-	for (int i = 0; i < 4; i++)
-		sip_round(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
+		m |= (uint64_t)p[i] << (8 * i);
+	v3 ^= m;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	/* Finalisation: d = 4 rounds. */
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 int siphash_key_random(uint8_t key[SIPHASH_KEY_BYTES])
