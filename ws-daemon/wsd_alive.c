@@ -1,5 +1,6 @@
 /* The keepalive wheel: one list per second of the loop clock, a tick each second
- * that pings the connections due and hangs up those that never answered. */
+ * that pings the connections due, hangs up those that never answered and resets
+ * closing connections whose bound ran out. */
 #include "wsd_alive.h"
 
 #include "log.h"
@@ -7,6 +8,8 @@
 /* Longer than any delay scheduled (idle_timeout is at most 7200 s in cfg), so
  * a slot never holds connections due in different turns of the wheel. */
 #define WSD_WHEEL_SLOTS 8192u
+_Static_assert(WSD_CONN_CLOSE_SEND_SECS < WSD_WHEEL_SLOTS &&
+	       WSD_CONN_CLOSE_ACK_SECS < WSD_WHEEL_SLOTS, "a close bound fits in the wheel");
 
 static struct wsd_conn *wsd_wheel[WSD_WHEEL_SLOTS];
 static uv_timer_t wsd_tick;
@@ -47,29 +50,50 @@ static void wsd_slot_unlink(struct wsd_conn *c)
 	c->alive_in = 0;
 }
 
-/* Decides what a connection whose slot came up needs: nothing yet (the client
- * spoke since), a ping, or the end. Returns the next due second, 0 to drop it. */
-static uint32_t wsd_alive_due(struct wsd_conn *c, uint32_t now)
+/*
+ * Decides what a connection whose slot (second sec) came up at loop time now
+ * needs: nothing yet (the client spoke since), a ping, or the end. Returns the
+ * next due second, 0 to hang up. Normally sec == now; after a stalled loop the
+ * tick catches up on past seconds, and then a client must neither be judged on
+ * a ping it got no time to answer nor on frames the loop has not read yet.
+ */
+static uint32_t wsd_alive_due(struct wsd_conn *c, uint32_t sec, uint32_t now)
 {
-	/* After a stalled loop the slots catch up on seconds older than a frame
-	 * that was read first: such a client spoke after "now", it is not quiet. */
-	uint32_t quiet = (int32_t)(now - c->last_seen) > 0 ? now - c->last_seen : 0;
+	/* A frame read before this catch-up is newer than sec: not quiet. */
+	uint32_t quiet = (int32_t)(sec - c->last_seen) > 0 ? sec - c->last_seen : 0;
+	uint32_t window = wsd_idle_s - wsd_ping_s; /* to answer a ping */
 
 	if (quiet < wsd_ping_s) {
 		c->pinged = 0;
 		return c->last_seen + wsd_ping_s;
 	}
-	if (quiet >= wsd_idle_s)
-		return 0;
 	if (!c->pinged) {
+		/* The window runs from when the ping really leaves. */
 		c->pinged = 1;
+		c->ping_sent = now;
 		wsd_conn_ping(c);
+		return now + window;
 	}
-	return c->last_seen + wsd_idle_s;
+	if ((int32_t)(sec - (c->ping_sent + window)) < 0)
+		return c->ping_sent + window;
+	/* An answer that came during a stall waits in the socket: let the loop
+	 * read it (one turn of I/O comes before the next tick) before deciding. */
+	return sec == now ? 0 : now + 1;
+}
+
+/* A closing connection's slot is its bound: reset it unless already done. */
+static int wsd_closing_due(struct wsd_conn *c)
+{
+	wsd_slot_unlink(c);
+	if (c->killed)
+		return 0; /* hung up; lws drops it on its next turn */
+	wsd_ctx = lws_get_context(c->wsi);
+	wsd_conn_close_expired(c);
+	return 1;
 }
 
 /* Returns 1 when it hung up a connection. */
-static int wsd_slot_run(uint32_t sec)
+static int wsd_slot_run(uint32_t sec, uint32_t now)
 {
 	struct wsd_conn *c = wsd_wheel[sec % WSD_WHEEL_SLOTS], *next;
 	int hung = 0;
@@ -82,13 +106,18 @@ static int wsd_slot_run(uint32_t sec)
 		 * its turn comes. Overdue ones are handled now. */
 		if ((int32_t)(c->alive_due - sec) > 0)
 			continue;
+		if (c->state == WSD_CONN_CLOSING) {
+			hung |= wsd_closing_due(c);
+			continue;
+		}
 		wsd_slot_unlink(c);
-		due = wsd_alive_due(c, sec);
+		due = wsd_alive_due(c, sec, now);
 		if (due) {
 			wsd_slot_link(c, due > sec ? due : sec + 1);
 			continue;
 		}
-		log_info("hanging up a connection silent for %u s", (unsigned)(sec - c->last_seen));
+		log_info("hanging up a connection silent for %u s, its ping unanswered",
+			 (unsigned)(now - c->last_seen));
 		wsd_ctx = lws_get_context(c->wsi);
 		wsd_conn_hangup(c);
 		hung = 1;
@@ -106,7 +135,7 @@ static void wsd_on_tick(uv_timer_t *t)
 	if (now - wsd_done_sec > WSD_WHEEL_SLOTS)
 		wsd_done_sec = now - WSD_WHEEL_SLOTS;
 	while (wsd_done_sec != now)
-		hung |= wsd_slot_run(++wsd_done_sec);
+		hung |= wsd_slot_run(++wsd_done_sec, now);
 	/* lws runs its zero-delay kill timers on its next event; this tick is not
 	 * one, so wake it or a quiet worker closes the sockets only later. */
 	if (hung && wsd_ctx)
@@ -146,6 +175,12 @@ void wsd_alive_add(struct wsd_conn *c)
 void wsd_alive_remove(struct wsd_conn *c)
 {
 	wsd_slot_unlink(c);
+}
+
+void wsd_alive_closing(struct wsd_conn *c, unsigned secs)
+{
+	wsd_slot_unlink(c);
+	wsd_slot_link(c, wsd_now_sec() + secs);
 }
 
 void wsd_alive_seen(struct wsd_conn *c)

@@ -1,5 +1,6 @@
 /* Keepalive for subscriber connections: ping after ping_interval seconds without a
- * frame from the client, hang up after idle_timeout. O(1) per connection and event. */
+ * frame from the client, hang up when the ping goes unanswered for idle_timeout -
+ * ping_interval; and the bounds of closing connections. O(1) per connection and event. */
 #ifndef PUSH_WSD_ALIVE_H
 #define PUSH_WSD_ALIVE_H
 
@@ -27,5 +28,8 @@ void wsd_alive_stop(void);
 void wsd_alive_add(struct wsd_conn *c);
 void wsd_alive_remove(struct wsd_conn *c);
 void wsd_alive_seen(struct wsd_conn *c);
+/* A closing connection (wsd_conn): its slot moves to secs from now, when
+ * wsd_conn_close_expired resets it unless it was CLOSED before. */
+void wsd_alive_closing(struct wsd_conn *c, unsigned secs);
 
 #endif

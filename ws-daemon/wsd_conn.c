@@ -2,19 +2,33 @@
  * of the uid queues a reference, and a connection whose queue is full is closed. */
 #include "wsd_conn.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <uthash.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "siphash.h"
 #include "wmsg.h"
+#include "wsd_alive.h"
 #include "wsd_stats.h"
+
+/*
+ * uids are chosen by clients: with uthash's default (unkeyed Jenkins) hash a
+ * client can precompute uids that share a bucket and make every lookup on the
+ * push path a walk. SipHash under a per-process random key takes that away
+ * (as redis does for its dicts); for a uid of a few dozen bytes it costs tens
+ * of nanoseconds. uthash uses the low bits of the 32-bit value for buckets.
+ */
+static uint8_t wsd_uid_key[SIPHASH_KEY_BYTES];
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)siphash24(wsd_uid_key, (keyptr), (size_t)(keylen)))
+#include <uthash.h>
 
 #define WSD_RING_MIN 4
 #define WSD_LWS_WRITE_CLOSE 4       /* lws's private LWS_WRITE_CLOSE */
 #define WSD_CLOSE_REASON_MAX 123    /* RFC 6455: control payload <= 125 */
-#define WSD_CLOSE_ACK_SECS 5
+#define WSD_FRAME_HEAD_MAX 10       /* an unmasked server frame header, 64-bit length */
 
 /* One encoded WebSocket text frame, LWS_PRE headroom before data. Allocated by
  * wsd_msg_new with refs = 1; every queue holding it owns one reference;
@@ -38,6 +52,10 @@ static struct wsd_user *wsd_users;
 static size_t wsd_nconns, wsd_nusers;
 static size_t wsd_queued_total;     /* bytes in every send queue */
 static size_t wsd_q_max_msgs = 1, wsd_q_max_bytes = 1;
+static size_t wsd_nclosing;         /* state CLOSING */
+static size_t wsd_closing_held;     /* their lws_held, summed */
+static uint64_t wsd_closes_reset;
+static int wsd_uid_keyed;           /* wsd_uid_key holds a random key */
 
 void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes)
 {
@@ -48,6 +66,46 @@ void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes)
 size_t wsd_conn_count(void) { return wsd_nconns; }
 size_t wsd_conn_uids(void) { return wsd_nusers; }
 size_t wsd_conn_queued_bytes(void) { return wsd_queued_total; }
+size_t wsd_conn_closing(void) { return wsd_nclosing; }
+size_t wsd_conn_closing_bytes(void) { return wsd_closing_held; }
+uint64_t wsd_conn_closes_reset(void) { return wsd_closes_reset; }
+
+/* Keyed once, by the process that owns the connections (a worker keys its own
+ * table on its first attach), and never again: entries hashed under one key
+ * would be lost under another. */
+static int wsd_uid_key_ready(void)
+{
+	if (!wsd_uid_keyed && siphash_key_random(wsd_uid_key) == 0)
+		wsd_uid_keyed = 1;
+	return wsd_uid_keyed ? 0 : -1;
+}
+
+/* Everything leaving the table goes through here once; CLOSED undoes it. */
+static void wsd_conn_to_closing(struct wsd_conn *c)
+{
+	if (c->state == WSD_CONN_CLOSING || c->state == WSD_CONN_CLOSED)
+		return;
+	c->state = WSD_CONN_CLOSING;
+	wsd_nclosing++;
+	wsd_closing_held += c->lws_held;
+}
+
+static void wsd_held_set(struct wsd_conn *c, size_t held)
+{
+	if (c->state == WSD_CONN_CLOSING)
+		wsd_closing_held = wsd_closing_held - c->lws_held + held;
+	c->lws_held = held;
+}
+
+/* lws_write returns the full length even when it kept an unsent tail, so what
+ * it holds is only known to be at most this frame. */
+static int wsd_write(struct wsd_conn *c, unsigned char *p, size_t len, enum lws_write_protocol wp)
+{
+	int n = lws_write(c->wsi, p, len, wp);
+
+	wsd_held_set(c, n >= 0 && lws_partial_buffered(c->wsi) ? len + WSD_FRAME_HEAD_MAX : 0);
+	return n;
+}
 
 static struct wsd_msg *wsd_msg_new(size_t len)
 {
@@ -139,7 +197,7 @@ static enum wsd_sent wsd_deliver(struct wsd_conn *c, struct wsd_msg *m)
 
 	if (c->count || lws_partial_buffered(c->wsi))
 		return wsd_enqueue(c, m) == 0 ? WSD_SENT : WSD_SENT_QUEUE_FULL;
-	n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+	n = wsd_write(c, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
 	if (n >= 0 && (size_t)n >= m->len)
 		return WSD_SENT;
 	/* The peer is gone. lws must not be asked to close from outside this
@@ -153,6 +211,10 @@ int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 {
 	struct wsd_user *u = NULL;
 
+	if (wsd_uid_key_ready() != 0) {
+		log_err("no random key for the uid table: %s", strerror(errno));
+		return -1;
+	}
 	HASH_FIND(hh, wsd_users, uid, uid_len, u);
 	if (!u) {
 		u = calloc(1, sizeof *u + uid_len + 1);
@@ -199,26 +261,41 @@ static void wsd_conn_detach(struct wsd_conn *c)
 	}
 }
 
-void wsd_conn_release(struct wsd_conn *c)
+/* Out of the table, queue dropped: later pushes neither count nor queue to it. */
+static void wsd_conn_leave(struct wsd_conn *c)
 {
 	wsd_conn_detach(c);
 	wsd_queue_clear(c);
-	c->state = WSD_CONN_CLOSING;
+	wsd_conn_to_closing(c);
 }
 
-/* The Close frame goes out from WRITEABLE once the queue is empty. */
+void wsd_conn_release(struct wsd_conn *c)
+{
+	wsd_conn_leave(c);
+	if (c->state == WSD_CONN_CLOSING) {
+		wsd_nclosing--;
+		wsd_closing_held -= c->lws_held;
+	}
+	c->state = WSD_CONN_CLOSED;
+}
+
+/* The Close frame goes out from WRITEABLE once the queue is empty, and within
+ * WSD_CONN_CLOSE_SEND_SECS, or wsd_alive has the connection reset. */
 static void wsd_conn_mark_closing(struct wsd_conn *c, uint16_t code, const char *reason)
 {
-	c->state = WSD_CONN_CLOSING;
+	if (c->state == WSD_CONN_CLOSING || c->state == WSD_CONN_CLOSED)
+		return; /* already on its way out, under its own bound */
+	wsd_conn_to_closing(c);
 	c->close_code = code;
 	c->close_reason = reason;
+	wsd_alive_closing(c, WSD_CONN_CLOSE_SEND_SECS);
 	(void)lws_callback_on_writable(c->wsi);
 }
 
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 {
-	/* Out of the table now, so later pushes neither count nor queue to it. */
-	wsd_conn_release(c);
+	wsd_conn_detach(c);
+	wsd_queue_clear(c);
 	wsd_conn_mark_closing(c, code, reason);
 }
 
@@ -242,6 +319,10 @@ int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 
 	if (!m)
 		return -1;
+	if (c->state != WSD_CONN_NEW && c->state != WSD_CONN_OPEN) {
+		wsd_msg_unref(m);
+		return -1;
+	}
 	memcpy(m->buf + LWS_PRE, json, len);
 	rc = wsd_enqueue(c, m);
 	wsd_msg_unref(m);
@@ -307,19 +388,26 @@ static int wsd_conn_send_close(struct wsd_conn *c)
 	buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
 	buf[LWS_PRE + 1] = (unsigned char)c->close_code;
 	memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
-	c->close_code = 0;
 	c->close_sent = 1;
-	if (lws_write(c->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_LWS_WRITE_CLOSE) < 0)
+	if (wsd_write(c, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_LWS_WRITE_CLOSE) < 0)
 		return -1;
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, WSD_CLOSE_ACK_SECS);
+	/* The send bound is met; now the peer's answer has its own. */
+	wsd_alive_closing(c, WSD_CONN_CLOSE_ACK_SECS);
 	return 0;
 }
 
 int wsd_conn_peer_closed(struct wsd_conn *c)
 {
+	int ours = c->close_sent;
+
 	wsd_conn_detach(c);
-	c->state = WSD_CONN_CLOSING; /* no ping after the peer's Close */
-	return c->close_sent ? -1 : 0;
+	if (c->state != WSD_CONN_CLOSING) {
+		/* No ping after the peer's Close; lws echoes it and closes, which
+		 * also gets a bound in case the echo cannot leave. */
+		wsd_conn_to_closing(c);
+		wsd_alive_closing(c, WSD_CONN_CLOSE_ACK_SECS);
+	}
+	return ours ? -1 : 0;
 }
 
 /* With a payload: lws 4.1 does not report a pong that has none. */
@@ -328,7 +416,7 @@ static int wsd_conn_write_ping(struct wsd_conn *c)
 	unsigned char buf[LWS_PRE + 2] = { [LWS_PRE] = 'k', [LWS_PRE + 1] = 'a' };
 
 	c->ping_due = 0;
-	return lws_write(c->wsi, buf + LWS_PRE, 2, LWS_WRITE_PING) < 0 ? -1 : 0;
+	return wsd_write(c, buf + LWS_PRE, 2, LWS_WRITE_PING) < 0 ? -1 : 0;
 }
 
 void wsd_conn_ping(struct wsd_conn *c)
@@ -344,10 +432,37 @@ void wsd_conn_ping(struct wsd_conn *c)
 		wsd_conn_hangup(c);
 }
 
+/*
+ * An abortive close: with SO_LINGER 0 the kernel answers close() with a RST
+ * and frees what it still holds for the peer, instead of keeping an orphan
+ * socket that retries a full buffer towards a peer that does not read. lws
+ * closes from a timeout without flushing its own tail or sending a Close.
+ */
 void wsd_conn_hangup(struct wsd_conn *c)
 {
-	wsd_conn_release(c);
+	static const struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+	int fd;
+
+	if (c->killed)
+		return;
+	wsd_conn_leave(c);
+	c->killed = 1;
+	fd = lws_get_socket_fd(c->wsi);
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst) != 0)
+		log_warn("SO_LINGER on a connection being reset: %s", strerror(errno));
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+void wsd_conn_close_expired(struct wsd_conn *c)
+{
+	if (c->killed)
+		return;
+	wsd_closes_reset++;
+	log_info("resetting a closing connection (code %u): %s within %d s (%zu bytes unsent at most)",
+		 (unsigned)c->close_code,
+		 c->close_sent ? "no answer to its Close" : "its Close could not be sent",
+		 c->close_sent ? WSD_CONN_CLOSE_ACK_SECS : WSD_CONN_CLOSE_SEND_SECS, c->lws_held);
+	wsd_conn_hangup(c);
 }
 
 int wsd_conn_writeable(struct wsd_conn *c)
@@ -356,6 +471,9 @@ int wsd_conn_writeable(struct wsd_conn *c)
 	size_t len;
 	int n;
 
+	if (c->killed)
+		return -1; /* being reset: nothing more to send */
+	wsd_held_set(c, 0); /* lws calls back only once its tail is out */
 	if (c->ping_due && c->state == WSD_CONN_OPEN) {
 		if (wsd_conn_write_ping(c) != 0)
 			return -1;
@@ -364,7 +482,8 @@ int wsd_conn_writeable(struct wsd_conn *c)
 		return 0;
 	}
 	if (c->count == 0)
-		return c->state == WSD_CONN_CLOSING && c->close_code ? wsd_conn_send_close(c) : 0;
+		return c->state == WSD_CONN_CLOSING && c->close_code && !c->close_sent
+			       ? wsd_conn_send_close(c) : 0;
 	m = c->ring[c->head];
 	c->head = (c->head + 1) % c->ring_cap;
 	c->count--;
@@ -372,7 +491,7 @@ int wsd_conn_writeable(struct wsd_conn *c)
 	wsd_queued_total -= m->len;
 	len = m->len;
 	/* lws keeps any unsent tail itself, so the frame can be released now. */
-	n = lws_write(c->wsi, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);
+	n = wsd_write(c, m->buf + LWS_PRE, len, LWS_WRITE_TEXT);
 	wsd_msg_unref(m);
 	if (n < 0 || (size_t)n < len)
 		return -1;

@@ -16,7 +16,19 @@ struct wsd_msg;
 
 struct wsd_user;
 
-enum wsd_conn_state { WSD_CONN_NEW = 0, WSD_CONN_OPEN, WSD_CONN_CLOSING };
+/* NEW until authenticated; CLOSING once out of the table (our Close on its way,
+ * the peer's answered, or being cut); CLOSED after LWS_CALLBACK_CLOSED. */
+enum wsd_conn_state { WSD_CONN_NEW = 0, WSD_CONN_OPEN, WSD_CONN_CLOSING, WSD_CONN_CLOSED };
+
+/*
+ * A closing connection ends within bounded time whatever the peer does: our
+ * Close frame must be out within WSD_CONN_CLOSE_SEND_SECS (a peer that does not
+ * read keeps lws's unsent tail, and WRITEABLE never comes), and the peer's
+ * answer must come within WSD_CONN_CLOSE_ACK_SECS after it. Past either, the
+ * connection is reset (RST: the kernel drops what it still holds for it too).
+ */
+#define WSD_CONN_CLOSE_SEND_SECS 5
+#define WSD_CONN_CLOSE_ACK_SECS 5
 
 /* Per-session data: lws allocates and frees it (per_session_data_size); the
  * queue's ring array and the frames it references are ours, released by
@@ -29,14 +41,17 @@ struct wsd_conn {
 	size_t ring_cap, head, count;
 	size_t queued_bytes;
 	size_t rx_bytes;                /* of the client message being received */
+	size_t lws_held;                /* at most this many bytes lws holds unsent */
 	uint16_t close_code;            /* deferred close, sent from WRITEABLE */
 	uint8_t state;                  /* enum wsd_conn_state */
 	uint8_t close_sent;             /* our Close frame is out; await the peer's */
-	uint8_t ping_due;               /* a ping waits behind queued frames */
+	uint8_t killed;                 /* reset; lws drops it on its next loop turn */
+	uint8_t ping_due;               /* a ping waits for lws's unsent tail */
 	uint8_t alive_in, pinged;       /* wsd_alive: in the wheel; pinged since last seen */
 	const char *close_reason;       /* static string */
 	struct wsd_conn *alive_prev, *alive_next; /* wsd_alive's slot list */
 	uint32_t alive_due, last_seen;  /* seconds of the loop clock */
+	uint32_t ping_sent;             /* when the unanswered ping left (loop clock) */
 };
 
 /* The uid table is process-wide, one per daemon: set its queue limits first. */
@@ -45,6 +60,13 @@ void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes);
 size_t wsd_conn_count(void);
 size_t wsd_conn_uids(void);
 size_t wsd_conn_queued_bytes(void);
+/* Connections out of the table but not CLOSED yet, and at most how many bytes
+ * lws still holds unsent for them (each counted as the whole frame it was
+ * left with: lws does not say how much of it went). */
+size_t wsd_conn_closing(void);
+size_t wsd_conn_closing_bytes(void);
+/* Closing connections reset because a bound above ran out (only grows). */
+uint64_t wsd_conn_closes_reset(void);
 
 /* Sends every attached connection a Close with code (after what is queued is
  * dropped) and empties the table. */
@@ -52,7 +74,8 @@ void wsd_conn_close_all(uint16_t code, const char *reason);
 
 /* Adds an authenticated connection under uid; -1 on out of memory. */
 int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len);
-/* Drops the queue and leaves the table; safe on a never-attached conn. */
+/* LWS_CALLBACK_CLOSED: drops the queue and leaves the table; safe on a
+ * never-attached conn. */
 void wsd_conn_release(struct wsd_conn *c);
 
 /* Queues one text frame built from pre-serialised parts to every connection of
@@ -66,10 +89,14 @@ int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 /* Closes as soon as the connection is writeable, dropping what is queued. */
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason);
 
-/* Keepalive (wsd_alive): sends a ping now, or after what is queued; hangup
- * leaves the table and has lws drop the connection on its next loop turn. */
+/* Keepalive (wsd_alive): sends a ping now, or as soon as lws's unsent tail is
+ * out (ahead of our queue: a slow reader must still see it within the answer
+ * window); hangup leaves the table and resets the connection, which lws drops
+ * on its next loop turn. */
 void wsd_conn_ping(struct wsd_conn *c);
 void wsd_conn_hangup(struct wsd_conn *c);
+/* wsd_alive: a closing connection's bound ran out; resets it (counted). */
+void wsd_conn_close_expired(struct wsd_conn *c);
 
 /* LWS_CALLBACK_SERVER_WRITEABLE: one lws_write at most. Returns -1 when lws
  * must close the connection (after lws_close_reason was set). */
