@@ -57,6 +57,7 @@ struct proc_pool {
 	unsigned n;
 	struct proc_slot w[PROC_MAX];
 	int announced;      /* PROC_H_READY sent for the current generation of workers */
+	uint64_t last_check; /* when beats were last judged */
 	uint64_t next_tick;
 	sigset_t orig;
 };
@@ -224,6 +225,14 @@ static void proc_read_channel(struct proc_pool *p, unsigned i, uint64_t now)
 static int proc_check_beats(struct proc_pool *p, uint64_t now)
 {
 	int healthy = 1;
+
+	/* The supervisor itself did not run (stopped with its process group, a
+	 * suspended machine): silence it could not hear says nothing of a worker. */
+	if (p->last_check && now - p->last_check > PROC_STALE_MS)
+		for (unsigned i = 0; i < p->n; i++)
+			if (p->w[i].last_beat < now - PROC_STALE_MS)
+				p->w[i].last_beat = now - PROC_STALE_MS;
+	p->last_check = now;
 
 	for (unsigned i = 0; i < p->n; i++) {
 		struct proc_slot *s = &p->w[i];
