@@ -29,7 +29,7 @@ static volatile sig_atomic_t proc_child_died;
 static volatile sig_atomic_t proc_hup;
 static int proc_channel = -1; /* in a worker: its end */
 
-#ifdef PUSH_COVERAGE
+#ifdef COVERAGE
 void __gcov_dump(void); /* libgcov: _exit skips the atexit flush of coverage counts */
 #define proc_exit(rc) (__gcov_dump(), _exit(rc))
 #else
