@@ -69,6 +69,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 
+# push-api's HTTP helpers (fcgi-api/api_http.c) need libfcgi.
+BIN_UNIT += $(BUILD)/tests/test_api_http
+unit: $(BUILD)/tests/test_api_http
+$(BUILD)/tests/test_api_http: $(BUILD)/obj/tests/unit/test_api_http.o \
+		$(BUILD)/obj/fcgi-api/api_http.o $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_FCGI)
+
 deps:
 	@scripts/deps.sh run $(WEB)
 
