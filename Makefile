@@ -93,6 +93,12 @@ test-unit: unit
 test-system: all
 	@scripts/system-tests.sh $(BUILD)/bin
 
+# Line and branch coverage of the product code by the unit and system tests
+# (built with --coverage into its own BUILD dir; gcovr prints the report).
+.PHONY: coverage
+coverage:
+	@scripts/coverage.sh build/coverage
+
 # Benchmarks against nginx+nchan (docs/benchmarks.md); QUICK=1 for the short set.
 bench: all
 	@QUICK=$(QUICK) bench/run.sh
@@ -103,11 +109,13 @@ fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # The whole suite, then again under ASan+UBSan (zero reports required), then a
-# short run of every fuzzer (saved crashers replayed first).
+# short run of every fuzzer (saved crashers replayed first), then the suite once
+# more on a --coverage build for the line and branch coverage report.
 test: deps-test
 	@$(MAKE) --no-print-directory test-unit test-system
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5
+	@$(MAKE) --no-print-directory coverage
 
 # Install: PREFIX=/usr puts the config in /etc/push-service, other prefixes in
 # PREFIX/etc/push-service; DESTDIR stages everything for packaging.
