@@ -315,7 +315,7 @@ class Service:
         return await websockets.connect(self.ws_url(uid, key, **kw), max_size=None, **kw_ssl,
                                         ping_interval=None)
 
-    def wait_online(self, uid, n=1, timeout=5.0):
+    def wait_online(self, uid, n=1, timeout=10.0):
         """Until a push to uid reaches n connections (sends probe messages)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -374,14 +374,14 @@ def is_error_body(data):
             and isinstance(data["contents"], str) and data["contents"] != "")
 
 
-async def recv_json(ws, timeout=5.0):
+async def recv_json(ws, timeout=10.0):
     """Next text frame as parsed JSON (asserting it is text, not binary)."""
     raw = await asyncio.wait_for(ws.recv(), timeout)
     assert isinstance(raw, str), f"expected a text frame, got {type(raw).__name__}"
     return json.loads(raw)
 
 
-async def recv_user(ws, timeout=5.0):
+async def recv_user(ws, timeout=10.0):
     """Next message that is not one of wait_online()'s "_probe" pushes."""
     end = time.monotonic() + timeout
     while True:
@@ -390,7 +390,7 @@ async def recv_user(ws, timeout=5.0):
             return msg
 
 
-def push_until_delivered(svc, uid, topic="t", contents=None, timeout=5.0, **kw):
+def push_until_delivered(svc, uid, topic="t", contents=None, timeout=10.0, **kw):
     """Pushes the same message until it reaches a connection (404 pushes do not
     consume a sequence number), without wait_online()'s probes. Returns the reply."""
     end = time.monotonic() + timeout
@@ -425,7 +425,7 @@ def assert_serving(svc, uid="still-serving"):
     asyncio.run(roundtrip(svc, uid))
 
 
-def poll_status(svc, uid, want, timeout=1.0, **kw):
+def poll_status(svc, uid, want, timeout=10.0, **kw):
     """Pushes until the status is `want` (bounded); returns (status, data) of the last try."""
     end = time.monotonic() + timeout
     while True:
