@@ -70,6 +70,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 
+# push-api's HTTP helpers (fcgi-api/api_http.c) need libfcgi.
+BIN_UNIT += $(BUILD)/tests/test_api_http
+unit: $(BUILD)/tests/test_api_http
+$(BUILD)/tests/test_api_http: $(BUILD)/obj/tests/unit/test_api_http.o \
+		$(BUILD)/obj/fcgi-api/api_http.o $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_FCGI)
+
 deps:
 	@scripts/deps.sh run $(WEB)
 
@@ -86,6 +94,12 @@ test-unit: unit
 test-system: all
 	@scripts/system-tests.sh $(BUILD)/bin
 
+# Line and branch coverage of the product code by the unit and system tests
+# (built with --coverage into its own BUILD dir; gcovr prints the report).
+.PHONY: coverage
+coverage:
+	@scripts/coverage.sh build/coverage
+
 # Benchmarks against nginx+nchan (docs/benchmarks.md); QUICK=1 for the short set.
 bench: all
 	@QUICK=$(QUICK) bench/run.sh
@@ -97,12 +111,14 @@ fuzz:
 
 # A clang -Werror build (gcc builds the tested binaries), the whole suite, then
 # again under ASan+UBSan (zero reports required), then a short run of every
-# fuzzer (saved crashers replayed first).
+# fuzzer (saved crashers replayed first), then the suite once more on a
+# --coverage build for the line and branch coverage report.
 test: deps-test
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang WERROR=-Werror all unit
 	@$(MAKE) --no-print-directory test-unit test-system
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5
+	@$(MAKE) --no-print-directory coverage
 
 # Install: PREFIX=/usr puts the config in /etc/push-service, other prefixes in
 # PREFIX/etc/push-service; DESTDIR stages everything for packaging.

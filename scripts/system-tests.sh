@@ -17,7 +17,8 @@ fi
 
 rc=0
 # Debian's python3 carries python3-pytest and python3-websockets.
-/usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/system" || rc=$?
+# -rs lists every skip with its reason (under CI=true a skip also fails the run).
+/usr/bin/python3 -m pytest -q -rs -p no:cacheprovider "$top/tests/system" || rc=$?
 
 if [ -n "$san_dir" ]; then
 	if ls "$san_dir"/* >/dev/null 2>&1; then

@@ -23,6 +23,23 @@ BIN = os.environ.get("PUSH_BIN_DIR", os.path.join(TOP, "build", "bin"))
 PASSWORD = "s3cret-pw"
 
 
+# In CI a skipped test is a failed run: a missing tool or privilege there means the
+# suite did not test what it claims. (Locally a skip stays a skip.)
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") == "true" and _skipped and exitstatus == 0:
+        print(f"\nCI: {len(_skipped)} test(s) skipped, which fails the run: "
+              + ", ".join(_skipped[:10]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -59,7 +76,6 @@ class Service:
         self.fcgi_port = free_port()
         self.password = overrides.pop("password", PASSWORD)
         self.conf = os.path.join(workdir, "conf.yaml")
-        self.sock = os.path.join(workdir, "run", "ws-daemon.sock")
         cfg = {
             "addr": f"127.0.0.1:{self.http_port}",
             "ws_addr": f"127.0.0.1:{self.ws_port}",
@@ -67,21 +83,35 @@ class Service:
             "password": self.password,
             "log_level": "info",
             "fcgi_procs": 2,
-            # PUSH_WORKERS=2 runs the whole suite against a sharded ws-daemon.
-            "workers": int(os.environ.get("PUSH_WORKERS", "1")),
+            # No "workers": the suite runs the shipped default (one per CPU) unless
+            # a test sets it.
         }
         cfg.update(overrides)
         self.cfg = cfg
         self.write_conf()
-        base = self.sock
-        n = int(cfg.get("workers", 1))
-        self.socks = [base] if n == 1 else [f"{base}.{i}" for i in range(n)]
-        self.sock = self.socks[0]
+        self.learn_sockets()
         self.daemon = None
         self.webserver = None   # lighttpd or apache2
         self.fcgi_pool = None   # push-api -s (Apache only; lighttpd spawns its own)
         self.daemon_log = os.path.join(workdir, "daemon.log")
         self.web_log = os.path.join(workdir, f"{web}.log")
+
+    def conf_value(self, key):
+        """The effective value of a config key, as the daemon computes it (`-g`)."""
+        r = subprocess.run([os.path.join(BIN, "ws-daemon"), "-c", self.conf, "-g", key],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"ws-daemon -g {key}: {r.stderr}")
+        return r.stdout.strip()
+
+    def learn_sockets(self):
+        """The daemon's datagram sockets: ipc_socket with one worker, ipc_socket.<i>
+        for each of N > 1 (N as the daemon resolves it: workers 0 is one per CPU)."""
+        base = self.conf_value("ipc_socket")
+        self.workers = int(self.conf_value("workers"))
+        assert self.workers >= 1, self.workers
+        self.socks = [base] if self.workers == 1 else [f"{base}.{i}" for i in range(self.workers)]
+        self.sock = self.socks[0]
 
     def write_conf(self, **changes):
         """(Re)writes conf.yaml from self.cfg plus changes; a value of None drops a key."""
@@ -119,11 +149,25 @@ class Service:
                 proc.wait()
         return proc.returncode
 
-    def start_daemon(self):
+    def start_daemon(self, timeout=30):
+        self.learn_sockets()  # the config may have changed since the last start
+        # A crashed daemon's socket files stay behind: only new ones mean "ready".
+        def ident(p):
+            try:
+                st = os.stat(p)
+                return st.st_ino, st.st_mtime_ns
+            except FileNotFoundError:
+                return None
+        stale = {p: ident(p) for p in self.socks}
+
+        def ready():
+            return all(ident(p) not in (None, stale[p]) for p in self.socks) \
+                and port_open(self.ws_port)
+
         self.daemon = self._spawn([os.path.join(BIN, "ws-daemon"), "-c", self.conf],
                                   self.daemon_log, own_group=True)
-        if not wait_until(lambda: all(os.path.exists(p) for p in self.socks)
-                          and port_open(self.ws_port)):
+        if not wait_until(lambda: ready() or self.daemon.poll() is not None, timeout) \
+                or self.daemon.poll() is not None:
             raise RuntimeError("ws-daemon did not start:\n" + self.read_log(self.daemon_log))
 
     def stop_daemon(self, sig=signal.SIGTERM, timeout=10):
@@ -144,13 +188,13 @@ class Service:
         if self.web == "apache":
             self.fcgi_pool = self._spawn([os.path.join(BIN, "push-api"), "-c", self.conf,
                                           "-s", "-"], os.path.join(self.dir, "push-api.log"))
-            if not wait_until(lambda: port_open(self.fcgi_port)):
+            if not wait_until(lambda: port_open(self.fcgi_port), 30):
                 raise RuntimeError("push-api did not start")
             argv = ["apache2", "-DFOREGROUND", "-f", self._web_conf("apache-conf.sh")]
         else:
             argv = ["lighttpd", "-D", "-f", self._web_conf("lighttpd-conf.sh")]
         self.webserver = self._spawn(argv, self.web_log)
-        if not wait_until(lambda: port_open(self.http_port)):
+        if not wait_until(lambda: port_open(self.http_port), 30):
             raise RuntimeError(f"{self.web} did not start:\n" + self.read_log(self.web_log))
 
     def stop_web(self):
@@ -271,7 +315,7 @@ class Service:
         return await websockets.connect(self.ws_url(uid, key, **kw), max_size=None, **kw_ssl,
                                         ping_interval=None)
 
-    def wait_online(self, uid, n=1, timeout=5.0):
+    def wait_online(self, uid, n=1, timeout=10.0):
         """Until a push to uid reaches n connections (sends probe messages)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -330,14 +374,14 @@ def is_error_body(data):
             and isinstance(data["contents"], str) and data["contents"] != "")
 
 
-async def recv_json(ws, timeout=5.0):
+async def recv_json(ws, timeout=10.0):
     """Next text frame as parsed JSON (asserting it is text, not binary)."""
     raw = await asyncio.wait_for(ws.recv(), timeout)
     assert isinstance(raw, str), f"expected a text frame, got {type(raw).__name__}"
     return json.loads(raw)
 
 
-async def recv_user(ws, timeout=5.0):
+async def recv_user(ws, timeout=10.0):
     """Next message that is not one of wait_online()'s "_probe" pushes."""
     end = time.monotonic() + timeout
     while True:
@@ -346,7 +390,7 @@ async def recv_user(ws, timeout=5.0):
             return msg
 
 
-def push_until_delivered(svc, uid, topic="t", contents=None, timeout=5.0, **kw):
+def push_until_delivered(svc, uid, topic="t", contents=None, timeout=10.0, **kw):
     """Pushes the same message until it reaches a connection (404 pushes do not
     consume a sequence number), without wait_online()'s probes. Returns the reply."""
     end = time.monotonic() + timeout
@@ -381,7 +425,7 @@ def assert_serving(svc, uid="still-serving"):
     asyncio.run(roundtrip(svc, uid))
 
 
-def poll_status(svc, uid, want, timeout=1.0, **kw):
+def poll_status(svc, uid, want, timeout=10.0, **kw):
     """Pushes until the status is `want` (bounded); returns (status, data) of the last try."""
     end = time.monotonic() + timeout
     while True:

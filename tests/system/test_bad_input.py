@@ -357,7 +357,7 @@ def test_daemon_down_is_503_then_recovers(make_service):
     for _ in range(3):
         resp, took = timed_push(svc, "phoenix")
         expect_error(resp, 503)
-        assert took < 0.5 + 2.0, f"503 took {took:.2f}s"
+        assert took < 0.5 + 3.0, f"503 took {took:.2f}s"  # push_timeout_ms + slack
     # /access does not need the daemon.
     assert svc.access("phoenix")
     svc.start_daemon()
@@ -373,22 +373,24 @@ def test_daemon_killed_is_503_then_recovers(make_service):
     for _ in range(3):
         resp, took = timed_push(svc, "killed")
         expect_error(resp, 503)
-        assert took < 0.5 + 2.0, f"503 took {took:.2f}s"
+        assert took < 0.5 + 3.0, f"503 took {took:.2f}s"  # push_timeout_ms + slack
     svc.start_daemon()
     assert_serving(svc)
 
 
 def test_daemon_frozen_is_503_within_timeout(make_service):
     """A daemon that does not answer (SIGSTOP): 503 after about push_timeout_ms, no hang."""
-    svc = make_service(push_timeout_ms=300)
+    timeout_s = 0.3
+    svc = make_service(push_timeout_ms=int(timeout_s * 1000))
     pid = svc.daemon.pid
     svc.freeze_daemon(signal.SIGSTOP)
     try:
         for _ in range(3):
             resp, took = timed_push(svc, "frozen")
             expect_error(resp, 503)
-            assert took < 0.3 + 2.0, f"503 took {took:.2f}s"
-            assert took >= 0.25, "answered before push_timeout_ms without the daemon?"
+            assert took < timeout_s + 3.0, f"503 took {took:.2f}s"
+            # The request's round trip contains push-api's whole wait.
+            assert took >= timeout_s, "answered before push_timeout_ms without the daemon?"
     finally:
         svc.freeze_daemon(signal.SIGCONT)
     assert svc.daemon.pid == pid

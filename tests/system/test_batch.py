@@ -22,12 +22,13 @@ def test_batch_per_message_results_and_order(make_service):
                 st, _, d = await asyncio.to_thread(push_until_delivered, svc, uid, "warm", 0)
                 while d["number"] < want:
                     st, _, d = await asyncio.to_thread(svc.push, uid, "warm", 0)
-            for ws in (a1, a2, b):
-                while True:  # drain warm-ups
-                    try:
-                        await asyncio.wait_for(ws.recv(), 0.2)
-                    except asyncio.TimeoutError:
-                        break
+            # Drain the warm-ups: a "sync" push to each uid is the last of them.
+            for uid, conns in (("ba", (a1, a2)), ("bb", (b,))):
+                st, _, d = await asyncio.to_thread(svc.push, uid, "sync", 0)
+                assert st == 200 and d["number"] == len(conns), d
+                for ws in conns:
+                    while (await recv_json(ws))["topic"] != "sync":
+                        pass
             msgs = [{"uid": "ba", "topic": "m", "contents": 1},
                     {"uid": "nobody", "topic": "m", "contents": 2},
                     {"uid": "bb", "topic": "m", "contents": {"x": "三"}},

@@ -241,7 +241,7 @@ def test_numbers_strictly_increasing_after_probes(service):
             got = [await recv_user(ws) for _ in range(10)]
             nums = [m["number"] for m in got]
             assert nums == list(range(nums[0], nums[0] + 10)), nums
-            assert nums[0] >= 2  # after at least one probe
+            assert nums[0] == 2  # wait_online stops at its first delivered probe
         finally:
             await ws.close()
     run(go())
@@ -261,9 +261,11 @@ def test_every_connection_of_uid_receives(service):
             msgs = [await recv_user(c) for c in conns]
             assert all(m["topic"] == "all" and m["contents"] == {"k": "v"} for m in msgs)
             assert len({m["number"] for m in msgs}) == 1, "one push, one number"
-            # The other uid got nothing.
-            with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(other.recv(), 0.3)
+            # The other uid got nothing: the first frame it gets is a push to itself.
+            st, _, data = await asyncio.to_thread(push_until_delivered, service,
+                                                  "multi-other", "own", 1)
+            assert data == SUCCESS_1, data
+            assert await recv_json(other) == {"topic": "own", "number": 1, "contents": 1}
         finally:
             for c in conns + [other]:
                 await c.close()
@@ -277,13 +279,15 @@ def test_count_drops_when_one_connection_closes(service):
         try:
             await asyncio.to_thread(service.wait_online, "multi-drop", 2)
             await a.close()
-            end = time.monotonic() + 1.0
+            # The daemon learns of the close as an event; the bound is only generous.
+            end = time.monotonic() + 10
             while True:
                 st, _, data = await asyncio.to_thread(service.push, "multi-drop", "x", 1)
                 assert st == 200, data
                 if data["number"] == 1 or time.monotonic() > end:
                     break
-            assert data["number"] == 1, "closed connection still counted after 1 s"
+                await asyncio.sleep(0.02)
+            assert data["number"] == 1, "closed connection still counted after 10 s"
             msg = await recv_user(b)
             assert msg["topic"] == "x"
         finally:
@@ -292,13 +296,13 @@ def test_count_drops_when_one_connection_closes(service):
     run(go())
 
 
-def test_disconnect_makes_uid_offline_within_1s(service):
+def test_disconnect_makes_uid_offline(service):
     async def go():
         ws = await service.connect("leaver")
         await asyncio.to_thread(service.wait_online, "leaver")
         await ws.close()
     run(go())
-    st, data = poll_status(service, "leaver", 404, timeout=1.0)
+    st, data = poll_status(service, "leaver", 404, timeout=10)
     assert st == 404 and data == OFFLINE, (st, data)
 
 
@@ -415,10 +419,48 @@ def test_ws_refused(service, case):
     run(good_conn())
 
 
+async def try_key(svc, uid, key, timeout=10):
+    """Opens /ws with the key: ("refused", reason) when the daemon answers with its
+    error frame, ("accepted", None) once a push reaches the connection (then closed
+    again, and waited for until the uid is offline)."""
+    ws = await websockets.connect(svc.ws_url(uid, key), ping_interval=None)
+    try:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 0.05))
+                assert msg["topic"] == "error", msg
+                return "refused", msg["contents"]
+            except asyncio.TimeoutError:
+                pass
+            st, _, data = await asyncio.to_thread(svc.push, uid, "_probe", None)
+            if st == 200:
+                await ws.close()
+                st, data = await asyncio.to_thread(poll_status, svc, uid, 404, 10)
+                assert st == 404, (st, data)
+                return "accepted", None
+            assert st == 404, (st, data)
+        raise AssertionError("neither refused nor accepted")
+    finally:
+        await ws.close()
+
+
 def test_ws_refused_expired_key(make_service):
-    svc = make_service(access_key_ttl=1)
+    ttl = 3
+    svc = make_service(access_key_ttl=ttl)
     key = svc.access("expiring")
-    time.sleep(2.2)  # ttl 1 s, whole-second clock: expired for sure after 2 s
+    issued = time.monotonic()
+    # Good for ttl seconds on a whole-second clock, so for at least ttl - 1: taken
+    # right away, then tried until refused, which must come within ttl + 1 s of
+    # its issue (plus scheduling slack).
+    assert run(try_key(svc, "expiring", key)) == ("accepted", None)
+    assert time.monotonic() - issued < ttl - 1, "too slow to test the fresh key"
+    while True:
+        outcome, reason = run(try_key(svc, "expiring", key))
+        if outcome == "refused":
+            break
+        assert time.monotonic() - issued < ttl + 1 + 5, "key still accepted past its ttl"
+    assert "expire" in reason, reason
     reason = run(expect_refused(svc.ws_url("expiring", key)))
     assert "expire" in reason, reason
     st, _, data = svc.push("expiring", "t", 1)
@@ -457,16 +499,25 @@ def test_uid_same_on_access_ws_and_push(service, raw_uid):
     """The same query-string uid, however it is encoded, names the same subscriber on
     /access, /ws and /push (all three decode it the same way)."""
     st, _, data = service.request("GET", "/access", f"uid={raw_uid}&password={service.password}")
-    if st == 400 and "%" in raw_uid:
-        # A bad %-escape: lighttpd normalises it to %25 (a literal '%'), Apache passes
-        # it on and push-api refuses it. Either way all endpoints must agree.
-        assert data["contents"] == "uid is badly encoded", data
+    if raw_uid in ("a%zzb", "ab%4") and service.web == "apache":
+        # A bad %-escape: Apache passes it on and every endpoint refuses it. (lighttpd
+        # normalises it to %25, a literal '%': a valid uid, checked below.)
+        assert st == 400 and data["contents"] == "uid is badly encoded", (st, data)
         st, _, data = service.request("POST", "/push", f"uid={raw_uid}&password={service.password}",
                                       body={"topic": "t", "contents": 1},
                                       headers={"Content-Type": "application/json"})
         assert st == 400 and data["contents"] == "uid is badly encoded", (st, data)
+        # /ws: Apache's proxy itself refuses to forward the badly encoded query.
+        async def subscribe():
+            ws = await websockets.connect(f"ws://127.0.0.1:{service.http_port}/ws?uid={raw_uid}"
+                                          f"&access_key=v1.1.x", ping_interval=None,
+                                          open_timeout=30)
+            await ws.close()
+        with pytest.raises(websockets.InvalidStatusCode) as refused:
+            run(subscribe())
+        assert refused.value.status_code == 403, refused.value
         return
-    assert st == 200, data
+    assert st == 200, (st, data)
     key = data["contents"]
 
     async def go():

@@ -1,6 +1,7 @@
 """The seed document's own examples, unchanged, against the real service: the PHP
 httpPostRaw() push, the PHP file_get_contents() /access call, and the browser
-WebSocket client (run in Node 20 with its browser-compatible WebSocket)."""
+WebSocket client (run in Node.js with a browser-compatible WebSocket: its own where
+it has one, else the `ws` package's, e.g. on Debian 12's Node 18)."""
 import asyncio
 import json
 import os
@@ -16,6 +17,34 @@ from conftest import recv_user, run
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 PHP = shutil.which("php")
 NODE = shutil.which("node")
+
+
+_node_argv = None
+
+
+def node_argv():
+    """How to give the seed's browser code a WebSocket in this Node.js: built in
+    (Node 22+), behind --experimental-websocket (Node 20.10+), or the `ws` package
+    preloaded (Node 18, Debian's node-ws). Found out once, by asking node."""
+    global _node_argv
+    if _node_argv is None:
+        need(NODE, "node")
+        probe = "process.exit(typeof WebSocket === 'function' ? 0 : 1)"
+        env = dict(os.environ, NODE_PATH="/usr/share/nodejs:/usr/lib/nodejs")
+        ways = [[], ["--experimental-websocket", "--no-warnings"],
+                ["-r", os.path.join(EXAMPLES, "websocket_global.cjs")]]
+        if os.environ.get("PUSH_NODE_WS") == "package":
+            ways = ways[2:]  # the Node 18 way, tried on a newer Node
+        for flags in ways:
+            r = subprocess.run([NODE, *flags, "-e", probe], env=env, capture_output=True,
+                               timeout=30)
+            if r.returncode == 0:
+                _node_argv = (flags, env)
+                break
+        else:
+            raise AssertionError("node has no WebSocket and the ws package (node-ws) "
+                                 "is not installed")
+    return _node_argv
 
 
 def need(tool, name):
@@ -42,12 +71,11 @@ class NodeClient:
     """seed_client.mjs in a child process; its stdout is read line by line with a bound."""
 
     def __init__(self, svc, uid, key, max_messages=1):
-        need(NODE, "node")
+        flags, env = node_argv()
         self.proc = subprocess.Popen(
-            [NODE, "--experimental-websocket", "--no-warnings",
-             os.path.join(EXAMPLES, "seed_client.mjs"), f"127.0.0.1:{svc.http_port}", uid, key,
-             str(max_messages)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [NODE, *flags, os.path.join(EXAMPLES, "seed_client.mjs"),
+             f"127.0.0.1:{svc.http_port}", uid, key, str(max_messages)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.buf = b""
         self.lines = []
 

@@ -3,11 +3,13 @@ that refuses to run without a password, units pointing at the installed binaries
 import os
 import subprocess
 
-from conftest import TOP
+from conftest import BIN, TOP
 
 
 def make(*args):
-    r = subprocess.run(["make", "-s", "-C", TOP, *args], capture_output=True, text=True)
+    # BUILD= the build under test: make installs those binaries, it builds none.
+    r = subprocess.run(["make", "-s", "-C", TOP, f"BUILD={os.path.dirname(BIN)}", *args],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     return r
 
@@ -23,6 +25,10 @@ def test_install_and_uninstall(tmp_path):
             "usr/share/doc/push-service/README.md"]
     for w in want:
         assert os.path.exists(os.path.join(dest, w)), w
+    for prog in ("ws-daemon", "push-api"):  # the binaries under test, not a rebuild
+        with open(os.path.join(dest, "usr/bin", prog), "rb") as a, \
+                open(os.path.join(BIN, prog), "rb") as b:
+            assert a.read() == b.read(), prog
     unit = open(os.path.join(dest, "usr/lib/systemd/system/ws-daemon.service")).read()
     assert "ExecStart=/usr/bin/ws-daemon -c /etc/push-service/conf.yaml" in unit
     assert "@" not in unit.replace("$MAINPID", "")
@@ -62,15 +68,15 @@ def test_install_and_uninstall(tmp_path):
 
 def test_help_and_version():
     for prog in ("ws-daemon", "push-api"):
-        path = os.path.join(TOP, "build", "bin", prog)
+        path = os.path.join(BIN, prog)
         r = subprocess.run([path, "-h"], capture_output=True, text=True)
         assert r.returncode == 0 and "usage:" in r.stdout and "exit codes" in r.stdout
         r = subprocess.run([path, "-Z"], capture_output=True, text=True)
         assert r.returncode == 2
-    r = subprocess.run([os.path.join(TOP, "build", "bin", "ws-daemon"), "-v"],
+    r = subprocess.run([os.path.join(BIN, "ws-daemon"), "-v"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("ws-daemon ")
-    r = subprocess.run([os.path.join(TOP, "build", "bin", "ws-daemon"), "-k"],
+    r = subprocess.run([os.path.join(BIN, "ws-daemon"), "-k"],
                        capture_output=True, text=True)
     keys = [line.split()[0] for line in r.stdout.splitlines()]
     assert r.returncode == 0 and "password" in keys and "max_message_bytes" in keys, r.stdout

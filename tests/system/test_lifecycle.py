@@ -12,24 +12,67 @@ import time
 import pytest
 import websockets
 
-from conftest import BIN, assert_serving, raw_exchange, is_error_body, push_until_delivered, recv_json
+from conftest import (BIN, assert_serving, raw_exchange, is_error_body, push_until_delivered,
+                      recv_json, wait_until)
 
 
-def run_daemon(conf, timeout=10):
-    return subprocess.run([os.path.join(BIN, "ws-daemon"), "-c", conf], capture_output=True,
-                          text=True, timeout=timeout)
+def listening_on(pgid, port):
+    """Whether a process of group pgid holds a TCP socket listening on 127.0.0.1:port."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+                inodes.add(f"socket:[{fields[9]}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) != pgid:
+                continue
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes
+                   for fd in os.listdir(f"/proc/{pid}/fd")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def run_daemon(conf, timeout=30, port=None):
+    """Runs a daemon that is expected to give up. One still running at the bound, or
+    found listening on `port`, is stopped with all its workers and reported."""
+    p = subprocess.Popen([os.path.join(BIN, "ws-daemon"), "-c", conf], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        if not wait_until(lambda: p.poll() is not None
+                          or (port is not None and listening_on(p.pid, port)), timeout) \
+                or p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            raise AssertionError(f"ws-daemon -c {conf} is running"
+                                 f"{f' and listens on port {port}' if port else ''}:\n{err}")
+        out, err = p.communicate()
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def test_busy_ws_port_is_a_clean_error(make_service):
     """A second daemon whose WebSocket port is taken exits 1 with a reason (no crash),
-    with one worker and with several (the supervisor gives up instead of looping)."""
+    with one worker and with several (the supervisor gives up instead of looping).
+
+    KNOWN PRODUCT DEFECT (fails until ws-daemon is fixed): with the default worker
+    count the running daemon's workers listen with SO_REUSEPORT, and so do the
+    second daemon's workers when it has several: the kernel lets them join the same
+    port (same user), the second daemon runs instead of exiting 1, and the kernel
+    spreads new WebSockets over two daemons, one of which push-api never talks to."""
     svc = make_service()
     for workers in (1, 2):
         other = os.path.join(svc.dir, f"other{workers}.yaml")
         with open(other, "w") as f:
             f.write(f"password: x\nws_addr: 127.0.0.1:{svc.ws_port}\n"
                     f"ipc_socket: {svc.dir}/other{workers}.sock\nworkers: {workers}\n")
-        r = run_daemon(other)
+        r = run_daemon(other, port=svc.ws_port)
         assert r.returncode == 1, (workers, r.returncode, r.stderr)
         assert "cannot listen for WebSockets" in r.stderr
     assert_serving(svc)
@@ -57,10 +100,9 @@ def test_second_daemon_on_same_socket_is_refused(make_service):
 def test_stale_socket_file_does_not_block_restart(make_service):
     """After a crash (SIGKILL) the socket file is left behind; a restart replaces it."""
     svc = make_service()
-    svc.stop_daemon(signal.SIGKILL)
-    if len(svc.socks) == 1:  # workers die with their supervisor and clean up
-        assert os.path.exists(svc.sock)
-    svc.start_daemon()
+    svc.stop_daemon(signal.SIGKILL)  # the supervisor and every worker
+    assert all(os.path.exists(p) for p in svc.socks), svc.socks
+    svc.start_daemon()  # waits for new socket files, not the stale ones
     assert_serving(svc)
 
 
@@ -80,7 +122,8 @@ def test_ipc_protocol_is_not_reachable_by_clients(make_service):
 def test_push_during_shutdown_is_503_at_once(make_service):
     """Once SIGTERM arrives the daemon stops taking pushes: /push says 503 quickly
     instead of waiting out push_timeout_ms on a socket nobody reads."""
-    svc = make_service(push_timeout_ms=5000)
+    timeout_s = 20
+    svc = make_service(push_timeout_ms=timeout_s * 1000)
 
     async def go():
         ws = await svc.connect("leaving")
@@ -96,7 +139,8 @@ def test_push_during_shutdown_is_503_at_once(make_service):
             st, _, data = await asyncio.to_thread(svc.push, "leaving", "t", 2)
             took = time.monotonic() - t0
             assert st == 503 and is_error_body(data), (st, data)
-            assert took < 2.0, f"503 took {took:.2f}s"
+            # Far less than push_timeout_ms: nobody waited for the daemon.
+            assert took < timeout_s / 2, f"503 took {took:.2f}s"
         finally:
             await ws.close()
     asyncio.run(go())
@@ -107,8 +151,31 @@ def test_burst_of_concurrent_pushes_is_not_refused(make_service):
     """More pushers at once than the kernel queues datagrams for (10): while the
     daemon is briefly stalled, they wait for room (within push_timeout_ms) instead
     of failing with 503, and every message arrives once."""
-    svc = make_service(fcgi_procs=24, push_timeout_ms=3000)
+    svc = make_service(fcgi_procs=24, push_timeout_ms=10000)
     n = 24
+    parent = (svc.fcgi_pool or svc.webserver).pid
+
+    def push_api_states():
+        """wchan of each push-api worker (children of lighttpd or of the pool)."""
+        states = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    comm, rest = f.read().rsplit(")", 1)
+                with open(f"/proc/{pid}/wchan") as f:
+                    wchan = f.read()
+            except OSError:
+                continue
+            if comm.endswith("(push-api") and int(rest.split()[1]) == parent:
+                states.append(wchan)
+        return states
+
+    def all_workers_wait_on_daemon():
+        """Every push-api worker is in poll(): waiting for room on the daemon's socket
+        or for its answer (an idle one waits in accept). Pushes beyond the workers
+        wait in the web server."""
+        states = push_api_states()
+        return len(states) > 0 and all("poll" in w for w in states)
 
     async def go():
         ws = await svc.connect("burst")
@@ -119,7 +186,9 @@ def test_burst_of_concurrent_pushes_is_not_refused(make_service):
             try:
                 with concurrent.futures.ThreadPoolExecutor(n) as pool:
                     futs = [pool.submit(svc.push, "burst", "b", i) for i in range(n)]
-                    await asyncio.sleep(0.6)  # all n are queued or waiting for room
+                    # All n reached push-api and wait on the stopped daemon.
+                    assert await asyncio.to_thread(wait_until, all_workers_wait_on_daemon, 8), \
+                        push_api_states()
                     svc.freeze_daemon(signal.SIGCONT)
                     results = [f.result()[0] for f in futs]
             finally:
@@ -136,9 +205,10 @@ def test_burst_of_concurrent_pushes_is_not_refused(make_service):
 def test_ipc_socket_belongs_to_the_web_servers_group(make_service):
     import grp
     svc = make_service(ipc_socket_group="www-data")
-    st = os.stat(svc.sock)
-    assert st.st_gid == grp.getgrnam("www-data").gr_gid
-    assert st.st_mode & 0o777 == 0o660
+    for path in svc.socks:  # every worker's socket
+        st = os.stat(path)
+        assert st.st_gid == grp.getgrnam("www-data").gr_gid, path
+        assert st.st_mode & 0o777 == 0o660, path
     assert_serving(svc)
 
 

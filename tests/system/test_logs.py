@@ -1,14 +1,29 @@
-"""Logs are levelled lines and never carry secrets: neither the password nor any
-access key appears in the daemon's or the web server's logs, whatever clients do."""
+"""Logs are levelled lines and never carry secrets: neither the password, the
+key_secret nor any access key appears in the daemon's, push-api's or the web
+server's logs, whatever clients do."""
 import asyncio
+import signal
 
 import websockets
 
-from conftest import push_until_delivered, recv_json
+from conftest import push_until_delivered, recv_json, wait_until
+
+LEVELS = ("error", "warn", "notice", "info", "debug")
+
+
+def push_api_log(svc):
+    """push-api's own log: with Apache the pool's stderr (push-api.log in the service
+    directory); with lighttpd its FastCGI children's stderr, which lighttpd's error
+    log (here its stderr) carries."""
+    if svc.web == "apache":
+        return svc.read_log(f"{svc.dir}/push-api.log")
+    return "\n".join(line for line in svc.read_log(svc.web_log).splitlines()
+                     if " push-api[" in line)
 
 
 def test_no_secrets_in_logs(make_service):
-    svc = make_service(password="Very-Secret-PW-42", log_level="debug")
+    svc = make_service(password="Very-Secret-PW-42", key_secret="Key-Secret-One-77",
+                       log_level="debug")
     keys = []
 
     async def go():
@@ -30,11 +45,40 @@ def test_no_secrets_in_logs(make_service):
         svc.push("log-user", "t", 1, password=False,
                  headers={"Authorization": "Bearer Very-Secret-PW-42"})
     asyncio.run(go())
-    svc.stop()
-    logs = svc.read_log(svc.daemon_log) + svc.read_log(svc.web_log)
-    assert "connect uid=log-user" in logs  # the logs are there and say something
-    for secret in ["Very-Secret-PW-42", "Wrong-PW-Guess", *keys, keys[0].split(".")[-1]]:
+
+    # A new key_secret: push-api follows the file (and logs that it did), the daemon
+    # reloads on SIGHUP. Keys issued with it must not show up either.
+    svc.write_conf(key_secret="Key-Secret-Two-88")
+    svc.daemon.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "configuration reloaded" in svc.read_log(svc.daemon_log), 30), \
+        svc.read_log(svc.daemon_log)[-2000:]
+    # push-api looks at the file at most once a second, when a request comes.
+    def reloaded_after_a_request():
+        keys.append(svc.access("log-user"))
+        return "configuration reloaded" in push_api_log(svc)
+    assert wait_until(reloaded_after_a_request, 30, step=0.2), push_api_log(svc)[-2000:]
+    keys.append(svc.access("log-user-2"))
+    # The daemon gone: push-api logs the failed push.
+    svc.stop_daemon()
+    st, _, _ = svc.push("log-user", "t", 1)
+    assert st == 503
+    svc.stop_web()
+
+    daemon_log, api_log = svc.read_log(svc.daemon_log), push_api_log(svc)
+    logs = daemon_log + svc.read_log(svc.web_log) + api_log
+    # The logs are there and say something.
+    assert "connect uid=log-user" in daemon_log
+    assert "configuration reloaded" in api_log and "push to ws-daemon failed" in api_log, api_log
+    assert len(keys) > 3
+    secrets = ["Very-Secret-PW-42", "Wrong-PW-Guess", "Key-Secret-One-77", "Key-Secret-Two-88"]
+    for key in keys:
+        secrets += [key, key.split(".")[-1]]  # the whole key, and its signature alone
+    for secret in secrets:
         assert secret not in logs, f"secret {secret[:6]}... found in the logs"
-    for line in svc.read_log(svc.daemon_log).splitlines():
-        assert " ws-daemon[" in line and any(
-            f"] {lvl}: " in line for lvl in ("error", "warn", "notice", "info", "debug")), line
+    for name, text, prog in (("ws-daemon", daemon_log, " ws-daemon["),
+                             ("push-api", api_log, " push-api[")):
+        lines = text.splitlines()
+        assert lines, f"{name} logged nothing"
+        for line in lines:
+            assert prog in line and any(f"] {lvl}: " in line for lvl in LEVELS), (name, line)
+

@@ -1,5 +1,5 @@
-// The seed's browser client, run in Node 20 with the browser WebSocket API:
-//   node --experimental-websocket seed_client.mjs HOST:PORT UID ACCESS_KEY [MAX_MESSAGES]
+// The seed's browser client, run in Node.js with a browser-style WebSocket
+//   (tests/system/test_examples.py picks the way): node seed_client.mjs HOST:PORT UID ACCESS_KEY [MAX_MESSAGES]
 // (or env PUSH_HOST, PUSH_UID, PUSH_ACCESS_KEY). report() prints one JSON line per call;
 // the process exits after MAX_MESSAGES "success" reports (default 1) or after 20 s.
 const host = process.argv[2] ?? process.env.PUSH_HOST ?? "localhost:8080";
