@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,11 +380,43 @@ static int wsd_make_run_dir(const char *sock)
 	return rc;
 }
 
+/* Workers listen with SO_REUSEPORT, which would let them join the port of
+ * another daemon of the same user and split its clients. A plain bind first
+ * proves the port is nobody's. */
+static int wsd_port_is_free(void)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	char host[256], ps[8];
+	int port, fd = -1, on = 1, rc = -1;
+
+	if (cfg_split_addr(wsd.cfg.ws_addr, host, sizeof host, &port) != 0) {
+		log_err("ws_addr '%s' is not host:port", wsd.cfg.ws_addr);
+		return -1;
+	}
+	(void)snprintf(ps, sizeof ps, "%d", port);
+	if (getaddrinfo(host[0] ? host : NULL, ps, &hints, &ai) != 0 || !ai) {
+		log_err("ws_addr host '%s' is not a numeric address", host);
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0 &&
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		rc = 0;
+	else
+		log_err("cannot listen for WebSockets on %s: %s", wsd.cfg.ws_addr, strerror(errno));
+	if (fd >= 0)
+		(void)close(fd);
+	freeaddrinfo(ai);
+	return rc;
+}
+
 /* Supervisor, before forking: what every worker shares. */
 static int wsd_supervisor_setup(void *arg)
 {
 	(void)arg;
-	if (wsd_make_run_dir(wsd.cfg.ipc_socket) != 0)
+	if (wsd_port_is_free() != 0 || wsd_make_run_dir(wsd.cfg.ipc_socket) != 0)
 		return -1;
 	if (wsd_handoff_create(wsd.handoff, (unsigned)wsd.cfg.workers) != 0) {
 		log_err("cannot create hand-off sockets: %s", strerror(errno));

@@ -1,6 +1,7 @@
 """The API contract end to end: /access, /ws (through lighttpd), /push, message
 format, per-uid numbering, several connections per uid, offline detection."""
 import asyncio
+import re
 import json
 import socket
 import time
@@ -18,13 +19,18 @@ OFFLINE = {"topic": "error", "number": 0, "contents": "此用户不在线"}
 # -- /access -------------------------------------------------------------------
 
 def test_access_issues_key(service):
+    before = int(time.time())
     st, hdrs, data = service.request("GET", "/access",
                                      {"uid": "acc-1", "password": service.password})
+    after = int(time.time())
     assert st == 200, data
     assert hdrs["content-type"].startswith("application/json")
     assert set(data) == {"topic", "number", "contents"}
     assert data["topic"] == "_access" and data["number"] == 1
-    assert isinstance(data["contents"], str) and len(data["contents"]) >= 16
+    # v2.<expiry>.<secret id>.<uid tag>.<signature>, valid for the default 60 s.
+    m = re.fullmatch(r"v2\.(\d+)\.[0-9a-f]{8}\.[0-9a-f]{8}\.[A-Za-z0-9_-]{43}", data["contents"])
+    assert m, data["contents"]
+    assert before + 60 <= int(m.group(1)) <= after + 60, (m.group(1), before)
 
 
 def test_access_bearer_password(service):
@@ -380,9 +386,9 @@ def tamper(key):
 
 
 def bump_expiry(key):
-    """v1.<expiry>.<sig>: a later expiry with the old signature."""
-    head, exp, sig = key.split(".")
-    return f"{head}.{int(exp) + 1000}.{sig}"
+    """v2.<expiry>.<kid>.<uid tag>.<sig>: a later expiry with the old signature."""
+    head, exp, kid, tag, sig = key.split(".")
+    return f"{head}.{int(exp) + 1000}.{kid}.{tag}.{sig}"
 
 
 @pytest.mark.parametrize("case", ["no-uid", "no-key", "garbage-key", "tampered-sig",
@@ -405,6 +411,10 @@ def test_ws_refused(service, case):
         assert "uid" in reason and "missing" in reason, reason
     if case in ("no-key", "empty-key"):
         assert "access_key" in reason and "missing" in reason, reason
+    if case in ("tampered-sig", "tampered-expiry"):
+        assert reason == "access_key has a bad signature", reason
+    if case == "other-uid":
+        assert reason == "access_key was issued for another uid", reason
     # Never registered: pushes to the uid find nobody.
     st, _, data = service.push(uid, "t", 1)
     assert st == 404 and data == OFFLINE
