@@ -153,9 +153,10 @@ enum ipc_call_rc ipc_client_recv(struct ipc_client *c, uint8_t *buf, size_t cap,
 		ssize_t n;
 		int pr;
 
-		if (left <= 0)
-			return IPC_CALL_TIMEOUT;
-		pr = poll(&pfd, 1, (int)left);
+		/* Past the deadline, what already arrived is still taken: a caller
+		 * collecting from several workers reads the others' replies after
+		 * waiting out a slow one. */
+		pr = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr < 0)

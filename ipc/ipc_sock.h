@@ -36,7 +36,8 @@ enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *msg, size_
 				 long deadline);
 
 /* Waits until deadline for the next datagram with a valid header (any request
- * id: the caller matches it); it lands in buf[0..cap), *len its size. */
+ * id: the caller matches it; one already queued is taken even past the
+ * deadline); it lands in buf[0..cap), *len its size. */
 enum ipc_call_rc ipc_client_recv(struct ipc_client *c, uint8_t *buf, size_t cap, size_t *len,
 				 long deadline);
 
