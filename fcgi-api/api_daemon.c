@@ -239,15 +239,21 @@ void api_daemon_free(struct api_daemon *d)
 	cfg_free(&d->cfg);
 }
 
-void api_daemon_keep_up(struct api_daemon *d)
+void api_daemon_keep_up(struct api_daemon *d, int exchange)
 {
-	long now = ipc_clock_ms();
+	long now = ipc_clock_ms(), timeout = api_probe_ms(d);
 
-	if (d->nworkers && d->followed && now - d->heard_ms < API_CONFIRM_MS)
+	/* A request that talks to the daemon anyway learns the generation from
+	 * its own replies (and a push under a stale one is handed back). */
+	if (d->nworkers && d->followed && (exchange || now - d->heard_ms < API_CONFIRM_MS))
 		return;
 	if (d->check_slow && now - d->asked_ms < API_CONFIRM_MS)
 		return;
-	(void)api_check(d, -1, api_probe_ms(d));
+	/* Nowhere to send without the count: a stalled daemon gets the time a
+	 * push would wait for it, like a full queue does. */
+	if (exchange && d->nworkers == 0)
+		timeout = d->cfg.push_timeout_ms;
+	(void)api_check(d, -1, timeout);
 }
 
 int api_daemon_recheck(struct api_daemon *d)
@@ -420,8 +426,6 @@ void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n)
 			if (items[i].http == 0)
 				items[i] = (struct api_item){ items[i].it, { 0 }, 500, "out of memory" };
 	} else {
-		if (d->nworkers == 0)
-			(void)api_check(d, -1, api_probe_ms(d));
 		if (d->nworkers > 0)
 			api_exchange(d, items, n, order, dg);
 		for (size_t i = 0; i < n; i++) {
@@ -462,8 +466,6 @@ unsigned api_daemon_stats(struct api_daemon *d, uint64_t (*v)[IPC_STATS_N], unsi
 	unsigned n;
 	long deadline;
 
-	if (d->nworkers == 0)
-		(void)api_check(d, -1, api_probe_ms(d));
 	api_daemon_flush(d); /* the counts then include what we could not tell before */
 	n = d->nworkers;
 	deadline = ipc_clock_ms() + d->cfg.push_timeout_ms;

@@ -53,15 +53,18 @@ int api_daemon_init(struct api_daemon *d, const char *conf_path);
 void api_daemon_free(struct api_daemon *d);
 
 /* Before a request: learns the workers and the daemon's configuration when
- * they are not known or not confirmed for a second (bounded, rate-limited). */
-void api_daemon_keep_up(struct api_daemon *d);
+ * they are not known, or (exchange 0: a request that will not talk to the
+ * daemon) not confirmed for a second. Bounded: push_timeout_ms when an exchange
+ * needs the worker count, 250 ms otherwise; after a timeout, once a second. */
+void api_daemon_keep_up(struct api_daemon *d, int exchange);
 
 /* After a refused password: asks the daemon again (at most every 100 ms).
  * 1 if the configuration changed, so the password is worth a second look. */
 int api_daemon_recheck(struct api_daemon *d);
 
 /*
- * Sends the items with http 0 to their workers (all datagrams first, then the
+ * Sends the items with http 0 to their workers (503 for all when no worker is
+ * known: call api_daemon_keep_up first) (all datagrams first, then the
  * replies, all within push_timeout_ms) and fills each one's outcome; a worker
  * that does not answer in time fails only its own items (503). Items come back
  * with status IPC_S_STALE or IPC_S_WRONG_WORKER after the daemon's
@@ -70,7 +73,8 @@ int api_daemon_recheck(struct api_daemon *d);
 void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n);
 
 /* Asks every worker for its counters; up[i] says who answered in time.
- * Returns the worker count (v and up hold IPC_WORKERS_MAX), 0 if unknown. */
+ * Returns the worker count (v and up hold IPC_WORKERS_MAX), 0 if unknown
+ * (call api_daemon_keep_up first). */
 unsigned api_daemon_stats(struct api_daemon *d, uint64_t (*v)[IPC_STATS_N], unsigned char *up);
 
 /* Counts a refusal for the daemon's metrics; what cannot be told now (daemon

@@ -479,14 +479,17 @@ static void api_route(struct api *a, FCGX_Request *r)
 	const char *uri = api_param(r, "REQUEST_URI");
 	size_t n = strcspn(uri, "?");
 
-	api_daemon_keep_up(&a->d);
+	int push = n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0;
+	int metrics = n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0;
+
+	api_daemon_keep_up(&a->d, push || metrics);
 	if (api_fit(a) != 0)
 		api_error(r, 500, "out of memory");
 	else if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
 		api_access(a, r);
-	else if (n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0)
+	else if (push)
 		api_push(a, r);
-	else if (n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0)
+	else if (metrics)
 		api_metrics(a, r);
 	else
 		api_error(r, 404, "not found");
