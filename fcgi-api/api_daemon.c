@@ -247,12 +247,12 @@ void api_daemon_keep_up(struct api_daemon *d, int exchange)
 	 * its own replies (and a push under a stale one is handed back). */
 	if (d->nworkers && d->followed && (exchange || now - d->heard_ms < API_CONFIRM_MS))
 		return;
-	if (d->check_slow && now - d->asked_ms < API_CONFIRM_MS)
-		return;
 	/* Nowhere to send without the count: a stalled daemon gets the time a
-	 * push would wait for it, like a full queue does. */
+	 * push would wait for it (as with a full queue), every time. */
 	if (exchange && d->nworkers == 0)
 		timeout = d->cfg.push_timeout_ms;
+	else if (d->check_slow && now - d->asked_ms < API_CONFIRM_MS)
+		return;
 	(void)api_check(d, -1, timeout);
 }
 

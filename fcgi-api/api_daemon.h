@@ -55,7 +55,7 @@ void api_daemon_free(struct api_daemon *d);
 /* Before a request: learns the workers and the daemon's configuration when
  * they are not known, or (exchange 0: a request that will not talk to the
  * daemon) not confirmed for a second. Bounded: push_timeout_ms when an exchange
- * needs the worker count, 250 ms otherwise; after a timeout, once a second. */
+ * needs the worker count, else 250 ms and, after a timeout, once a second. */
 void api_daemon_keep_up(struct api_daemon *d, int exchange);
 
 /* After a refused password: asks the daemon again (at most every 100 ms).
