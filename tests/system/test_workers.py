@@ -67,7 +67,7 @@ def worker_pid(svc, index):
 IPC_HDR = struct.Struct("!2sBBIHHIHH")
 IPC_PUSH, IPC_PUSH_REPLY, IPC_STATS, IPC_STATS_REPLY = 1, 2, 4, 5
 IPC_S_OFFLINE, IPC_S_WRONG_WORKER = 1, 3
-# enum ipc_stat, in order, as /metrics names them.
+# enum ipc_stat, in order, as /metrics names them (uptime travels in milliseconds).
 STAT_NAMES = ["push_connections", "push_uids_online", "push_queue_bytes", "push_uptime_seconds",
              "push_pushes_received_total", "push_pushes_delivered_total",
              "push_deliveries_total"] + \
