@@ -873,6 +873,8 @@ static int ipc_send(uint64_t ts)
 	static char bodies[IPC_MAX_ITEMS][2048];
 	static char uids[IPC_MAX_ITEMS][24];
 	static uint8_t dg[IPC_MAX_DATAGRAM];
+	/* Generation 0: the injector checks no password, so the daemon checks none. */
+	struct ipc_hdr hdr = { 0 };
 	long k = o.batch > 0 ? o.batch : 1, first = next_uid;
 	size_t n;
 
@@ -887,7 +889,8 @@ static int ipc_send(uint64_t ts)
 			.topic = "\"bench\"", .topic_len = 7, .contents = cs,
 			.contents_len = (size_t)(bodies[i] + bl - 1 - cs) };
 	}
-	n = ipc_encode_push(dg, sizeof dg, ++ipc_req, items, (size_t)k);
+	hdr.req_id = ++ipc_req;
+	n = ipc_encode_push(dg, sizeof dg, &hdr, items, (size_t)k);
 	if (n == 0)
 		die("ipc_encode_push failed");
 	if (sendto(ipc_fd, dg, n, 0, (struct sockaddr *)&ipc_sa, sizeof ipc_sa) != (ssize_t)n) {

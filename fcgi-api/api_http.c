@@ -3,6 +3,7 @@
 #include "api_http.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,97 @@ void api_error_method(FCGX_Request *r, const char *allow)
 
 	(void)snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
 	api_error_with(r, 405, hdr, "method not allowed");
+}
+
+struct api_json {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void api_json_put(struct api_json *j, const char *s, size_t n)
+{
+	if (j->oom)
+		return;
+	if (n > j->cap - j->len) {
+		size_t cap = j->cap * 2 + n;
+		char *q = n < SIZE_MAX / 4 && j->cap < SIZE_MAX / 4 ? realloc(j->p, cap) : NULL;
+
+		if (!q) {
+			j->oom = 1;
+			return;
+		}
+		j->p = q;
+		j->cap = cap;
+	}
+	memcpy(j->p + j->len, s, n);
+	j->len += n;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped, UTF-8 as is
+ * (the strings come from parsed JSON or from us, so they are valid UTF-8). */
+static void api_json_str(struct api_json *j, const char *s, size_t n)
+{
+	api_json_put(j, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			api_json_put(j, esc, 2);
+		} else if (c < 0x20) {
+			(void)snprintf(esc, sizeof esc, "\\u%04x", c);
+			api_json_put(j, esc, 6);
+		} else {
+			api_json_put(j, s + i, 1);
+		}
+	}
+	api_json_put(j, "\"", 1);
+}
+
+static void api_json_num(struct api_json *j, uint64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof num, "%" PRIu64, v);
+
+	api_json_put(j, num, n > 0 ? (size_t)n : 0);
+}
+
+char *api_batch_json(const struct api_item_answer *a, size_t n, size_t *len)
+{
+	struct api_json j = { malloc(64 + n * 128), 0, 64 + n * 128, 0 };
+	uint64_t reached = 0;
+
+	j.oom = j.p == NULL || n > SIZE_MAX / 256;
+	for (size_t i = 0; i < n; i++)
+		reached += a[i].ok != 0;
+	api_json_put(&j, "{\"topic\":\"success\",\"number\":", 28);
+	api_json_num(&j, reached);
+	api_json_put(&j, ",\"contents\":[", 13);
+	for (size_t i = 0; i < n; i++) {
+		api_json_put(&j, i ? ",{\"uid\":" : "{\"uid\":", i ? 8 : 7);
+		api_json_str(&j, a[i].uid ? a[i].uid : "", a[i].uid ? a[i].uid_len : 0);
+		api_json_put(&j, a[i].ok ? ",\"topic\":\"success\"" : ",\"topic\":\"error\"",
+			     a[i].ok ? 18 : 16);
+		api_json_put(&j, ",\"number\":", 10);
+		api_json_num(&j, a[i].ok ? a[i].number : 0);
+		api_json_put(&j, ",\"contents\":", 12);
+		api_json_str(&j, a[i].contents, strlen(a[i].contents));
+		if (a[i].status) {
+			api_json_put(&j, ",\"status\":", 10);
+			api_json_num(&j, (uint64_t)a[i].status);
+		}
+		api_json_put(&j, "}", 1);
+	}
+	api_json_put(&j, "]}", 2);
+	if (j.oom) {
+		free(j.p);
+		return NULL;
+	}
+	*len = j.len;
+	return j.p;
 }
 
 const char *api_param(FCGX_Request *r, const char *name)

@@ -86,7 +86,7 @@ static int pool_worker(unsigned index, void *arg)
 	struct pool_ctx *p = arg;
 
 	(void)index;
-	/* SIGHUP is forwarded to workers; push-api follows conf.yaml by itself. */
+	/* SIGHUP is forwarded to workers; push-api follows the daemon, not the file. */
 	(void)signal(SIGHUP, SIG_IGN);
 	return p->fn(p->fd, p->arg);
 }

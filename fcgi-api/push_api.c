@@ -1,46 +1,36 @@
-/* push-api: the persistent FastCGI responder for /access and /push. One program
- * routes on REQUEST_URI so one process pool, one config load and one IPC socket serve both. */
+/* push-api: the persistent FastCGI responder for /access, /push and /metrics. One
+ * program routes on REQUEST_URI so one process pool and one daemon view serve all. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "akey.h"
+#include "api_daemon.h"
 #include "api_http.h"
+#include "api_metrics.h"
 #include "api_pool.h"
 #include "cfg.h"
 #include "ipc.h"
-#include "ipc_sock.h"
 #include "log.h"
 #include "req.h"
 #include "wmsg.h"
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
-#define API_REPLY_GRACE_MS 250
-#define API_MAX_WORKERS 64 /* cfg bounds `workers` to this */
 
 struct api {
-	struct cfg cfg;
-	struct ipc_client ipc[API_MAX_WORKERS]; /* one per ws-daemon worker */
-	unsigned nipc;
-	unsigned char pw_digest[32]; /* SHA-256 of the password: fixed-length compare */
-	uint32_t next_req_id;
-	char *body;                  /* max_message_bytes, reused per request */
-	uint8_t *dgram;              /* IPC_MAX_DATAGRAM */
-	uint8_t reply[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN];
-	char *uid;                   /* max_uid_bytes + 1 */
-	const char *conf_path;       /* argv/env string, lives as long as the process */
-	struct stat conf_st;         /* identity of the file last loaded */
-	time_t conf_checked;         /* last stat(), at most once a second */
+	struct api_daemon d;         /* its cfg is the configuration we run */
+	char *body;                  /* body_cap bytes, reused per request */
+	size_t body_cap;
+	char *uid;                   /* uid_cap bytes */
+	size_t uid_cap;
 };
 
 static volatile sig_atomic_t api_stop;
@@ -59,13 +49,22 @@ static int api_digest(const char *s, size_t n, unsigned char out[32])
 	return EVP_Digest(s, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : -1;
 }
 
+/* Fixed-length compare of digests: the time taken says nothing about the password. */
+static int api_password_ok(const struct api *a, const char *pw, size_t n)
+{
+	const char *want = a->d.cfg.password;
+	unsigned char d1[32], d2[32];
+
+	return n > 0 && api_digest(pw, n, d1) == 0 && api_digest(want, strlen(want), d2) == 0 &&
+	       CRYPTO_memcmp(d1, d2, sizeof d1) == 0;
+}
+
 /* The password may come as ?password= (the seed's clients) or as a Bearer token. */
-static int api_authorized(struct api *a, FCGX_Request *r)
+static int api_password_matches(const struct api *a, FCGX_Request *r)
 {
 	const char *qs = api_param(r, "QUERY_STRING");
 	const char *tok = api_bearer_token(api_param(r, "HTTP_AUTHORIZATION"));
 	char pw[API_MAX_SECRET + 1];
-	unsigned char d[32];
 	size_t n;
 	int ok;
 
@@ -77,28 +76,32 @@ static int api_authorized(struct api *a, FCGX_Request *r)
 	} else if (req_query_get(qs, strlen(qs), "password", pw, sizeof pw, &n) != REQ_OK) {
 		return 0;
 	}
-	ok = n > 0 && api_digest(pw, n, d) == 0 && CRYPTO_memcmp(d, a->pw_digest, sizeof d) == 0;
+	ok = api_password_ok(a, pw, n);
 	OPENSSL_cleanse(pw, sizeof pw);
 	return ok;
 }
 
-/* Counts a refusal in ws-daemon's metrics (best effort, never waits). */
+/* A refused password is checked once more if the daemon's configuration has
+ * just changed (a reload this process has not heard of yet). */
+static int api_authorized(struct api *a, FCGX_Request *r)
+{
+	if (api_password_matches(a, r))
+		return 1;
+	return api_daemon_recheck(&a->d) && api_password_matches(a, r);
+}
+
+/* Counts a refusal in ws-daemon's metrics (kept while it cannot be told). */
 static void api_report(struct api *a, int status)
 {
-	uint8_t msg[IPC_HDR_LEN];
-	int why;
-
 	switch (status) {
-	case 400: why = IPC_R_BAD_REQUEST; break;
-	case 401: why = IPC_R_UNAUTHORIZED; break;
-	case 405: why = IPC_R_METHOD; break;
-	case 413: why = IPC_R_TOO_LARGE; break;
-	case 415: why = IPC_R_MEDIA_TYPE; break;
-	case 503: why = IPC_R_DAEMON; break;
-	default: return;
+	case 400: api_daemon_refused(&a->d, IPC_R_BAD_REQUEST); break;
+	case 401: api_daemon_refused(&a->d, IPC_R_UNAUTHORIZED); break;
+	case 405: api_daemon_refused(&a->d, IPC_R_METHOD); break;
+	case 413: api_daemon_refused(&a->d, IPC_R_TOO_LARGE); break;
+	case 415: api_daemon_refused(&a->d, IPC_R_MEDIA_TYPE); break;
+	case 503: api_daemon_refused(&a->d, IPC_R_DAEMON); break;
+	default: break;
 	}
-	if (ipc_encode_bare(msg, sizeof msg, IPC_T_REPORT, 0, (uint16_t)why))
-		ipc_client_notify(&a->ipc[0], msg, sizeof msg); /* /metrics sums the workers */
 }
 
 static void api_refuse(struct api *a, FCGX_Request *r, int status, const char *reason)
@@ -111,7 +114,7 @@ static void api_refuse(struct api *a, FCGX_Request *r, int status, const char *r
 static int api_get_uid(struct api *a, FCGX_Request *r, size_t *len)
 {
 	const char *qs = api_param(r, "QUERY_STRING");
-	size_t cap = (size_t)a->cfg.max_uid_bytes + 1;
+	size_t cap = (size_t)a->d.cfg.max_uid_bytes + 1;
 	enum req_rc rc = req_query_get(qs, strlen(qs), "uid", a->uid, cap, len);
 	const char *why;
 
@@ -128,7 +131,7 @@ static int api_get_uid(struct api *a, FCGX_Request *r, size_t *len)
 		api_refuse(a, r, 400, "uid is badly encoded");
 		return -1;
 	}
-	why = req_uid_problem(a->uid, *len, (size_t)a->cfg.max_uid_bytes);
+	why = req_uid_problem(a->uid, *len, (size_t)a->d.cfg.max_uid_bytes);
 	if (why) {
 		api_refuse(a, r, 400, why);
 		return -1;
@@ -153,8 +156,8 @@ static void api_access(struct api *a, FCGX_Request *r)
 	}
 	if (api_get_uid(a, r, &uid_len) != 0)
 		return;
-	klen = akey_issue(a->cfg.secret, a->uid, uid_len, time(NULL), a->cfg.access_key_ttl, key,
-			  sizeof key);
+	klen = akey_issue(a->d.cfg.secret, a->uid, uid_len, time(NULL), a->d.cfg.access_key_ttl,
+			  key, sizeof key);
 	body = klen ? wmsg_reply("_access", 1, key, &blen) : NULL;
 	if (!body) {
 		api_error(r, 500, "cannot issue an access key");
@@ -191,7 +194,7 @@ static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *b
 		api_refuse(a, r, 415, "Content-Type must be application/json");
 		return -1;
 	}
-	switch (api_read_body(r, a->body, (size_t)a->cfg.max_message_bytes, blen)) {
+	switch (api_read_body(r, a->body, (size_t)a->d.cfg.max_message_bytes, blen)) {
 	case API_BODY_OK:
 		return 0;
 	case API_BODY_TOO_LARGE:
@@ -205,58 +208,67 @@ static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *b
 	return -1;
 }
 
-/* One request/reply exchange with ws-daemon for items[0..n); fills res[0..n).
- * Answers the error itself and returns -1. */
-/* The ws-daemon worker that owns uid (see req_uid_shard). */
-static struct ipc_client *api_worker_of(struct api *a, const char *uid, size_t len)
+static int api_resend(const struct api_item *it)
 {
-	return &a->ipc[req_uid_shard(uid, len, a->nipc)];
+	return it->http == 200 &&
+	       (it->res.status == IPC_S_STALE || it->res.status == IPC_S_WRONG_WORKER);
 }
 
-static int api_deliver(struct api *a, FCGX_Request *r, struct ipc_client *c,
-		       const struct ipc_push_item *items, size_t n, struct ipc_result *res)
+/*
+ * Delivers items[0..n). A worker that refused some as sent under another
+ * configuration or to the wrong worker taught us its configuration or count
+ * (api_daemon_push re-learned it): the password is checked again under the
+ * configuration now running, then those items go out once more.
+ */
+static void api_deliver(struct api *a, FCGX_Request *r, struct api_item *items, size_t n)
 {
-	uint32_t id = a->next_req_id++;
-	size_t dlen = ipc_encode_push(a->dgram, IPC_MAX_DATAGRAM, id, items, n), rlen = 0;
-	enum ipc_call_rc rc;
-	struct ipc_hdr h;
+	size_t again = 0;
+	int ok;
 
-	if (dlen == 0) {
-		api_refuse(a, r, 413, "message is too large once encoded");
-		return -1;
+	api_daemon_push(&a->d, items, n);
+	for (size_t i = 0; i < n; i++)
+		again += api_resend(&items[i]);
+	if (again == 0)
+		return;
+	ok = api_password_matches(a, r);
+	for (size_t i = 0; i < n; i++) {
+		if (!api_resend(&items[i]))
+			continue;
+		items[i].http = ok ? 0 : 401;
+		items[i].why = ok ? NULL : "wrong or missing password";
 	}
-	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
-	 * lets an answer given just before that still reach us, so a 503 for a
-	 * timeout means "not delivered". */
-	rc = ipc_client_call(c, a->dgram, dlen, id, a->reply, sizeof a->reply, &rlen,
-			     a->cfg.push_timeout_ms + API_REPLY_GRACE_MS);
-	if (rc != IPC_CALL_OK) {
-		log_warn("push to ws-daemon failed: %s", ipc_call_rc_str(rc));
-		api_refuse(a, r, rc == IPC_CALL_TOO_BIG ? 413 : 503, ipc_call_rc_str(rc));
-		return -1;
+	if (!ok)
+		return;
+	api_daemon_push(&a->d, items, n);
+	for (size_t i = 0; i < n; i++) {
+		if (api_resend(&items[i])) {
+			items[i].http = 503;
+			items[i].why = "push daemon is changing its configuration";
+		}
 	}
-	if (ipc_decode_push_reply(a->reply, rlen, &h, res, n) != IPC_OK || h.count != n) {
-		log_err("ws-daemon sent a reply we cannot read");
-		api_refuse(a, r, 503, "push daemon gave an unreadable answer");
-		return -1;
-	}
-	return 0;
 }
 
-static void api_push_answer(FCGX_Request *r, const struct ipc_result *res)
+static void api_push_answer(struct api *a, FCGX_Request *r, const struct api_item *it)
 {
 	char *body;
 	size_t blen = 0;
 
-	if (res->status == IPC_S_OFFLINE || (res->status == IPC_S_DELIVERED && res->delivered == 0)) {
+	if (it->http != 200) {
+		if (it->http == 503)
+			log_warn("push to ws-daemon failed: %s", it->why);
+		api_refuse(a, r, it->http, it->why);
+		return;
+	}
+	if (it->res.status == IPC_S_OFFLINE ||
+	    (it->res.status == IPC_S_DELIVERED && it->res.delivered == 0)) {
 		api_error(r, 404, "此用户不在线");
 		return;
 	}
-	if (res->status != IPC_S_DELIVERED) {
+	if (it->res.status != IPC_S_DELIVERED) {
 		api_error(r, 400, "the push daemon refused the message");
 		return;
 	}
-	body = wmsg_reply("success", (long long)res->delivered, "推送成功", &blen);
+	body = wmsg_reply("success", (long long)it->res.delivered, "推送成功", &blen);
 	if (!body) {
 		api_error(r, 500, "out of memory");
 		return;
@@ -268,101 +280,98 @@ static void api_push_answer(FCGX_Request *r, const struct ipc_result *res)
 static void api_push_one(struct api *a, FCGX_Request *r, size_t uid_len, size_t blen)
 {
 	struct wmsg_push msg;
-	struct ipc_push_item it;
-	struct ipc_result res;
+	struct api_item it;
 	char reason[256];
-	int rc;
 
 	if (wmsg_parse_push(a->body, blen, &msg, reason, sizeof reason) != 0) {
 		api_refuse(a, r, 400, reason);
 		return;
 	}
-	it = (struct ipc_push_item){ a->uid, uid_len, msg.topic_json, msg.topic_len,
-				     msg.contents_json, msg.contents_len };
-	rc = api_deliver(a, r, api_worker_of(a, a->uid, uid_len), &it, 1, &res);
+	memset(&it, 0, sizeof it);
+	it.it = (struct ipc_push_item){ a->uid, uid_len, msg.topic_json, msg.topic_len,
+					msg.contents_json, msg.contents_len };
+	api_deliver(a, r, &it, 1);
+	api_push_answer(a, r, &it);
 	wmsg_push_free(&msg);
-	if (rc == 0)
-		api_push_answer(r, &res);
 }
 
-/* Sends the valid messages to their workers in as few datagrams as fit, keeping
- * their order within each worker (so per-uid numbers follow the array);
- * res[i] answers batch item i. */
-static int api_batch_deliver(struct api *a, FCGX_Request *r, const struct wmsg_batch *b,
-			     struct ipc_push_item *items, size_t *map, struct ipc_result *res)
+/* What a batch item's answer says when a worker answered it. */
+static void api_batch_item(const struct api_item *it, struct api_item_answer *out)
 {
-	for (unsigned w = 0; w < a->nipc; w++) {
-		size_t n = 0, start = 0;
-
-		for (size_t i = 0; i < b->n; i++) {
-			const struct wmsg_batch_item *bi = &b->items[i];
-
-			if (bi->error || api_worker_of(a, bi->uid, bi->uid_len) != &a->ipc[w])
-				continue;
-			items[n] = (struct ipc_push_item){ bi->uid, bi->uid_len, bi->topic_json,
-							   bi->topic_len, bi->contents_json,
-							   bi->contents_len };
-			map[n++] = i;
-		}
-		while (start < n) {
-			size_t end = start + 1, size = ipc_push_size(items + start, 1);
-			struct ipc_result *part = res + b->n + start; /* scratch after the answers */
-
-			/* An item's share is its size beyond an empty datagram's header. */
-			while (end < n && size <= IPC_MAX_DATAGRAM) {
-				size_t share = ipc_push_size(items + end, 1) - IPC_HDR_LEN;
-
-				if (share > IPC_MAX_DATAGRAM - size)
-					break;
-				size += share;
-				end++;
-			}
-			if (api_deliver(a, r, &a->ipc[w], items + start, end - start, part) != 0)
-				return -1;
-			for (size_t k = start; k < end; k++)
-				res[map[k]] = part[k - start];
-			start = end;
-		}
+	if (it->http != 200) {
+		out->contents = it->why;
+		out->status = it->http; /* not delivered: e.g. 503, safe to send again */
+		return;
 	}
-	return 0;
+	out->ok = it->res.status == IPC_S_DELIVERED && it->res.delivered > 0;
+	out->number = out->ok ? it->res.delivered : 0;
+	out->contents = out->ok ? "推送成功"
+			: it->res.status == IPC_S_REFUSED ? "the push daemon refused the message"
+			: "此用户不在线";
 }
 
-/* The answer names every item in order: what reached someone, what did not and why. */
-static void api_batch_answer(FCGX_Request *r, const struct wmsg_batch *b,
-			     const struct ipc_result *res, struct wmsg_batch_result *out)
+/* Every item in order: what reached someone, what did not and why. A request
+ * whose password the daemon's new configuration refuses, before anything was
+ * delivered, is a 401 as a whole. */
+static void api_batch_answer(struct api *a, FCGX_Request *r, const struct wmsg_batch *b,
+			     const struct api_item *items, const size_t *map, size_t n)
 {
-	size_t len;
-	char *text;
+	struct api_item_answer *out = calloc(b->n, sizeof *out);
+	int unauth = 0, reached = 0, unavailable = 0;
+	size_t len = 0;
+	char *text = NULL;
 
-	for (size_t i = 0; i < b->n; i++) {
-		const struct wmsg_batch_item *bi = &b->items[i];
-		int ok = !bi->error && res[i].status == IPC_S_DELIVERED && res[i].delivered > 0;
-
-		out[i].ok = ok;
-		out[i].number = ok ? res[i].delivered : 0;
-		out[i].contents = bi->error ? bi->error
-				  : ok ? "推送成功"
-				  : res[i].status == IPC_S_REFUSED ? "the push daemon refused the message"
-				  : "此用户不在线";
+	for (size_t k = 0; out && k < b->n; k++) {
+		out[k].uid = b->items[k].uid;
+		out[k].uid_len = b->items[k].uid_len;
+		out[k].contents = b->items[k].error;
 	}
-	text = wmsg_batch_reply(b, out, &len);
-	if (text)
-		api_respond(r, 200, NULL, text, len);
-	else
-		api_error(r, 500, "out of memory");
+	for (size_t i = 0; out && i < n; i++) {
+		api_batch_item(&items[i], &out[map[i]]);
+		unauth |= items[i].http == 401;
+		reached |= items[i].http == 200;
+		unavailable |= items[i].http == 503;
+	}
+	if (out && unauth && !reached) {
+		api_refuse(a, r, 401, "wrong or missing password");
+	} else {
+		text = out ? api_batch_json(out, b->n, &len) : NULL;
+		if (text)
+			api_respond(r, 200, NULL, text, len);
+		else
+			api_error(r, 500, "out of memory");
+		if (unavailable)
+			api_report(a, 503); /* a request that met an unavailable daemon */
+	}
 	free(text);
+	free(out);
+}
+
+/* The batch's valid messages as items; map[i] is item i's index in the batch. */
+static size_t api_batch_items(const struct wmsg_batch *b, struct api_item *items, size_t *map)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < b->n; k++) {
+		const struct wmsg_batch_item *bi = &b->items[k];
+
+		if (bi->error)
+			continue;
+		memset(&items[n], 0, sizeof items[n]);
+		items[n].it = (struct ipc_push_item){ bi->uid, bi->uid_len, bi->topic_json,
+						      bi->topic_len, bi->contents_json,
+						      bi->contents_len };
+		map[n++] = k;
+	}
+	return n;
 }
 
 static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
 {
 	struct wmsg_batch b;
-	struct ipc_push_item *items = NULL;
-	struct ipc_result *res = NULL;
-	struct wmsg_batch_result *answers = NULL;
-	size_t *map = NULL;
+	struct api_item *items = NULL;
+	size_t *map = NULL, n, sp = 0;
 	char reason[256];
-
-	size_t sp = 0;
 
 	memset(&b, 0, sizeof b);
 	while (sp < blen && strchr(" \t\r\n", a->body[sp]))
@@ -372,26 +381,24 @@ static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
 		api_refuse(a, r, 400, "uid is missing");
 		goto out;
 	}
-	if (wmsg_parse_batch(a->body, blen, IPC_MAX_ITEMS, (size_t)a->cfg.max_uid_bytes, &b, reason,
-			     sizeof reason) != 0) {
+	if (wmsg_parse_batch(a->body, blen, IPC_MAX_ITEMS, (size_t)a->d.cfg.max_uid_bytes, &b,
+			     reason, sizeof reason) != 0) {
 		api_refuse(a, r, 400, reason);
 		goto out;
 	}
 	items = calloc(b.n, sizeof *items);
 	map = calloc(b.n, sizeof *map);
-	res = calloc(2 * b.n, sizeof *res);
-	answers = calloc(b.n, sizeof *answers);
-	if (!items || !map || !res || !answers) {
+	if (!items || !map) {
 		api_error(r, 500, "out of memory");
 		goto out;
 	}
-	if (api_batch_deliver(a, r, &b, items, map, res) == 0)
-		api_batch_answer(r, &b, res, answers);
+	n = api_batch_items(&b, items, map);
+	if (n > 0)
+		api_deliver(a, r, items, n);
+	api_batch_answer(a, r, &b, items, map, n);
 out:
 	free(items);
 	free(map);
-	free(res);
-	free(answers);
 	wmsg_batch_free(&b);
 }
 
@@ -408,182 +415,15 @@ static void api_push(struct api *a, FCGX_Request *r)
 		api_push_one(a, r, uid_len, blen);
 }
 
-/* Every socket closed, nothing allocated: safe to tear down at any point. */
-static void api_init(struct api *a)
-{
-	memset(a, 0, sizeof *a);
-	for (unsigned i = 0; i < API_MAX_WORKERS; i++)
-		a->ipc[i].fd = -1;
-}
-
-static int api_setup(struct api *a, const char *conf)
-{
-	char err[CFG_ERR_LEN];
-
-	if (cfg_load(conf, &a->cfg, err, sizeof err) != 0) {
-		log_err("%s", err);
-		return -1;
-	}
-	a->nipc = (unsigned)a->cfg.workers;
-	for (unsigned i = 0; i < a->nipc; i++) {
-		char path[sizeof a->ipc[i].path];
-
-		if (cfg_worker_socket(&a->cfg, i, path, sizeof path) != 0 ||
-		    ipc_client_init(&a->ipc[i], path) != 0) {
-			log_err("ipc_socket path is too long: %s", a->cfg.ipc_socket);
-			return -1;
-		}
-	}
-	if (api_digest(a->cfg.password, strlen(a->cfg.password), a->pw_digest) != 0 ||
-	    RAND_bytes((unsigned char *)&a->next_req_id, sizeof a->next_req_id) != 1) {
-		log_err("OpenSSL failed to initialise");
-		return -1;
-	}
-	a->body = malloc((size_t)a->cfg.max_message_bytes + 1);
-	a->dgram = malloc(IPC_MAX_DATAGRAM);
-	a->uid = malloc((size_t)a->cfg.max_uid_bytes + 1);
-	if (!a->body || !a->dgram || !a->uid) {
-		log_err("out of memory");
-		return -1;
-	}
-	a->conf_path = conf;
-	if (stat(conf, &a->conf_st) != 0)
-		memset(&a->conf_st, 0, sizeof a->conf_st);
-	a->conf_checked = time(NULL);
-	log_set_level(a->cfg.log_level);
-	return 0;
-}
-
-static void api_teardown(struct api *a)
-{
-	for (unsigned i = 0; i < API_MAX_WORKERS; i++)
-		ipc_client_close(&a->ipc[i]);
-	free(a->body);
-	free(a->dgram);
-	free(a->uid);
-	cfg_free(&a->cfg);
-}
-
-static int api_same_file(const struct stat *x, const struct stat *y)
-{
-	return x->st_ino == y->st_ino && x->st_dev == y->st_dev && x->st_size == y->st_size &&
-	       x->st_mtim.tv_sec == y->st_mtim.tv_sec && x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
-}
-
-/* Follows edits of conf.yaml (password or secret rotation, limits) without a
- * restart of the web server: checked at most once a second, before a request.
- * An invalid file is refused once, loudly, and the running values stay. */
-static void api_maybe_reload(struct api *a)
-{
-	struct api n;
-	struct stat st;
-	time_t now = time(NULL);
-
-	if (now == a->conf_checked)
-		return;
-	a->conf_checked = now;
-	if (stat(a->conf_path, &st) != 0 || api_same_file(&st, &a->conf_st))
-		return;
-	a->conf_st = st;
-	api_init(&n);
-	if (api_setup(&n, a->conf_path) != 0) {
-		log_err("reload refused, the running configuration stays");
-		api_teardown(&n);
-		return;
-	}
-	if (n.cfg.workers != a->cfg.workers) {
-		/* ws-daemon keeps its worker count until restarted; so must the shards. */
-		log_warn("reload: 'workers' changes only on restart; keeping %ld", a->cfg.workers);
-		n.cfg.workers = a->cfg.workers;
-		n.nipc = a->nipc;
-		for (unsigned i = 0; i < n.nipc; i++)
-			n.ipc[i] = a->ipc[i];
-	}
-	for (unsigned i = 0; i < n.nipc; i++) {
-		if (strcmp(n.ipc[i].path, a->ipc[i].path) == 0) {
-			n.ipc[i].fd = a->ipc[i].fd; /* keep the connected socket */
-			a->ipc[i].fd = -1;
-		}
-	}
-	n.next_req_id = a->next_req_id;
-	api_teardown(a);
-	*a = n;
-	log_notice("configuration reloaded from %s", a->conf_path);
-}
-
-/* The value of sample `name` (the text before the last space) in text, or 0. */
-static double api_sample(const char *text, const char *name, size_t nl)
-{
-	for (const char *l = text; *l; ) {
-		const char *e = strchr(l, '\n');
-		size_t len = e ? (size_t)(e - l) : strlen(l);
-
-		if (len > nl && l[0] != '#' && memcmp(l, name, nl) == 0 && l[nl] == ' ')
-			return strtod(l + nl + 1, NULL);
-		l += len + (e != NULL);
-	}
-	return 0;
-}
-
-/* Several workers: the first one's text with every sample summed over all of
- * them (uptime: the largest). A malloc'd string, or NULL. */
-static char *api_metrics_merge(char **texts, unsigned n)
-{
-	size_t cap = strlen(texts[0]) * 2 + 256, o = 0;
-	char *out = malloc(cap);
-
-	for (const char *l = texts[0]; out && *l; ) {
-		const char *e = strchr(l, '\n'), *sp;
-		size_t len = e ? (size_t)(e - l) : strlen(l);
-		double v = 0;
-		int w;
-
-		sp = len ? memrchr(l, ' ', len) : NULL;
-		if (l[0] == '#' || !sp) {
-			w = snprintf(out + o, cap - o, "%.*s\n", (int)len, l);
-		} else {
-			int is_up = strncmp(l, "push_uptime_seconds ", 20) == 0;
-
-			for (unsigned i = 0; i < n; i++) {
-				double x = api_sample(texts[i], l, (size_t)(sp - l));
-
-				v = is_up ? (x > v ? x : v) : v + x;
-			}
-			w = is_up ? snprintf(out + o, cap - o, "%.*s %.3f\n", (int)(sp - l), l, v)
-				  : snprintf(out + o, cap - o, "%.*s %.0f\n", (int)(sp - l), l, v);
-		}
-		if (w < 0 || (size_t)w >= cap - o) {
-			free(out);
-			return NULL;
-		}
-		o += (size_t)w;
-		l += len + (e != NULL);
-	}
-	return out;
-}
-
-/* Asks worker c for its metrics; a malloc'd NUL-terminated copy, or NULL. */
-static char *api_worker_metrics(struct api *a, struct ipc_client *c, enum ipc_call_rc *rc)
-{
-	uint8_t req[IPC_HDR_LEN];
-	struct ipc_hdr h;
-	const char *text;
-	size_t tl, rlen = 0;
-	uint32_t id = a->next_req_id++;
-
-	*rc = ipc_client_call(c, req, ipc_encode_bare(req, sizeof req, IPC_T_STATS, id, 0), id,
-			      a->dgram, IPC_MAX_DATAGRAM, &rlen, a->cfg.push_timeout_ms);
-	if (*rc != IPC_CALL_OK || ipc_decode_stats_reply(a->dgram, rlen, &h, &text, &tl) != IPC_OK)
-		return NULL;
-	return strndup(text, tl);
-}
-
-/* GET /metrics: ws-daemon's counters in Prometheus text, password required. */
+/* GET /metrics: ws-daemon's counters summed over the workers that answered in
+ * time; 503 only when none did. Password required. */
 static void api_metrics(struct api *a, FCGX_Request *r)
 {
-	char *texts[API_MAX_WORKERS] = { 0 }, *merged = NULL;
-	enum ipc_call_rc rc = IPC_CALL_OK;
-	unsigned got = 0;
+	static uint64_t v[IPC_WORKERS_MAX][IPC_STATS_N];
+	unsigned char up[IPC_WORKERS_MAX] = { 0 };
+	unsigned n, got = 0;
+	size_t len = 0;
+	char *text;
 
 	if (strcmp(api_param(r, "REQUEST_METHOD"), "GET") != 0) {
 		api_report(a, 405);
@@ -594,23 +434,43 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 		api_refuse(a, r, 401, "wrong or missing password");
 		return;
 	}
-	for (; got < a->nipc; got++) {
-		texts[got] = api_worker_metrics(a, &a->ipc[got], &rc);
-		if (!texts[got])
-			break;
+	n = api_daemon_stats(&a->d, v, up);
+	for (unsigned i = 0; i < n; i++)
+		got += up[i];
+	if (got == 0) {
+		api_error(r, 503, n ? "no push daemon worker answered in time" : a->d.down_why);
+		return;
 	}
-	if (got == a->nipc)
-		merged = got == 1 ? texts[0] : api_metrics_merge(texts, got);
-	if (merged)
-		api_respond_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", merged,
-				  strlen(merged));
+	text = api_metrics_format((const uint64_t(*)[IPC_STATS_N])v, up, n, &len);
+	if (text)
+		api_respond_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	else
-		api_error(r, 503, rc != IPC_CALL_OK ? ipc_call_rc_str(rc)
-						   : "push daemon gave an unreadable answer");
-	if (merged != texts[0])
-		free(merged);
-	for (unsigned i = 0; i < got; i++)
-		free(texts[i]);
+		api_error(r, 500, "out of memory");
+	free(text);
+}
+
+/* The buffers follow the running limits (an adopted configuration may raise
+ * them); grown only between requests, so no view into them moves mid-request. */
+static int api_fit(struct api *a)
+{
+	size_t body = (size_t)a->d.cfg.max_message_bytes + 1, uid = (size_t)a->d.cfg.max_uid_bytes + 1;
+	char *p;
+
+	if (body > a->body_cap) {
+		p = realloc(a->body, body);
+		if (!p)
+			return -1;
+		a->body = p;
+		a->body_cap = body;
+	}
+	if (uid > a->uid_cap) {
+		p = realloc(a->uid, uid);
+		if (!p)
+			return -1;
+		a->uid = p;
+		a->uid_cap = uid;
+	}
+	return 0;
 }
 
 /* Routes on the path's last segment, so the service can sit under any prefix. */
@@ -619,17 +479,43 @@ static void api_route(struct api *a, FCGX_Request *r)
 	const char *uri = api_param(r, "REQUEST_URI");
 	size_t n = strcspn(uri, "?");
 
-	api_maybe_reload(a);
-	if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
+	int push = n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0;
+	int metrics = n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0;
+
+	api_daemon_keep_up(&a->d, push || metrics);
+	if (api_fit(a) != 0)
+		api_error(r, 500, "out of memory");
+	else if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
 		api_access(a, r);
-	else if (n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0)
+	else if (push)
 		api_push(a, r);
-	else if (n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0)
+	else if (metrics)
 		api_metrics(a, r);
 	else
 		api_error(r, 404, "not found");
+	api_daemon_flush(&a->d); /* refusals kept while the daemon was away */
 }
 
+static int api_setup(struct api *a, const char *conf)
+{
+	memset(a, 0, sizeof *a);
+	if (api_daemon_init(&a->d, conf) != 0)
+		return -1;
+	if (api_fit(a) != 0) {
+		log_err("out of memory");
+		return -1;
+	}
+	log_set_level(a->d.cfg.log_level);
+	return 0;
+}
+
+static void api_teardown(struct api *a)
+{
+	api_daemon_free(&a->d);
+	free(a->body);
+	free(a->uid);
+	a->body = a->uid = NULL;
+}
 
 /* The FastCGI accept loop of one process; fd is the listening socket (0 when
  * the web server spawned us, as FastCGI specifies). */
@@ -710,7 +596,6 @@ int main(int argc, char **argv)
 	}
 	if (!conf || !conf[0])
 		conf = "conf.yaml";
-	api_init(&a);
 	if (api_setup(&a, conf) != 0) {
 		api_teardown(&a);
 		return 1;
@@ -718,10 +603,10 @@ int main(int argc, char **argv)
 	if (!sock)
 		return api_serve(0, &a);
 	if (strcmp(sock, "-") == 0)
-		sock = a.cfg.fcgi_addr;
+		sock = a.d.cfg.fcgi_addr;
 	/* Workers finish the request in hand (up to the push timeout) before exiting. */
-	rc = api_pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.cfg.fcgi_procs,
-			  (unsigned)(a.cfg.push_timeout_ms / 1000 + 3), api_serve, &a);
+	rc = api_pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.d.cfg.fcgi_procs,
+			  (unsigned)(a.d.cfg.push_timeout_ms / 1000 + 3), api_serve, &a);
 	api_teardown(&a);
 	return rc;
 }

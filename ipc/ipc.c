@@ -6,6 +6,14 @@
 
 static const uint8_t ipc_magic[2] = { 'W', 'P' };
 
+/* Header field offsets. */
+enum { IPC_O_VERSION = 2, IPC_O_TYPE = 3, IPC_O_REQ = 4, IPC_O_COUNT = 8, IPC_O_FLAGS = 10,
+       IPC_O_GEN = 12, IPC_O_WORKERS = 16, IPC_O_INDEX = 18 };
+_Static_assert(IPC_O_INDEX + 2 == IPC_HDR_LEN, "header layout");
+_Static_assert(IPC_STATS_N * IPC_STAT_LEN + IPC_HDR_LEN <= IPC_MAX_DATAGRAM, "stats fit");
+_Static_assert(IPC_REPLY_MAX <= IPC_MAX_DATAGRAM, "a full reply fits");
+_Static_assert(IPC_WORKERS_MAX <= UINT16_MAX, "workers travel as u16");
+
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -31,14 +39,17 @@ static uint32_t get32(const uint8_t *p)
 
 static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
 
-static void ipc_put_hdr(uint8_t *buf, uint8_t type, uint32_t req_id, uint16_t count)
+static void ipc_put_hdr(uint8_t *buf, uint8_t type, const struct ipc_hdr *h, uint16_t count)
 {
 	memcpy(buf, ipc_magic, 2);
-	buf[2] = IPC_VERSION;
-	buf[3] = type;
-	put32(buf + 4, req_id);
-	put16(buf + 8, count);
-	put16(buf + 10, 0);
+	buf[IPC_O_VERSION] = IPC_VERSION;
+	buf[IPC_O_TYPE] = type;
+	put32(buf + IPC_O_REQ, h->req_id);
+	put16(buf + IPC_O_COUNT, count);
+	put16(buf + IPC_O_FLAGS, h->flags);
+	put32(buf + IPC_O_GEN, h->generation);
+	put16(buf + IPC_O_WORKERS, h->workers);
+	put16(buf + IPC_O_INDEX, h->index);
 }
 
 size_t ipc_push_size(const struct ipc_push_item *items, size_t n)
@@ -63,14 +74,14 @@ size_t ipc_push_size(const struct ipc_push_item *items, size_t n)
 	return total;
 }
 
-size_t ipc_encode_push(uint8_t *buf, size_t cap, uint32_t req_id,
+size_t ipc_encode_push(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 		       const struct ipc_push_item *items, size_t n)
 {
 	size_t total = ipc_push_size(items, n), o = IPC_HDR_LEN;
 
 	if (n == 0 || n > IPC_MAX_ITEMS || total == SIZE_MAX || total > cap)
 		return 0;
-	ipc_put_hdr(buf, IPC_T_PUSH, req_id, (uint16_t)n);
+	ipc_put_hdr(buf, IPC_T_PUSH, h, (uint16_t)n);
 	for (size_t i = 0; i < n; i++) {
 		const struct ipc_push_item *it = &items[i];
 
@@ -88,14 +99,14 @@ size_t ipc_encode_push(uint8_t *buf, size_t cap, uint32_t req_id,
 	return o;
 }
 
-size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, uint32_t req_id,
+size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 			     const struct ipc_result *res, size_t n)
 {
 	size_t o = IPC_HDR_LEN;
 
 	if (n == 0 || n > IPC_MAX_ITEMS || cap < IPC_HDR_LEN + n * IPC_REPLY_ITEM_LEN)
 		return 0;
-	ipc_put_hdr(buf, IPC_T_PUSH_REPLY, req_id, (uint16_t)n);
+	ipc_put_hdr(buf, IPC_T_PUSH_REPLY, h, (uint16_t)n);
 	for (size_t i = 0; i < n; i++, o += IPC_REPLY_ITEM_LEN) {
 		put32(buf + o, res[i].delivered);
 		put32(buf + o + 4, res[i].status);
@@ -104,48 +115,46 @@ size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, uint32_t req_id,
 	return o;
 }
 
-size_t ipc_encode_error_reply(uint8_t *buf, size_t cap, uint32_t req_id)
+size_t ipc_encode_bare(uint8_t *buf, size_t cap, uint8_t type, const struct ipc_hdr *h)
 {
 	if (cap < IPC_HDR_LEN)
 		return 0;
-	ipc_put_hdr(buf, IPC_T_ERROR_REPLY, req_id, 0);
+	ipc_put_hdr(buf, type, h, 0);
 	return IPC_HDR_LEN;
 }
 
-size_t ipc_encode_bare(uint8_t *buf, size_t cap, uint8_t type, uint32_t req_id, uint16_t flags)
+size_t ipc_encode_stats_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
+			      const uint64_t v[IPC_STATS_N])
 {
-	if (cap < IPC_HDR_LEN)
+	if (cap < IPC_HDR_LEN + IPC_STATS_N * IPC_STAT_LEN)
 		return 0;
-	ipc_put_hdr(buf, type, req_id, 0);
-	put16(buf + 10, flags);
-	return IPC_HDR_LEN;
+	ipc_put_hdr(buf, IPC_T_STATS_REPLY, h, IPC_STATS_N);
+	for (size_t i = 0; i < IPC_STATS_N; i++)
+		put64(buf + IPC_HDR_LEN + i * IPC_STAT_LEN, v[i]);
+	return IPC_HDR_LEN + IPC_STATS_N * IPC_STAT_LEN;
 }
 
-size_t ipc_encode_stats_reply(uint8_t *buf, size_t cap, uint32_t req_id, const char *text,
-			      size_t len)
+size_t ipc_encode_report(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
+			 const uint32_t counts[IPC_R_COUNT])
+{
+	if (cap < IPC_HDR_LEN + IPC_R_COUNT * IPC_REPORT_ITEM_LEN)
+		return 0;
+	ipc_put_hdr(buf, IPC_T_REPORT, h, IPC_R_COUNT);
+	for (size_t i = 0; i < IPC_R_COUNT; i++)
+		put32(buf + IPC_HDR_LEN + i * IPC_REPORT_ITEM_LEN, counts[i]);
+	return IPC_HDR_LEN + IPC_R_COUNT * IPC_REPORT_ITEM_LEN;
+}
+
+size_t ipc_encode_config_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
+			       const uint8_t *cfg, size_t len)
 {
 	if (cap < IPC_HDR_LEN || len > cap - IPC_HDR_LEN)
 		return 0;
-	/* memmove: callers may format the text in place, right after the header. */
-	memmove(buf + IPC_HDR_LEN, text, len);
-	ipc_put_hdr(buf, IPC_T_STATS_REPLY, req_id, 0);
+	/* memmove: the caller may have packed the configuration in place. */
+	if (len)
+		memmove(buf + IPC_HDR_LEN, cfg, len);
+	ipc_put_hdr(buf, IPC_T_CONFIG_REPLY, h, 0);
 	return IPC_HDR_LEN + len;
-}
-
-enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
-				   const char **text, size_t *text_len)
-{
-	enum ipc_rc rc = ipc_decode_hdr(buf, len, hdr);
-
-	if (rc != IPC_OK)
-		return rc;
-	if (hdr->type != IPC_T_STATS_REPLY)
-		return IPC_ERR_TYPE;
-	if (hdr->count != 0)
-		return IPC_ERR_COUNT;
-	*text = (const char *)buf + IPC_HDR_LEN;
-	*text_len = len - IPC_HDR_LEN;
-	return IPC_OK;
 }
 
 enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr)
@@ -154,16 +163,35 @@ enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr)
 		return IPC_ERR_SHORT;
 	if (memcmp(buf, ipc_magic, 2) != 0)
 		return IPC_ERR_MAGIC;
-	hdr->version = buf[2];
-	hdr->type = buf[3];
-	hdr->req_id = get32(buf + 4);
-	hdr->count = get16(buf + 8);
-	hdr->flags = get16(buf + 10);
+	hdr->version = buf[IPC_O_VERSION];
+	hdr->type = buf[IPC_O_TYPE];
+	hdr->req_id = get32(buf + IPC_O_REQ);
+	hdr->count = get16(buf + IPC_O_COUNT);
+	hdr->flags = get16(buf + IPC_O_FLAGS);
+	hdr->generation = get32(buf + IPC_O_GEN);
+	hdr->workers = get16(buf + IPC_O_WORKERS);
+	hdr->index = get16(buf + IPC_O_INDEX);
 	if (hdr->version != IPC_VERSION)
 		return IPC_ERR_VERSION;
-	if (hdr->type < IPC_T_PUSH || hdr->type > IPC_T_REPORT)
+	if (hdr->type < IPC_T_PUSH || hdr->type > IPC_T_LAST)
 		return IPC_ERR_TYPE;
+	if (hdr->workers > IPC_WORKERS_MAX ||
+	    (hdr->workers ? hdr->index >= hdr->workers : hdr->index != 0))
+		return IPC_ERR_WORKER;
 	return IPC_OK;
+}
+
+/* A reply of `type` from a worker. */
+static enum ipc_rc ipc_decode_reply_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+					uint8_t type)
+{
+	enum ipc_rc rc = ipc_decode_hdr(buf, len, hdr);
+
+	if (rc != IPC_OK)
+		return rc;
+	if (hdr->type != type)
+		return IPC_ERR_TYPE;
+	return hdr->workers == 0 ? IPC_ERR_WORKER : IPC_OK;
 }
 
 enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
@@ -207,13 +235,11 @@ enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 enum ipc_rc ipc_decode_push_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 				  struct ipc_result *res, size_t max)
 {
-	enum ipc_rc rc = ipc_decode_hdr(buf, len, hdr);
+	enum ipc_rc rc = ipc_decode_reply_hdr(buf, len, hdr, IPC_T_PUSH_REPLY);
 	size_t o = IPC_HDR_LEN;
 
 	if (rc != IPC_OK)
 		return rc;
-	if (hdr->type != IPC_T_PUSH_REPLY)
-		return IPC_ERR_TYPE;
 	if (hdr->count == 0 || hdr->count > max || hdr->count > IPC_MAX_ITEMS)
 		return IPC_ERR_COUNT;
 	if (len != IPC_HDR_LEN + (size_t)hdr->count * IPC_REPLY_ITEM_LEN)
@@ -223,6 +249,54 @@ enum ipc_rc ipc_decode_push_reply(const uint8_t *buf, size_t len, struct ipc_hdr
 		res[i].status = get32(buf + o + 4);
 		res[i].number = get64(buf + o + 8);
 	}
+	return IPC_OK;
+}
+
+enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				   uint64_t v[IPC_STATS_N])
+{
+	enum ipc_rc rc = ipc_decode_reply_hdr(buf, len, hdr, IPC_T_STATS_REPLY);
+
+	if (rc != IPC_OK)
+		return rc;
+	if (hdr->count != IPC_STATS_N)
+		return IPC_ERR_COUNT;
+	if (len != IPC_HDR_LEN + (size_t)IPC_STATS_N * IPC_STAT_LEN)
+		return IPC_ERR_BOUNDS;
+	for (size_t i = 0; i < IPC_STATS_N; i++)
+		v[i] = get64(buf + IPC_HDR_LEN + i * IPC_STAT_LEN);
+	return IPC_OK;
+}
+
+enum ipc_rc ipc_decode_config_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				    const uint8_t **cfg, size_t *cfg_len)
+{
+	enum ipc_rc rc = ipc_decode_reply_hdr(buf, len, hdr, IPC_T_CONFIG_REPLY);
+
+	if (rc != IPC_OK)
+		return rc;
+	if (hdr->count != 0)
+		return IPC_ERR_COUNT;
+	*cfg = buf + IPC_HDR_LEN;
+	*cfg_len = len - IPC_HDR_LEN;
+	return IPC_OK;
+}
+
+enum ipc_rc ipc_decode_report(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+			      uint32_t counts[IPC_R_COUNT])
+{
+	enum ipc_rc rc = ipc_decode_hdr(buf, len, hdr);
+
+	if (rc != IPC_OK)
+		return rc;
+	if (hdr->type != IPC_T_REPORT)
+		return IPC_ERR_TYPE;
+	if (hdr->count != IPC_R_COUNT)
+		return IPC_ERR_COUNT;
+	if (len != IPC_HDR_LEN + (size_t)IPC_R_COUNT * IPC_REPORT_ITEM_LEN)
+		return IPC_ERR_BOUNDS;
+	for (size_t i = 0; i < IPC_R_COUNT; i++)
+		counts[i] = get32(buf + IPC_HDR_LEN + i * IPC_REPORT_ITEM_LEN);
 	return IPC_OK;
 }
 
@@ -237,6 +311,7 @@ const char *ipc_rc_str(enum ipc_rc rc)
 	case IPC_ERR_COUNT: return "bad item count";
 	case IPC_ERR_BOUNDS: return "item lengths do not match the datagram";
 	case IPC_ERR_SPACE: return "buffer too small";
+	case IPC_ERR_WORKER: return "bad worker count or index";
 	}
 	return "unknown";
 }

@@ -8,36 +8,54 @@
 
 /*
  * Datagram = header + `count` items of the type's shape.
- *   header (12 bytes): magic "WP" | version u8 | type u8 | request id u32 |
- *                      count u16 | flags u16
+ *   header (20 bytes): magic "WP" | version u8 | type u8 | request id u32 |
+ *                      count u16 | flags u16 | generation u32 | workers u16 | index u16
+ *     generation: in a request, the configuration the sender runs (0: the sender
+ *                 does not check, e.g. a benchmark tool); in a reply, the worker's.
+ *     workers, index: in a reply, the worker count of the daemon and the worker's
+ *                 number (index < workers); 0, 0 in a request.
  *   PUSH item:         uid_len u16 | topic_len u32 | contents_len u32 |
  *                      uid | topic JSON | contents JSON
  *   PUSH_REPLY item:   delivered u32 | status u32 | number u64
  *   STATS:             no items; answered by STATS_REPLY
- *   STATS_REPLY:       count 0; the rest of the datagram is Prometheus text
- *   REPORT:            count 0, flags = enum ipc_refusal; never answered
- * New request kinds (online query, kick, broadcast) get new types or flags;
- * a receiver answers an unknown type or version with an ERROR reply.
+ *   STATS_REPLY:       count = IPC_STATS_N items of u64 (enum ipc_stat)
+ *   REPORT:            count = IPC_R_COUNT items of u32: refusals per enum ipc_refusal
+ *                      since the last report that was sent; never answered
+ *   CONFIG:            no items; answered by CONFIG_REPLY
+ *   CONFIG_REPLY:      count 0; the rest is the worker's configuration as cfg_pack()
+ *                      wrote it, or nothing when the request's generation is the
+ *                      worker's (the sender already runs it)
+ * A receiver answers an unknown type or version with an ERROR reply; a new
+ * version changes IPC_VERSION (the STATS_REPLY layout is part of it).
  */
-#define IPC_VERSION 1
-#define IPC_HDR_LEN 12
+#define IPC_VERSION 2
+#define IPC_HDR_LEN 20
 #define IPC_PUSH_ITEM_HDR 10
 #define IPC_REPLY_ITEM_LEN 16
+#define IPC_STAT_LEN 8
+#define IPC_REPORT_ITEM_LEN 4
 #define IPC_MAX_ITEMS 1024
+#define IPC_WORKERS_MAX 64 /* a daemon runs at most this many workers (cfg's bound) */
 /* Below the default net.core.wmem_default (212992) minus kernel overhead, so a
  * datagram this size is accepted on a stock Linux without tuning. */
 #define IPC_MAX_DATAGRAM (192u * 1024u)
+/* The largest reply a sender must be able to receive other than CONFIG_REPLY
+ * (whose payload bound is the configuration's, see cfg.h). */
+#define IPC_REPLY_MAX (IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN)
 
 enum ipc_type {
 	IPC_T_PUSH = 1,
 	IPC_T_PUSH_REPLY = 2,
-	IPC_T_ERROR_REPLY = 3, /* the request could not be decoded; no items */
-	IPC_T_STATS = 4,       /* metrics request */
-	IPC_T_STATS_REPLY = 5, /* metrics as Prometheus text */
-	IPC_T_REPORT = 6,      /* push-api tells the daemon it refused a request */
+	IPC_T_ERROR_REPLY = 3,  /* the request could not be decoded; no items */
+	IPC_T_STATS = 4,        /* metrics request */
+	IPC_T_STATS_REPLY = 5,  /* metrics as counters */
+	IPC_T_REPORT = 6,       /* push-api tells the daemon what it refused */
+	IPC_T_CONFIG = 7,       /* which configuration does the worker run? */
+	IPC_T_CONFIG_REPLY = 8, /* the worker's configuration (cfg_pack) */
+	IPC_T_LAST = IPC_T_CONFIG_REPLY
 };
 
-/* Why push-api refused a request before it reached the daemon (REPORT flags). */
+/* Why push-api refused a request before it reached the daemon (REPORT items). */
 enum ipc_refusal {
 	IPC_R_UNAUTHORIZED = 0, /* 401 */
 	IPC_R_BAD_REQUEST,      /* 400: uid, body, JSON */
@@ -49,13 +67,39 @@ enum ipc_refusal {
 };
 
 enum ipc_status {
-	IPC_S_DELIVERED = 0, /* handed to `delivered` (>= 1) connections */
-	IPC_S_OFFLINE = 1,   /* uid has no connection */
-	IPC_S_REFUSED = 2,   /* item invalid (e.g. uid rule) */
+	IPC_S_DELIVERED = 0,    /* handed to `delivered` (>= 1) connections */
+	IPC_S_OFFLINE = 1,      /* uid has no connection */
+	IPC_S_REFUSED = 2,      /* item invalid (e.g. uid rule) */
+	IPC_S_WRONG_WORKER = 3, /* another worker owns the uid; nothing delivered */
+	IPC_S_STALE = 4,        /* sent under another configuration generation; nothing delivered */
+};
+
+/* STATS_REPLY: one u64 per entry, in this order. Gauges first: the sum over
+ * workers is the daemon's value, except uptime (the largest). */
+enum ipc_stat {
+	IPC_ST_CONNECTIONS = 0,   /* gauge */
+	IPC_ST_UIDS_ONLINE,       /* gauge */
+	IPC_ST_QUEUE_BYTES,       /* gauge */
+	IPC_ST_UPTIME_MS,         /* gauge */
+	IPC_ST_PUSHES_RECEIVED,
+	IPC_ST_PUSHES_DELIVERED,
+	IPC_ST_DELIVERIES,
+	IPC_ST_PUSHES_OFFLINE,
+	IPC_ST_PUSHES_INVALID,
+	IPC_ST_PUSHES_EXPIRED,
+	IPC_ST_PUSHES_WRONG_WORKER,
+	IPC_ST_PUSHES_STALE,
+	IPC_ST_SLOW_CLOSED,
+	IPC_ST_SLOW_DROPPED,
+	IPC_ST_WS_ACCEPTED,
+	IPC_ST_WS_REFUSED,
+	IPC_ST_IPC_ERRORS,
+	IPC_ST_API_REFUSED,       /* IPC_R_COUNT entries, by enum ipc_refusal */
+	IPC_STATS_N = IPC_ST_API_REFUSED + IPC_R_COUNT
 };
 
 enum ipc_rc { IPC_OK = 0, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION, IPC_ERR_TYPE,
-	      IPC_ERR_COUNT, IPC_ERR_BOUNDS, IPC_ERR_SPACE };
+	      IPC_ERR_COUNT, IPC_ERR_BOUNDS, IPC_ERR_SPACE, IPC_ERR_WORKER };
 
 struct ipc_hdr {
 	uint8_t version;
@@ -63,6 +107,9 @@ struct ipc_hdr {
 	uint32_t req_id;
 	uint16_t count;
 	uint16_t flags;
+	uint32_t generation;
+	uint16_t workers;
+	uint16_t index;
 };
 
 /* Borrowed views: the pointers point into the caller's buffers. */
@@ -81,26 +128,29 @@ struct ipc_result {
 	uint64_t number; /* per-uid sequence number given to the message; 0 if none */
 };
 
-/* Bytes a PUSH datagram with these items needs; SIZE_MAX on overflow. */
-size_t ipc_push_size(const struct ipc_push_item *items, size_t n);
-
-/* Encoders write into buf[0..cap) and return the datagram length, 0 on IPC_ERR_SPACE
- * or when n is 0 or above IPC_MAX_ITEMS. */
-size_t ipc_encode_push(uint8_t *buf, size_t cap, uint32_t req_id,
+/*
+ * Encoders write into buf[0..cap) and return the datagram length, 0 when it does
+ * not fit (or the item count is out of range). The header's req_id, flags,
+ * generation, workers and index come from *h; version, type and count are the
+ * encoder's.
+ */
+size_t ipc_push_size(const struct ipc_push_item *items, size_t n); /* SIZE_MAX on overflow */
+size_t ipc_encode_push(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 		       const struct ipc_push_item *items, size_t n);
-size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, uint32_t req_id,
+size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 			     const struct ipc_result *res, size_t n);
-size_t ipc_encode_error_reply(uint8_t *buf, size_t cap, uint32_t req_id);
-/* Header-only messages: STATS (flags 0) and REPORT (flags = enum ipc_refusal). */
-size_t ipc_encode_bare(uint8_t *buf, size_t cap, uint8_t type, uint32_t req_id, uint16_t flags);
-/* STATS_REPLY carrying text[0..len). */
-size_t ipc_encode_stats_reply(uint8_t *buf, size_t cap, uint32_t req_id, const char *text,
-			      size_t len);
-/* The text of a STATS_REPLY (a view into buf), after checking the header. */
-enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
-				   const char **text, size_t *text_len);
+/* Header-only messages: STATS, CONFIG, ERROR_REPLY, and an empty CONFIG_REPLY. */
+size_t ipc_encode_bare(uint8_t *buf, size_t cap, uint8_t type, const struct ipc_hdr *h);
+size_t ipc_encode_stats_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
+			      const uint64_t v[IPC_STATS_N]);
+size_t ipc_encode_report(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
+			 const uint32_t counts[IPC_R_COUNT]);
+/* CONFIG_REPLY carrying cfg[0..len); cfg may already sit right after the header. */
+size_t ipc_encode_config_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
+			       const uint8_t *cfg, size_t len);
 
-/* Reads and checks the header only (magic, version, known type). */
+/* Reads and checks the header only: magic, version, known type, and that index
+ * is below workers (both 0 in a request). */
 enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr);
 
 /* Decodes a whole PUSH datagram: every item is bounds-checked before any is
@@ -108,9 +158,16 @@ enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr);
 enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 			    struct ipc_push_item *items);
 
-/* Decodes a PUSH_REPLY into res (room for max entries). */
+/* Reply decoders also check that a worker sent it (workers >= 1). */
 enum ipc_rc ipc_decode_push_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 				  struct ipc_result *res, size_t max);
+enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				   uint64_t v[IPC_STATS_N]);
+/* The configuration bytes (a view into buf; *cfg_len 0 = "you run mine"). */
+enum ipc_rc ipc_decode_config_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+				    const uint8_t **cfg, size_t *cfg_len);
+enum ipc_rc ipc_decode_report(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+			      uint32_t counts[IPC_R_COUNT]);
 
 const char *ipc_rc_str(enum ipc_rc rc);
 

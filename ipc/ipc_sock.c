@@ -75,7 +75,7 @@ static int ipc_is_down(int e)
 	return e == ECONNREFUSED || e == ENOENT || e == ENOTCONN || e == EPIPE;
 }
 
-static long ipc_now_ms(void)
+long ipc_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -90,7 +90,7 @@ static int ipc_wait_room(int fd, long deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		long left = deadline - ipc_now_ms();
+		long left = deadline - ipc_clock_ms();
 		int pr;
 
 		if (left <= 0)
@@ -103,8 +103,8 @@ static int ipc_wait_room(int fd, long deadline)
 	}
 }
 
-static enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *req, size_t len,
-					long deadline)
+enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *req, size_t len,
+				 long deadline)
 {
 	int attempt = 0;
 
@@ -141,26 +141,29 @@ static enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *req
 	}
 }
 
-static enum ipc_call_rc ipc_client_wait(struct ipc_client *c, uint32_t req_id, uint8_t *reply,
-					size_t cap, size_t *reply_len, long deadline)
+enum ipc_call_rc ipc_client_recv(struct ipc_client *c, uint8_t *buf, size_t cap, size_t *len,
+				 long deadline)
 {
+	if (c->fd < 0)
+		return IPC_CALL_DOWN; /* nothing was sent on this socket */
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		long left = deadline - ipc_now_ms();
+		long left = deadline - ipc_clock_ms();
 		struct ipc_hdr h;
 		ssize_t n;
 		int pr;
 
-		if (left <= 0)
-			return IPC_CALL_TIMEOUT;
-		pr = poll(&pfd, 1, (int)left);
+		/* Past the deadline, what already arrived is still taken: a caller
+		 * collecting from several workers reads the others' replies after
+		 * waiting out a slow one. */
+		pr = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr < 0)
 			return IPC_CALL_ERROR;
 		if (pr == 0)
 			return IPC_CALL_TIMEOUT;
-		n = recv(c->fd, reply, cap, MSG_DONTWAIT | MSG_TRUNC);
+		n = recv(c->fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
@@ -169,10 +172,25 @@ static enum ipc_call_rc ipc_client_wait(struct ipc_client *c, uint32_t req_id, u
 		}
 		if ((size_t)n > cap)
 			continue; /* truncated: cannot be a reply of ours */
-		if (ipc_decode_hdr(reply, (size_t)n, &h) == IPC_OK && h.req_id == req_id) {
-			*reply_len = (size_t)n;
+		if (ipc_decode_hdr(buf, (size_t)n, &h) == IPC_OK) {
+			*len = (size_t)n;
 			return IPC_CALL_OK;
 		}
+	}
+}
+
+/* Replies with other ids are late answers to earlier, timed-out calls. */
+static enum ipc_call_rc ipc_client_wait(struct ipc_client *c, uint32_t req_id, uint8_t *reply,
+					size_t cap, size_t *reply_len, long deadline)
+{
+	for (;;) {
+		struct ipc_hdr h;
+		enum ipc_call_rc rc = ipc_client_recv(c, reply, cap, reply_len, deadline);
+
+		if (rc != IPC_CALL_OK)
+			return rc;
+		if (ipc_decode_hdr(reply, *reply_len, &h) == IPC_OK && h.req_id == req_id)
+			return IPC_CALL_OK;
 	}
 }
 
@@ -180,7 +198,7 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 				 uint32_t req_id, uint8_t *reply, size_t cap,
 				 size_t *reply_len, long timeout_ms)
 {
-	long deadline = ipc_now_ms() + timeout_ms;
+	long deadline = ipc_clock_ms() + timeout_ms;
 	enum ipc_call_rc rc = ipc_client_send(c, req, len, deadline);
 
 	if (rc != IPC_CALL_OK)
@@ -188,12 +206,10 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 	return ipc_client_wait(c, req_id, reply, cap, reply_len, deadline);
 }
 
-void ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len)
+int ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len)
 {
-	if (c->fd < 0 && ipc_client_connect(c) != 0)
-		return;
-	if (send(c->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && ipc_is_down(errno))
-		ipc_client_close(c); /* reconnect on the next call */
+	/* A deadline in the past: one attempt (and one reconnect), no waiting. */
+	return ipc_client_send(c, msg, len, ipc_clock_ms() - 1) == IPC_CALL_OK ? 0 : -1;
 }
 
 const char *ipc_call_rc_str(enum ipc_call_rc rc)

@@ -27,6 +27,20 @@ struct ipc_client {
 int ipc_client_init(struct ipc_client *c, const char *path);
 void ipc_client_close(struct ipc_client *c);
 
+/* Milliseconds of CLOCK_MONOTONIC: the base of the deadlines below. */
+long ipc_clock_ms(void);
+
+/* Sends one datagram, waiting for room in a full daemon queue until deadline
+ * (ipc_clock_ms based; a deadline already past means "do not wait"). */
+enum ipc_call_rc ipc_client_send(struct ipc_client *c, const uint8_t *msg, size_t len,
+				 long deadline);
+
+/* Waits until deadline for the next datagram with a valid header (any request
+ * id: the caller matches it; one already queued is taken even past the
+ * deadline); it lands in buf[0..cap), *len its size. */
+enum ipc_call_rc ipc_client_recv(struct ipc_client *c, uint8_t *buf, size_t cap, size_t *len,
+				 long deadline);
+
 /*
  * Sends req[0..len) and waits for a reply datagram whose header carries req_id;
  * replies with other ids (late answers to earlier, timed-out calls) are
@@ -38,9 +52,10 @@ enum ipc_call_rc ipc_client_call(struct ipc_client *c, const uint8_t *req, size_
 				 uint32_t req_id, uint8_t *reply, size_t cap,
 				 size_t *reply_len, long timeout_ms);
 
-/* Sends one datagram that gets no answer; never waits, and failures (daemon
- * down or busy) are ignored: used for best-effort counters. */
-void ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len);
+/* Sends one datagram that gets no answer, never waiting: 0 once it sits in the
+ * daemon's queue, -1 when the daemon is down or busy (the caller keeps what it
+ * could not tell, and tells it later). */
+int ipc_client_notify(struct ipc_client *c, const uint8_t *msg, size_t len);
 
 const char *ipc_call_rc_str(enum ipc_call_rc rc);
 

@@ -174,8 +174,7 @@ static void wsd_apply_cfg(void)
 	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
 			  wsd_lws_log);
 	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
-	wsd_ipc_set_limits((size_t)wsd.cfg.max_uid_bytes, (size_t)wsd.cfg.send_queue_max_bytes,
-			   wsd.cfg.push_timeout_ms);
+	wsd_ipc_use(&wsd.cfg, wsd.index);
 	/* wsd_alive pings and hangs up; the vhost's retry policy stays all zero,
 	 * which turns lws's own validity timers off (see wsd_alive.h). */
 	wsd_alive_set(wsd.cfg.ping_interval, wsd.cfg.idle_timeout);

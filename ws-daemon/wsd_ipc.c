@@ -22,23 +22,49 @@
 #define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
 #define WSD_IPC_VLEN 16   /* datagrams per recvmmsg call */
 
+/* The configuration reply must fit one datagram. */
+_Static_assert(IPC_HDR_LEN + CFG_PACK_MAX <= IPC_MAX_DATAGRAM, "CONFIG_REPLY fits a datagram");
+_Static_assert(IPC_WORKERS_MAX == CFG_WORKERS_MAX, "one bound of the worker count");
+
 static int wsd_ipc_fd = -1;
 static int wsd_ipc_lock = -1;       /* flock on "<path>.lock": one daemon per path */
 static struct lws *wsd_ipc_wsi;     /* the adopted socket; lws owns the fd */
 static char *wsd_ipc_path;
-static uint8_t wsd_tx[IPC_HDR_LEN + IPC_MAX_ITEMS * IPC_REPLY_ITEM_LEN]; /* also metrics text */
+static uint8_t wsd_tx[IPC_MAX_DATAGRAM]; /* any reply, CONFIG_REPLY the largest */
 static lws_usec_t wsd_started_us;
 static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
 static struct ipc_result wsd_results[IPC_MAX_ITEMS];
-static size_t wsd_max_uid;
-static size_t wsd_max_frame;
-static long wsd_max_age_ms;
 
-void wsd_ipc_set_limits(size_t max_uid, size_t max_frame, long max_age_ms)
+/* What wsd_ipc_use copied from the configuration. */
+static struct {
+	size_t max_uid;
+	size_t max_frame;
+	long max_age_ms;
+	uint32_t generation;
+	uint16_t workers;
+	uint16_t index;
+	uint8_t packed[CFG_PACK_MAX]; /* cfg_pack of it, for CONFIG requests */
+	size_t packed_len;            /* 0: could not be packed */
+} wsd_run = { .workers = 1 };
+
+void wsd_ipc_use(const struct cfg *c, unsigned index)
 {
-	wsd_max_uid = max_uid;
-	wsd_max_frame = max_frame;
-	wsd_max_age_ms = max_age_ms;
+	wsd_run.max_uid = (size_t)c->max_uid_bytes;
+	wsd_run.max_frame = (size_t)c->send_queue_max_bytes;
+	wsd_run.max_age_ms = c->push_timeout_ms;
+	wsd_run.generation = c->generation;
+	wsd_run.workers = (uint16_t)(c->workers < 1 ? 1 : c->workers);
+	wsd_run.index = (uint16_t)(index < wsd_run.workers ? index : 0);
+	wsd_run.packed_len = cfg_pack(c, wsd_run.packed, sizeof wsd_run.packed);
+	if (wsd_run.packed_len == 0)
+		log_err("ipc: the configuration cannot be handed to push-api (too large?)");
+}
+
+/* The header of every reply: who answers, under which configuration. */
+static struct ipc_hdr wsd_ipc_me(uint32_t req_id)
+{
+	return (struct ipc_hdr){ .req_id = req_id, .generation = wsd_run.generation,
+				 .workers = wsd_run.workers, .index = wsd_run.index };
 }
 
 static void wsd_ipc_reply(const uint8_t *buf, size_t len, const struct sockaddr_un *to,
@@ -56,13 +82,24 @@ static void wsd_ipc_reply(const uint8_t *buf, size_t len, const struct sockaddr_
 		log_info("ipc reply not sent: %s", strerror(errno));
 }
 
+static void wsd_ipc_refuse(struct ipc_result *res, uint32_t status)
+{
+	memset(res, 0, sizeof *res);
+	res->status = status;
+}
+
 static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
 {
+	/* One routing truth: the uid's owner is the same function everywhere. */
+	if (req_uid_shard(it->uid, it->uid_len, wsd_run.workers) != wsd_run.index) {
+		wsd_ipc_refuse(res, IPC_S_WRONG_WORKER);
+		wsd_stats.pushes_wrong_worker++;
+		return;
+	}
 	wsd_stats.pushes_received++;
-	if (req_uid_problem(it->uid, it->uid_len, wsd_max_uid) ||
-	    wmsg_frame_max(it->topic_len, it->contents_len) > wsd_max_frame) {
-		memset(res, 0, sizeof *res);
-		res->status = IPC_S_REFUSED;
+	if (req_uid_problem(it->uid, it->uid_len, wsd_run.max_uid) ||
+	    wmsg_frame_max(it->topic_len, it->contents_len) > wsd_run.max_frame) {
+		wsd_ipc_refuse(res, IPC_S_REFUSED);
 		wsd_stats.pushes_invalid++;
 		return;
 	}
@@ -77,34 +114,70 @@ static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
 
 static size_t wsd_ipc_push(const uint8_t *rx, size_t len)
 {
-	struct ipc_hdr h = { 0 };
+	struct ipc_hdr h = { 0 }, me;
 	enum ipc_rc rc = ipc_decode_push(rx, len, &h, wsd_items);
 
+	me = wsd_ipc_me(h.req_id);
 	if (rc != IPC_OK) {
 		log_warn("ipc: dropped a datagram of %zu bytes: %s", len, ipc_rc_str(rc));
 		wsd_stats.ipc_errors++;
-		return ipc_encode_error_reply(wsd_tx, sizeof wsd_tx, h.req_id);
+		return ipc_encode_bare(wsd_tx, sizeof wsd_tx, IPC_T_ERROR_REPLY, &me);
 	}
-	for (size_t i = 0; i < h.count; i++)
-		wsd_ipc_item(&wsd_items[i], &wsd_results[i]);
-	return ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, h.req_id, wsd_results, h.count);
+	/* Checked (password) against another configuration than ours: the sender
+	 * learns ours from the reply and checks again before it resends. */
+	if (h.generation != 0 && h.generation != wsd_run.generation) {
+		for (size_t i = 0; i < h.count; i++)
+			wsd_ipc_refuse(&wsd_results[i], IPC_S_STALE);
+		wsd_stats.pushes_stale += h.count;
+	} else {
+		for (size_t i = 0; i < h.count; i++)
+			wsd_ipc_item(&wsd_items[i], &wsd_results[i]);
+	}
+	return ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, &me, wsd_results, h.count);
 }
 
 static size_t wsd_ipc_stats(uint32_t req_id)
 {
-	char *text = (char *)wsd_tx + IPC_HDR_LEN;
-	size_t n = wsd_stats_format(text, sizeof wsd_tx - IPC_HDR_LEN, wsd_conn_count(),
-				    wsd_conn_uids(), wsd_conn_queued_bytes(),
-				    (double)(lws_now_usecs() - wsd_started_us) / 1e6);
+	struct wsd_gauges g = { wsd_conn_count(), wsd_conn_uids(), wsd_conn_queued_bytes(),
+				(uint64_t)(lws_now_usecs() - wsd_started_us) / 1000u };
+	struct ipc_hdr me = wsd_ipc_me(req_id);
+	uint64_t v[IPC_STATS_N];
 
-	/* The text is already in place after the header: encode moves nothing. */
-	return n ? ipc_encode_stats_reply(wsd_tx, sizeof wsd_tx, req_id, text, n) : 0;
+	wsd_stats_fill(&g, v);
+	return ipc_encode_stats_reply(wsd_tx, sizeof wsd_tx, &me, v);
+}
+
+/* The whole configuration, unless the sender already runs this generation. */
+static size_t wsd_ipc_config(const struct ipc_hdr *h)
+{
+	struct ipc_hdr me = wsd_ipc_me(h->req_id);
+
+	if (wsd_run.packed_len == 0)
+		return ipc_encode_bare(wsd_tx, sizeof wsd_tx, IPC_T_ERROR_REPLY, &me);
+	if (h->generation == wsd_run.generation)
+		return ipc_encode_config_reply(wsd_tx, sizeof wsd_tx, &me, NULL, 0);
+	return ipc_encode_config_reply(wsd_tx, sizeof wsd_tx, &me, wsd_run.packed,
+				       wsd_run.packed_len);
+}
+
+static void wsd_ipc_report(const uint8_t *rx, size_t len)
+{
+	uint32_t counts[IPC_R_COUNT];
+	struct ipc_hdr h;
+
+	if (ipc_decode_report(rx, len, &h, counts) != IPC_OK) {
+		log_warn("ipc: dropped a report of %zu bytes", len);
+		wsd_stats.ipc_errors++;
+		return; /* never answered */
+	}
+	for (size_t i = 0; i < IPC_R_COUNT; i++)
+		wsd_stats.api_refused[i] += counts[i];
 }
 
 static void wsd_ipc_handle(const uint8_t *rx, size_t len, const struct sockaddr_un *from,
 			   socklen_t from_len)
 {
-	struct ipc_hdr h = { 0 };
+	struct ipc_hdr h = { 0 }, me;
 	enum ipc_rc rc = ipc_decode_hdr(rx, len, &h);
 	size_t out = 0;
 
@@ -112,15 +185,17 @@ static void wsd_ipc_handle(const uint8_t *rx, size_t len, const struct sockaddr_
 		out = wsd_ipc_push(rx, len);
 	} else if (rc == IPC_OK && h.type == IPC_T_STATS && len == IPC_HDR_LEN) {
 		out = wsd_ipc_stats(h.req_id);
-	} else if (rc == IPC_OK && h.type == IPC_T_REPORT && len == IPC_HDR_LEN &&
-		   h.flags < IPC_R_COUNT) {
-		wsd_stats.api_refused[h.flags]++;
-		return; /* never answered */
+	} else if (rc == IPC_OK && h.type == IPC_T_CONFIG && len == IPC_HDR_LEN) {
+		out = wsd_ipc_config(&h);
+	} else if (rc == IPC_OK && h.type == IPC_T_REPORT) {
+		wsd_ipc_report(rx, len);
+		return;
 	} else {
 		log_warn("ipc: dropped a datagram of %zu bytes: %s", len,
 			 rc != IPC_OK ? ipc_rc_str(rc) : "unexpected type or size");
 		wsd_stats.ipc_errors++;
-		out = ipc_encode_error_reply(wsd_tx, sizeof wsd_tx, h.req_id);
+		me = wsd_ipc_me(h.req_id);
+		out = ipc_encode_bare(wsd_tx, sizeof wsd_tx, IPC_T_ERROR_REPLY, &me);
 	}
 	if (out)
 		wsd_ipc_reply(wsd_tx, out, from, from_len);
@@ -173,7 +248,7 @@ static void wsd_ipc_one(struct wsd_slot *sl, struct msghdr *mh, size_t n)
 	/* The sender has answered 503 by now: delivering late would turn its
 	 * "not delivered" into a lie, and a retry into a duplicate. */
 	age = n >= IPC_HDR_LEN && sl->rx[3] == IPC_T_PUSH ? wsd_ipc_age_ms(mh) : 0;
-	if (wsd_max_age_ms > 0 && age >= wsd_max_age_ms) {
+	if (wsd_run.max_age_ms > 0 && age >= wsd_run.max_age_ms) {
 		log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
 		wsd_stats.pushes_expired++;
 		return;

@@ -7,6 +7,8 @@
 
 #include <libwebsockets.h>
 
+#include "cfg.h"
+
 /* The protocol entry the adopted socket uses; list it in the vhost's protocols. */
 int wsd_ipc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		     size_t len);
@@ -20,10 +22,20 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 		 size_t err_len);
 void wsd_ipc_close(void);
 
-/* Items whose uid breaks the uid rule or whose frame would exceed max_frame
- * (a connection's whole queue) are refused, not delivered. Datagrams that sat
- * in the socket for max_age_ms (push_timeout_ms: the sender has given up) are
- * dropped unanswered. */
-void wsd_ipc_set_limits(size_t max_uid, size_t max_frame, long max_age_ms);
+/*
+ * The configuration this worker runs (the supervisor's current one) and the
+ * worker's number; call it at start and after every reload. What it needs is
+ * copied: c may be freed afterwards. From then on:
+ *  - every reply carries c's generation, c->workers and index;
+ *  - a CONFIG request is answered with c as cfg_pack() writes it;
+ *  - a push made under another generation is refused item by item (IPC_S_STALE),
+ *    one for a uid that req_uid_shard() gives another worker too
+ *    (IPC_S_WRONG_WORKER): push-api re-learns and sends it again;
+ *  - items whose uid breaks the uid rule (max_uid_bytes) or whose frame would
+ *    exceed a connection's whole queue (send_queue_max_bytes) are refused;
+ *  - datagrams that sat in the socket for push_timeout_ms (the sender has given
+ *    up) are dropped unanswered.
+ */
+void wsd_ipc_use(const struct cfg *c, unsigned index);
 
 #endif

@@ -1,5 +1,5 @@
-/* Process-wide counters of ws-daemon and their Prometheus text form, served on
- * /metrics through push-api. Counters only grow; gauges are passed in. */
+/* Process-wide counters of ws-daemon, handed to push-api as binary counters
+ * (ipc.h, enum ipc_stat), which formats /metrics. Counters only grow. */
 #ifndef PUSH_WSD_STATS_H
 #define PUSH_WSD_STATS_H
 
@@ -8,6 +8,8 @@
 
 #include "ipc.h"
 
+/* One field a counter; a new one also gets an enum ipc_stat entry and a line in
+ * wsd_stats_fill (and its name in push-api's api_metrics.c). */
 struct wsd_stats {
 	uint64_t pushes_received;   /* push items decoded */
 	uint64_t pushes_delivered;  /* items handed to >= 1 connection */
@@ -15,6 +17,8 @@ struct wsd_stats {
 	uint64_t pushes_offline;    /* items for a uid with no connection */
 	uint64_t pushes_invalid;    /* items refused (uid rule, frame too big) */
 	uint64_t pushes_expired;    /* datagrams dropped: the sender had given up */
+	uint64_t pushes_wrong_worker; /* items for a uid another worker owns */
+	uint64_t pushes_stale;      /* items sent under another configuration */
 	uint64_t slow_closed;       /* connections closed because their queue was full */
 	uint64_t slow_dropped;      /* frames those connections never got */
 	uint64_t ws_accepted;       /* WebSockets authenticated */
@@ -26,9 +30,15 @@ struct wsd_stats {
 /* The one instance; the daemon is single-threaded, so plain increments. */
 extern struct wsd_stats wsd_stats;
 
-/* Writes the Prometheus exposition into buf; returns its length, or 0 if cap
- * is too small. */
-size_t wsd_stats_format(char *buf, size_t cap, size_t connections, size_t uids,
-			size_t queued_bytes, double uptime_s);
+/* The gauges a STATS_REPLY carries next to the counters. */
+struct wsd_gauges {
+	size_t connections;
+	size_t uids;
+	size_t queued_bytes;
+	uint64_t uptime_ms;
+};
+
+/* Writes every counter and gauge into v, indexed by enum ipc_stat. */
+void wsd_stats_fill(const struct wsd_gauges *g, uint64_t v[IPC_STATS_N]);
 
 #endif

@@ -1,5 +1,5 @@
-/* libFuzzer driver for ipc/ipc.c: the input is decoded as a datagram (views must stay in
- * the buffer, re-encoding must give the same bytes) and also drives encode->decode trips. */
+/* libFuzzer driver for ipc/ipc.c: the input is decoded as a datagram of every kind (views
+ * must stay in the buffer, re-encoding must give the same bytes) and drives encode->decode trips. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,137 +28,177 @@ static int inside(const void *p, size_t n, const uint8_t *lo, size_t len)
 	return q >= lo && q <= lo + len && n <= (size_t)(lo + len - q);
 }
 
-/* Re-encoded datagram equals the input, except that encoders always write flags 0
- * for PUSH / PUSH_REPLY / STATS_REPLY (the decoders accept and report any flags). */
-static void check_same_but_flags(const uint8_t *enc, const uint8_t *in, size_t len,
-				 const struct ipc_hdr *h)
+/* A decoded datagram re-encoded from its header gives the input, byte for byte. */
+static void check_same(const uint8_t *enc, size_t enc_len, const uint8_t *in, size_t len)
 {
-	FUZZ_CHECK(len >= IPC_HDR_LEN);
-	FUZZ_CHECK(memcmp(enc, in, 10) == 0);
-	FUZZ_CHECK(enc[10] == 0 && enc[11] == 0);
-	FUZZ_CHECK(h->flags == rd16(in + 10));
-	FUZZ_CHECK(memcmp(enc + IPC_HDR_LEN, in + IPC_HDR_LEN, len - IPC_HDR_LEN) == 0);
+	FUZZ_CHECK(enc_len == len);
+	FUZZ_CHECK(memcmp(enc, in, len) == 0);
+}
+
+static void check_hdr(const uint8_t *data, size_t size, const struct ipc_hdr *h, enum ipc_rc rh)
+{
+	FUZZ_CHECK(ipc_rc_str(rh) != NULL);
+	if (size < IPC_HDR_LEN)
+		FUZZ_CHECK(rh == IPC_ERR_SHORT);
+	if (rh != IPC_OK) {
+		FUZZ_CHECK(rh == IPC_ERR_SHORT || rh == IPC_ERR_MAGIC || rh == IPC_ERR_VERSION ||
+			   rh == IPC_ERR_TYPE || rh == IPC_ERR_WORKER);
+		return;
+	}
+	FUZZ_CHECK(size >= IPC_HDR_LEN && data[0] == 'W' && data[1] == 'P');
+	FUZZ_CHECK(h->version == IPC_VERSION && h->version == data[2]);
+	FUZZ_CHECK(h->type == data[3] && h->type >= IPC_T_PUSH && h->type <= IPC_T_LAST);
+	FUZZ_CHECK(h->req_id == rd32(data + 4));
+	FUZZ_CHECK(h->count == rd16(data + 8) && h->flags == rd16(data + 10));
+	FUZZ_CHECK(h->generation == rd32(data + 12));
+	FUZZ_CHECK(h->workers == rd16(data + 16) && h->index == rd16(data + 18));
+	FUZZ_CHECK(h->workers <= IPC_WORKERS_MAX);
+	FUZZ_CHECK(h->workers ? h->index < h->workers : h->index == 0);
+}
+
+static int check_push(const uint8_t *data, size_t size, const struct ipc_hdr *h, enum ipc_rc rh)
+{
+	const uint8_t *next = data + IPC_HDR_LEN;
+	struct ipc_hdr hp;
+	enum ipc_rc rp = ipc_decode_push(data, size, &hp, items2);
+	uint8_t *enc;
+
+	if (rh != IPC_OK)
+		FUZZ_CHECK(rp == rh);
+	if (rp != IPC_OK) {
+		if (rh == IPC_OK && h->type == IPC_T_PUSH && h->count >= 1 &&
+		    h->count <= IPC_MAX_ITEMS)
+			FUZZ_CHECK(rp == IPC_ERR_BOUNDS);
+		return 0;
+	}
+	FUZZ_CHECK(hp.type == IPC_T_PUSH && hp.count >= 1 && hp.count <= IPC_MAX_ITEMS);
+	for (size_t i = 0; i < hp.count; i++) {
+		const struct ipc_push_item *it = &items2[i];
+
+		/* Each view inside the datagram, laid out as item header | uid | topic | contents. */
+		FUZZ_CHECK(inside(next, IPC_PUSH_ITEM_HDR, data, size));
+		FUZZ_CHECK(it->uid_len == rd16(next));
+		FUZZ_CHECK(it->topic_len == rd32(next + 2));
+		FUZZ_CHECK(it->contents_len == rd32(next + 6));
+		FUZZ_CHECK((const uint8_t *)it->uid == next + IPC_PUSH_ITEM_HDR);
+		FUZZ_CHECK(inside(it->uid, it->uid_len, data, size));
+		FUZZ_CHECK((const uint8_t *)it->topic == (const uint8_t *)it->uid + it->uid_len);
+		FUZZ_CHECK(inside(it->topic, it->topic_len, data, size));
+		FUZZ_CHECK((const uint8_t *)it->contents == (const uint8_t *)it->topic + it->topic_len);
+		FUZZ_CHECK(inside(it->contents, it->contents_len, data, size));
+		next = (const uint8_t *)it->contents + it->contents_len;
+	}
+	FUZZ_CHECK(next == data + size); /* no trailing bytes */
+	FUZZ_CHECK(ipc_push_size(items2, hp.count) == size);
+	enc = malloc(size);
+	FUZZ_CHECK(enc != NULL);
+	check_same(enc, ipc_encode_push(enc, size, &hp, items2, hp.count), data, size);
+	FUZZ_CHECK(ipc_encode_push(enc, size - 1, &hp, items2, hp.count) == 0);
+	free(enc);
+	return 1;
+}
+
+static int check_push_reply(const uint8_t *data, size_t size, enum ipc_rc rh)
+{
+	struct ipc_hdr hr;
+	enum ipc_rc rr = ipc_decode_push_reply(data, size, &hr, results2, IPC_MAX_ITEMS);
+	struct ipc_result *few;
+	uint8_t *enc;
+	size_t k;
+
+	if (rh != IPC_OK)
+		FUZZ_CHECK(rr == rh);
+	if (rr != IPC_OK)
+		return 0;
+	FUZZ_CHECK(hr.type == IPC_T_PUSH_REPLY && hr.count >= 1 && hr.count <= IPC_MAX_ITEMS);
+	FUZZ_CHECK(hr.workers >= 1); /* a reply comes from a worker */
+	FUZZ_CHECK(size == IPC_HDR_LEN + (size_t)hr.count * IPC_REPLY_ITEM_LEN);
+	enc = malloc(size);
+	FUZZ_CHECK(enc != NULL);
+	check_same(enc, ipc_encode_push_reply(enc, size, &hr, results2, hr.count), data, size);
+	FUZZ_CHECK(ipc_encode_push_reply(enc, size - 1, &hr, results2, hr.count) == 0);
+	free(enc);
+	/* A caller with room for fewer entries gets a count error, never an overrun;
+	 * with exactly enough room it gets them all. */
+	k = hr.count;
+	few = malloc(k * sizeof *few);
+	FUZZ_CHECK(few != NULL);
+	FUZZ_CHECK(ipc_decode_push_reply(data, size, &hr, few, k - 1) == IPC_ERR_COUNT);
+	FUZZ_CHECK(ipc_decode_push_reply(data, size, &hr, few, k) == IPC_OK);
+	FUZZ_CHECK(memcmp(few, results2, k * sizeof *few) == 0);
+	free(few);
+	return 1;
+}
+
+static int check_stats_reply(const uint8_t *data, size_t size, enum ipc_rc rh)
+{
+	uint64_t v[IPC_STATS_N];
+	uint8_t enc[IPC_HDR_LEN + IPC_STATS_N * IPC_STAT_LEN];
+	struct ipc_hdr hs;
+	enum ipc_rc rs = ipc_decode_stats_reply(data, size, &hs, v);
+
+	if (rh != IPC_OK)
+		FUZZ_CHECK(rs == rh);
+	if (rs != IPC_OK)
+		return 0;
+	FUZZ_CHECK(hs.type == IPC_T_STATS_REPLY && hs.count == IPC_STATS_N && hs.workers >= 1);
+	check_same(enc, ipc_encode_stats_reply(enc, sizeof enc, &hs, v), data, size);
+	FUZZ_CHECK(ipc_encode_stats_reply(enc, sizeof enc - 1, &hs, v) == 0);
+	return 1;
+}
+
+static int check_config_reply(const uint8_t *data, size_t size, enum ipc_rc rh)
+{
+	const uint8_t *cfg = NULL;
+	struct ipc_hdr hc;
+	size_t cl = 0;
+	enum ipc_rc rc = ipc_decode_config_reply(data, size, &hc, &cfg, &cl);
+	uint8_t *enc;
+
+	if (rh != IPC_OK)
+		FUZZ_CHECK(rc == rh);
+	if (rc != IPC_OK)
+		return 0;
+	FUZZ_CHECK(hc.type == IPC_T_CONFIG_REPLY && hc.count == 0 && hc.workers >= 1);
+	FUZZ_CHECK(cfg == data + IPC_HDR_LEN && cl == size - IPC_HDR_LEN);
+	enc = malloc(size);
+	FUZZ_CHECK(enc != NULL);
+	check_same(enc, ipc_encode_config_reply(enc, size, &hc, cfg, cl), data, size);
+	/* In place: the configuration already sits right after the header. */
+	check_same(enc, ipc_encode_config_reply(enc, size, &hc, enc + IPC_HDR_LEN, cl), data, size);
+	if (cl > 0)
+		FUZZ_CHECK(ipc_encode_config_reply(enc, size - 1, &hc, cfg, cl) == 0);
+	free(enc);
+	return 1;
+}
+
+static int check_report(const uint8_t *data, size_t size, enum ipc_rc rh)
+{
+	uint32_t counts[IPC_R_COUNT];
+	uint8_t enc[IPC_HDR_LEN + IPC_R_COUNT * IPC_REPORT_ITEM_LEN];
+	struct ipc_hdr hp;
+	enum ipc_rc rr = ipc_decode_report(data, size, &hp, counts);
+
+	if (rh != IPC_OK)
+		FUZZ_CHECK(rr == rh);
+	if (rr != IPC_OK)
+		return 0;
+	FUZZ_CHECK(hp.type == IPC_T_REPORT && hp.count == IPC_R_COUNT);
+	check_same(enc, ipc_encode_report(enc, sizeof enc, &hp, counts), data, size);
+	return 1;
 }
 
 static void check_decode(const uint8_t *data, size_t size)
 {
-	struct ipc_hdr h, hp, hr, hs;
-	enum ipc_rc rh, rp, rr, rs;
-	const char *text = NULL;
-	size_t text_len = 0;
-	int oks = 0;
+	struct ipc_hdr h;
+	enum ipc_rc rh = ipc_decode_hdr(data, size, &h);
+	int oks;
 
-	rh = ipc_decode_hdr(data, size, &h);
-	FUZZ_CHECK(ipc_rc_str(rh) != NULL);
-	if (size < IPC_HDR_LEN)
-		FUZZ_CHECK(rh == IPC_ERR_SHORT);
-	if (rh == IPC_OK) {
-		FUZZ_CHECK(size >= IPC_HDR_LEN && data[0] == 'W' && data[1] == 'P');
-		FUZZ_CHECK(h.version == IPC_VERSION && h.version == data[2]);
-		FUZZ_CHECK(h.type == data[3] && h.type >= IPC_T_PUSH && h.type <= IPC_T_REPORT);
-		FUZZ_CHECK(h.req_id == rd32(data + 4));
-		FUZZ_CHECK(h.count == rd16(data + 8) && h.flags == rd16(data + 10));
-	} else {
-		FUZZ_CHECK(rh == IPC_ERR_SHORT || rh == IPC_ERR_MAGIC || rh == IPC_ERR_VERSION ||
-			   rh == IPC_ERR_TYPE);
-	}
-
-	/* PUSH */
-	rp = ipc_decode_push(data, size, &hp, items2);
-	if (rh != IPC_OK)
-		FUZZ_CHECK(rp == rh);
-	if (rp == IPC_OK) {
-		const uint8_t *next = data + IPC_HDR_LEN;
-		uint8_t *enc;
-
-		oks++;
-		FUZZ_CHECK(hp.type == IPC_T_PUSH && hp.count >= 1 && hp.count <= IPC_MAX_ITEMS);
-		for (size_t i = 0; i < hp.count; i++) {
-			const struct ipc_push_item *it = &items2[i];
-
-			/* Each view inside the datagram, laid out as item header | uid | topic | contents. */
-			FUZZ_CHECK(inside(next, IPC_PUSH_ITEM_HDR, data, size));
-			FUZZ_CHECK(it->uid_len == rd16(next));
-			FUZZ_CHECK(it->topic_len == rd32(next + 2));
-			FUZZ_CHECK(it->contents_len == rd32(next + 6));
-			FUZZ_CHECK((const uint8_t *)it->uid == next + IPC_PUSH_ITEM_HDR);
-			FUZZ_CHECK(inside(it->uid, it->uid_len, data, size));
-			FUZZ_CHECK((const uint8_t *)it->topic == (const uint8_t *)it->uid + it->uid_len);
-			FUZZ_CHECK(inside(it->topic, it->topic_len, data, size));
-			FUZZ_CHECK((const uint8_t *)it->contents ==
-				   (const uint8_t *)it->topic + it->topic_len);
-			FUZZ_CHECK(inside(it->contents, it->contents_len, data, size));
-			next = (const uint8_t *)it->contents + it->contents_len;
-		}
-		FUZZ_CHECK(next == data + size); /* no trailing bytes */
-		FUZZ_CHECK(ipc_push_size(items2, hp.count) == size);
-		enc = malloc(size);
-		FUZZ_CHECK(enc != NULL);
-		FUZZ_CHECK(ipc_encode_push(enc, size, hp.req_id, items2, hp.count) == size);
-		check_same_but_flags(enc, data, size, &hp);
-		FUZZ_CHECK(ipc_encode_push(enc, size - 1, hp.req_id, items2, hp.count) == 0);
-		free(enc);
-	} else if (rh == IPC_OK && h.type == IPC_T_PUSH && h.count >= 1 &&
-		   h.count <= IPC_MAX_ITEMS) {
-		FUZZ_CHECK(rp == IPC_ERR_BOUNDS);
-	}
-
-	/* PUSH_REPLY */
-	rr = ipc_decode_push_reply(data, size, &hr, results2, IPC_MAX_ITEMS);
-	if (rh != IPC_OK)
-		FUZZ_CHECK(rr == rh);
-	if (rr == IPC_OK) {
-		uint8_t *enc;
-
-		oks++;
-		FUZZ_CHECK(hr.type == IPC_T_PUSH_REPLY && hr.count >= 1 &&
-			   hr.count <= IPC_MAX_ITEMS);
-		FUZZ_CHECK(size == IPC_HDR_LEN + (size_t)hr.count * IPC_REPLY_ITEM_LEN);
-		enc = malloc(size);
-		FUZZ_CHECK(enc != NULL);
-		FUZZ_CHECK(ipc_encode_push_reply(enc, size, hr.req_id, results2, hr.count) == size);
-		check_same_but_flags(enc, data, size, &hr);
-		FUZZ_CHECK(ipc_encode_push_reply(enc, size - 1, hr.req_id, results2, hr.count) == 0);
-		free(enc);
-		/* A caller with room for fewer entries gets a count error, never an overrun;
-		 * with exactly enough room it gets them all. */
-		{
-			size_t k = hr.count;
-			struct ipc_result *few = malloc(k * sizeof *few);
-
-			FUZZ_CHECK(few != NULL);
-			FUZZ_CHECK(ipc_decode_push_reply(data, size, &hr, few, k - 1) == IPC_ERR_COUNT);
-			FUZZ_CHECK(ipc_decode_push_reply(data, size, &hr, few, k) == IPC_OK);
-			FUZZ_CHECK(memcmp(few, results2, k * sizeof *few) == 0);
-			free(few);
-		}
-	}
-
-	/* STATS_REPLY */
-	rs = ipc_decode_stats_reply(data, size, &hs, &text, &text_len);
-	if (rh != IPC_OK)
-		FUZZ_CHECK(rs == rh);
-	if (rs == IPC_OK) {
-		uint8_t *enc;
-
-		oks++;
-		FUZZ_CHECK(hs.type == IPC_T_STATS_REPLY && hs.count == 0);
-		FUZZ_CHECK((const uint8_t *)text == data + IPC_HDR_LEN);
-		FUZZ_CHECK(text_len == size - IPC_HDR_LEN);
-		enc = malloc(size);
-		FUZZ_CHECK(enc != NULL);
-		FUZZ_CHECK(ipc_encode_stats_reply(enc, size, hs.req_id, text, text_len) == size);
-		check_same_but_flags(enc, data, size, &hs);
-		/* In place: the text already sits right after the header. */
-		memcpy(enc + IPC_HDR_LEN, text, text_len);
-		FUZZ_CHECK(ipc_encode_stats_reply(enc, size, hs.req_id, (const char *)enc + IPC_HDR_LEN,
-						  text_len) == size);
-		check_same_but_flags(enc, data, size, &hs);
-		if (text_len > 0)
-			FUZZ_CHECK(ipc_encode_stats_reply(enc, size - 1, hs.req_id, text, text_len) == 0);
-		free(enc);
-	}
-	FUZZ_CHECK(oks <= 1); /* the three datagram kinds exclude each other */
+	check_hdr(data, size, &h, rh);
+	oks = check_push(data, size, &h, rh) + check_push_reply(data, size, rh) +
+	      check_stats_reply(data, size, rh) + check_config_reply(data, size, rh) +
+	      check_report(data, size, rh);
+	FUZZ_CHECK(oks <= 1); /* the datagram kinds exclude each other */
 }
 
 /* A view of up to want bytes of the input (fewer when it runs out). */
@@ -172,39 +212,46 @@ static const char *take_view(struct rd *r, size_t want, size_t *got)
 	return p;
 }
 
-static void check_encode(const uint8_t *data, size_t size)
+/* A header template from the input; workers and index made valid. */
+static struct ipc_hdr take_hdr(struct rd *r)
 {
-	struct rd r = { data, size };
-	struct ipc_hdr h;
-	uint32_t req_id = (uint32_t)take_be(&r, 4);
-	uint8_t nb = take8(&r);
-	size_t n = (size_t)(nb & 15) + 1, total, nres;
+	struct ipc_hdr h = { 0 };
+
+	h.req_id = (uint32_t)take_be(r, 4);
+	h.flags = (uint16_t)take_be(r, 2);
+	h.generation = (uint32_t)take_be(r, 4);
+	h.workers = (uint16_t)(take8(r) % IPC_WORKERS_MAX + 1);
+	h.index = (uint16_t)(take8(r) % h.workers);
+	return h;
+}
+
+static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
+{
+	uint8_t nb = take8(r);
+	size_t n = (size_t)(nb & 15) + 1, total, model = IPC_HDR_LEN;
+	struct ipc_hdr req = *hw, h;
 	uint8_t *buf;
 
+	req.workers = req.index = 0; /* a request */
 	/* PUSH items as views into the input; lengths from the input too. */
 	for (size_t i = 0; i < n; i++) {
 		struct ipc_push_item *it = &items[i];
-		uint8_t lu = take8(&r), lt = take8(&r), lc = take8(&r);
+		uint8_t lu = take8(r), lt = take8(r), lc = take8(r);
 
-		it->uid = take_view(&r, lu, &it->uid_len);
-		it->topic = take_view(&r, lt, &it->topic_len);
-		it->contents = take_view(&r, lc, &it->contents_len);
+		it->uid = take_view(r, lu, &it->uid_len);
+		it->topic = take_view(r, lt, &it->topic_len);
+		it->contents = take_view(r, lc, &it->contents_len);
+		model += IPC_PUSH_ITEM_HDR + it->uid_len + it->topic_len + it->contents_len;
 	}
 	total = ipc_push_size(items, n);
-	{
-		size_t model = IPC_HDR_LEN;
-
-		for (size_t i = 0; i < n; i++)
-			model += IPC_PUSH_ITEM_HDR + items[i].uid_len + items[i].topic_len +
-				 items[i].contents_len;
-		FUZZ_CHECK(total == model);
-	}
+	FUZZ_CHECK(total == model);
 	buf = malloc(total);
 	FUZZ_CHECK(buf != NULL);
-	FUZZ_CHECK(ipc_encode_push(buf, total - 1, req_id, items, n) == 0);
-	FUZZ_CHECK(ipc_encode_push(buf, total, req_id, items, n) == total);
+	FUZZ_CHECK(ipc_encode_push(buf, total - 1, &req, items, n) == 0);
+	FUZZ_CHECK(ipc_encode_push(buf, total, &req, items, n) == total);
 	FUZZ_CHECK(ipc_decode_push(buf, total, &h, items2) == IPC_OK);
-	FUZZ_CHECK(h.type == IPC_T_PUSH && h.req_id == req_id && h.count == n && h.flags == 0);
+	FUZZ_CHECK(h.type == IPC_T_PUSH && h.req_id == req.req_id && h.count == n &&
+		   h.flags == req.flags && h.generation == req.generation && h.workers == 0);
 	for (size_t i = 0; i < n; i++) {
 		FUZZ_CHECK(items2[i].uid_len == items[i].uid_len);
 		FUZZ_CHECK(items2[i].topic_len == items[i].topic_len);
@@ -216,51 +263,71 @@ static void check_encode(const uint8_t *data, size_t size)
 	/* Any shorter datagram is refused as a whole. */
 	FUZZ_CHECK(ipc_decode_push(buf, total - 1 - (size_t)(nb >> 4) % (total - IPC_HDR_LEN),
 				   &h, items2) == IPC_ERR_BOUNDS);
+	/* A request is no reply: the reply decoders want a worker. */
+	FUZZ_CHECK(ipc_decode_push_reply(buf, total, &h, results2, IPC_MAX_ITEMS) == IPC_ERR_TYPE);
 	free(buf);
-	FUZZ_CHECK(ipc_encode_push(NULL, 0, req_id, items, 0) == 0);
+	FUZZ_CHECK(ipc_encode_push(NULL, 0, &req, items, 0) == 0);
+}
 
+static void check_encode_reply(struct rd *r, const struct ipc_hdr *hw)
+{
 	/* PUSH_REPLY from whatever input is left: 16 bytes a result, at least one. */
-	nres = r.n / IPC_REPLY_ITEM_LEN + 1;
+	size_t nres = r->n / IPC_REPLY_ITEM_LEN + 1, total;
+	struct ipc_hdr h;
+	uint8_t *buf;
+
 	if (nres > IPC_MAX_ITEMS)
 		nres = IPC_MAX_ITEMS;
 	for (size_t i = 0; i < nres; i++) {
-		results[i].delivered = (uint32_t)take_be(&r, 4);
-		results[i].status = (uint32_t)take_be(&r, 4);
-		results[i].number = (uint64_t)(uint32_t)take_be(&r, 4) << 32;
-		results[i].number |= (uint32_t)take_be(&r, 4);
+		results[i].delivered = (uint32_t)take_be(r, 4);
+		results[i].status = (uint32_t)take_be(r, 4);
+		results[i].number = take_be(r, 8);
 	}
 	total = IPC_HDR_LEN + nres * IPC_REPLY_ITEM_LEN;
 	buf = malloc(total);
 	FUZZ_CHECK(buf != NULL);
-	FUZZ_CHECK(ipc_encode_push_reply(buf, total - 1, req_id, results, nres) == 0);
-	FUZZ_CHECK(ipc_encode_push_reply(buf, total, req_id, results, nres) == total);
+	FUZZ_CHECK(ipc_encode_push_reply(buf, total - 1, hw, results, nres) == 0);
+	FUZZ_CHECK(ipc_encode_push_reply(buf, total, hw, results, nres) == total);
 	FUZZ_CHECK(ipc_decode_push_reply(buf, total, &h, results2, nres) == IPC_OK);
-	FUZZ_CHECK(h.type == IPC_T_PUSH_REPLY && h.req_id == req_id && h.count == nres);
+	FUZZ_CHECK(h.type == IPC_T_PUSH_REPLY && h.req_id == hw->req_id && h.count == nres &&
+		   h.generation == hw->generation && h.workers == hw->workers &&
+		   h.index == hw->index);
 	FUZZ_CHECK(memcmp(results, results2, nres * sizeof results[0]) == 0);
 	FUZZ_CHECK(ipc_decode_push_reply(buf, total - 1, &h, results2, nres) == IPC_ERR_BOUNDS);
 	free(buf);
+}
 
-	/* Header-only messages, any type byte and flags. */
-	{
-		uint8_t b[IPC_HDR_LEN];
-		uint16_t flags = (uint16_t)(req_id ^ (req_id >> 16));
-		enum ipc_rc rc;
+/* Header-only messages, any type byte. */
+static void check_encode_bare(const struct ipc_hdr *hw, uint8_t type)
+{
+	uint8_t b[IPC_HDR_LEN];
+	struct ipc_hdr h;
+	enum ipc_rc rc;
 
-		FUZZ_CHECK(ipc_encode_bare(b, sizeof b - 1, nb, req_id, flags) == 0);
-		FUZZ_CHECK(ipc_encode_bare(b, sizeof b, nb, req_id, flags) == IPC_HDR_LEN);
-		rc = ipc_decode_hdr(b, sizeof b, &h);
-		if (nb >= IPC_T_PUSH && nb <= IPC_T_REPORT) {
-			FUZZ_CHECK(rc == IPC_OK);
-			FUZZ_CHECK(h.type == nb && h.req_id == req_id && h.count == 0 &&
-				   h.flags == flags);
-		} else {
-			FUZZ_CHECK(rc == IPC_ERR_TYPE);
-		}
-		FUZZ_CHECK(ipc_encode_error_reply(b, sizeof b, req_id) == IPC_HDR_LEN);
-		FUZZ_CHECK(ipc_decode_hdr(b, sizeof b, &h) == IPC_OK);
-		FUZZ_CHECK(h.type == IPC_T_ERROR_REPLY && h.count == 0 && h.req_id == req_id);
-		FUZZ_CHECK(ipc_decode_push(b, sizeof b, &h, items2) == IPC_ERR_TYPE);
+	FUZZ_CHECK(ipc_encode_bare(b, sizeof b - 1, type, hw) == 0);
+	FUZZ_CHECK(ipc_encode_bare(b, sizeof b, type, hw) == IPC_HDR_LEN);
+	rc = ipc_decode_hdr(b, sizeof b, &h);
+	if (type >= IPC_T_PUSH && type <= IPC_T_LAST) {
+		FUZZ_CHECK(rc == IPC_OK);
+		FUZZ_CHECK(h.type == type && h.req_id == hw->req_id && h.count == 0 &&
+			   h.flags == hw->flags && h.generation == hw->generation &&
+			   h.workers == hw->workers && h.index == hw->index);
+	} else {
+		FUZZ_CHECK(rc == IPC_ERR_TYPE);
 	}
+	FUZZ_CHECK(ipc_encode_bare(b, sizeof b, IPC_T_ERROR_REPLY, hw) == IPC_HDR_LEN);
+	FUZZ_CHECK(ipc_decode_push(b, sizeof b, &h, items2) == IPC_ERR_TYPE);
+}
+
+static void check_encode(const uint8_t *data, size_t size)
+{
+	struct rd r = { data, size };
+	struct ipc_hdr hw = take_hdr(&r);
+	uint8_t type = take8(&r);
+
+	check_encode_push(&r, &hw);
+	check_encode_reply(&r, &hw);
+	check_encode_bare(&hw, type);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

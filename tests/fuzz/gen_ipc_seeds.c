@@ -32,18 +32,31 @@ int main(int argc, char **argv)
 		ITEM("b", "\"\"", ""),
 	};
 	const struct ipc_result r1[] = { { 1, IPC_S_DELIVERED, 7 } };
-	const struct ipc_result r3[] = { { 2, IPC_S_DELIVERED, 1 }, { 0, IPC_S_OFFLINE, 0 },
-					 { 0, IPC_S_REFUSED, 0 } };
-	static const char stats[] = "# TYPE push_connections gauge\npush_connections 3\n";
+	const struct ipc_result r5[] = { { 2, IPC_S_DELIVERED, 1 }, { 0, IPC_S_OFFLINE, 0 },
+					 { 0, IPC_S_REFUSED, 0 }, { 0, IPC_S_WRONG_WORKER, 0 },
+					 { 0, IPC_S_STALE, 0 } };
+	const uint32_t counts[IPC_R_COUNT] = { 1, 2, 3, 4, 5, 6 };
+	/* The start of a cfg_pack message: "PC", version 1, then whatever follows. */
+	static const unsigned char cfg[] = "PC\x01\x00password: \"x\"\n";
+	const struct ipc_hdr req = { .req_id = 1, .generation = 0x5eed0001u };
+	const struct ipc_hdr req3 = { .req_id = 0x01020304, .generation = 0 };
+	const struct ipc_hdr w0 = { .req_id = 1, .generation = 0x5eed0001u, .workers = 1 };
+	const struct ipc_hdr w2 = { .req_id = 0x01020304, .generation = 0x5eed0002u,
+				    .workers = 3, .index = 2 };
+	uint64_t v[IPC_STATS_N];
 
-	save(dir, "push-1", ipc_encode_push(buf, sizeof buf, 1, one, 1));
-	save(dir, "push-3", ipc_encode_push(buf, sizeof buf, 0x01020304, three, 3));
-	save(dir, "reply-1", ipc_encode_push_reply(buf, sizeof buf, 1, r1, 1));
-	save(dir, "reply-3", ipc_encode_push_reply(buf, sizeof buf, 0x01020304, r3, 3));
-	save(dir, "error-reply", ipc_encode_error_reply(buf, sizeof buf, 9));
-	save(dir, "stats", ipc_encode_bare(buf, sizeof buf, IPC_T_STATS, 5, 0));
-	save(dir, "report", ipc_encode_bare(buf, sizeof buf, IPC_T_REPORT, 6, IPC_R_TOO_LARGE));
-	save(dir, "stats-reply",
-	     ipc_encode_stats_reply(buf, sizeof buf, 5, stats, sizeof stats - 1));
+	for (size_t i = 0; i < IPC_STATS_N; i++)
+		v[i] = i * 3;
+	save(dir, "push-1", ipc_encode_push(buf, sizeof buf, &req, one, 1));
+	save(dir, "push-3", ipc_encode_push(buf, sizeof buf, &req3, three, 3));
+	save(dir, "reply-1", ipc_encode_push_reply(buf, sizeof buf, &w0, r1, 1));
+	save(dir, "reply-5", ipc_encode_push_reply(buf, sizeof buf, &w2, r5, 5));
+	save(dir, "error-reply", ipc_encode_bare(buf, sizeof buf, IPC_T_ERROR_REPLY, &w2));
+	save(dir, "stats", ipc_encode_bare(buf, sizeof buf, IPC_T_STATS, &req));
+	save(dir, "report", ipc_encode_report(buf, sizeof buf, &req, counts));
+	save(dir, "stats-reply", ipc_encode_stats_reply(buf, sizeof buf, &w2, v));
+	save(dir, "config", ipc_encode_bare(buf, sizeof buf, IPC_T_CONFIG, &req));
+	save(dir, "config-reply", ipc_encode_config_reply(buf, sizeof buf, &w2, cfg, sizeof cfg - 1));
+	save(dir, "config-reply-same", ipc_encode_config_reply(buf, sizeof buf, &w0, NULL, 0));
 	return 0;
 }

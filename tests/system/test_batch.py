@@ -107,3 +107,67 @@ def test_batch_uid_with_nul_is_refused_and_named(make_service):
     item = d["contents"][0]
     assert item["uid"] == "\x00bcdefghijklmnop"
     assert item["topic"] == "error" and item["contents"] == "uid contains control characters"
+
+
+def test_batch_with_a_stopped_worker_answers_per_item(make_service):
+    """One worker stopped: its items get a per-item 503 (not delivered), the others
+    are delivered and answered at once; after SIGCONT nothing arrives twice."""
+    import os
+    import signal
+    import time
+
+    from test_workers import uids_of_workers, worker_pid
+
+    svc = make_service(workers=3, push_timeout_ms=500)
+    owners = uids_of_workers(3, 2, "bs")
+    stopped = 1
+    uids = [u for w in range(3) for u in owners[w]]
+
+    async def go():
+        conns = {u: await svc.connect(u) for u in uids}
+        pid = worker_pid(svc, stopped)
+        try:
+            for u in uids:
+                await asyncio.to_thread(push_until_delivered, svc, u, "warm", 0)
+                await recv_json(conns[u])
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                msgs = [{"uid": u, "topic": "m", "contents": i} for i, u in enumerate(uids)]
+                t0 = time.monotonic()
+                st, _, d = await asyncio.to_thread(batch, svc, msgs)
+                took = time.monotonic() - t0
+                assert st == 200, (st, d)
+                r = d["contents"]
+                for i, u in enumerate(uids):
+                    if u in owners[stopped]:
+                        assert r[i]["topic"] == "error" and r[i]["status"] == 503, r[i]
+                        assert r[i]["number"] == 0 and r[i]["contents"], r[i]
+                    else:
+                        assert r[i] == {"uid": u, "topic": "success", "number": 1,
+                                        "contents": "推送成功"}, r[i]
+                assert d["number"] == 4, d
+                # One timeout for the whole batch, not one per worker.
+                assert took < 2 * 0.5 + 0.5, took
+                for i, u in enumerate(uids):
+                    if u not in owners[stopped]:
+                        assert (await recv_json(conns[u]))["contents"] == i
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            # The stopped worker drops the datagram it got too late: the client's
+            # retry of the 503 items is the only copy that arrives.
+            retry = [{"uid": u, "topic": "m", "contents": uids.index(u)}
+                     for u in owners[stopped]]
+            st, _, d = await asyncio.to_thread(batch, svc, retry)
+            assert st == 200 and d["number"] == 2, d
+            for u in owners[stopped]:
+                assert (await recv_json(conns[u]))["contents"] == uids.index(u)
+            st, _, d = await asyncio.to_thread(svc.push, owners[stopped][0], "marker", None)
+            assert st == 200, d
+            assert (await recv_json(conns[owners[stopped][0]]))["topic"] == "marker"
+        finally:
+            for ws in conns.values():
+                await ws.close()
+    asyncio.run(go())
+    m = svc.metrics()
+    assert m['push_pushes_refused_total{reason="expired"}'] == 1
+    assert m["push_pushes_delivered_total"] == 6 + 4 + 2 + 1

@@ -50,7 +50,7 @@ def test_no_secrets_in_logs(make_service):
     # reloads on SIGHUP. Keys issued with it must not show up either.
     svc.write_conf(key_secret="Key-Secret-Two-88")
     svc.daemon.send_signal(signal.SIGHUP)
-    assert wait_until(lambda: "configuration reloaded" in svc.read_log(svc.daemon_log), 30), \
+    assert wait_until(lambda: "reloaded from" in svc.read_log(svc.daemon_log), 30), \
         svc.read_log(svc.daemon_log)[-2000:]
     # push-api looks at the file at most once a second, when a request comes.
     def reloaded_after_a_request():

@@ -76,3 +76,84 @@ def test_metrics_count_what_happened(make_service):
         return last["push_connections"] == 0 and last["push_uids_online"] == 0
     assert wait_until(gauges_down, 10), last
     assert last["push_queue_bytes"] == 0
+
+
+def _sum_workers(stats):
+    """What /metrics must say for these per-worker counters: sums (uptime aside)."""
+    return {k: sum(s[k] for s in stats) for k in stats[0] if k != "push_uptime_seconds"}
+
+
+def test_metrics_with_a_stopped_worker(make_service):
+    """200 with the sum of the workers that answered and push_worker_up per worker;
+    503 only when no worker answers."""
+    import os
+    import signal
+
+    from test_workers import uids_of_workers, worker_pid, worker_stats
+
+    svc = make_service(workers=3, push_timeout_ms=300)
+    owners = uids_of_workers(3, 2, "ms")
+
+    async def go():
+        conns = [await svc.connect(u) for w in (0, 2) for u in owners[w]]
+        try:
+            for w in (0, 2):
+                for u in owners[w]:
+                    await asyncio.to_thread(push_until_delivered, svc, u, "t", 1)
+            assert svc.push(owners[1][0], "t", 0)[0] == 404
+            assert svc.push(owners[0][0], "t", 0, password="bad")[0] == 401
+            per = [worker_stats(svc, w) for w in range(3)]
+            m = metrics(svc)
+            want = _sum_workers(per)
+            assert {k: m[k] for k in want} == want
+            assert m["push_connections"] == 4
+            assert [m[f'push_worker_up{{worker="{w}"}}'] for w in range(3)] == [1, 1, 1]
+            pid = worker_pid(svc, 1)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                m = await asyncio.to_thread(metrics, svc)
+                assert [m[f'push_worker_up{{worker="{w}"}}'] for w in range(3)] == [1, 0, 1]
+                up = _sum_workers([per[0], per[2]])
+                assert {k: m[k] for k in up} == up
+                assert m["push_connections"] == 4 and m["push_uids_online"] == 4
+                assert m['push_pushes_refused_total{reason="offline"}'] == \
+                    per[0]['push_pushes_refused_total{reason="offline"}'] + \
+                    per[2]['push_pushes_refused_total{reason="offline"}']
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            m = await asyncio.to_thread(metrics, svc)
+            assert [m[f'push_worker_up{{worker="{w}"}}'] for w in range(3)] == [1, 1, 1]
+            assert m['push_pushes_refused_total{reason="offline"}'] == 1
+            svc.freeze_daemon(signal.SIGSTOP)
+            try:
+                st, _, data = await asyncio.to_thread(
+                    svc.request, "GET", "/metrics", {"password": svc.password})
+                assert st == 503, (st, data)
+            finally:
+                svc.freeze_daemon(signal.SIGCONT)
+        finally:
+            for ws in conns:
+                await ws.close()
+    asyncio.run(go())
+
+
+def test_daemon_unavailable_counts_503s_from_while_it_was_down(make_service):
+    import time
+
+    svc = make_service()
+    assert svc.push("du", "t", 0)[0] == 404
+    svc.stop_daemon()
+    statuses = [svc.push("du", "t", i)[0] for i in range(3)]
+    assert statuses == [503, 503, 503]
+    svc.start_daemon()
+    # Each push-api process tells its kept refusals with its next request that
+    # reaches the daemon; the daemon's counters started from zero.
+    end = time.monotonic() + 10
+    while True:
+        assert svc.push("du", "t", 0)[0] == 404
+        got = metrics(svc)['push_api_refused_total{reason="daemon_unavailable"}']
+        if got == 3 or time.monotonic() > end:
+            break
+    assert got == 3
+    assert svc.push("du", "t", 0)[0] == 404
+    assert metrics(svc)['push_api_refused_total{reason="daemon_unavailable"}'] == 3

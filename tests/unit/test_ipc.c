@@ -24,6 +24,25 @@ static const struct ipc_push_item sample_items[] = {
 
 static struct ipc_push_item items_out[IPC_MAX_ITEMS];
 
+/* Header templates: a request (push-api's generation, no worker) and a reply
+ * from worker 2 of 3. */
+#define GEN 0x0A0B0C0Du
+static const struct ipc_hdr *rq(uint32_t id)
+{
+	static struct ipc_hdr h;
+
+	h = (struct ipc_hdr){ .req_id = id, .generation = GEN };
+	return &h;
+}
+
+static const struct ipc_hdr *wk(uint32_t id)
+{
+	static struct ipc_hdr h;
+
+	h = (struct ipc_hdr){ .req_id = id, .generation = GEN, .workers = 3, .index = 2 };
+	return &h;
+}
+
 static uint8_t *dup_exact(const uint8_t *p, size_t n)
 {
 	uint8_t *q = malloc(n ? n : 1);
@@ -68,7 +87,7 @@ static enum ipc_rc decode_reply_exact(const uint8_t *buf, size_t len, struct ipc
 
 static size_t encode_sample(uint8_t *buf, size_t cap)
 {
-	size_t n = ipc_encode_push(buf, cap, 0xA1B2C3D4u, sample_items, NSAMPLE);
+	size_t n = ipc_encode_push(buf, cap, rq(0xA1B2C3D4u), sample_items, NSAMPLE);
 
 	assert_true(n > 0);
 	return n;
@@ -106,6 +125,9 @@ static void test_push_round_trip(void **state)
 	assert_int_equal(hdr.req_id, 0xA1B2C3D4u);
 	assert_int_equal(hdr.count, NSAMPLE);
 	assert_int_equal(hdr.flags, 0);
+	assert_int_equal(hdr.generation, GEN);
+	assert_int_equal(hdr.workers, 0);
+	assert_int_equal(hdr.index, 0);
 	for (size_t i = 0; i < NSAMPLE; i++) {
 		expect_same_item(&items_out[i], &sample_items[i]);
 		/* Borrowed views into the datagram, not copies elsewhere. */
@@ -121,6 +143,7 @@ static void test_push_wire_layout(void **state)
 	static const struct ipc_push_item it = ITEM("ab", "\"t\"", "1");
 	static const uint8_t want[] = {
 		'W', 'P', IPC_VERSION, IPC_T_PUSH, 0x01, 0x02, 0x03, 0x04, 0x00, 0x01, 0x00, 0x00,
+		0x0A, 0x0B, 0x0C, 0x0D, 0x00, 0x00, 0x00, 0x00, /* generation, workers, index */
 		0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,
 		'a', 'b', '"', 't', '"', '1',
 	};
@@ -128,7 +151,7 @@ static void test_push_wire_layout(void **state)
 	size_t n;
 
 	(void)state;
-	n = ipc_encode_push(buf, sizeof buf, 0x01020304u, &it, 1);
+	n = ipc_encode_push(buf, sizeof buf, rq(0x01020304u), &it, 1);
 	assert_int_equal(n, sizeof want);
 	assert_memory_equal(buf, want, sizeof want);
 }
@@ -150,8 +173,8 @@ static void test_push_max_items(void **state)
 	cap = ipc_push_size(many, IPC_MAX_ITEMS + 1);
 	buf = malloc(cap);
 	assert_non_null(buf);
-	assert_int_equal(ipc_encode_push(buf, cap, 7, many, IPC_MAX_ITEMS + 1), 0);
-	n = ipc_encode_push(buf, cap, 7, many, IPC_MAX_ITEMS);
+	assert_int_equal(ipc_encode_push(buf, cap, rq(7), many, IPC_MAX_ITEMS + 1), 0);
+	n = ipc_encode_push(buf, cap, rq(7), many, IPC_MAX_ITEMS);
 	assert_true(n > 0);
 	assert_int_equal(n, ipc_push_size(many, IPC_MAX_ITEMS));
 	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
@@ -169,15 +192,15 @@ static void test_encode_push_space(void **state)
 	(void)state;
 	need = ipc_push_size(sample_items, NSAMPLE);
 	assert_true(need < sizeof buf);
-	assert_int_equal(ipc_encode_push(buf, need, 1, sample_items, NSAMPLE), need);
+	assert_int_equal(ipc_encode_push(buf, need, rq(1), sample_items, NSAMPLE), need);
 	for (size_t cap = 0; cap < need; cap++) {
 		memset(buf, 0x5A, sizeof buf);
-		assert_int_equal(ipc_encode_push(buf, cap, 1, sample_items, NSAMPLE), 0);
+		assert_int_equal(ipc_encode_push(buf, cap, rq(1), sample_items, NSAMPLE), 0);
 		/* Nothing is written past cap when refusing. */
 		for (size_t i = cap; i < sizeof buf; i++)
 			assert_int_equal(buf[i], 0x5A);
 	}
-	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, sample_items, 0), 0);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, rq(1), sample_items, 0), 0);
 }
 
 static void test_push_size_overflow(void **state)
@@ -192,15 +215,15 @@ static void test_push_size_overflow(void **state)
 	/* Lengths the wire cannot carry; the pointers are never read. */
 	it.uid_len = (size_t)UINT16_MAX + 1;
 	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
-	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, rq(1), &it, 1), 0);
 	it.uid_len = 1;
 	it.topic_len = (size_t)UINT32_MAX + 1;
 	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
-	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, rq(1), &it, 1), 0);
 	it.topic_len = 1;
 	it.contents_len = (size_t)UINT32_MAX + 1;
 	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
-	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, rq(1), &it, 1), 0);
 	it.contents_len = SIZE_MAX;
 	assert_int_equal(ipc_push_size(&it, 1), SIZE_MAX);
 	it.topic_len = SIZE_MAX;
@@ -213,7 +236,7 @@ static void test_push_size_overflow(void **state)
 	it.contents_len = UINT32_MAX;
 	assert_int_equal(ipc_push_size(&it, 1),
 			 (size_t)IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + UINT16_MAX + 2 * (size_t)UINT32_MAX);
-	assert_int_equal(ipc_encode_push(buf, sizeof buf, 1, &it, 1), 0);
+	assert_int_equal(ipc_encode_push(buf, sizeof buf, rq(1), &it, 1), 0);
 }
 
 static void test_reply_round_trip(void **state)
@@ -222,6 +245,8 @@ static void test_reply_round_trip(void **state)
 		{ 1, IPC_S_DELIVERED, 1 },
 		{ 0, IPC_S_OFFLINE, 0 },
 		{ 0, IPC_S_REFUSED, 0 },
+		{ 0, IPC_S_WRONG_WORKER, 0 },
+		{ 0, IPC_S_STALE, 0 },
 		{ UINT32_MAX, IPC_S_DELIVERED, UINT64_MAX },
 		{ 3, IPC_S_DELIVERED, 0x0102030405060708ull },
 	};
@@ -232,7 +257,7 @@ static void test_reply_round_trip(void **state)
 	size_t n;
 
 	(void)state;
-	n = ipc_encode_push_reply(buf, sizeof buf, 0xFFFFFFFFu, res, nres);
+	n = ipc_encode_push_reply(buf, sizeof buf, wk(0xFFFFFFFFu), res, nres);
 	assert_int_equal(n, IPC_HDR_LEN + nres * IPC_REPLY_ITEM_LEN);
 	memset(out, 0, sizeof out);
 	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 8), IPC_OK);
@@ -240,6 +265,9 @@ static void test_reply_round_trip(void **state)
 	assert_int_equal(hdr.version, IPC_VERSION);
 	assert_int_equal(hdr.req_id, 0xFFFFFFFFu);
 	assert_int_equal(hdr.count, nres);
+	assert_int_equal(hdr.generation, GEN);
+	assert_int_equal(hdr.workers, 3);
+	assert_int_equal(hdr.index, 2);
 	for (size_t i = 0; i < nres; i++) {
 		assert_int_equal(out[i].delivered, res[i].delivered);
 		assert_int_equal(out[i].status, res[i].status);
@@ -257,13 +285,14 @@ static void test_reply_wire_layout(void **state)
 	static const struct ipc_result r = { 0x01020304u, IPC_S_OFFLINE, 0x1122334455667788ull };
 	static const uint8_t want[] = {
 		'W', 'P', IPC_VERSION, IPC_T_PUSH_REPLY, 0, 0, 0, 9, 0, 1, 0, 0,
+		0x0A, 0x0B, 0x0C, 0x0D, 0, 3, 0, 2,
 		0x01, 0x02, 0x03, 0x04, 0, 0, 0, IPC_S_OFFLINE,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
 	};
 	uint8_t buf[64];
 
 	(void)state;
-	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, 9, &r, 1), sizeof want);
+	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, wk(9), &r, 1), sizeof want);
 	assert_memory_equal(buf, want, sizeof want);
 }
 
@@ -274,25 +303,26 @@ static void test_encode_reply_space(void **state)
 	const size_t need = IPC_HDR_LEN + 3 * IPC_REPLY_ITEM_LEN;
 
 	(void)state;
-	assert_int_equal(ipc_encode_push_reply(buf, need, 1, r, 3), need);
-	assert_int_equal(ipc_encode_push_reply(buf, need - 1, 1, r, 3), 0);
-	assert_int_equal(ipc_encode_push_reply(buf, 0, 1, r, 3), 0);
-	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, 1, r, 0), 0);
-	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, 1, r, IPC_MAX_ITEMS + 1), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, need, wk(1), r, 3), need);
+	assert_int_equal(ipc_encode_push_reply(buf, need - 1, wk(1), r, 3), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, 0, wk(1), r, 3), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, wk(1), r, 0), 0);
+	assert_int_equal(ipc_encode_push_reply(buf, sizeof buf, wk(1), r, IPC_MAX_ITEMS + 1), 0);
 }
 
 static void test_error_reply(void **state)
 {
 	static const uint8_t want[] = { 'W', 'P', IPC_VERSION, IPC_T_ERROR_REPLY,
-					0xDE, 0xAD, 0xBE, 0xEF, 0, 0, 0, 0 };
+					0xDE, 0xAD, 0xBE, 0xEF, 0, 0, 0, 0,
+					0x0A, 0x0B, 0x0C, 0x0D, 0, 3, 0, 2 };
 	uint8_t buf[IPC_HDR_LEN + 4];
 	struct ipc_hdr hdr;
 	struct ipc_result r[1];
 
 	(void)state;
-	assert_int_equal(ipc_encode_error_reply(buf, IPC_HDR_LEN - 1, 1), 0);
-	assert_int_equal(ipc_encode_error_reply(buf, 0, 1), 0);
-	assert_int_equal(ipc_encode_error_reply(buf, IPC_HDR_LEN, 0xDEADBEEFu), IPC_HDR_LEN);
+	assert_int_equal(ipc_encode_bare(buf, IPC_HDR_LEN - 1, IPC_T_ERROR_REPLY, wk(1)), 0);
+	assert_int_equal(ipc_encode_bare(buf, 0, IPC_T_ERROR_REPLY, wk(1)), 0);
+	assert_int_equal(ipc_encode_bare(buf, IPC_HDR_LEN, IPC_T_ERROR_REPLY, wk(0xDEADBEEFu)), IPC_HDR_LEN);
 	assert_memory_equal(buf, want, sizeof want);
 	assert_int_equal(ipc_decode_hdr(buf, IPC_HDR_LEN, &hdr), IPC_OK);
 	assert_int_equal(hdr.type, IPC_T_ERROR_REPLY);
@@ -336,7 +366,7 @@ static void test_reply_truncated_everywhere(void **state)
 	size_t n;
 
 	(void)state;
-	n = ipc_encode_push_reply(buf, sizeof buf, 3, res, 2);
+	n = ipc_encode_push_reply(buf, sizeof buf, wk(3), res, 2);
 	assert_true(n > 0);
 	for (size_t len = 0; len < n; len++)
 		assert_int_not_equal(decode_reply_exact(buf, len, &hdr, out, 2), IPC_OK);
@@ -349,7 +379,7 @@ static void test_hdr_short(void **state)
 	struct ipc_hdr hdr;
 
 	(void)state;
-	assert_int_equal(ipc_encode_error_reply(buf, sizeof buf, 1), IPC_HDR_LEN);
+	assert_int_equal(ipc_encode_bare(buf, sizeof buf, IPC_T_ERROR_REPLY, wk(1)), IPC_HDR_LEN);
 	for (size_t len = 0; len < IPC_HDR_LEN; len++) {
 		uint8_t *copy = dup_exact(buf, len);
 
@@ -372,7 +402,7 @@ static void test_trailing_bytes(void **state)
 	assert_int_equal(decode_push_exact(buf, n + 1, &hdr), IPC_ERR_BOUNDS);
 	assert_int_equal(decode_push_exact(buf, n + 4, &hdr), IPC_ERR_BOUNDS);
 
-	n = ipc_encode_push_reply(buf, sizeof buf, 1, res, 1);
+	n = ipc_encode_push_reply(buf, sizeof buf, wk(1), res, 1);
 	assert_true(n > 0);
 	buf[n] = 0;
 	assert_int_equal(decode_reply_exact(buf, n + 1, &hdr, out, 1), IPC_ERR_BOUNDS);
@@ -404,7 +434,7 @@ static void test_bad_header_fields(void **state)
 		assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_VERSION);
 	}
 
-	static const uint8_t types[] = { 0, IPC_T_REPORT + 1, 0x80, 0xFF };
+	static const uint8_t types[] = { 0, IPC_T_LAST + 1, 0x80, 0xFF };
 	for (size_t i = 0; i < sizeof types; i++) {
 		memcpy(t, buf, n);
 		t[3] = types[i];
@@ -468,7 +498,7 @@ static void test_bad_counts(void **state)
 	bigcap = ipc_push_size(many, IPC_MAX_ITEMS + 1);
 	big = malloc(bigcap);
 	assert_non_null(big);
-	n = ipc_encode_push(big, bigcap, 1, many, IPC_MAX_ITEMS);
+	n = ipc_encode_push(big, bigcap, rq(1), many, IPC_MAX_ITEMS);
 	assert_true(n > 0);
 	memcpy(big + n, big + IPC_HDR_LEN, bigcap - n); /* one more identical item */
 	set16(big + 8, IPC_MAX_ITEMS + 1);
@@ -479,7 +509,7 @@ static void test_bad_counts(void **state)
 	{
 		static const struct ipc_result res[] = { { 1, 0, 1 } };
 
-		n = ipc_encode_push_reply(buf, sizeof buf, 1, res, 1);
+		n = ipc_encode_push_reply(buf, sizeof buf, wk(1), res, 1);
 		assert_true(n > 0);
 		set16(buf + 8, 0);
 		assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 4), IPC_ERR_COUNT);
@@ -529,7 +559,7 @@ static void test_lying_lengths(void **state)
 	/* The last item's contents_len reaching exactly one byte beyond the end. */
 	{
 		static const struct ipc_push_item one = ITEM("u", "\"t\"", "{}");
-		size_t m = ipc_encode_push(t, sizeof t, 1, &one, 1);
+		size_t m = ipc_encode_push(t, sizeof t, rq(1), &one, 1);
 
 		assert_true(m > 0);
 		set32(t + I0 + 6, 3);
@@ -569,41 +599,156 @@ static void test_push_mutations(void **state)
 	assert_true(ok > 0);
 }
 
-/* STATS / REPORT are header-only; STATS_REPLY carries text after the header. */
-static void test_stats_and_report(void **state)
+/* STATS_REPLY: exactly IPC_STATS_N big-endian u64, from a worker. */
+static void test_stats_reply(void **state)
 {
-	uint8_t buf[IPC_HDR_LEN + 64];
+	uint8_t buf[IPC_HDR_LEN + IPC_STATS_N * IPC_STAT_LEN + 8];
+	uint64_t v[IPC_STATS_N], out[IPC_STATS_N];
+	const size_t need = IPC_HDR_LEN + IPC_STATS_N * IPC_STAT_LEN;
 	struct ipc_hdr hdr;
-	const char *text;
-	size_t n, tl;
+	size_t n;
 
 	(void)state;
-	n = ipc_encode_bare(buf, sizeof buf, IPC_T_REPORT, 9, IPC_R_TOO_LARGE);
-	assert_int_equal(n, IPC_HDR_LEN);
-	assert_int_equal(ipc_decode_hdr(buf, n, &hdr), IPC_OK);
-	assert_int_equal(hdr.type, IPC_T_REPORT);
-	assert_int_equal(hdr.flags, IPC_R_TOO_LARGE);
-	assert_int_equal(ipc_encode_bare(buf, IPC_HDR_LEN - 1, IPC_T_STATS, 1, 0), 0);
-
-	n = ipc_encode_stats_reply(buf, sizeof buf, 77, "a 1\n", 4);
-	assert_int_equal(n, IPC_HDR_LEN + 4);
-	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, &text, &tl), IPC_OK);
+	for (size_t i = 0; i < IPC_STATS_N; i++)
+		v[i] = 0x0102030405060708ull * (i + 1);
+	assert_int_equal(ipc_encode_stats_reply(buf, need - 1, wk(77), v), 0);
+	n = ipc_encode_stats_reply(buf, sizeof buf, wk(77), v);
+	assert_int_equal(n, need);
+	assert_int_equal(buf[IPC_HDR_LEN], 0x01);
+	assert_int_equal(buf[IPC_HDR_LEN + 7], 0x08);
+	memset(out, 0, sizeof out);
+	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, out), IPC_OK);
 	assert_int_equal(hdr.req_id, 77);
-	assert_int_equal(tl, 4);
-	assert_memory_equal(text, "a 1\n", 4);
-	assert_int_equal(ipc_encode_stats_reply(buf, sizeof buf, 1, "x", sizeof buf), 0);
-	/* Not a STATS_REPLY, or truncated below the header: refused. */
-	n = ipc_encode_bare(buf, sizeof buf, IPC_T_STATS, 1, 0);
-	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, &text, &tl), IPC_ERR_TYPE);
-	assert_int_equal(ipc_decode_stats_reply(buf, IPC_HDR_LEN - 1, &hdr, &text, &tl),
-			 IPC_ERR_SHORT);
+	assert_int_equal(hdr.count, IPC_STATS_N);
+	assert_int_equal(hdr.workers, 3);
+	assert_memory_equal(out, v, sizeof v);
+	/* Truncated, padded, another count, another type: refused. */
+	for (size_t len = 0; len < n; len++)
+		assert_int_not_equal(ipc_decode_stats_reply(buf, len, &hdr, out), IPC_OK);
+	buf[n] = 0;
+	assert_int_equal(ipc_decode_stats_reply(buf, n + 1, &hdr, out), IPC_ERR_BOUNDS);
+	buf[9] = IPC_STATS_N - 1;
+	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, out), IPC_ERR_COUNT);
+	n = ipc_encode_bare(buf, sizeof buf, IPC_T_STATS, rq(1));
+	assert_int_equal(n, IPC_HDR_LEN);
+	assert_int_equal(ipc_decode_stats_reply(buf, n, &hdr, out), IPC_ERR_TYPE);
+}
+
+/* REPORT: one u32 per refusal reason; a request (no worker fields). */
+static void test_report(void **state)
+{
+	uint32_t counts[IPC_R_COUNT], out[IPC_R_COUNT];
+	uint8_t buf[IPC_HDR_LEN + IPC_R_COUNT * IPC_REPORT_ITEM_LEN + 4];
+	const size_t need = IPC_HDR_LEN + IPC_R_COUNT * IPC_REPORT_ITEM_LEN;
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < IPC_R_COUNT; i++)
+		counts[i] = (uint32_t)(i * 1000 + 1);
+	counts[IPC_R_DAEMON] = UINT32_MAX;
+	assert_int_equal(ipc_encode_report(buf, need - 1, rq(5), counts), 0);
+	n = ipc_encode_report(buf, sizeof buf, rq(5), counts);
+	assert_int_equal(n, need);
+	assert_int_equal(ipc_decode_report(buf, n, &hdr, out), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_REPORT);
+	assert_int_equal(hdr.count, IPC_R_COUNT);
+	assert_memory_equal(out, counts, sizeof counts);
+	for (size_t len = 0; len < n; len++)
+		assert_int_not_equal(ipc_decode_report(buf, len, &hdr, out), IPC_OK);
+	buf[n] = 0;
+	assert_int_equal(ipc_decode_report(buf, n + 1, &hdr, out), IPC_ERR_BOUNDS);
+	buf[9] = IPC_R_COUNT + 1;
+	assert_int_equal(ipc_decode_report(buf, n, &hdr, out), IPC_ERR_COUNT);
+}
+
+/* CONFIG_REPLY: the configuration bytes as a view, or none ("you run mine"). */
+static void test_config_reply(void **state)
+{
+	static const uint8_t cfg[] = "PC\x01\x00 anything the configuration packs";
+	uint8_t buf[IPC_HDR_LEN + sizeof cfg];
+	const uint8_t *view = NULL;
+	struct ipc_hdr hdr;
+	size_t n, vl = 99;
+
+	(void)state;
+	assert_int_equal(ipc_encode_config_reply(buf, sizeof buf - 1, wk(3), cfg, sizeof cfg), 0);
+	n = ipc_encode_config_reply(buf, sizeof buf, wk(3), cfg, sizeof cfg);
+	assert_int_equal(n, sizeof buf);
+	assert_int_equal(ipc_decode_config_reply(buf, n, &hdr, &view, &vl), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_CONFIG_REPLY);
+	assert_int_equal(hdr.generation, GEN);
+	assert_ptr_equal(view, buf + IPC_HDR_LEN);
+	assert_int_equal(vl, sizeof cfg);
+	assert_memory_equal(view, cfg, sizeof cfg);
+	/* Packed in place right after the header: encoding moves nothing wrong. */
+	memcpy(buf + IPC_HDR_LEN, cfg, sizeof cfg);
+	assert_int_equal(ipc_encode_config_reply(buf, sizeof buf, wk(4), buf + IPC_HDR_LEN,
+						 sizeof cfg), sizeof buf);
+	assert_memory_equal(buf + IPC_HDR_LEN, cfg, sizeof cfg);
+	/* The empty answer. */
+	n = ipc_encode_config_reply(buf, sizeof buf, wk(5), NULL, 0);
+	assert_int_equal(n, IPC_HDR_LEN);
+	assert_int_equal(ipc_decode_config_reply(buf, n, &hdr, &view, &vl), IPC_OK);
+	assert_int_equal(vl, 0);
+	/* A CONFIG request is header-only and not a reply. */
+	n = ipc_encode_bare(buf, sizeof buf, IPC_T_CONFIG, rq(6));
+	assert_int_equal(ipc_decode_config_reply(buf, n, &hdr, &view, &vl), IPC_ERR_TYPE);
+	assert_int_equal(ipc_decode_hdr(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_CONFIG);
+	assert_int_equal(hdr.generation, GEN);
+}
+
+/* index < workers <= IPC_WORKERS_MAX, both 0 in a request; replies need a worker. */
+static void test_worker_fields(void **state)
+{
+	static const struct ipc_result r = { 1, IPC_S_DELIVERED, 1 };
+	struct ipc_result out[1];
+	uint8_t buf[64], t[64];
+	struct ipc_hdr hdr, h;
+	size_t n;
+
+	(void)state;
+	n = ipc_encode_push_reply(buf, sizeof buf, wk(1), &r, 1);
+	assert_true(n > 0);
+	memcpy(t, buf, n);
+	set16(t + 18, 3); /* index == workers */
+	assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_WORKER);
+	assert_int_equal(decode_reply_exact(t, n, &hdr, out, 1), IPC_ERR_WORKER);
+	memcpy(t, buf, n);
+	set16(t + 16, IPC_WORKERS_MAX + 1);
+	assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_WORKER);
+	memcpy(t, buf, n);
+	set16(t + 16, IPC_WORKERS_MAX);
+	set16(t + 18, IPC_WORKERS_MAX - 1);
+	assert_int_equal(decode_reply_exact(t, n, &hdr, out, 1), IPC_OK);
+	assert_int_equal(hdr.index, IPC_WORKERS_MAX - 1);
+	/* No worker: a valid request header, but not a reply. */
+	memcpy(t, buf, n);
+	set16(t + 16, 0);
+	set16(t + 18, 0);
+	assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_OK);
+	assert_int_equal(decode_reply_exact(t, n, &hdr, out, 1), IPC_ERR_WORKER);
+	set16(t + 18, 1);
+	assert_int_equal(ipc_decode_hdr(t, n, &hdr), IPC_ERR_WORKER);
+	/* Every header field round-trips, the largest values included. */
+	h = (struct ipc_hdr){ .req_id = UINT32_MAX, .flags = 0xBEEF, .generation = UINT32_MAX,
+			      .workers = IPC_WORKERS_MAX, .index = IPC_WORKERS_MAX - 1 };
+	assert_int_equal(ipc_encode_bare(t, IPC_HDR_LEN - 1, IPC_T_STATS, &h), 0);
+	assert_int_equal(ipc_encode_bare(t, sizeof t, IPC_T_STATS, &h), IPC_HDR_LEN);
+	assert_int_equal(ipc_decode_hdr(t, IPC_HDR_LEN, &hdr), IPC_OK);
+	assert_int_equal(hdr.req_id, UINT32_MAX);
+	assert_int_equal(hdr.flags, 0xBEEF);
+	assert_int_equal(hdr.generation, UINT32_MAX);
+	assert_int_equal(hdr.workers, IPC_WORKERS_MAX);
+	assert_int_equal(hdr.index, IPC_WORKERS_MAX - 1);
 }
 
 static void test_rc_str(void **state)
 {
 	static const enum ipc_rc rcs[] = { IPC_OK, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION,
 					   IPC_ERR_TYPE, IPC_ERR_COUNT, IPC_ERR_BOUNDS,
-					   IPC_ERR_SPACE };
+					   IPC_ERR_SPACE, IPC_ERR_WORKER };
 	const size_t n = sizeof rcs / sizeof rcs[0];
 
 	(void)state;
@@ -638,7 +783,10 @@ int main(void)
 		cmocka_unit_test(test_bad_counts),
 		cmocka_unit_test(test_lying_lengths),
 		cmocka_unit_test(test_push_mutations),
-		cmocka_unit_test(test_stats_and_report),
+		cmocka_unit_test(test_stats_reply),
+		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_config_reply),
+		cmocka_unit_test(test_worker_fields),
 		cmocka_unit_test(test_rc_str),
 	};
 
