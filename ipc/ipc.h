@@ -81,6 +81,8 @@ enum ipc_stat {
 	IPC_ST_UIDS_ONLINE,       /* gauge */
 	IPC_ST_QUEUE_BYTES,       /* gauge */
 	IPC_ST_UPTIME_MS,         /* gauge */
+	IPC_ST_CLOSING,           /* gauge: connections saying goodbye, not yet gone */
+	IPC_ST_CLOSING_BYTES,     /* gauge: at most this much still held for them */
 	IPC_ST_PUSHES_RECEIVED,
 	IPC_ST_PUSHES_DELIVERED,
 	IPC_ST_DELIVERIES,
@@ -94,6 +96,7 @@ enum ipc_stat {
 	IPC_ST_WS_ACCEPTED,
 	IPC_ST_WS_REFUSED,
 	IPC_ST_IPC_ERRORS,
+	IPC_ST_CLOSE_RESETS,      /* closing connections reset at their bound */
 	IPC_ST_API_REFUSED,       /* IPC_R_COUNT entries, by enum ipc_refusal */
 	IPC_STATS_N = IPC_ST_API_REFUSED + IPC_R_COUNT
 };

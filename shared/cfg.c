@@ -443,7 +443,18 @@ static uint32_t cfg_digest32(const char *text, size_t len)
 /* Keeps the exact source for cfg_pack and the generation for other processes. */
 static int cfg_keep_source(struct cfg_ctx *x, struct cfg *c, const char *text, size_t len)
 {
-	c->path = strdup(x->path);
+	const char *base = strrchr(x->path, '/');
+	size_t dl = strlen(x->dir), bl;
+
+	/* Absolute, so another process (push-api) resolves relative values alike. */
+	base = base ? base + 1 : x->path;
+	bl = strlen(base);
+	c->path = malloc(dl + bl + 2);
+	if (c->path) {
+		memcpy(c->path, x->dir, dl);
+		c->path[dl] = '/';
+		memcpy(c->path + dl + 1, base, bl + 1);
+	}
 	c->text = malloc(len + 1);
 	if (!c->path || !c->text)
 		return cfg_fail(x, 0, "out of memory");

@@ -139,7 +139,8 @@ static size_t wsd_ipc_push(const uint8_t *rx, size_t len)
 static size_t wsd_ipc_stats(uint32_t req_id)
 {
 	struct wsd_gauges g = { wsd_conn_count(), wsd_conn_uids(), wsd_conn_queued_bytes(),
-				(uint64_t)(lws_now_usecs() - wsd_started_us) / 1000u };
+				(uint64_t)(lws_now_usecs() - wsd_started_us) / 1000u,
+				wsd_conn_closing(), wsd_conn_closing_bytes(), wsd_conn_closes_reset() };
 	struct ipc_hdr me = wsd_ipc_me(req_id);
 	uint64_t v[IPC_STATS_N];
 

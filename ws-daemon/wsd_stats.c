@@ -15,6 +15,9 @@ void wsd_stats_fill(const struct wsd_gauges *g, uint64_t v[IPC_STATS_N])
 	v[IPC_ST_UIDS_ONLINE] = g->uids;
 	v[IPC_ST_QUEUE_BYTES] = g->queued_bytes;
 	v[IPC_ST_UPTIME_MS] = g->uptime_ms;
+	v[IPC_ST_CLOSING] = g->closing;
+	v[IPC_ST_CLOSING_BYTES] = g->closing_bytes;
+	v[IPC_ST_CLOSE_RESETS] = g->close_resets;
 	v[IPC_ST_PUSHES_RECEIVED] = s->pushes_received;
 	v[IPC_ST_PUSHES_DELIVERED] = s->pushes_delivered;
 	v[IPC_ST_DELIVERIES] = s->deliveries;

@@ -36,6 +36,9 @@ struct wsd_gauges {
 	size_t uids;
 	size_t queued_bytes;
 	uint64_t uptime_ms;
+	size_t closing;       /* out of the uid table, Close not yet done */
+	size_t closing_bytes; /* upper bound of what lws still holds for them */
+	uint64_t close_resets;/* closings cut at their bound (wsd_conn counts them) */
 };
 
 /* Writes every counter and gauge into v, indexed by enum ipc_stat. */

@@ -38,7 +38,7 @@ declare -A srcs=(
 # Longest input per target: ipc fits a 1024-item PUSH_REPLY (12 + 1024 * 16), wmsg a
 # largest /push body (max_message_bytes 65536) with room to spare, cfg a value over the
 # 4096-byte limit.
-declare -A maxlen=([ipc]=16400 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192)
+declare -A maxlen=([ipc]=40000 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192)
 
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all
