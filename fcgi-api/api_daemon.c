@@ -15,7 +15,6 @@
 #define API_REPLY_GRACE_MS 250 /* see api_daemon_push */
 #define API_PROBE_MS 250       /* longest wait of a configuration check */
 #define API_CONFIRM_MS 1000    /* a generation heard this recently needs no check */
-#define API_RECHECK_MS 100     /* a refused password asks again at most this often */
 #define API_FILE_RETRY_S 5     /* ipc_socket re-read from the file at most this often */
 
 /* The configuration travels in one datagram; the worker count has one bound. */
@@ -165,8 +164,6 @@ static int api_check(struct api_daemon *d, int w, long timeout_ms)
 		api_adopt(d, pack, plen, h.generation);
 	else
 		d->followed = 1; /* we run its generation already */
-	if (h.generation == d->cfg.generation)
-		d->heard_ms = ipc_clock_ms();
 	return 0;
 }
 
@@ -177,8 +174,6 @@ static void api_note(struct api_daemon *d, const struct ipc_hdr *h, unsigned w)
 		d->relearn = 1;
 	if (h->generation != d->cfg.generation)
 		d->follow_from = (int)w;
-	else
-		d->heard_ms = ipc_clock_ms();
 }
 
 /* After an exchange, when no reply is awaited any more: re-learn what replies
@@ -245,7 +240,7 @@ void api_daemon_keep_up(struct api_daemon *d, int exchange)
 
 	/* A request that talks to the daemon anyway learns the generation from
 	 * its own replies (and a push under a stale one is handed back). */
-	if (d->nworkers && d->followed && (exchange || now - d->heard_ms < API_CONFIRM_MS))
+	if (d->nworkers && d->followed && exchange)
 		return;
 	/* Nowhere to send without the count: a stalled daemon gets the time a
 	 * push would wait for it (as with a full queue), every time. */
@@ -261,7 +256,9 @@ int api_daemon_recheck(struct api_daemon *d)
 	unsigned serial = d->serial;
 	long now = ipc_clock_ms();
 
-	if (now - d->asked_ms < (d->check_slow ? API_CONFIRM_MS : API_RECHECK_MS))
+	/* A round trip on a local socket costs less than the password check it
+	 * may save a legitimate client from failing; only a slow daemon waits. */
+	if (d->check_slow && now - d->asked_ms < API_CONFIRM_MS)
 		return 0;
 	(void)api_check(d, -1, api_probe_ms(d));
 	return d->serial != serial;

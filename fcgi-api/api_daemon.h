@@ -22,7 +22,6 @@ struct api_daemon {
 	unsigned serial;             /* grows whenever cfg is replaced */
 	int followed;                /* cfg is (or equals) what a worker handed over */
 	uint32_t bad_generation;     /* a configuration that could not be adopted */
-	long heard_ms;               /* last reply showing our generation (ipc_clock_ms) */
 	long asked_ms;               /* last configuration check */
 	int check_slow;              /* it timed out: the next waits API_CONFIRM_MS */
 	time_t file_read;            /* last look at ipc_socket in the file */
@@ -53,12 +52,13 @@ int api_daemon_init(struct api_daemon *d, const char *conf_path);
 void api_daemon_free(struct api_daemon *d);
 
 /* Before a request: learns the workers and the daemon's configuration when
- * they are not known, or (exchange 0: a request that will not talk to the
- * daemon) not confirmed for a second. Bounded: push_timeout_ms when an exchange
+ * they are not known, or (exchange 0: /access, which will not talk to the
+ * daemon otherwise) confirms the generation, so a key is never signed with a
+ * secret the daemon has revoked. Bounded: push_timeout_ms when an exchange
  * needs the worker count, else 250 ms and, after a timeout, once a second. */
 void api_daemon_keep_up(struct api_daemon *d, int exchange);
 
-/* After a refused password: asks the daemon again (at most every 100 ms).
+/* After a refused password: asks the daemon again (after a timeout, once a second).
  * 1 if the configuration changed, so the password is worth a second look. */
 int api_daemon_recheck(struct api_daemon *d);
 

@@ -481,11 +481,12 @@ static void api_route(struct api *a, FCGX_Request *r)
 
 	int push = n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0;
 	int metrics = n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0;
+	int access = n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0;
 
-	api_daemon_keep_up(&a->d, push || metrics);
+	api_daemon_keep_up(&a->d, !access);
 	if (api_fit(a) != 0)
 		api_error(r, 500, "out of memory");
-	else if (n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0)
+	else if (access)
 		api_access(a, r);
 	else if (push)
 		api_push(a, r);

@@ -68,13 +68,16 @@ IPC_HDR = struct.Struct("!2sBBIHHIHH")
 IPC_PUSH, IPC_PUSH_REPLY, IPC_STATS, IPC_STATS_REPLY = 1, 2, 4, 5
 IPC_S_OFFLINE, IPC_S_WRONG_WORKER = 1, 3
 # enum ipc_stat, in order, as /metrics names them (uptime travels in milliseconds).
+# In enum ipc_stat order (ipc/ipc.h).
 STAT_NAMES = ["push_connections", "push_uids_online", "push_queue_bytes", "push_uptime_seconds",
+             "push_connections_closing", "push_closing_unsent_bytes",
              "push_pushes_received_total", "push_pushes_delivered_total",
              "push_deliveries_total"] + \
     [f'push_pushes_refused_total{{reason="{r}"}}'
      for r in ("offline", "invalid", "expired", "wrong_worker", "stale_config")] + \
     ["push_slow_consumers_closed_total", "push_slow_consumer_messages_dropped_total",
-     "push_ws_accepted_total", "push_ws_refused_total", "push_ipc_errors_total"] + \
+     "push_ws_accepted_total", "push_ws_refused_total", "push_ipc_errors_total",
+     "push_closing_resets_total"] + \
     [f'push_api_refused_total{{reason="{r}"}}'
      for r in ("unauthorized", "bad_request", "too_large", "unsupported_media_type",
                "method_not_allowed", "daemon_unavailable")]
