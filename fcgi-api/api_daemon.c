@@ -14,7 +14,7 @@
 
 #define API_REPLY_GRACE_MS 250 /* see api_daemon_push */
 #define API_PROBE_MS 250       /* longest wait of a configuration check */
-#define API_CONFIRM_MS 1000    /* a generation heard this recently needs no check */
+#define API_CONFIRM_MS 1000    /* after a timeout, the daemon is asked again no sooner */
 #define API_FILE_RETRY_S 5     /* ipc_socket re-read from the file at most this often */
 
 /* The configuration travels in one datagram; the worker count has one bound. */
