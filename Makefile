@@ -110,16 +110,14 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# A clang -Werror build (gcc builds the tested binaries), the whole suite, then
-# again under ASan+UBSan (zero reports required), then a short run of every
-# fuzzer (saved crashers replayed first), then the suite once more on a
-# --coverage build for the line and branch coverage report.
+# A clang -Werror build; the whole suite on a gcc --coverage build (which also
+# prints line and branch coverage); again under ASan+UBSan (zero reports
+# required); then a short run of every fuzzer (saved crashers replayed first).
 test: deps-test
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang WERROR=-Werror all unit
-	@$(MAKE) --no-print-directory test-unit test-system
+	@$(MAKE) --no-print-directory coverage
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5
-	@$(MAKE) --no-print-directory coverage
 
 # Install: PREFIX=/usr puts the config in /etc/push-service, other prefixes in
 # PREFIX/etc/push-service; DESTDIR stages everything for packaging.
