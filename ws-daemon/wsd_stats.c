@@ -78,6 +78,9 @@ size_t wsd_stats_format(char *buf, size_t cap, size_t connections, size_t uids,
 	metric(&b, "push_ws_accepted_total", "counter", "WebSockets authenticated.", s->ws_accepted);
 	metric(&b, "push_ws_refused_total", "counter", "WebSockets refused (uid or access key).",
 	       s->ws_refused);
+	metric(&b, "push_ws_handshake_refused_total", "counter",
+	       "WebSocket handshakes refused with an HTTP error (malformed, wrong method, "
+	       "version or path, bad uid).", s->ws_handshake_refused);
 	metric(&b, "push_ipc_errors_total", "counter", "Datagrams that could not be decoded.",
 	       s->ipc_errors);
 	return b.full ? 0 : b.len;
