@@ -193,11 +193,9 @@ static int hs_host_ok(const char *h, size_t n)
 	return 1;
 }
 
-/* Upgrade, Connection, version, key, Host, body: 0 or a refusal. */
+/* Host, Upgrade, Connection, version, key: 0 or a refusal. */
 static int hs_check_headers(const struct hs_hdrs *h, struct hs_result *r)
 {
-	if (h->body)
-		return hs_fail(r, 413, "a WebSocket handshake has no body", HS_EXTRA_NONE);
 	if (h->host_n != 1 || !hs_host_ok(h->host, h->host_len))
 		return hs_fail(r, 400, "one valid Host header is required", HS_EXTRA_NONE);
 	if (!h->upgrade_ws || !h->conn_upgrade)
@@ -276,9 +274,9 @@ static int hs_query(const char *qs, size_t n, size_t max_uid, struct hs_result *
 	return 0;
 }
 
-/* "GET <target> HTTP/1.1": sets *target; 0 or a refusal. */
+/* "<method> <target> HTTP/1.1": sets *target and *is_get; 0 or a refusal. */
 static int hs_request_line(const char *line, size_t n, const char **target, size_t *tlen,
-			   struct hs_result *r)
+			   int *is_get, struct hs_result *r)
 {
 	const char *sp1 = memchr(line, ' ', n), *sp2;
 	const char *ver;
@@ -297,9 +295,7 @@ static int hs_request_line(const char *line, size_t n, const char **target, size
 		return vl == 8 && memcmp(ver, "HTTP/", 5) == 0 && ver[6] == '.'
 			       ? hs_fail(r, 505, "HTTP/1.1 is required", HS_EXTRA_NONE)
 			       : hs_fail(r, 400, "malformed request line", HS_EXTRA_NONE);
-	if (!((size_t)(sp1 - line) == 3 && memcmp(line, "GET", 3) == 0))
-		return hs_fail(r, 405, "method not allowed; a WebSocket opens with GET",
-			       HS_EXTRA_ALLOW);
+	*is_get = (size_t)(sp1 - line) == 3 && memcmp(line, "GET", 3) == 0;
 	*target = sp1 + 1;
 	*tlen = (size_t)(sp2 - sp1 - 1);
 	if (**target != '/')
@@ -327,6 +323,7 @@ int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r)
 	struct hs_hdrs h = { 0 };
 	const char *eol, *target = NULL, *q, *p;
 	size_t tlen = 0, pl;
+	int is_get = 0;
 
 	memset(r, 0, offsetof(struct hs_result, uid));
 	r->uid[0] = r->key[0] = r->xff[0] = '\0';
@@ -336,18 +333,25 @@ int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r)
 	if (hs_head_len(head, len) != len)
 		return hs_fail(r, 400, "incomplete request head", HS_EXTRA_NONE);
 	eol = memmem(head, len, "\r\n", 2);
-	if (hs_request_line(head, (size_t)(eol - head), &target, &tlen, r) != 0)
+	if (hs_request_line(head, (size_t)(eol - head), &target, &tlen, &is_get, r) != 0)
 		return r->status;
-	q = memchr(target, '?', tlen);
-	pl = q ? (size_t)(q - target) : tlen;
-	if (pl < 3 || memcmp(target + pl - 3, "/ws", 3) != 0)
-		return hs_fail(r, 404, "not found", HS_EXTRA_NONE);
 	/* Header lines until the empty one that ends the head. */
 	for (p = eol + 2; p < head + len - 2; p = eol + 2) {
 		eol = memmem(p, (size_t)(head + len - p), "\r\n", 2);
 		if (hs_header(p, (size_t)(eol - p), &h, r) != 0)
 			return r->status;
 	}
+	/* A body first: a web server drops the connection after 413 rather than read
+	 * the body to throw it away, so POST with a body is 413 everywhere. */
+	if (h.body)
+		return hs_fail(r, 413, "a WebSocket handshake has no body", HS_EXTRA_NONE);
+	if (!is_get)
+		return hs_fail(r, 405, "method not allowed; a WebSocket opens with GET",
+			       HS_EXTRA_ALLOW);
+	q = memchr(target, '?', tlen);
+	pl = q ? (size_t)(q - target) : tlen;
+	if (pl < 3 || memcmp(target + pl - 3, "/ws", 3) != 0)
+		return hs_fail(r, 404, "not found", HS_EXTRA_NONE);
 	if (hs_check_headers(&h, r) != 0)
 		return r->status;
 	if (hs_query(q ? q + 1 : "", q ? tlen - pl - 1 : 0, max_uid, r) != 0)

@@ -55,6 +55,7 @@ struct acc_pending {
 	size_t lws_len;
 	char lws[HS_LWS_MAX];
 	char client[ACC_CLIENT_MAX];
+	int loopback;           /* the peer is on this host (our web server) */
 	struct acc_pending *prev, *next;
 };
 
@@ -203,6 +204,16 @@ static void acc_refuse_later(struct acc_pending *p, int status, const char *reas
 	acc_finish(p, ACC_REFUSE);
 }
 
+/* Our own web server proxies from loopback: the client it names goes in the logs. */
+static void acc_note_xff(struct acc_pending *p, const char *xff)
+{
+	size_t used = strlen(p->client);
+	int n = snprintf(p->client + used, sizeof p->client - used, " (X-Forwarded-For %s)", xff);
+
+	if (n < 0 || (size_t)n >= sizeof p->client - used)
+		log_debug("client address shortened for logs");
+}
+
 /* A complete head of hl bytes is waiting: take exactly it (frames stay queued in
  * the socket for lws), check it and decide the connection's fate. */
 static void acc_take_head(struct acc_pending *p, size_t hl)
@@ -210,13 +221,17 @@ static void acc_take_head(struct acc_pending *p, size_t hl)
 	char head[HS_HEAD_MAX];
 	struct hs_result *r = malloc(sizeof *r);
 	ssize_t n = recv(p->fd, head, hl, MSG_DONTWAIT);
+	int rc;
 
 	if (!r || n != (ssize_t)hl) {
 		free(r);
 		acc_finish(p, ACC_CLOSE);
 		return;
 	}
-	if (hs_parse(head, hl, wsd_ws_max_uid(), r) != 0) {
+	rc = hs_parse(head, hl, wsd_ws_max_uid(), r);
+	if (p->loopback && r->xff[0])
+		acc_note_xff(p, r->xff);
+	if (rc != 0) {
 		acc_refuse_later(p, r->status, r->reason, r->extra);
 		free(r);
 		return;
@@ -225,10 +240,6 @@ static void acc_take_head(struct acc_pending *p, size_t hl)
 	p->owner = req_uid_shard(r->uid, r->uid_len, acc.n);
 	memcpy(p->lws, r->lws, r->lws_len);
 	p->lws_len = r->lws_len;
-	if (r->xff[0] && (size_t)snprintf(p->client + strlen(p->client),
-					  sizeof p->client - strlen(p->client),
-					  " (X-Forwarded-For %s)", r->xff) >= sizeof p->client)
-		log_debug("client address shortened for logs");
 	free(r);
 	if (!p->route) {
 		acc_refuse_later(p, 503, "out of memory", HS_EXTRA_NONE);
@@ -289,6 +300,14 @@ static void acc_on_retry(uv_timer_t *t)
 }
 
 /* "address:port" of the peer, or "?" when the kernel will not say. */
+static int acc_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return ss->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
 static void acc_peer_name(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
@@ -322,6 +341,7 @@ static void acc_track(int fd, const struct sockaddr_storage *ss)
 	p->timer.data = p;
 	p->deadline = uv_now(acc.loop) + ACC_PEEK_TIMEOUT_MS;
 	acc_peer_name(ss, p->client, sizeof p->client);
+	p->loopback = acc_is_loopback(ss);
 	p->next = acc.pending;
 	if (p->next)
 		p->next->prev = p;

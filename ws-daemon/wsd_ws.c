@@ -69,12 +69,17 @@ struct wsd_route *wsd_route_new(const char *uid, size_t uid_len, const char *key
 int wsd_ws_adopt(struct lws_vhost *vh, int fd, struct wsd_route *route, const char *req,
 		 size_t len)
 {
+	int level = lwsl_visible((1 << LLL_COUNT) - 1);
 	struct lws *wsi;
 
 	ws_adopting = route;
 	/* lws 4.1 appends req to the wsi's buffer list (no size limit of its own)
-	 * and parses it before reading the socket; on failure it closes fd. */
+	 * and parses it before reading the socket; on failure it closes fd. It also
+	 * logs every such adoption at error level ("calling service"): muted for
+	 * the call, a real failure is reported by our caller. */
+	lws_set_log_level(level & ~LLL_ERR, NULL);
 	wsi = lws_adopt_socket_vhost_readbuf(vh, fd, req, len);
+	lws_set_log_level(level, NULL);
 	if (ws_adopting) {
 		/* No wsi was ever made: the route is still ours. */
 		free(ws_adopting);
