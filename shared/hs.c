@@ -183,13 +183,18 @@ static int hs_wskey_ok(const char *k, size_t n)
 	return strchr("AQgw", k[21]) != NULL;
 }
 
+/* RFC 3986 authority without userinfo: reg-name or IP literal, then ":port". */
 static int hs_host_ok(const char *h, size_t n)
 {
 	if (n == 0 || n > HS_HOST_MAX)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (h[i] < 0x21 || h[i] > 0x7E)
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c && strchr("-._~%!$&'()*+,;=:[]", c))))
 			return 0;
+	}
 	return 1;
 }
 
