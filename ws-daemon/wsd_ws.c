@@ -18,6 +18,9 @@
 
 #define WSD_WS_LWS_WRITE_CLOSE 4   /* lws's private LWS_WRITE_CLOSE, as wsd_conn.c */
 #define WSD_WS_CLOSE_REASON_MAX 123 /* RFC 6455 5.5: control payload <= 125 bytes */
+/* Once lws starts closing, the TCP connection goes after this long at most; lws
+ * 4.1 would wait 5 s for a Close the peer may already have sent. */
+#define WSD_WS_CLOSE_FLUSH_MS 250
 
 static const struct cfg *ws_cfg;   /* the worker's current configuration */
 static size_t ws_live;             /* established WebSockets not yet CLOSED */
@@ -50,7 +53,7 @@ struct wsd_route *wsd_route_new(const char *uid, size_t uid_len, const char *key
 
 	if (uid_len > REQ_UID_MAX || key_len > HS_KEY_MAX || cl > 4096)
 		return NULL;
-	r = malloc(sizeof *r + uid_len + key_len + cl + 3);
+	r = calloc(1, sizeof *r + uid_len + key_len + cl + 3);
 	if (!r)
 		return NULL;
 	d = r->data;
@@ -156,6 +159,37 @@ static int wsd_receive(struct wsd_conn *c, size_t len)
 	return 0;
 }
 
+static void wsd_on_close_overdue(lws_sorted_usec_list_t *sul)
+{
+	struct wsd_route *r = lws_container_of(sul, struct wsd_route, close_sul);
+
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+}
+
+/*
+ * lws is closing the connection (its own protocol error, or after the close
+ * handshake): after sending its Close it waits 5 s for the peer's, which a peer
+ * that sent its Close first, or broke the protocol, never sends. RFC 6455 7.1.1
+ * has the server close TCP first: give the Close frame time to leave, then go.
+ */
+static void wsd_bound_close(struct wsd_route *r)
+{
+	if (r && r->wsi)
+		lws_sul_schedule(lws_get_context(r->wsi), 0, &r->close_sul, wsd_on_close_overdue,
+				 WSD_WS_CLOSE_FLUSH_MS * LWS_US_PER_MS);
+}
+
+static void wsd_route_drop(struct lws *wsi)
+{
+	struct wsd_route *r = lws_get_opaque_user_data(wsi);
+
+	if (!r)
+		return;
+	lws_sul_cancel(&r->close_sul);
+	lws_set_opaque_user_data(wsi, NULL);
+	free(r);
+}
+
 /* RFC 6455 7.4.1 plus the IANA registry (1012-1014): the codes a peer may send. */
 static int wsd_close_code_ok(unsigned code)
 {
@@ -214,22 +248,21 @@ int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
 		/* Inside wsd_ws_adopt, before lws reads the head: the route goes on. */
 		if (ws_adopting) {
+			ws_adopting->wsi = wsi;
 			lws_set_opaque_user_data(wsi, ws_adopting);
 			ws_adopting = NULL;
 		}
 		return 0;
-	case LWS_CALLBACK_ESTABLISHED: {
-		struct wsd_route *r = lws_get_opaque_user_data(wsi);
-
-		lws_set_opaque_user_data(wsi, NULL);
+	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof *c);
 		c->wsi = wsi;
 		ws_live++;
 		wsd_alive_add(c);
-		wsd_authenticate(c, r);
-		free(r);
+		wsd_authenticate(c, lws_get_opaque_user_data(wsi));
 		return 0;
-	}
+	case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+		wsd_bound_close(lws_get_opaque_user_data(wsi));
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return wsd_conn_writeable(c);
 	case LWS_CALLBACK_RECEIVE:
@@ -248,12 +281,9 @@ int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		wsd_conn_release(c);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
-		/* Every wsi of the vhost ends here; only ours carry a route, and only
-		 * when they die before ESTABLISHED took it. */
-		if (lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == wsd_ws_callback) {
-			free(lws_get_opaque_user_data(wsi));
-			lws_set_opaque_user_data(wsi, NULL);
-		}
+		/* Every wsi of the vhost ends here; only ours carry a route. */
+		if (lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == wsd_ws_callback)
+			wsd_route_drop(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		/* Plain HTTP to the WebSocket port: nothing to serve. */

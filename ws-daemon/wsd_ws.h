@@ -18,9 +18,11 @@ _Static_assert(HS_LWS_MAX <= WSD_WS_MAX_HEADER_DATA, "lws must hold the rewritte
 /*
  * What the accept router read in a connection's handshake, travelling with the
  * socket to the uid's worker: one malloc'd block (wsd_route_new), owned by
- * whoever holds it last; lws connections own theirs until ESTABLISHED or death.
+ * whoever holds it last; an lws connection owns its own until it dies.
  */
 struct wsd_route {
+	lws_sorted_usec_list_t close_sul; /* bounds lws's close handshake (wsd_ws.c) */
+	struct lws *wsi;                  /* the connection carrying it, once adopted */
 	size_t uid_len, key_len;
 	const char *uid;        /* uid_len bytes + NUL, inside the block */
 	const char *key;        /* access_key, key_len bytes + NUL ("" when absent) */
