@@ -452,7 +452,7 @@ static void acc_on_handoff(uv_poll_t *h, int status, int events)
 			return;
 }
 
-static int acc_listen(const char *host, int port)
+static int acc_listen(const char *host, int port, int shared)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
@@ -466,8 +466,11 @@ static int acc_listen(const char *host, int port)
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* SO_REUSEPORT lets the workers share the port, but also any other process of
+	 * the same user: a single worker keeps the port to itself, so a second daemon
+	 * started by mistake fails to bind instead of taking half the clients. */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
+	    (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
 		log_err("cannot listen for WebSockets on %s:%d: %s", host, port, strerror(errno));
 		if (fd >= 0)
@@ -486,7 +489,7 @@ int wsd_accept_start(uv_loop_t *loop, struct lws_vhost *vh, const char *host, in
 	acc.ch = ch;
 	acc.index = index;
 	acc.n = n;
-	acc.lfd = acc_listen(host, port);
+	acc.lfd = acc_listen(host, port, n > 1);
 	if (acc.lfd < 0)
 		return -1;
 	/* A single worker owns every uid: nobody hands it anything, and its

@@ -20,7 +20,7 @@ struct wsd_handoff {
 int wsd_handoff_create(struct wsd_handoff *ch, unsigned n);
 
 /*
- * Starts listening on host:port (SO_REUSEPORT) in worker `index` of n and
+ * Starts listening on host:port (SO_REUSEPORT when n > 1) in worker `index` of n and
  * serving its hand-off channel. Accepted sockets whose handshake passes end up
  * in vh (wsd_ws_adopt) in their uid's worker, never elsewhere: a failed hand-off
  * is answered 503. Returns 0 or -1 with a reason logged. The channels must
