@@ -54,6 +54,8 @@ static const struct api_metric api_metrics[] = {
 	{ "push_ws_accepted_total", NULL, 0, IPC_ST_WS_ACCEPTED, "WebSockets authenticated." },
 	{ "push_ws_refused_total", NULL, 0, IPC_ST_WS_REFUSED,
 	  "WebSockets refused (uid or access key)." },
+	{ "push_ws_handshake_refused_total", NULL, 0, IPC_ST_WS_HANDSHAKE_REFUSED,
+	  "WebSocket handshakes refused with an HTTP error (malformed, wrong method, version or path, bad uid)." },
 	{ "push_closing_resets_total", NULL, 0, IPC_ST_CLOSE_RESETS,
 	  "Closing connections reset because their Close could not leave or was not answered in time." },
 	{ "push_ipc_errors_total", NULL, 0, IPC_ST_IPC_ERRORS,

@@ -97,6 +97,7 @@ enum ipc_stat {
 	IPC_ST_WS_REFUSED,
 	IPC_ST_IPC_ERRORS,
 	IPC_ST_CLOSE_RESETS,      /* closing connections reset at their bound */
+	IPC_ST_WS_HANDSHAKE_REFUSED, /* handshakes refused with an HTTP error */
 	IPC_ST_API_REFUSED,       /* IPC_R_COUNT entries, by enum ipc_refusal */
 	IPC_STATS_N = IPC_ST_API_REFUSED + IPC_R_COUNT
 };

@@ -23,6 +23,7 @@ sed -e "s|@FCGI_HOST@|$(split_host "$fcgi")|g" \
     -e "s|@WS_PORT@|$(split_port "$ws")|g" \
     -e "s|@MAX_REQUEST_BYTES@|$(( max * 2 + 65536 ))|" \
     -e "s|@WS_IDLE@|$(( idle * 2 ))|" \
+    -e "s|@WS_BODY_BYTES@|$(ws_body_limit)|g" \
     "$top/etc/apache2/push-service.conf.in" > "$run/apache-site.conf"
 sed -e "s|@RUN_DIR@|$run|g" \
     -e "s|@BIND@|$bind|" \

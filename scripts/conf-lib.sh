@@ -5,3 +5,6 @@ get() { "$bin/ws-daemon" -c "$conf" -g "$1"; }
 # "host:port", "[v6]:port" or ":port" -> host, port
 split_host() { h=${1%:*}; h=${h#[}; h=${h%]}; [ -n "$h" ] || h=0.0.0.0; echo "$h"; }
 split_port() { echo "${1##*:}"; }
+# /ws takes no request body: a declared one over this many bytes is refused (413)
+# by the web server itself, the same in lighttpd (whole KiB) and Apache.
+ws_body_limit() { echo 1024; }

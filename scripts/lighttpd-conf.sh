@@ -13,6 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 addr=$(get addr); ws=$(get ws_addr); run=$(get run_dir)
 max=$(get max_message_bytes); procs=$(get fcgi_procs); idle=$(get idle_timeout)
 fsock=$(get fcgi_socket)
+ws_body=$(ws_body_limit)
 mkdir -p "$run/www" "$run/errors"
 # JSON bodies for the errors lighttpd itself answers (see server.errorfile-prefix).
 for e in "400 bad request" "403 forbidden" "404 not found" "405 method not allowed" \
@@ -34,6 +35,7 @@ sed -e "s|@BIND_HOST@|$(split_host "$addr")|" \
     -e "s|@FCGI_PROCS@|$procs|" \
     -e "s|@MAX_REQUEST_KB@|$(( max / 1024 * 2 + 64 ))|" \
     -e "s|@WS_IDLE@|$(( idle * 2 ))|g" \
+    -e "s|@WS_BODY_KB@|$(( ws_body / 1024 ))|g" \
     "$1"
 }
 [ $only_include -eq 1 ] || subst "$top/etc/lighttpd/standalone.conf.in"

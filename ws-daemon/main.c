@@ -265,9 +265,9 @@ static int wsd_start(void)
 		log_err("cannot create the libwebsockets context");
 		return -1;
 	}
-	/* One worker: lws listens. Several: each accepts on its own SO_REUSEPORT
-	 * socket and routes connections to their uid's worker (wsd_accept.c). */
-	info.port = wsd.cfg.workers > 1 ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
+	/* lws never listens: every worker accepts on its own SO_REUSEPORT socket,
+	 * checks the handshake and routes it to the uid's worker (wsd_accept.c). */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 ? host : NULL;
 	/* lws sends at most tx_packet_size (else rx_buffer_size, 1024) per call and
 	 * copies the rest of a frame into its own buffer, to go out on POLLOUT: let
@@ -290,9 +290,8 @@ static int wsd_start(void)
 		return -1;
 	}
 	if (wsd_ipc_share(wsd.ipc_path, wsd.cfg.ipc_socket_group, WSD_IPC_MODE) != 0 ||
-	    (wsd.cfg.workers > 1 &&
-	     wsd_accept_start(&wsd.loop, wsd.vhost, host, port, wsd.index,
-			      (unsigned)wsd.cfg.workers, wsd.handoff) != 0)) {
+	    wsd_accept_start(&wsd.loop, wsd.vhost, host, port, wsd.index,
+			     (unsigned)wsd.cfg.workers, wsd.handoff) != 0) {
 		wsd_ipc_close();
 		return -1;
 	}

@@ -1,6 +1,6 @@
-/* With several workers, a uid lives in exactly one of them: each worker accepts on
- * its own SO_REUSEPORT listener, peeks at the request line for the uid and hands
- * the socket (SCM_RIGHTS) to the owning worker, which gives it to lws. */
+/* Every connection enters here: each worker accepts on its own SO_REUSEPORT
+ * listener, reads the handshake (shared/hs.c), refuses a bad one with a JSON HTTP
+ * error, and hands a good one with its route (SCM_RIGHTS) to the uid's worker. */
 #ifndef PUSH_WSD_ACCEPT_H
 #define PUSH_WSD_ACCEPT_H
 
@@ -20,15 +20,16 @@ struct wsd_handoff {
 int wsd_handoff_create(struct wsd_handoff *ch, unsigned n);
 
 /*
- * Starts listening on host:port (SO_REUSEPORT) in worker `index` of n and
- * serving its hand-off channel. Accepted sockets end up in vh via
- * lws_adopt_socket_vhost, here or in their uid's worker. Returns 0 or -1 with
- * a reason logged. The channels must outlive the loop.
+ * Starts listening on host:port (SO_REUSEPORT when n > 1) in worker `index` of n and
+ * serving its hand-off channel. Accepted sockets whose handshake passes end up
+ * in vh (wsd_ws_adopt) in their uid's worker, never elsewhere: a failed hand-off
+ * is answered 503. Returns 0 or -1 with a reason logged. The channels must
+ * outlive the loop; lws's own vhost must not listen (CONTEXT_PORT_NO_LISTEN_SERVER).
  */
 int wsd_accept_start(uv_loop_t *loop, struct lws_vhost *vh, const char *host, int port,
 		     unsigned index, unsigned n, const struct wsd_handoff *ch);
 
-/* Stops accepting and drops connections still being peeked at. */
+/* Stops accepting and drops connections whose handshake is still being read. */
 void wsd_accept_stop(void);
 
 #endif

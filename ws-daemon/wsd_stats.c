@@ -31,6 +31,7 @@ void wsd_stats_fill(const struct wsd_gauges *g, uint64_t v[IPC_STATS_N])
 	v[IPC_ST_WS_ACCEPTED] = s->ws_accepted;
 	v[IPC_ST_WS_REFUSED] = s->ws_refused;
 	v[IPC_ST_IPC_ERRORS] = s->ipc_errors;
+	v[IPC_ST_WS_HANDSHAKE_REFUSED] = s->ws_handshake_refused;
 	for (size_t i = 0; i < IPC_R_COUNT; i++)
 		v[IPC_ST_API_REFUSED + i] = s->api_refused[i];
 }

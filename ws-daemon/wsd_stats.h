@@ -23,6 +23,7 @@ struct wsd_stats {
 	uint64_t slow_dropped;      /* frames those connections never got */
 	uint64_t ws_accepted;       /* WebSockets authenticated */
 	uint64_t ws_refused;        /* WebSockets refused (uid or key) */
+	uint64_t ws_handshake_refused; /* handshakes answered with an HTTP error */
 	uint64_t ipc_errors;        /* datagrams that could not be decoded */
 	uint64_t api_refused[IPC_R_COUNT]; /* reported by push-api */
 };

@@ -16,64 +16,88 @@
 
 #define WSD_WS_MAX_CLIENT_MSG 4096 /* clients have nothing to say but heartbeats */
 
+#define WSD_WS_LWS_WRITE_CLOSE 4   /* lws's private LWS_WRITE_CLOSE, as wsd_conn.c */
+#define WSD_WS_CLOSE_REASON_MAX 123 /* RFC 6455 5.5: control payload <= 125 bytes */
+/* Once lws starts closing, the TCP connection goes after this long at most; lws
+ * 4.1 would wait 5 s for a Close the peer may already have sent. */
+#define WSD_WS_CLOSE_FLUSH_MS 250
+
 static const struct cfg *ws_cfg;   /* the worker's current configuration */
-static char *ws_argbuf;            /* WSD_WS_MAX_HEADER_DATA + 1, for query args */
 static size_t ws_live;             /* established WebSockets not yet CLOSED */
+/* The route of the socket wsd_ws_adopt is handing to lws right now: lws runs the
+ * handshake inside the adopt call, so the route must be on the wsi before. */
+static struct wsd_route *ws_adopting;
 
 int wsd_ws_init(void)
 {
-	ws_argbuf = malloc(WSD_WS_MAX_HEADER_DATA + 1);
-	return ws_argbuf ? 0 : -1;
+	ws_adopting = NULL;
+	return 0;
 }
 
 void wsd_ws_free(void)
 {
-	free(ws_argbuf);
-	ws_argbuf = NULL;
+	free(ws_adopting);
+	ws_adopting = NULL;
 }
 
 void wsd_ws_use(const struct cfg *c) { ws_cfg = c; }
 size_t wsd_ws_live(void) { return ws_live; }
+size_t wsd_ws_max_uid(void) { return (size_t)ws_cfg->max_uid_bytes; }
 
-/* Last path segment must be "ws": "/ws" directly, "/prefix/ws" behind a proxy. */
-static int wsd_path_ok(struct lws *wsi)
+struct wsd_route *wsd_route_new(const char *uid, size_t uid_len, const char *key,
+				size_t key_len, const char *client)
 {
-	char uri[256];
-	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+	size_t cl = strlen(client);
+	struct wsd_route *r;
+	char *d;
 
-	return n >= 3 && strcmp(uri + n - 3, "/ws") == 0;
+	if (uid_len > REQ_UID_MAX || key_len > HS_KEY_MAX || cl > 4096)
+		return NULL;
+	r = calloc(1, sizeof *r + uid_len + key_len + cl + 3);
+	if (!r)
+		return NULL;
+	d = r->data;
+	r->uid = memcpy(d, uid, uid_len);
+	d[uid_len] = '\0';
+	d += uid_len + 1;
+	r->key = memcpy(d, key, key_len);
+	d[key_len] = '\0';
+	d += key_len + 1;
+	r->client = memcpy(d, client, cl + 1);
+	r->uid_len = uid_len;
+	r->key_len = key_len;
+	return r;
 }
 
-/* Finds query arg `name=` (lws has %-decoded it) and copies it into ws_argbuf.
- * Fragments are walked by length, so a decoded NUL cannot shorten a value
- * unnoticed: such a value comes back with *bad set. lws returns -1 past the
- * last fragment (argbuf holds any fragment, so never for size) and 0 for an
- * empty one ("&&"), which is skipped. */
-static const char *wsd_arg(struct lws *wsi, const char *name, size_t *len, int *bad)
+int wsd_ws_adopt(struct lws_vhost *vh, int fd, struct wsd_route *route, const char *req,
+		 size_t len)
 {
-	size_t nl = strlen(name);
+	int level = lwsl_visible((1 << LLL_COUNT) - 1);
+	struct lws *wsi;
 
-	*bad = 0;
-	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, ws_argbuf, WSD_WS_MAX_HEADER_DATA + 1,
-					      WSI_TOKEN_HTTP_URI_ARGS, i);
-
-		if (n < 0)
-			return NULL;
-		if ((size_t)n < nl || memcmp(ws_argbuf, name, nl) != 0)
-			continue;
-		*len = (size_t)n - nl;
-		*bad = memchr(ws_argbuf + nl, '\0', *len) != NULL;
-		return ws_argbuf + nl;
+	ws_adopting = route;
+	/* lws 4.1 appends req to the wsi's buffer list (no size limit of its own)
+	 * and parses it before reading the socket; on failure it closes fd. It also
+	 * logs every such adoption at error level ("calling service"): muted for
+	 * the call, a real failure is reported by our caller. */
+	lws_set_log_level(level & ~LLL_ERR, NULL);
+	wsi = lws_adopt_socket_vhost_readbuf(vh, fd, req, len);
+	lws_set_log_level(level, NULL);
+	if (ws_adopting) {
+		/* No wsi was ever made: the route is still ours. */
+		free(ws_adopting);
+		ws_adopting = NULL;
+		return -1;
 	}
+	return wsi ? 0 : -1;
 }
 
-static void wsd_reject(struct wsd_conn *c, const char *reason)
+static void wsd_reject(struct wsd_conn *c, const char *reason, const char *client)
 {
 	size_t len = 0;
 	char *json = wmsg_reply("error", 0, reason, &len);
 
-	log_info("refused a WebSocket: %s", reason);
+	log_info("refused a WebSocket from %s: %s", client, reason);
 	wsd_stats.ws_refused++;
 	if (!json || wsd_conn_send_then_close(c, json, len, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					      reason) != 0)
@@ -81,47 +105,39 @@ static void wsd_reject(struct wsd_conn *c, const char *reason)
 	free(json);
 }
 
-static void wsd_authenticate(struct wsd_conn *c)
+/* The uid and key come from the accept router's parse (hs_parse), the one reading
+ * of the request that also chose this worker. */
+static void wsd_authenticate(struct wsd_conn *c, const struct wsd_route *r)
 {
-	char uid[REQ_UID_MAX + 1];
-	const char *v, *why;
-	size_t uid_len = 0, key_len = 0;
+	const char *why;
 	enum akey_status st;
 	/* A rotated-out secret keeps the keys it signed valid until prev_until. */
 	struct akey_secrets secrets = { ws_cfg->secret,
 					ws_cfg->prev_until ? ws_cfg->prev_secret : NULL,
 					(long long)ws_cfg->prev_until };
-	int bad;
 
-	v = wsd_arg(c->wsi, "uid=", &uid_len, &bad);
-	if (!v || bad) {
-		wsd_reject(c, bad ? "uid is badly encoded" : "uid is missing");
+	if (!r) {
+		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "no route");
 		return;
 	}
-	why = req_uid_problem(v, uid_len, (size_t)ws_cfg->max_uid_bytes);
+	/* Checked by the router already; again here in case a reload lowered the limit. */
+	why = req_uid_problem(r->uid, r->uid_len, (size_t)ws_cfg->max_uid_bytes);
 	if (why) {
-		wsd_reject(c, why);
+		wsd_reject(c, why, r->client);
 		return;
 	}
-	if (uid_len > REQ_UID_MAX) { /* cfg bounds max_uid_bytes; this keeps uid[] safe alone */
-		wsd_reject(c, "uid is too long");
-		return;
-	}
-	memcpy(uid, v, uid_len);
-	v = wsd_arg(c->wsi, "access_key=", &key_len, &bad);
-	st = bad ? AKEY_MALFORMED
-		 : akey_verify(&secrets, uid, uid_len, v ? v : "", v ? key_len : 0, time(NULL));
+	st = akey_verify(&secrets, r->uid, r->uid_len, r->key, r->key_len, time(NULL));
 	if (st != AKEY_OK) {
-		wsd_reject(c, akey_status_str(st));
+		wsd_reject(c, akey_status_str(st), r->client);
 		return;
 	}
-	if (wsd_conn_attach(c, uid, uid_len) != 0) {
+	if (wsd_conn_attach(c, r->uid, r->uid_len) != 0) {
 		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return;
 	}
 	wsd_stats.ws_accepted++;
-	log_info("connect uid=%.*s (%zu connections, %zu uids)", (int)uid_len, uid,
-		 wsd_conn_count(), wsd_conn_uids());
+	log_info("connect uid=%.*s from %s (%zu connections, %zu uids)", (int)r->uid_len, r->uid,
+		 r->client, wsd_conn_count(), wsd_conn_uids());
 }
 
 static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char *reason)
@@ -147,20 +163,109 @@ static int wsd_receive(struct wsd_conn *c, size_t len)
 	return 0;
 }
 
+static void wsd_on_close_overdue(lws_sorted_usec_list_t *sul)
+{
+	struct wsd_route *r = lws_container_of(sul, struct wsd_route, close_sul);
+
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+}
+
+/*
+ * lws is closing the connection (its own protocol error, or after the close
+ * handshake): after sending its Close it waits 5 s for the peer's, which a peer
+ * that sent its Close first, or broke the protocol, never sends. RFC 6455 7.1.1
+ * has the server close TCP first: give the Close frame time to leave, then go.
+ */
+static void wsd_bound_close(struct wsd_route *r)
+{
+	if (r && r->wsi)
+		lws_sul_schedule(lws_get_context(r->wsi), 0, &r->close_sul, wsd_on_close_overdue,
+				 WSD_WS_CLOSE_FLUSH_MS * LWS_US_PER_MS);
+}
+
+static void wsd_route_drop(struct lws *wsi)
+{
+	struct wsd_route *r = lws_get_opaque_user_data(wsi);
+
+	if (!r)
+		return;
+	lws_sul_cancel(&r->close_sul);
+	lws_set_opaque_user_data(wsi, NULL);
+	free(r);
+}
+
+/* RFC 6455 7.4.1 plus the IANA registry (1012-1014): the codes a peer may send. */
+static int wsd_close_code_ok(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+static void wsd_write_close(struct lws *wsi, uint16_t code, const char *reason)
+{
+	unsigned char buf[LWS_PRE + 2 + WSD_WS_CLOSE_REASON_MAX];
+	size_t rl = strlen(reason);
+
+	if (rl > WSD_WS_CLOSE_REASON_MAX)
+		rl = WSD_WS_CLOSE_REASON_MAX;
+	buf[LWS_PRE] = (unsigned char)(code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)code;
+	memcpy(buf + LWS_PRE + 2, reason, rl);
+	if (lws_write(wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_WS_LWS_WRITE_CLOSE) < 0)
+		log_debug("could not send Close %u: the connection is going anyway", code);
+}
+
+/*
+ * The peer's Close (payload p[0..len)). A valid one is echoed by lws. An invalid
+ * one (RFC 6455 5.5.1: 1 byte, 7.4: bad code, 5.5.1: reason not UTF-8) gets our
+ * own Close 1002 / 1007, then -1: lws drops the TCP connection at once instead of
+ * echoing, or waiting for an acknowledgement the peer has already sent.
+ * lws 4.1 has rewritten the codes it knows to be invalid to 1002 before this.
+ */
+static int wsd_peer_close(struct wsd_conn *c, const unsigned char *p, size_t len)
+{
+	const char *why = NULL;
+	uint16_t code = LWS_CLOSE_STATUS_PROTOCOL_ERR;
+
+	if (c->close_sent)
+		return wsd_conn_peer_closed(c);
+	if (len == 1)
+		why = "close frame with a 1-byte body";
+	else if (len >= 2 && !wsd_close_code_ok((unsigned)(p[0] << 8 | p[1])))
+		why = "invalid close code";
+	else if (len > 2 && !req_utf8_valid((const char *)p + 2, len - 2))
+		why = "close reason is not UTF-8", code = LWS_CLOSE_STATUS_INVALID_PAYLOAD;
+	if (!why)
+		return wsd_conn_peer_closed(c);
+	(void)wsd_conn_peer_closed(c); /* leaves the table; the answer is ours */
+	log_info("protocol error from a client: %s", why);
+	wsd_write_close(c->wsi, code, why);
+	return -1;
+}
+
 int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			   void *in, size_t len)
 {
 	struct wsd_conn *c = user;
 
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return wsd_path_ok(wsi) ? 0 : 1;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* Inside wsd_ws_adopt, before lws reads the head: the route goes on. */
+		if (ws_adopting) {
+			ws_adopting->wsi = wsi;
+			lws_set_opaque_user_data(wsi, ws_adopting);
+			ws_adopting = NULL;
+		}
+		return 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof *c);
 		c->wsi = wsi;
 		ws_live++;
 		wsd_alive_add(c);
-		wsd_authenticate(c);
+		wsd_authenticate(c, lws_get_opaque_user_data(wsi));
+		return 0;
+	case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+		wsd_bound_close(lws_get_opaque_user_data(wsi));
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return wsd_conn_writeable(c);
@@ -171,13 +276,18 @@ int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		wsd_alive_seen(c);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		return wsd_conn_peer_closed(c);
+		return wsd_peer_close(c, in, len);
 	case LWS_CALLBACK_CLOSED:
 		/* Also called for upgrades refused before ESTABLISHED (c->wsi unset). */
 		if (c->wsi)
 			ws_live--;
 		wsd_alive_remove(c);
 		wsd_conn_release(c);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Every wsi of the vhost ends here; only ours carry a route. */
+		if (lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == wsd_ws_callback)
+			wsd_route_drop(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		/* Plain HTTP to the WebSocket port: nothing to serve. */
@@ -187,6 +297,5 @@ int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	default:
 		break;
 	}
-	(void)in;
 	return 0;
 }

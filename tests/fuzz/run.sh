@@ -27,18 +27,19 @@ if ! "$cc" --version 2>/dev/null | grep -q clang; then
 	cc=clang
 fi
 
-targets=(ipc req wmsg akey cfg)
+targets=(ipc req wmsg akey cfg hs)
 declare -A srcs=(
 	[ipc]="ipc/ipc.c"
 	[req]="shared/req.c"
 	[wmsg]="shared/wmsg.c shared/req.c"
 	[akey]="shared/akey.c"
 	[cfg]="shared/cfg.c shared/log.c"
+	[hs]="shared/hs.c shared/req.c"
 )
-# Longest input per target: ipc fits a 1024-item PUSH_REPLY (12 + 1024 * 16), wmsg a
+# Longest input per target: ipc fits a 1024-item PUSH_REPLY and a config reply, wmsg a
 # largest /push body (max_message_bytes 65536) with room to spare, cfg a value over the
-# 4096-byte limit.
-declare -A maxlen=([ipc]=40000 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192)
+# 4096-byte limit, hs a request head just over HS_HEAD_MAX (8192).
+declare -A maxlen=([ipc]=40000 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192 [hs]=8300)
 
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all

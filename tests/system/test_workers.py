@@ -77,7 +77,7 @@ STAT_NAMES = ["push_connections", "push_uids_online", "push_queue_bytes", "push_
      for r in ("offline", "invalid", "expired", "wrong_worker", "stale_config")] + \
     ["push_slow_consumers_closed_total", "push_slow_consumer_messages_dropped_total",
      "push_ws_accepted_total", "push_ws_refused_total", "push_ipc_errors_total",
-     "push_closing_resets_total"] + \
+     "push_closing_resets_total", "push_ws_handshake_refused_total"] + \
     [f'push_api_refused_total{{reason="{r}"}}'
      for r in ("unauthorized", "bad_request", "too_large", "unsupported_media_type",
                "method_not_allowed", "daemon_unavailable")]

@@ -1,0 +1,62 @@
+/* The WebSocket opening handshake (RFC 6455 section 4.2.1) checked before lws sees it:
+ * one parse of the request head decides refusal, uid routing and what lws is given. */
+#ifndef PUSH_HS_H
+#define PUSH_HS_H
+
+#include <stddef.h>
+
+#include "req.h"
+
+#define HS_HEAD_MAX 8192        /* request line + headers + blank line; beyond: 431 */
+#define HS_KEY_MAX 512          /* decoded access_key; keys are ~100 bytes */
+#define HS_HOST_MAX 255         /* Host header value, as DNS names are bounded */
+#define HS_XFF_MAX 127          /* X-Forwarded-For kept for logs (truncated) */
+#define HS_WSKEY_LEN 24         /* Sec-WebSocket-Key: base64 of 16 bytes */
+/* The rewritten request: fixed text plus Host and the key. */
+#define HS_LWS_FIXED 128
+#define HS_LWS_MAX (HS_LWS_FIXED + HS_HOST_MAX + HS_WSKEY_LEN)
+
+_Static_assert(HS_LWS_MAX < HS_HEAD_MAX, "the rewritten head must fit where the head did");
+
+/* The header a refusal must carry besides the body (RFC 9110 / RFC 6455 4.2.2). */
+enum hs_extra {
+	HS_EXTRA_NONE = 0,
+	HS_EXTRA_ALLOW,         /* "Allow: GET" with 405 */
+	HS_EXTRA_UPGRADE,       /* "Upgrade: websocket" with 426 */
+	HS_EXTRA_VERSION,       /* "Sec-WebSocket-Version: 13" with 426 */
+};
+
+struct hs_result {
+	int status;                     /* 0: upgrade; else the HTTP status to answer */
+	const char *reason;             /* refusal, short English (static); NULL on success */
+	enum hs_extra extra;
+	char uid[REQ_UID_MAX + 1];      /* decoded, NUL-terminated; uid_len bytes */
+	size_t uid_len;
+	char key[HS_KEY_MAX + 1];       /* decoded access_key; empty when absent */
+	size_t key_len;
+	char xff[HS_XFF_MAX + 1];       /* X-Forwarded-For, printable ASCII, may be "" */
+	char lws[HS_LWS_MAX];           /* the minimal request handed to lws (no NUL) */
+	size_t lws_len;
+};
+
+/*
+ * Length of the request head at the start of buf[0..n) (up to and including the
+ * first "\r\n\r\n"), or 0 when no complete head is there yet.
+ */
+size_t hs_head_len(const char *buf, size_t n);
+
+/*
+ * Checks the request head head[0..len) (len <= HS_HEAD_MAX, ending with the blank
+ * line) against the rules in README "Errors" and fills *r. uids are checked with
+ * req_uid_problem against max_uid (<= REQ_UID_MAX). A missing or malformed
+ * access_key is not refused here: the owning worker verifies it. Returns r->status.
+ */
+int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r);
+
+/* The reason phrase of the statuses hs_parse and its callers answer with. */
+const char *hs_status_text(int status);
+
+/* The extra header line, without CRLF ("" for HS_EXTRA_NONE). */
+const char *hs_extra_header(enum hs_extra e);
+
+#endif

@@ -1,0 +1,80 @@
+/* libFuzzer driver for shared/hs.c: any request head is refused with a known status or
+ * accepted with a uid that req.c reads the same way and a minimal head for lws. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_check.h"
+#include "hs.h"
+#include "req.h"
+
+static struct hs_result res;
+
+static int known_status(int s)
+{
+	return s == 400 || s == 404 || s == 405 || s == 413 || s == 426 || s == 431 || s == 505;
+}
+
+/* The accepted uid is what req_query_get reads from the request line's query. */
+static void check_same_uid(const char *head, size_t len)
+{
+	const char *sp = memchr(head, ' ', len), *end, *q;
+	char uid[REQ_UID_MAX + 1];
+	size_t ul = 0;
+
+	FUZZ_CHECK(sp != NULL);
+	end = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - head));
+	FUZZ_CHECK(end != NULL);
+	q = memchr(sp + 1, '?', (size_t)(end - sp - 1));
+	FUZZ_CHECK(q != NULL);
+	FUZZ_CHECK(req_query_get(q + 1, (size_t)(end - q - 1), "uid", uid, sizeof uid, &ul) == REQ_OK);
+	FUZZ_CHECK(ul == res.uid_len && memcmp(uid, res.uid, ul) == 0);
+}
+
+static void check_accepted(const char *head, size_t len, size_t max_uid)
+{
+	static const char start[] = "GET /ws HTTP/1.1\r\n";
+
+	FUZZ_CHECK(res.reason == NULL && res.extra == HS_EXTRA_NONE);
+	FUZZ_CHECK(req_uid_problem(res.uid, res.uid_len, max_uid) == NULL);
+	FUZZ_CHECK(res.uid[res.uid_len] == '\0' && res.key[res.key_len] == '\0');
+	FUZZ_CHECK(res.key_len <= HS_KEY_MAX);
+	for (size_t i = 0; i < res.key_len; i++)
+		FUZZ_CHECK((uint8_t)res.key[i] >= 0x20 && (uint8_t)res.key[i] != 0x7F);
+	/* lws gets a fixed request line, no query and one complete head. */
+	FUZZ_CHECK(res.lws_len > sizeof start && res.lws_len <= HS_LWS_MAX);
+	FUZZ_CHECK(memcmp(res.lws, start, sizeof start - 1) == 0);
+	FUZZ_CHECK(memchr(res.lws, '?', res.lws_len) == NULL);
+	FUZZ_CHECK(hs_head_len(res.lws, res.lws_len) == res.lws_len);
+	check_same_uid(head, len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t max_uid, hl;
+	char *head;
+	int rc;
+
+	if (size < 1)
+		return 0;
+	max_uid = (size_t)data[0] + 1;
+	data++;
+	size--;
+	hl = hs_head_len((const char *)data, size);
+	if (hl == 0)
+		return 0;
+	/* An exactly sized copy: ASan sees any read past the head. */
+	head = malloc(hl);
+	FUZZ_CHECK(head != NULL);
+	memcpy(head, data, hl);
+	rc = hs_parse(head, hl, max_uid, &res);
+	FUZZ_CHECK(rc == res.status);
+	if (rc == 0)
+		check_accepted(head, hl, max_uid);
+	else
+		FUZZ_CHECK(known_status(rc) && res.reason != NULL && res.reason[0] != '\0');
+	free(head);
+	return 0;
+}
