@@ -24,20 +24,6 @@ void api_error(FCGX_Request *r, int status, const char *reason);
 void api_error_method(FCGX_Request *r, const char *allow);
 
 /* What became of one message of a batch /push. */
-struct api_item_answer {
-	const char *uid;      /* uid_len bytes, NULL for none */
-	size_t uid_len;
-	int ok;               /* reached `number` connections */
-	uint64_t number;
-	const char *contents; /* "推送成功" or the reason, NUL-terminated */
-	int status;           /* not delivered for this HTTP status (503: retry it); 0 = none */
-};
-
-/* {"topic":"success","number":<items ok>,"contents":[{"uid":..,"topic":"success"|
- * "error","number":..,"contents":..[,"status":..]}, ...]}: a malloc'd string the
- * caller frees, *len its length; NULL on no memory. */
-char *api_batch_json(const struct api_item_answer *a, size_t n, size_t *len);
-
 /* A FastCGI parameter, or "" when absent. The pointer is the request's. */
 const char *api_param(FCGX_Request *r, const char *name);
 

@@ -296,7 +296,7 @@ static void api_push_one(struct api *a, FCGX_Request *r, size_t uid_len, size_t 
 }
 
 /* What a batch item's answer says when a worker answered it. */
-static void api_batch_item(const struct api_item *it, struct api_item_answer *out)
+static void api_batch_item(const struct api_item *it, struct wmsg_batch_result *out)
 {
 	if (it->http != 200) {
 		out->contents = it->why;
@@ -316,16 +316,13 @@ static void api_batch_item(const struct api_item *it, struct api_item_answer *ou
 static void api_batch_answer(struct api *a, FCGX_Request *r, const struct wmsg_batch *b,
 			     const struct api_item *items, const size_t *map, size_t n)
 {
-	struct api_item_answer *out = calloc(b->n, sizeof *out);
+	struct wmsg_batch_result *out = calloc(b->n, sizeof *out);
 	int unauth = 0, reached = 0, unavailable = 0;
 	size_t len = 0;
 	char *text = NULL;
 
-	for (size_t k = 0; out && k < b->n; k++) {
-		out[k].uid = b->items[k].uid;
-		out[k].uid_len = b->items[k].uid_len;
+	for (size_t k = 0; out && k < b->n; k++)
 		out[k].contents = b->items[k].error;
-	}
 	for (size_t i = 0; out && i < n; i++) {
 		api_batch_item(&items[i], &out[map[i]]);
 		unauth |= items[i].http == 401;
@@ -335,7 +332,7 @@ static void api_batch_answer(struct api *a, FCGX_Request *r, const struct wmsg_b
 	if (out && unauth && !reached) {
 		api_refuse(a, r, 401, "wrong or missing password");
 	} else {
-		text = out ? api_batch_json(out, b->n, &len) : NULL;
+		text = out ? wmsg_batch_reply(b, out, &len) : NULL;
 		if (text)
 			api_respond(r, 200, NULL, text, len);
 		else

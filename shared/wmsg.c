@@ -395,6 +395,11 @@ char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_resul
 		wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
 		wbuf_put(&w, ",\"contents\":", 12);
 		wbuf_str(&w, res[i].contents, strlen(res[i].contents));
+		if (res[i].status) {
+			n = snprintf(num, sizeof num, "%d", res[i].status);
+			wbuf_put(&w, ",\"status\":", 10);
+			wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
+		}
 		wbuf_put(&w, "}", 1);
 	}
 	wbuf_put(&w, "]}", 2);

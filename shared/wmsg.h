@@ -61,10 +61,12 @@ struct wmsg_batch_result {
 	int ok;
 	uint64_t number;
 	const char *contents; /* "推送成功" or the reason, NUL-terminated */
+	int status;           /* not delivered for this HTTP status (503: safe to resend); 0 = none */
 };
 
 /* {"topic":"success","number":<items ok>,"contents":[{"uid":..,"topic":"success"|
- * "error","number":<connections or 0>,"contents":<text>},...]} for res[0..b->n).
+ * "error","number":<connections or 0>,"contents":<text>[,"status":<status>]},...]}
+ * for res[0..b->n).
  * Returns a malloc'd string the caller frees, *len its length; NULL on no memory. */
 char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_result *res,
 		       size_t *len);

@@ -43,7 +43,8 @@ static void check_batch_reply(const struct wmsg_batch *b)
 	FUZZ_CHECK(res != NULL);
 	for (size_t i = 0; i < b->n; i++)
 		res[i] = (struct wmsg_batch_result){ !b->items[i].error, i,
-						     b->items[i].error ? b->items[i].error : "ok" };
+						     b->items[i].error ? b->items[i].error : "ok",
+						     i % 3 == 2 ? 503 : 0 };
 	out = wmsg_batch_reply(b, res, &len);
 	FUZZ_CHECK(out != NULL && strlen(out) == len);
 	j = json_loadb(out, len, BODY_FLAGS, NULL);

@@ -391,24 +391,36 @@ def bump_expiry(key):
     return f"{head}.{int(exp) + 1000}.{kid}.{tag}.{sig}"
 
 
-@pytest.mark.parametrize("case", ["no-uid", "no-key", "garbage-key", "tampered-sig",
-                                  "tampered-expiry", "other-uid", "empty-uid", "empty-key"])
+def http_refusal(service, uid, key):
+    """A uid the handshake itself refuses: HTTP 400 with the JSON error, no upgrade."""
+    from test_handshake import exchange, handshake, target
+
+    status, _, body = exchange(service.http_port, handshake(target(uid, key), service.http_port))
+    data = json.loads(body)
+    assert status == 400 and is_error_body(data), (status, body)
+    return data["contents"]
+
+
+@pytest.mark.parametrize("case", ["no-uid", "empty-uid"])
+def test_ws_refused_before_upgrade(service, case):
+    reason = http_refusal(service, None if case == "no-uid" else "", service.access("x"))
+    assert reason == "uid is missing", reason
+
+
+@pytest.mark.parametrize("case", ["no-key", "garbage-key", "tampered-sig",
+                                  "tampered-expiry", "other-uid", "empty-key"])
 def test_ws_refused(service, case):
     uid = f"refused-{case}"
     good = service.access(uid)
     url = {
-        "no-uid": service.ws_url(None, good),
         "no-key": service.ws_url(uid, None),
         "garbage-key": service.ws_url(uid, "garbage"),
         "tampered-sig": service.ws_url(uid, tamper(good)),
         "tampered-expiry": service.ws_url(uid, bump_expiry(good)),
         "other-uid": service.ws_url(uid, service.access("someone-else")),
-        "empty-uid": service.ws_url("", good),
         "empty-key": service.ws_url(uid, ""),
     }[case]
     reason = run(expect_refused(url))
-    if case in ("no-uid", "empty-uid"):
-        assert "uid" in reason and "missing" in reason, reason
     if case in ("no-key", "empty-key"):
         assert "access_key" in reason and "missing" in reason, reason
     if case in ("tampered-sig", "tampered-expiry"):
@@ -487,9 +499,7 @@ def test_ws_refused_expired_key(make_service):
 
 
 def test_ws_refused_uid_too_long(service):
-    uid = "u" * 257
-    reason = run(expect_refused(service.ws_url(uid, "v1.1.x")))
-    assert "uid" in reason
+    assert http_refusal(service, "u" * 257, "v2.1.x") == "uid is too long"
 
 
 def test_ws_wrong_path_not_upgraded(service):

@@ -702,8 +702,8 @@ static void test_batch_reply(void **state)
 		"{\"uid\":\"x\\u0000y\",\"topic\":\"t\",\"contents\":1},"
 		"{\"uid\":5,\"topic\":\"t\",\"contents\":1}]";
 	struct wmsg_batch_result res[3] = {
-		{ 1, 2, "推送成功" }, { 0, 0, "uid contains control characters" },
-		{ 0, 9, "\"uid\" must be a string" },
+		{ 1, 2, "推送成功", 0 }, { 0, 0, "uid contains control characters", 0 },
+		{ 0, 9, "push daemon did not answer in time", 503 },
 	};
 	struct wmsg_batch b;
 	char why[256], *out;
@@ -719,7 +719,7 @@ static void test_batch_reply(void **state)
 		"{\"uid\":\"x\\u0000y\",\"topic\":\"error\",\"number\":0,"
 		"\"contents\":\"uid contains control characters\"},"
 		"{\"uid\":\"\",\"topic\":\"error\",\"number\":0,"
-		"\"contents\":\"\\\"uid\\\" must be a string\"}]}");
+		"\"contents\":\"push daemon did not answer in time\",\"status\":503}]}");
 	assert_int_equal(len, strlen(out));
 	free(out);
 	wmsg_batch_free(&b);
