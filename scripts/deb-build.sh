@@ -18,9 +18,11 @@ upstream=$(dpkg-parsechangelog -l debian/changelog -S Version | sed 's/-[^-]*$//
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 deb="$out/push-service_${version}_${arch}.deb"
 
-# Everything but build products goes into the package's source.
+# Everything but build products and run-time state (.gitignore's list) goes into
+# the package's source.
 sources() {
-	find . \( -path ./build -o -path ./.git -o -name __pycache__ \) -prune -o -type f "$@" -print
+	find . \( -path ./build -o -path ./run -o -path ./.git -o -name __pycache__ \
+		-o -name .pytest_cache \) -prune -o -type f "$@" -print
 }
 if [ -f "$deb" ] && [ -f "$out/lintian.txt" ] && [ -z "$(sources -newer "$deb" | head -1)" ]; then
 	echo "deb: $deb is up to date"
