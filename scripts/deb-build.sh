@@ -34,6 +34,9 @@ rm -rf "$out/src"
 mkdir -p "$src"
 sources | tar -cf - -T - | tar -xf - -C "$src"
 
+# The package is built the same way from every caller: nothing from an enclosing make
+# (`make test`'s SAN=1 or CC=clang reach sub-makes through MAKEFLAGS) or environment.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES CC CFLAGS CPPFLAGS LDFLAGS BUILD SAN WERROR
 jobs=$(nproc 2>/dev/null || echo 1)
 echo "deb: dpkg-buildpackage -us -uc -b (log: $out/build.log)"
 if ! (cd "$src" && dpkg-buildpackage -us -uc -b -j"$jobs") > "$out/build.log" 2>&1; then

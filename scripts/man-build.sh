@@ -51,7 +51,7 @@ NF == 0 { next }
 		else if (col[i] == "default") def = f[i]
 		else if (col[i] == "reload") rel = f[i]
 		else if (col[i] == "meaning") meaning = f[i]
-		else extra = extra "; " col[i] " \\fB" lit(f[i]) "\\fR"
+		else if (f[i] != "-" && f[i] != "") extra = extra "; " col[i] " \\fB" lit(f[i]) "\\fR"
 	}
 	if (def == "(none)") d = "none"
 	else if (def == "\"\"") d = "empty"
