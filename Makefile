@@ -51,6 +51,7 @@ BIN_UNIT := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 .SECONDARY:
 
 .PHONY: all unit deps deps-test run test test-unit test-system install uninstall clean bench fuzz
+.PHONY: man deb
 all: $(BIN_DAEMON) $(BIN_FCGI)
 
 unit: $(BIN_UNIT)
@@ -119,6 +120,19 @@ test: deps-test
 	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5
 
+# Man pages: ws-daemon(8), push-api(8) hand-written; push-service.yaml(5) generated
+# from `ws-daemon -k` (the loader's key table), so it lists exactly the keys it reads.
+MAN_PAGES := $(BUILD)/man/ws-daemon.8 $(BUILD)/man/push-api.8 $(BUILD)/man/push-service.yaml.5
+man: $(MAN_PAGES)
+
+$(MAN_PAGES) &: $(BIN_DAEMON) scripts/man-build.sh $(wildcard man/*.in) shared/version.h
+	@scripts/man-build.sh $(BUILD)/bin $(BUILD)/man
+
+# The Debian package (debian/), built in a copy of the tree: build/deb/push-service_*.deb,
+# checked with lintian. Installs its build tools when run as root.
+deb:
+	@scripts/deb-build.sh build/deb
+
 # Install: PREFIX=/usr puts the config in /etc/push-service, other prefixes in
 # PREFIX/etc/push-service; DESTDIR stages everything for packaging.
 PREFIX ?= /usr/local
@@ -130,6 +144,7 @@ UNITDIR := $(PREFIX)/lib/systemd/system
 DATADIR := $(PREFIX)/share/push-service
 DOCDIR := $(PREFIX)/share/doc/push-service
 UNITS := ws-daemon.service push-api.service
+MANDIR := $(PREFIX)/share/man
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
 install: $(BIN_DAEMON) $(BIN_FCGI)
@@ -148,12 +163,19 @@ install: $(BIN_DAEMON) $(BIN_FCGI)
 	install -m 0755 scripts/lighttpd-conf.sh scripts/apache-conf.sh $(DESTDIR)$(DATADIR)/scripts/
 	install -m 0644 scripts/conf-lib.sh $(DESTDIR)$(DATADIR)/scripts/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(BUILD)/man/push-service.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/ws-daemon.8 $(BUILD)/man/push-api.8 $(DESTDIR)$(MANDIR)/man8/
+
+install: man
 
 # The config stays: it holds the operator's password.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ws-daemon $(DESTDIR)$(BINDIR)/push-api
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man5/push-service.yaml.5 $(DESTDIR)$(MANDIR)/man8/ws-daemon.8 \
+		$(DESTDIR)$(MANDIR)/man8/push-api.8
 
 clean:
 	rm -rf build
