@@ -1,6 +1,7 @@
 /* push-api: the persistent FastCGI responder for /access, /push and /metrics. One
  * program routes on REQUEST_URI so one process pool and one daemon view serve all. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "req.h"
+#include "version.h"
 #include "wmsg.h"
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
@@ -551,28 +553,41 @@ static int api_serve(int fd, void *arg)
 
 static void api_usage(FILE *f)
 {
-	fprintf(f, "usage: push-api [-c conf.yaml] [-s SOCKET [-n WORKERS] [-m MODE]]\n"
-		   "FastCGI responder for /access and /push.\n"
-		   "  -c FILE    configuration (default $PUSH_CONF, then ./conf.yaml)\n"
-		   "  -s SOCKET  listen on this Unix socket path or host:port (\"-\": fcgi_addr)\n"
-		   "             with -n workers (default fcgi_procs), instead of the socket\n"
-		   "             the web server hands over on fd 0\n"
-		   "  -m MODE    octal permissions of SOCKET (default 660)\n"
+	fprintf(f, "usage: push-api [-c FILE] [-t] [-s SOCKET [-n WORKERS] [-m MODE]] [-v] [-h]\n"
+		   "FastCGI responder for /access, /push and /metrics. A web server spawns it\n"
+		   "(lighttpd: fastcgi.server with bin-path), or it runs its own pool with -s.\n"
+		   "  -c, --config FILE    configuration (default $PUSH_CONF, then "
+		   PUSH_DEFAULT_CONF ")\n"
+		   "  -t, --test           check the configuration and exit\n"
+		   "  -s, --socket SOCKET  listen on this Unix socket path or host:port (\"-\":\n"
+		   "                       fcgi_addr) with -n workers (default fcgi_procs),\n"
+		   "                       instead of the socket the web server hands over on fd 0\n"
+		   "  -n, --workers N      processes of the -s pool\n"
+		   "  -m, --mode MODE      octal permissions of SOCKET (default 660)\n"
+		   "  -v, --version        print the version and exit\n"
+		   "  -h, --help           this help\n"
 		   "exit codes: 0 ok, 1 configuration or runtime error, 2 usage error\n");
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longs[] = {
+		{ "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
+		{ "socket", required_argument, NULL, 's' }, { "workers", required_argument, NULL, 'n' },
+		{ "mode", required_argument, NULL, 'm' },   { "version", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 }
+	};
 	struct api a = { 0 };
 	const char *conf = getenv("PUSH_CONF"), *sock = NULL;
 	long workers = 0, mode = 0660;
 	char *end;
-	int opt, rc;
+	int opt, rc, test = 0;
 
 	log_init("push-api", LOG_LVL_NOTICE);
-	while ((opt = getopt(argc, argv, "c:s:n:m:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ts:n:m:vh", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf = optarg; break;
+		case 't': test = 1; break;
 		case 's': sock = optarg; break;
 		case 'n':
 			workers = strtol(optarg, &end, 10);
@@ -584,19 +599,38 @@ int main(int argc, char **argv)
 			if (*end || mode < 0 || mode > 0777)
 				mode = -1;
 			break;
+		case 'v': printf("push-api %s\n", PUSH_VERSION); return 0;
 		case 'h': api_usage(stdout); return 0;
 		default: api_usage(stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "push-api: unexpected argument '%s'\n", argv[optind]);
+		api_usage(stderr);
+		return 2;
 	}
 	if (workers < 0 || mode < 0) {
 		api_usage(stderr);
 		return 2;
 	}
 	if (!conf || !conf[0])
-		conf = "conf.yaml";
+		conf = PUSH_DEFAULT_CONF;
+	if (!test && !sock && FCGX_IsCGI()) {
+		/* fd 0 is no FastCGI listener: run by hand, not by a web server. */
+		fprintf(stderr, "push-api: not started by a web server (fd 0 is not a FastCGI socket).\n"
+				"Let lighttpd spawn it (fastcgi.server, bin-path), or run a pool:\n"
+				"  push-api -c FILE -s - (listens on fcgi_addr), then point the web\n"
+				"  server's FastCGI proxy at it. See push-api -h.\n");
+		return 2;
+	}
 	if (api_setup(&a, conf) != 0) {
 		api_teardown(&a);
 		return 1;
+	}
+	if (test) {
+		printf("configuration %s is ok\n", conf);
+		api_teardown(&a);
+		return 0;
 	}
 	if (!sock)
 		return api_serve(0, &a);

@@ -48,3 +48,18 @@ def test_cli_conventions(tmp_path):
     r = subprocess.run([daemon, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert r.returncode == 1 and f"{conf}:2: unknown key 'acces_key_ttl' (did you mean " \
         "'access_key_ttl'?)" in r.stderr, r.stderr
+
+
+def test_push_api_cli(tmp_path):
+    api = os.path.join(BIN, "push-api")
+    r = subprocess.run([api, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("push-api "), r.stdout
+    r = subprocess.run([api, "stray"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unexpected argument 'stray'" in r.stderr
+    # Run by hand (fd 0 is no FastCGI socket): it says how it is meant to run.
+    r = subprocess.run([api], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert r.returncode == 2 and "not started by a web server" in r.stderr, r.stderr
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("password: x\n")
+    r = subprocess.run([api, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 0 and "is ok" in r.stdout, r.stderr
