@@ -1,6 +1,7 @@
 /* Prometheus text format 0.0.4: names prefixed push_, totals end in _total,
  * refusals labelled by reason; one HELP/TYPE per family. */
 #include "api_metrics.h"
+#include "version.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -148,6 +149,8 @@ char *api_metrics_format(const uint64_t (*v)[IPC_STATS_N], const unsigned char *
 		if (m->index == IPC_ST_QUEUE_BYTES)
 			api_uptime(&b, v, up, n); /* keeps the gauges together */
 	}
+	api_family(&b, "push_build_info", "gauge", "The running push-service release (always 1).");
+	api_put(&b, "push_build_info{version=\"%s\"} 1\n", PUSH_VERSION);
 	api_family(&b, "push_worker_up", "gauge",
 		   "1 if the ws-daemon worker answered this scrape in time, else 0.");
 	for (unsigned i = 0; i < n; i++)

@@ -106,8 +106,16 @@ static void api_report(struct api *a, int status)
 	}
 }
 
+/* Every refusal a client caused is logged at info with its address, at most
+ * LOG_RATE_PER_SECOND a second so a flood cannot fill the disk. */
 static void api_refuse(struct api *a, FCGX_Request *r, int status, const char *reason)
 {
+	const char *uri = api_param(r, "REQUEST_URI");
+
+	/* The path only: the query may hold the password. */
+	LOG_LIMITED(LOG_LVL_INFO, "%d for %s %.*s from %s: %s", status,
+		    api_param(r, "REQUEST_METHOD"), (int)strcspn(uri, "?"), uri,
+		    api_param(r, "REMOTE_ADDR"), reason);
 	api_report(a, status);
 	api_error(r, status, reason);
 }
@@ -263,6 +271,7 @@ static void api_push_answer(struct api *a, FCGX_Request *r, const struct api_ite
 	}
 	if (it->res.status == IPC_S_OFFLINE ||
 	    (it->res.status == IPC_S_DELIVERED && it->res.delivered == 0)) {
+		LOG_LIMITED(LOG_LVL_INFO, "push to uid=%s: offline", a->uid);
 		api_error(r, 404, "此用户不在线");
 		return;
 	}
@@ -448,6 +457,38 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 	free(text);
 }
 
+/* GET /health, for load balancers: no password, nothing but up or not. 200 when
+ * every ws-daemon worker answers in time, 503 otherwise. */
+static void api_health(struct api *a, FCGX_Request *r)
+{
+	static uint64_t v[IPC_WORKERS_MAX][IPC_STATS_N];
+	unsigned char up[IPC_WORKERS_MAX] = { 0 };
+	unsigned n, got = 0;
+	char *body;
+	size_t len = 0;
+	const char *m = api_param(r, "REQUEST_METHOD");
+
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		api_report(a, 405);
+		api_error_method(r, "GET, HEAD");
+		return;
+	}
+	n = api_daemon_stats(&a->d, v, up);
+	for (unsigned i = 0; i < n; i++)
+		got += up[i];
+	if (n == 0 || got < n) {
+		api_error(r, 503, n ? "a push daemon worker is not answering" : a->d.down_why);
+		return;
+	}
+	body = wmsg_reply("health", (long long)n, "ok", &len);
+	if (!body) {
+		api_error(r, 500, "out of memory");
+		return;
+	}
+	api_respond(r, 200, NULL, body, len);
+	free(body);
+}
+
 /* The buffers follow the running limits (an adopted configuration may raise
  * them); grown only between requests, so no view into them moves mid-request. */
 static int api_fit(struct api *a)
@@ -481,6 +522,7 @@ static void api_route(struct api *a, FCGX_Request *r)
 	int push = n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0;
 	int metrics = n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0;
 	int access = n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0;
+	int health = n >= 7 && memcmp(uri + n - 7, "/health", 7) == 0;
 
 	api_daemon_keep_up(&a->d, !access);
 	if (api_fit(a) != 0)
@@ -491,6 +533,8 @@ static void api_route(struct api *a, FCGX_Request *r)
 		api_push(a, r);
 	else if (metrics)
 		api_metrics(a, r);
+	else if (health)
+		api_health(a, r);
 	else
 		api_error(r, 404, "not found");
 	api_daemon_flush(&a->d); /* refusals kept while the daemon was away */

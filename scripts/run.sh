@@ -71,15 +71,8 @@ ws_listening() {
 	return 1
 }
 all_sockets() {
-	n=$("$bin/ws-daemon" -c "$conf" -g workers)
-	if [ "$n" -eq 1 ]; then
-		[ -S "$sock" ]
-		return
-	fi
-	i=0
-	while [ $i -lt "$n" ]; do
-		[ -S "$sock.$i" ] || return 1
-		i=$((i + 1))
+	for s in $sock; do
+		[ -S "$s" ] || return 1
 	done
 }
 

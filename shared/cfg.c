@@ -710,9 +710,18 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f)
 	case CT_STR:
 	case CT_PATH: {
 		const char *s = *(char *const *)p;
+		char path[CFG_PATH_MAX + 16];
 
 		if (k->flags & CF_SECRET)
-			s = s && s[0] ? "<set>" : "";
+			/* Without key_secret, keys are signed with one derived from the password. */
+			s = s && s[0] ? "<set>" : k->off == OFF(key_secret) ? "<derived>" : "";
+		if (k->off == OFF(ipc_socket)) {
+			/* What each worker really binds: ipc_socket itself, or ipc_socket.<i>. */
+			for (unsigned i = 0; i < (unsigned)c->workers; i++)
+				if (cfg_worker_socket(c, i, path, sizeof path) == 0)
+					fprintf(f, "%s\n", path);
+			break;
+		}
 		fprintf(f, "%s\n", s ? s : "");
 		break;
 	}

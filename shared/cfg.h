@@ -98,7 +98,9 @@ size_t cfg_pack(const struct cfg *c, uint8_t *buf, size_t cap);
 int cfg_unpack(const uint8_t *buf, size_t len, struct cfg *out, char *err, size_t err_len);
 
 /* Writes the effective value of key `name` (as conf.yaml would spell it) to f;
- * -1 if there is no such key. Secrets print as "<set>" or "". */
+ * -1 if there is no such key. Secrets print as "<set>" or "" ("<derived>" for
+ * key_secret taken from the password); ipc_socket prints every worker's real
+ * socket path, one a line. */
 int cfg_print_key(const struct cfg *c, const char *name, FILE *f);
 
 /* The datagram socket of ws-daemon worker `index`: ipc_socket itself with one

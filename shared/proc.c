@@ -92,7 +92,7 @@ static pid_t proc_spawn(struct proc_pool *p, unsigned index)
 
 	if (p->ops->hung_ms &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		log_err("worker %u: cannot make its channel: %s", index + 1, strerror(errno));
+		log_err("worker %u: cannot make its channel: %s", index, strerror(errno));
 		return -1;
 	}
 	pid = fork();
@@ -151,13 +151,13 @@ static int proc_reap(struct proc_pool *p)
 			if (!s->proven && !s->killed && now - s->started < PROC_STARTUP_MS &&
 			    WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 				log_err("worker %u failed while starting (exit status %d); giving up",
-					i + 1, WEXITSTATUS(status));
+					i, WEXITSTATUS(status));
 				rc = -1;
 			} else if (WIFSIGNALED(status)) {
-				log_warn("worker %u (pid %ld) was killed by signal %d; restarting", i + 1,
+				log_warn("worker %u (pid %ld) was killed by signal %d; restarting", i,
 					 (long)pid, WTERMSIG(status));
 			} else {
-				log_warn("worker %u (pid %ld) exited with status %d; restarting", i + 1,
+				log_warn("worker %u (pid %ld) exited with status %d; restarting", i,
 					 (long)pid, WEXITSTATUS(status));
 			}
 		}
@@ -213,7 +213,7 @@ static void proc_read_channel(struct proc_pool *p, unsigned i, uint64_t now)
 		}
 		if (msg[0] == PROC_MSG_READY && !s->ready) {
 			s->ready = 1;
-			log_info("worker %u (pid %ld) is ready", i + 1, (long)s->pid);
+			log_info("worker %u (pid %ld) is ready", i, (long)s->pid);
 		}
 		if (msg[0] == PROC_MSG_READY || msg[0] == PROC_MSG_BEAT)
 			s->last_beat = now;
@@ -247,7 +247,7 @@ static int proc_check_beats(struct proc_pool *p, uint64_t now)
 		if (quiet > PROC_STALE_MS)
 			healthy = 0;
 		if (quiet > p->ops->hung_ms && !s->killed) {
-			log_err("worker %u (pid %ld) has not answered for %llu ms; killing it", i + 1,
+			log_err("worker %u (pid %ld) has not answered for %llu ms; killing it", i,
 				(long)s->pid, (unsigned long long)quiet);
 			s->killed = 1;
 			(void)kill(s->pid, SIGKILL);
@@ -273,7 +273,7 @@ static void proc_reload(struct proc_pool *p)
 			continue; /* not running: its next start forks the new state */
 		if (send(p->w[i].ch, buf, (size_t)n + 1, MSG_DONTWAIT | MSG_NOSIGNAL) != n + 1)
 			log_err("worker %u did not take the new configuration (%s); restarting it",
-				i + 1, strerror(errno));
+				i, strerror(errno));
 		else
 			continue;
 		(void)kill(p->w[i].pid, SIGTERM);

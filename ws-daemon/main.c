@@ -190,14 +190,14 @@ static void wsd_take_config(const uint8_t *msg, size_t len)
 	if (cfg_unpack(msg, len, &n, err, sizeof err) != 0 ||
 	    cfg_keep_restart_only(&wsd.cfg, &n, 0) < 0) {
 		/* The supervisor checked it already: only memory can fail here. */
-		log_err("worker %u: configuration not applied: %s", wsd.index + 1, err);
+		log_err("worker %u: configuration not applied: %s", wsd.index, err);
 		cfg_free(&n);
 		return;
 	}
 	cfg_free(&wsd.cfg);
 	wsd.cfg = n;
 	wsd_apply_cfg();
-	log_info("worker %u: configuration %08x applied (%zu connections kept)", wsd.index + 1,
+	log_info("worker %u: configuration %08x applied (%zu connections kept)", wsd.index,
 		 (unsigned)wsd.cfg.generation, wsd_conn_count());
 }
 
@@ -295,8 +295,8 @@ static int wsd_start(void)
 		wsd_ipc_close();
 		return -1;
 	}
-	log_notice("ws-daemon %s worker %u/%ld: WebSockets on %s, pushes on %s", PUSH_VERSION,
-		   wsd.index + 1, wsd.cfg.workers, wsd.cfg.ws_addr, wsd.ipc_path);
+	log_notice("ws-daemon %s worker %u of %ld: WebSockets on %s, pushes on %s", PUSH_VERSION,
+		   wsd.index, wsd.cfg.workers, wsd.cfg.ws_addr, wsd.ipc_path);
 	return 0;
 }
 
@@ -346,7 +346,7 @@ static int wsd_run(void)
 	if (uv_loop_close(&wsd.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	wsd_ws_free();
-	log_notice("worker %u stopped", wsd.index + 1);
+	log_notice("worker %u stopped", wsd.index);
 	return rc;
 }
 

@@ -138,7 +138,8 @@ static void acc_refuse(int fd, int status, const char *reason, enum hs_extra ext
 static void acc_count_refusal(const struct acc_pending *p, int status, const char *reason)
 {
 	wsd_stats.ws_handshake_refused++;
-	log_info("refused a WebSocket handshake from %s: %d %s", p->client, status, reason);
+	LOG_LIMITED(LOG_LVL_INFO, "refused a WebSocket handshake from %s: %d %s", p->client, status,
+		    reason);
 }
 
 /* Where the connection goes once the accept router's handles are closed. */

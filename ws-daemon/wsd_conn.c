@@ -225,6 +225,7 @@ int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 		HASH_ADD_KEYPTR(hh, wsd_users, u->uid, u->uid_len, u);
 		wsd_nusers++;
 	}
+	c->opened_ms = (uint64_t)(lws_now_usecs() / 1000);
 	c->user = u;
 	c->prev = NULL;
 	c->next = u->conns;
@@ -253,7 +254,10 @@ static void wsd_conn_detach(struct wsd_conn *c)
 	c->user = NULL;
 	u->nconns--;
 	wsd_nconns--;
-	log_info("disconnect uid=%.*s (%zu left for it)", (int)u->uid_len, u->uid, u->nconns);
+	/* 1006: gone without a Close (reset, idle, failed write). */
+	log_info("disconnect uid=%.*s code=%u after %.1f s (%zu left for it)", (int)u->uid_len,
+		 u->uid, c->end_code ? c->end_code : 1006,
+		 (double)((uint64_t)(lws_now_usecs() / 1000) - c->opened_ms) / 1000.0, u->nconns);
 	if (u->nconns == 0) {
 		HASH_DELETE(hh, wsd_users, u);
 		free(u);
@@ -294,6 +298,8 @@ static void wsd_conn_mark_closing(struct wsd_conn *c, uint16_t code, const char 
 
 void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 {
+	if (!c->end_code)
+		c->end_code = code;
 	wsd_conn_detach(c);
 	wsd_queue_clear(c);
 	wsd_conn_mark_closing(c, code, reason);
@@ -396,10 +402,12 @@ static int wsd_conn_send_close(struct wsd_conn *c)
 	return 0;
 }
 
-int wsd_conn_peer_closed(struct wsd_conn *c)
+int wsd_conn_peer_closed(struct wsd_conn *c, uint16_t code)
 {
 	int ours = c->close_sent;
 
+	if (!c->end_code)
+		c->end_code = code;
 	wsd_conn_detach(c);
 	if (c->state != WSD_CONN_CLOSING) {
 		/* No ping after the peer's Close; lws echoes it and closes, which

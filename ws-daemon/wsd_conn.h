@@ -52,6 +52,8 @@ struct wsd_conn {
 	struct wsd_conn *alive_prev, *alive_next; /* wsd_alive's slot list */
 	uint32_t alive_due, last_seen;  /* seconds of the loop clock */
 	uint32_t ping_sent;             /* when the unanswered ping left (loop clock) */
+	uint16_t end_code;              /* the first close code known: ours or the peer's */
+	uint64_t opened_ms;             /* when it was attached (lws clock), for the log */
 };
 
 /* The uid table is process-wide, one per daemon: set its queue limits first. */
@@ -105,6 +107,6 @@ int wsd_conn_writeable(struct wsd_conn *c);
 /* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: leaves the table at once (no more
  * pushes count it); -1 (close now, no echo) when the peer is answering our own
  * Close, 0 to let lws echo a peer-initiated one. */
-int wsd_conn_peer_closed(struct wsd_conn *c);
+int wsd_conn_peer_closed(struct wsd_conn *c, uint16_t code);
 
 #endif

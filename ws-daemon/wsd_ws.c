@@ -97,7 +97,7 @@ static void wsd_reject(struct wsd_conn *c, const char *reason, const char *clien
 	size_t len = 0;
 	char *json = wmsg_reply("error", 0, reason, &len);
 
-	log_info("refused a WebSocket from %s: %s", client, reason);
+	LOG_LIMITED(LOG_LVL_INFO, "refused a WebSocket from %s: %s", client, reason);
 	wsd_stats.ws_refused++;
 	if (!json || wsd_conn_send_then_close(c, json, len, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					      reason) != 0)
@@ -226,9 +226,11 @@ static int wsd_peer_close(struct wsd_conn *c, const unsigned char *p, size_t len
 {
 	const char *why = NULL;
 	uint16_t code = LWS_CLOSE_STATUS_PROTOCOL_ERR;
+	/* The peer's own code, for the log; 1005: a Close without one. */
+	uint16_t theirs = len >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 1005;
 
 	if (c->close_sent)
-		return wsd_conn_peer_closed(c);
+		return wsd_conn_peer_closed(c, theirs);
 	if (len == 1)
 		why = "close frame with a 1-byte body";
 	else if (len >= 2 && !wsd_close_code_ok((unsigned)(p[0] << 8 | p[1])))
@@ -236,9 +238,9 @@ static int wsd_peer_close(struct wsd_conn *c, const unsigned char *p, size_t len
 	else if (len > 2 && !req_utf8_valid((const char *)p + 2, len - 2))
 		why = "close reason is not UTF-8", code = LWS_CLOSE_STATUS_INVALID_PAYLOAD;
 	if (!why)
-		return wsd_conn_peer_closed(c);
-	(void)wsd_conn_peer_closed(c); /* leaves the table; the answer is ours */
-	log_info("protocol error from a client: %s", why);
+		return wsd_conn_peer_closed(c, theirs);
+	(void)wsd_conn_peer_closed(c, code); /* leaves the table; the answer is ours */
+	LOG_LIMITED(LOG_LVL_INFO, "protocol error from a client: %s", why);
 	wsd_write_close(c->wsi, code, why);
 	return -1;
 }

@@ -107,10 +107,9 @@ class Service:
     def learn_sockets(self):
         """The daemon's datagram sockets: ipc_socket with one worker, ipc_socket.<i>
         for each of N > 1 (N as the daemon resolves it: workers 0 is one per CPU)."""
-        base = self.conf_value("ipc_socket")
         self.workers = int(self.conf_value("workers"))
-        assert self.workers >= 1, self.workers
-        self.socks = [base] if self.workers == 1 else [f"{base}.{i}" for i in range(self.workers)]
+        self.socks = self.conf_value("ipc_socket").splitlines()
+        assert self.workers >= 1 and len(self.socks) == self.workers, self.socks
         self.sock = self.socks[0]
 
     def write_conf(self, **changes):

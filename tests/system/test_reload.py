@@ -24,9 +24,9 @@ def uid_shard(uid, n):
 
 def worker_pid(svc, index):
     """The pid of worker `index` (0-based) now: the last start line it logged."""
-    found = re.findall(r"ws-daemon\[(\d+)\] notice: ws-daemon \S+ worker (\d+)/",
+    found = re.findall(r"ws-daemon\[(\d+)\] notice: ws-daemon \S+ worker (\d+) of ",
                        svc.read_log(svc.daemon_log))
-    pids = [int(p) for p, i in found if int(i) == index + 1]
+    pids = [int(p) for p, i in found if int(i) == index]
     assert pids, "worker %d never started" % index
     return pids[-1]
 
@@ -127,9 +127,9 @@ def test_respawned_worker_runs_the_reloaded_config(make_service):
         old = svc.access(uid)
         assert reload(svc, key_secret="second")
         victim = worker_pid(svc, 1)
-        svc_log_starts = svc.read_log(svc.daemon_log).count("worker 2/2")
+        svc_log_starts = svc.read_log(svc.daemon_log).count("worker 1 of 2")
         os.kill(victim, signal.SIGKILL)
-        assert wait_until(lambda: svc.read_log(svc.daemon_log).count("worker 2/2") >
+        assert wait_until(lambda: svc.read_log(svc.daemon_log).count("worker 1 of 2") >
                           svc_log_starts, timeout=10)
         assert worker_pid(svc, 1) != victim
         await opens(svc, uid, svc.access(uid))

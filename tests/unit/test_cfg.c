@@ -700,11 +700,11 @@ static void test_print_key(void **state)
 	int rc;
 
 	(void)state;
-	load_ok("password: hunter2\nfcgi_procs: 7\nlog_level: info\n", &c);
+	load_ok("password: hunter2\nfcgi_procs: 7\nlog_level: info\nworkers: 1\n", &c);
 	printed(&c, "addr", "0.0.0.0:8080\n");
 	printed(&c, "ws_addr", "127.0.0.1:8081\n");
 	printed(&c, "password", "<set>\n");
-	printed(&c, "key_secret", "\n");
+	printed(&c, "key_secret", "<derived>\n");
 	printed(&c, "fcgi_procs", "7\n");
 	printed(&c, "access_key_ttl", "60\n");
 	printed(&c, "send_queue_max_bytes", "1048576\n");
@@ -713,6 +713,11 @@ static void test_print_key(void **state)
 	printed(&c, "run_dir", want);
 	snprintf(want, sizeof want, "%s/run/ws-daemon.sock\n", tmpdir);
 	printed(&c, "ipc_socket", want);
+	c.workers = 3; /* every worker's real socket, one a line */
+	snprintf(want, sizeof want, "%s/run/ws-daemon.sock.0\n%s/run/ws-daemon.sock.1\n"
+		 "%s/run/ws-daemon.sock.2\n", tmpdir, tmpdir, tmpdir);
+	printed(&c, "ipc_socket", want);
+	c.workers = 1;
 
 	got = print_key(&c, "nope", &rc);
 	assert_int_equal(rc, -1);
