@@ -5,6 +5,8 @@ CC ?= cc
 BUILD ?= build
 SAN ?= 0
 WEB ?= lighttpd
+# `make run` reads conf.local.yaml (git-ignored, the user's own) when it exists.
+RUN_CONF ?= $(if $(wildcard conf.local.yaml),conf.local.yaml,conf.yaml)
 # CI builds with warnings as errors.
 ifeq ($(CI),true)
 WERROR ?= -Werror
@@ -88,7 +90,7 @@ deps-test:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run.sh conf.yaml $(BUILD)/bin $(WEB)
+	@scripts/run.sh $(RUN_CONF) $(BUILD)/bin $(WEB)
 
 test-unit: unit
 	@set -e; for t in $(BIN_UNIT); do echo "== $$t"; $$t; done
