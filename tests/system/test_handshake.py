@@ -143,7 +143,10 @@ def test_handshake_refused(service, via, case, build, status, extra, reason):
     assert_serving(service, f"after-{case}")
 
 
-def test_handshake_refusal_counted_and_logged(service):
+def test_handshake_refusal_counted_and_logged(make_service):
+    # A daemon of its own: refusal lines are rate-limited per second, and the
+    # module's shared service takes dozens of refusals a second.
+    service = make_service()
     before = service.metrics().get("push_ws_handshake_refused_total", 0)
     st, _, _ = exchange(service.ws_port, handshake("/ws?uid=x&uid=y", service.ws_port))
     assert st == 400
