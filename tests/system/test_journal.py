@@ -4,7 +4,7 @@ carry their own time, program and pid."""
 import os
 import subprocess
 
-from conftest import BIN
+from conftest import BIN, wait_until
 
 
 def run_daemon(tmp_path, journal):
@@ -63,3 +63,28 @@ def test_push_api_cli(tmp_path):
     conf.write_text("password: x\n")
     r = subprocess.run([api, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert r.returncode == 0 and "is ok" in r.stdout, r.stderr
+
+
+def test_refusal_lines_are_rate_limited(make_service):
+    """A flood of bad handshakes cannot fill the disk: at most 20 lines a second per
+    kind, then a count of what was left out."""
+    import re
+    import time
+
+    from test_handshake import exchange, handshake
+
+    svc = make_service()
+    port = svc.ws_port
+    start = time.time()
+    for _ in range(120):
+        assert exchange(port, handshake("/ws?uid=a&uid=b", port))[0] == 400
+    spent = time.time() - start
+    # One more in a later second reports what the limit left out.
+    time.sleep(max(0.0, int(start + spent) + 1.05 - time.time()))
+    assert exchange(port, handshake("/ws?uid=a&uid=b", port))[0] == 400
+    assert wait_until(lambda: "similar lines suppressed" in svc.read_log(svc.daemon_log), 10)
+    log = svc.read_log(svc.daemon_log)
+    lines = len(re.findall(r"refused a WebSocket handshake", log))
+    seconds = int(spent) + 2  # windows the flood and the last one touched
+    assert lines <= 20 * seconds * svc.workers, (lines, spent)
+    assert lines < 121, lines
