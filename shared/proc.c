@@ -31,10 +31,17 @@ static int proc_channel = -1; /* in a worker: its end */
 
 #ifdef COVERAGE
 void __gcov_dump(void); /* libgcov: _exit skips the atexit flush of coverage counts */
-#define proc_exit(rc) (__gcov_dump(), _exit(rc))
-#else
-#define proc_exit(rc) _exit(rc)
 #endif
+
+/* A worker's end, once its status is known (a function: the status is computed
+ * before the counts are written). */
+static _Noreturn void proc_exit(int rc)
+{
+#ifdef COVERAGE
+	__gcov_dump();
+#endif
+	_exit(rc);
+}
 
 static void proc_on_stop(int sig) { proc_stop_sig = sig; }
 static void proc_on_child(int sig) { (void)sig; proc_child_died = 1; }
