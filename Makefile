@@ -158,9 +158,11 @@ install: $(BIN_DAEMON) $(BIN_FCGI)
 	test -e $(DESTDIR)$(CONFDIR)/conf.yaml || \
 		install -m 0640 etc/conf.yaml.installed $(DESTDIR)$(CONFDIR)/conf.yaml
 	for u in $(UNITS); do $(SUBST) etc/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u; done
-	install -m 0644 etc/lighttpd/push-service.conf.in etc/lighttpd/standalone.conf.in \
+	install -d $(DESTDIR)$(DATADIR)/etc/lighttpd/errors
+	install -m 0644 etc/lighttpd/*.conf etc/lighttpd/standalone.conf.in \
 		$(DESTDIR)$(DATADIR)/etc/lighttpd/
-	install -m 0644 etc/apache2/push-service.conf.in etc/apache2/standalone.conf.in \
+	install -m 0644 etc/lighttpd/errors/*.html $(DESTDIR)$(DATADIR)/etc/lighttpd/errors/
+	install -m 0644 etc/apache2/push-service.conf etc/apache2/standalone.conf.in \
 		$(DESTDIR)$(DATADIR)/etc/apache2/
 	install -m 0755 scripts/lighttpd-conf.sh scripts/apache-conf.sh $(DESTDIR)$(DATADIR)/scripts/
 	install -m 0644 scripts/conf-lib.sh $(DESTDIR)$(DATADIR)/scripts/

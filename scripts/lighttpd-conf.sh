@@ -1,46 +1,34 @@
 #!/bin/sh
-# Writes a lighttpd config for this service from conf.yaml to stdout: a whole
-# private server, or with --include only the part for an existing lighttpd.
-# usage: scripts/lighttpd-conf.sh [--include] CONF_YAML BIN_DIR
+# Writes a private lighttpd config for this service (make run, the system tests) to
+# stdout: the server-wide settings of etc/lighttpd/standalone.conf.in with values from
+# conf.yaml, including etc/lighttpd/push-service.conf, the file the package installs
+# (and its /etc/lighttpd/conf-available/50-push-service.conf includes), as it is.
+# usage: scripts/lighttpd-conf.sh CONF_YAML BIN_DIR [PREFIX]
+#   PREFIX: where the service's paths live, "/" (default) or e.g. "/push-service/".
 set -eu
-only_include=0
-if [ "${1:-}" = --include ]; then only_include=1; shift; fi
 conf=$(realpath "$1")
 bin=$(realpath "$2")
+prefix=${3:-/}
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/conf-lib.sh"
 
 addr=$(get addr); ws=$(get ws_addr); run=$(get run_dir)
-max=$(get max_message_bytes); procs=$(get fcgi_procs); idle=$(get idle_timeout)
-fsock=$(get fcgi_socket)
-ws_body=$(ws_body_limit)
-mkdir -p "$run/www" "$run/errors"
-# JSON bodies for the errors lighttpd itself answers (see server.errorfile-prefix).
-for e in "400 bad request" "403 forbidden" "404 not found" "405 method not allowed" \
-	 "408 request timeout" "411 length required" "413 request too large" \
-	 "414 URI too long" "417 expectation failed" "431 request headers too large" \
-	 "500 internal server error" "501 not implemented" "502 bad gateway" \
-	 "503 service unavailable" "504 gateway timeout" "505 HTTP version not supported"; do
-	printf '{"topic":"error","number":0,"contents":"%s"}\n' "${e#* }" > "$run/errors/status-${e%% *}.html"
-done
-subst() {
+procs=$(get fcgi_procs); idle=$(get idle_timeout); fsock=$(get fcgi_socket)
+mkdir -p "$run/www"
 sed -e "s|@BIND_HOST@|$(split_host "$addr")|" \
     -e "s|@BIND_PORT@|$(split_port "$addr")|" \
     -e "s|@WS_HOST@|$(split_host "$ws")|" \
     -e "s|@WS_PORT@|$(split_port "$ws")|" \
+    -e "s|@WS_IDLE@|$(( idle * 2 ))|g" \
     -e "s|@RUN_DIR@|$run|g" \
     -e "s|@FCGI_SOCKET@|$fsock|g" \
+    -e "s|@FCGI_PROCS@|$procs|" \
     -e "s|@BIN_DIR@|$bin|g" \
     -e "s|@CONF@|$conf|g" \
-    -e "s|@FCGI_PROCS@|$procs|" \
-    -e "s|@MAX_REQUEST_KB@|$(( max / 1024 * 2 + 64 ))|" \
-    -e "s|@WS_IDLE@|$(( idle * 2 ))|g" \
-    -e "s|@WS_BODY_KB@|$(( ws_body / 1024 ))|g" \
-    "$1"
-}
-[ $only_include -eq 1 ] || subst "$top/etc/lighttpd/standalone.conf.in"
-subst "$top/etc/lighttpd/push-service.conf.in"
-[ $only_include -eq 0 ] || exit 0
+    -e "s|@PREFIX@|$prefix|g" \
+    -e "s|@ERRORS@|$top/etc/lighttpd/errors|g" \
+    -e "s|@SNIPPET@|$top/etc/lighttpd/push-service.conf|g" \
+    "$top/etc/lighttpd/standalone.conf.in"
 # TLS on the public address: https:// for the API, wss:// for /ws.
 cert=$(get tls_cert); key=$(get tls_key)
 if [ -n "$cert" ]; then

@@ -353,6 +353,9 @@ def make_service(web):
 
 @pytest.fixture(scope="module", params=WEB_SERVERS)
 def service(request):
+    if ATTACHED is not None:  # a service someone else runs: see AttachedService
+        yield AttachedService(ATTACHED)
+        return
     svc = Service(tempfile.mkdtemp(prefix="push-sys."), request.param)
     svc.start()
     yield svc
@@ -362,6 +365,62 @@ def service(request):
 
 def run(coro):
     return asyncio.run(coro)
+
+
+# -- an already-running service -----------------------------------------------
+# PUSH_ATTACH='{"web": "apache", "http_port": 8080, "ws_port": 8081, "password": "...",
+#               "pids": [<ws-daemon>, <web server>, ...]}' points the module-scoped
+# `service` fixture at a web server and daemon started elsewhere (test_deb.py: the
+# installed package behind Debian's own lighttpd or Apache). Tests that start
+# services of their own (make_service) are deselected; nothing is started or stopped.
+ATTACHED = json.loads(os.environ["PUSH_ATTACH"]) if os.environ.get("PUSH_ATTACH") else None
+
+
+class _Running:
+    """Popen-like view of a process this session did not start."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def poll(self):
+        try:
+            os.kill(self.pid, 0)
+            return None
+        except ProcessLookupError:
+            return -1
+
+
+class AttachedService(Service):
+    """Service's HTTP and WebSocket helpers against a service started elsewhere."""
+
+    def __init__(self, spec):  # pylint: disable=super-init-not-called
+        self.web = spec["web"]
+        self.http_port = int(spec["http_port"])
+        self.ws_port = int(spec["ws_port"])
+        self.password = spec["password"]
+        self.cfg = {}
+        self.dir = None
+        self.procs = [_Running(int(p)) for p in spec.get("pids", [])]
+        self.daemon = self.procs[0] if self.procs else _Running(os.getpid())
+        self.daemon_log = self.web_log = os.devnull
+
+    def web_alive(self):
+        return all(p.poll() is None for p in self.procs)
+
+    def start(self):
+        return self
+
+    def stop(self):
+        return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if ATTACHED is None:
+        return
+    keep = [i for i in items if "make_service" not in getattr(i, "fixturenames", ())]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 # -- helpers shared by the system tests ---------------------------------------

@@ -1,23 +1,34 @@
 """The Debian package end to end: `make deb` builds it and lintian finds nothing, apt
 installs it with the layout an administrator expects (random secrets in a 0640
-root:www-data conffile), the installed ws-daemon and push-api serve /access, /ws and
-/push behind lighttpd, and a purge leaves nothing behind.
+root:www-data conffile, web-server snippets ready to enable), then what an
+administrator types: `lighty-enable-mod push-service`, `a2enmod ...` + `a2enconf
+push-service`. Debian's own lighttpd and Apache configurations (their main files with
+only the port, pid and log paths changed, on loopback) then serve the installed
+programs through the installed snippets, unmodified, with the installed conf.yaml's
+password; the seed contract (test_contract.py, test_examples.py) runs against each,
+and the host's other pages keep the host's own error documents. A purge, with the
+snippets still enabled, leaves nothing behind, and the web servers' enabled modules
+are put back as they were.
 
-It installs and purges the package on this machine, so it runs only as root with
-dpkg and apt-get, and never where push-service is already installed."""
-import asyncio
+It installs and purges the package on this machine and uses the packaged fixed
+addresses (ws-daemon 127.0.0.1:8081, push-api 127.0.0.1:8082), so it runs only as
+root with dpkg and apt-get, and never where push-service is already installed."""
 import glob
 import gzip
 import grp
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import urllib.request
 
 import pytest
 
-from conftest import TOP, Service, port_open, roundtrip, wait_until
+from conftest import TOP, free_port, port_open, wait_until
 
 PKG = "push-service"
 CONF = "/etc/push-service/conf.yaml"
@@ -26,22 +37,35 @@ LIBDIR = "/usr/lib/push-service"
 PUSH_API = LIBDIR + "/push-api"
 DATADIR = "/usr/share/push-service"
 DOCDIR = "/usr/share/doc/push-service"
+LIGHTTPD_SNIPPET = "/etc/lighttpd/conf-available/50-push-service.conf"
+LIGHTTPD_ROUTES = DATADIR + "/etc/lighttpd/push-service.conf"
+LIGHTTPD_ENABLED = "/etc/lighttpd/conf-enabled/50-push-service.conf"
+APACHE_SNIPPET = "/etc/apache2/conf-available/push-service.conf"
+APACHE_ENABLED = "/etc/apache2/conf-enabled/push-service.conf"
+NGINX_SNIPPET = "/etc/nginx/snippets/push-service.conf"
+# What README's "Mounting in Apache 2.4" tells an administrator to enable.
+APACHE_MODS = ["proxy", "proxy_fcgi", "proxy_http", "headers", "alias"]
 UNITS = ["/lib/systemd/system/ws-daemon.service", "/lib/systemd/system/push-api.service"]
 MAN_PAGES = ["/usr/share/man/man8/ws-daemon.8.gz", "/usr/share/man/man8/push-api.8.gz",
              "/usr/share/man/man5/push-service.yaml.5.gz"]
 # Everything the package puts on the system (and its purge must take away).
 PACKAGE_PATHS = ["/etc/push-service", SBIN_DAEMON, LIBDIR, DATADIR, DOCDIR, *UNITS, *MAN_PAGES,
+                 LIGHTTPD_SNIPPET, LIGHTTPD_ENABLED, APACHE_SNIPPET, APACHE_ENABLED,
+                 NGINX_SNIPPET,
                  "/etc/systemd/system/multi-user.target.wants/ws-daemon.service",
                  "/var/lib/systemd/deb-systemd-helper-enabled/ws-daemon.service.dsh-also",
                  "/var/lib/systemd/deb-systemd-helper-enabled/push-api.service.dsh-also"]
 APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+# The seed contract, run against the installed package behind each web server.
+CONTRACT_TESTS = ["test_contract.py", "test_examples.py"]
 
 
 def _why_not():
     if os.geteuid() != 0:
         return "needs root: installs and purges the Debian package (CI runs as root)"
-    if not (shutil.which("dpkg") and shutil.which("apt-get")):
-        return "needs dpkg and apt-get: installs and purges the Debian package"
+    for tool in ("dpkg", "apt-get", "lighttpd", "lighty-enable-mod", "apache2", "a2enmod"):
+        if not shutil.which(tool):
+            return f"needs {tool}: installs the package and enables it in Debian's web servers"
     if _known() or any(os.path.lexists(p) for p in ("/etc/push-service", SBIN_DAEMON, LIBDIR)):
         return "push-service is installed here (package or make install): a purge would remove it"
     return None
@@ -57,50 +81,17 @@ def _run(argv, timeout=120, **kw):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
 
-class InstalledService(Service):
-    """The package's programs: /usr/sbin/ws-daemon, and lighttpd configured by the
-    installed lighttpd-conf.sh to spawn /usr/lib/push-service/push-api."""
-
-    def start_daemon(self):
-        self.daemon = self._spawn([SBIN_DAEMON, "-c", self.conf], self.daemon_log, own_group=True)
-        if not wait_until(lambda: all(os.path.exists(p) for p in self.socks)
-                          and port_open(self.ws_port)):
-            raise RuntimeError("ws-daemon did not start:\n" + self.read_log(self.daemon_log))
-
-    def _web_conf(self, script):
-        conf = os.path.join(self.dir, "lighttpd.conf")
-        with open(conf, "w") as f:
-            subprocess.run([os.path.join(DATADIR, "scripts", script), self.conf, LIBDIR],
-                           stdout=f, check=True)
-        return conf
-
-
-def children_exe(ppid):
-    """Executables of ppid's children."""
-    out = []
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == ppid:
-                out.append(os.readlink(os.path.dirname(stat) + "/exe"))
-        except OSError:
-            pass
-    return out
-
-
 def check_layout():
     for path in (SBIN_DAEMON, PUSH_API):
         assert os.path.isfile(path) and os.access(path, os.X_OK), path
-    # The web-server scripts find both programs in one directory.
-    assert os.path.realpath(os.path.join(LIBDIR, "ws-daemon")) == SBIN_DAEMON
     assert not os.path.exists("/usr/bin/ws-daemon") and not os.path.exists("/usr/bin/push-api")
 
     st = os.stat(CONF)
     assert st.st_mode & 0o777 == 0o640, oct(st.st_mode)
     assert st.st_uid == 0 and st.st_gid == grp.getgrnam("www-data").gr_gid, (st.st_uid, st.st_gid)
     r = _run(["dpkg-query", "-W", "-f=${Conffiles}", PKG])
-    assert CONF in r.stdout, r.stdout
+    for conffile in (CONF, LIGHTTPD_SNIPPET, APACHE_SNIPPET):
+        assert conffile in r.stdout, (conffile, r.stdout)
 
     text = open(CONF).read()
     pw = re.search(r'^password: "([0-9a-f]+)"$', text, re.M)
@@ -118,9 +109,24 @@ def check_layout():
     for doc in ("README.md", "copyright", "changelog.gz", "changelog.Debian.gz",
                 "examples/conf.yaml"):
         assert os.path.isfile(os.path.join(DOCDIR, doc)), doc
-    for tmpl in ("etc/lighttpd/push-service.conf.in", "etc/apache2/push-service.conf.in",
-                 "scripts/lighttpd-conf.sh", "scripts/apache-conf.sh", "scripts/conf-lib.sh"):
-        assert os.path.isfile(os.path.join(DATADIR, tmpl)), tmpl
+
+    # Snippets ready to enable, byte for byte the tree's; no templates, no generators.
+    for installed, tree in ((LIGHTTPD_SNIPPET, "etc/lighttpd/50-push-service.conf"),
+                            (LIGHTTPD_ROUTES, "etc/lighttpd/push-service.conf"),
+                            (APACHE_SNIPPET, "etc/apache2/push-service.conf")):
+        assert open(installed).read() == open(os.path.join(TOP, tree)).read(), installed
+    errors = sorted(os.listdir(DATADIR + "/etc/lighttpd/errors"))
+    assert errors == sorted(os.listdir(os.path.join(TOP, "etc/lighttpd/errors"))), errors
+    leftovers = [p for p in glob.glob(DATADIR + "/**", recursive=True)
+                 if p.endswith((".in", ".sh"))]
+    assert not leftovers, leftovers
+    # The nginx snippet is installed exactly when the tree has one.
+    assert os.path.exists(NGINX_SNIPPET) == os.path.exists(
+        os.path.join(TOP, "etc/nginx/push-service.conf"))
+    # What the snippets take for granted is what the installed conf.yaml says.
+    for key, want in (("ws_addr", "127.0.0.1:8081"), ("fcgi_addr", "127.0.0.1:8082"),
+                      ("fcgi_socket", "/run/lighttpd/push-api.sock"), ("fcgi_procs", "4")):
+        assert _run([SBIN_DAEMON, "-g", key]).stdout.strip() == want, key
 
     # Man pages render without a warning, and the (5) page lists every key the
     # installed daemon knows.
@@ -138,23 +144,209 @@ def check_layout():
     assert r.returncode == 0 and CONF in r.stdout + r.stderr, r.stdout + r.stderr
     r = _run([SBIN_DAEMON, "-c", CONF, "-t"])
     assert r.returncode == 0, r.stderr
-    return pw.group(1), secret.group(1)
+    return pw.group(1)
 
 
-def serve_installed(password, secret):
-    """The installed daemon on free ports with the installed secrets, behind a lighttpd
-    that spawns the installed push-api: /access, /ws, /push round trip."""
-    svc = InstalledService(tempfile.mkdtemp(prefix="push-deb."), "lighttpd", password=password,
-                           key_secret=secret, workers=1)
+# -- the administrator's switches, and putting them back ------------------------------
+
+class EnabledState:
+    """The web servers' enabled modules and configurations before the test; restore()
+    removes what the test's lighty-enable-mod / a2enmod / a2enconf added."""
+    DIRS = ["/etc/lighttpd/conf-enabled", "/etc/apache2/mods-enabled",
+            "/etc/apache2/conf-enabled"]
+
+    STATE = "/var/lib/apache2"  # a2enconf's and a2disconf's records
+
+    def __init__(self):
+        self.before = {d: set(os.listdir(d)) for d in self.DIRS}
+        self.state_dirs = set(glob.glob(self.STATE + "/*/*"))
+
+    def restore(self):
+        for d, names in self.before.items():
+            for name in set(os.listdir(d)) - names:
+                path = os.path.join(d, name)
+                if os.path.islink(path):
+                    os.unlink(path)
+        # The purge's a2disconf makes its (then empty) record directories.
+        for d in set(glob.glob(self.STATE + "/*/*")) - self.state_dirs:
+            if os.path.isdir(d) and not os.listdir(d):
+                os.rmdir(d)
+
+    def changed(self):
+        now = {d: set(os.listdir(d)) for d in self.DIRS}
+        out = {d: sorted(now[d] ^ names) for d, names in self.before.items() if now[d] != names}
+        if set(glob.glob(self.STATE + "/*/*")) != self.state_dirs:
+            out[self.STATE] = sorted(set(glob.glob(self.STATE + "/*/*")) ^ self.state_dirs)
+        return out
+
+
+def enable(state_dir):
+    r = _run(["lighty-enable-mod", "push-service"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    # a2enmod/a2enconf keep their "enabled by admin" records under state_dir, not in
+    # /var/lib/apache2.
+    env = dict(os.environ, APACHE_STATE_DIRECTORY=state_dir)
+    r = _run(["a2enmod", "-q", *APACHE_MODS], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _run(["a2enconf", "-q", "push-service"], env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.path.realpath(LIGHTTPD_ENABLED) == LIGHTTPD_SNIPPET
+    assert os.path.realpath(APACHE_ENABLED) == APACHE_SNIPPET
+
+
+# -- Debian's own web-server configurations on a test port -----------------------------
+
+def lighttpd_conf(work, port):
+    """/etc/lighttpd/lighttpd.conf with only the port (on loopback), pid and error log
+    changed; it includes /etc/lighttpd/conf-enabled/*.conf as it is."""
+    logs = os.path.join(work, "lighttpd")  # lighttpd opens them as www-data
+    os.makedirs(logs)
+    shutil.chown(logs, "www-data", "www-data")
+    text = open("/etc/lighttpd/lighttpd.conf").read()
+    subs = [(r"(?m)^server\.port\s*=.*$", f'server.port = {port}\nserver.bind = "127.0.0.1"'),
+            (r"(?m)^server\.pid-file\s*=.*$", f'server.pid-file = "{logs}/lighttpd.pid"'),
+            (r"(?m)^server\.errorlog\s*=.*$", f'server.errorlog = "{logs}/error.log"'),
+            # [::]:80 besides: loopback only here.
+            (r'(?m)^include_shell "/usr/share/lighttpd/use-ipv6\.pl.*$', "")]
+    for pattern, repl in subs:
+        text, n = re.subn(pattern, repl, text)
+        assert n == 1, pattern
+    path = os.path.join(work, "lighttpd.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def apache_conf(work, port):
+    """/etc/apache2/apache2.conf listening on 127.0.0.1:port instead of ports.conf, with
+    the enabled sites' virtual hosts moved from :80 to that port; mods-enabled and
+    conf-enabled as they are. Returns (config, environment)."""
+    sites = os.path.join(work, "sites")
+    os.makedirs(sites)
+    for site in glob.glob("/etc/apache2/sites-enabled/*.conf"):
+        with open(os.path.join(sites, os.path.basename(site)), "w") as f:
+            f.write(re.sub(r"<VirtualHost \*:80>", f"<VirtualHost *:{port}>", open(site).read()))
+    text = open("/etc/apache2/apache2.conf").read()
+    for old, new in (("Include ports.conf", f"Listen 127.0.0.1:{port}"),
+                     ("IncludeOptional sites-enabled/*.conf", f"IncludeOptional {sites}/*.conf")):
+        assert re.search(rf"(?m)^{re.escape(old)}$", text), old
+        text = re.sub(rf"(?m)^{re.escape(old)}$", new, text)
+    path = os.path.join(work, "apache2.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    # /etc/apache2/envvars, with private run, lock and log directories.
+    env = dict(os.environ, APACHE_RUN_USER="www-data", APACHE_RUN_GROUP="www-data",
+               APACHE_PID_FILE=f"{work}/apache2.pid", APACHE_RUN_DIR=work,
+               APACHE_LOCK_DIR=work, APACHE_LOG_DIR=work, LANG="C")
+    return path, env
+
+
+def spawn(argv, log, **kw):
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True, **kw)
+
+
+def stop(proc, sig=signal.SIGTERM):
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def get(port, path):
+    """(status, body) of GET path, errors included."""
     try:
-        svc.start()
-        assert PUSH_API in open(os.path.join(svc.dir, "lighttpd.conf")).read()
-        assert os.readlink(f"/proc/{svc.daemon.pid}/exe") == SBIN_DAEMON
-        asyncio.run(roundtrip(svc, uid="deb-user", contents={"from": "the package"}))
-        assert PUSH_API in children_exe(svc.webserver.pid), children_exe(svc.webserver.pid)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def is_json_error(body):
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("topic") == "error"
+
+
+def check_host_untouched(port):
+    """The host's own pages and error documents: /other is the server's 404, not the
+    service's JSON, while the service's own paths answer JSON errors."""
+    st, body = get(port, "/other-page")
+    assert st == 404 and not is_json_error(body), (st, body[:200])
+    st, body = get(port, "/access")  # no uid, no password: push-api's JSON error
+    assert st in (400, 401) and is_json_error(body), (st, body[:200])
+
+
+def run_contract(web, port, password, pids, work):
+    """The seed contract against the installed package behind `web`."""
+    spec = {"web": web, "http_port": port, "ws_port": 8081, "password": password,
+            "pids": pids}
+    env = dict(os.environ, PUSH_ATTACH=json.dumps(spec), PUSH_WEB=web)
+    tests = [os.path.join(TOP, "tests", "system", t) for t in CONTRACT_TESTS]
+    r = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+             env=env, timeout=600, cwd=work)
+    assert r.returncode == 0, f"contract behind Debian's {web}:\n" + r.stdout[-6000:] + r.stderr[-2000:]
+    assert re.search(r"\d+ passed", r.stdout) and " skipped" not in r.stdout, r.stdout[-2000:]
+
+
+def serve_installed(password, work):
+    """The installed ws-daemon (as by hand: no systemd here) with the installed config,
+    then Debian's lighttpd and Debian's Apache (+ push-api's pool) in turn."""
+    for port in (8081, 8082):
+        assert not port_open(port), f"127.0.0.1:{port} (the packaged default) is in use"
+    run_dir_existed = os.path.isdir("/run/push-service")
+    lighttpd_run_existed = os.path.isdir("/run/lighttpd")
+    daemon = web = pool = None
+    try:
+        workers = int(_run([SBIN_DAEMON, "-g", "workers"]).stdout)
+        sock = _run([SBIN_DAEMON, "-g", "ipc_socket"]).stdout.strip()
+        socks = [sock] if workers == 1 else [f"{sock}.{i}" for i in range(workers)]
+        daemon = spawn([SBIN_DAEMON], os.path.join(work, "daemon.log"))
+        assert wait_until(lambda: all(os.path.exists(s) for s in socks) and port_open(8081), 30), \
+            open(os.path.join(work, "daemon.log")).read()
+
+        # lighttpd: lighty-enable-mod's conf-enabled, lighttpd spawns push-api in its
+        # runtime directory (made by lighttpd's tmpfiles.d entry at boot).
+        if not lighttpd_run_existed:
+            os.makedirs("/run/lighttpd", 0o750)
+            shutil.chown("/run/lighttpd", "www-data", "www-data")
+        port = free_port()
+        conf = lighttpd_conf(work, port)
+        r = _run(["lighttpd", "-tt", "-f", conf])
+        assert r.returncode == 0, r.stdout + r.stderr
+        web = spawn(["lighttpd", "-D", "-f", conf], os.path.join(work, "lighttpd.log"))
+        assert wait_until(lambda: port_open(port), 30), open(os.path.join(work, "lighttpd.log")).read()
+        check_host_untouched(port)
+        run_contract("lighttpd", port, password, [daemon.pid, web.pid], work)
+        stop(web, signal.SIGINT)  # lighttpd stops its FastCGI children on SIGINT
+        web = None
+
+        # Apache: push-api's pool as push-api.service runs it, then apache2.
+        pool = spawn([PUSH_API, "-c", CONF, "-s", "-"], os.path.join(work, "push-api.log"),
+                     user="www-data", group="www-data")
+        assert wait_until(lambda: port_open(8082), 30), open(os.path.join(work, "push-api.log")).read()
+        port = free_port()
+        conf, env = apache_conf(work, port)
+        r = _run(["apache2", "-d", "/etc/apache2", "-f", conf, "-t"], env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        web = spawn(["apache2", "-d", "/etc/apache2", "-f", conf, "-DFOREGROUND"],
+                    os.path.join(work, "apache2.log"), env=env)
+        assert wait_until(lambda: port_open(port), 30), open(os.path.join(work, "error.log")).read()
+        check_host_untouched(port)
+        run_contract("apache", port, password, [daemon.pid, web.pid, pool.pid], work)
     finally:
-        svc.stop()
-        shutil.rmtree(svc.dir, ignore_errors=True)
+        stop(web)
+        stop(pool)
+        stop(daemon)
+        if not run_dir_existed:
+            shutil.rmtree("/run/push-service", ignore_errors=True)
+        if not lighttpd_run_existed:
+            shutil.rmtree("/run/lighttpd", ignore_errors=True)
 
 
 @pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
@@ -167,17 +359,29 @@ def test_deb_build_install_serve_purge():
     debs = glob.glob(os.path.join(out, f"{PKG}_*_*.deb"))
     assert len(debs) == 1, debs
 
+    state = EnabledState()
+    work = tempfile.mkdtemp(prefix="push-deb.")
+    os.chmod(work, 0o755)  # Apache's and lighttpd's workers run as www-data
     try:
         r = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", debs[0]],
                  env=APT_ENV, timeout=300)
         assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-        password, secret = check_layout()
-        serve_installed(password, secret)
+        password = check_layout()
+        enable(os.path.join(work, "apache2-state"))
+        serve_installed(password, work)
     finally:
-        if _known():
-            r = _run(["apt-get", "purge", "-y", "-q", PKG], env=APT_ENV, timeout=300)
-            assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+        try:
+            if _known():
+                # Purged with the snippets still enabled: the package disables them.
+                r = _run(["apt-get", "purge", "-y", "-q", PKG], env=APT_ENV, timeout=300)
+                assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+        finally:
+            # Before putting the modules back: what the purge itself left enabled.
+            left = [p for p in PACKAGE_PATHS if os.path.lexists(p)]
+            state.restore()
+            shutil.rmtree(work, ignore_errors=True)
 
     assert not _known()
-    left = [p for p in PACKAGE_PATHS if os.path.lexists(p)]
+    left += glob.glob("/var/lib/apache2/*/*/push-service")
     assert not left, f"left after purge: {left}"
+    assert not state.changed(), state.changed()

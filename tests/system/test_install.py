@@ -20,8 +20,8 @@ def test_install_and_uninstall(tmp_path):
     want = ["usr/bin/ws-daemon", "usr/bin/push-api", "etc/push-service/conf.yaml",
             "usr/lib/systemd/system/ws-daemon.service", "usr/lib/systemd/system/push-api.service",
             "usr/share/push-service/scripts/lighttpd-conf.sh",
-            "usr/share/push-service/etc/lighttpd/push-service.conf.in",
-            "usr/share/push-service/etc/apache2/push-service.conf.in",
+            "usr/share/push-service/etc/lighttpd/push-service.conf",
+            "usr/share/push-service/etc/apache2/push-service.conf",
             "usr/share/doc/push-service/README.md"]
     for w in want:
         assert os.path.exists(os.path.join(dest, w)), w
