@@ -303,9 +303,8 @@ def serve_installed(password, work):
     lighttpd_run_existed = os.path.isdir("/run/lighttpd")
     daemon = web = pool = None
     try:
-        workers = int(_run([SBIN_DAEMON, "-g", "workers"]).stdout)
-        sock = _run([SBIN_DAEMON, "-g", "ipc_socket"]).stdout.strip()
-        socks = [sock] if workers == 1 else [f"{sock}.{i}" for i in range(workers)]
+        # Every worker's real socket, one a line.
+        socks = _run([SBIN_DAEMON, "-g", "ipc_socket"]).stdout.split()
         daemon = spawn([SBIN_DAEMON], os.path.join(work, "daemon.log"))
         assert wait_until(lambda: all(os.path.exists(s) for s in socks) and port_open(8081), 30), \
             open(os.path.join(work, "daemon.log")).read()
