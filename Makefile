@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Push service: fcgi-api (FastCGI /access and /push), ws-daemon (WebSocket delivery),
 # ipc/ and shared/ used by both. `make run` and `make test` are the two entry points.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The FastCGI hop's floor on this machine: a trivial libfcgi responder that does
  * what /push must do at least (read the body, one Unix-datagram round trip, answer).
  * Spawned by lighttpd (listening socket on fd 0); each process forks its own echo

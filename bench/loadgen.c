@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark load generator: N libwebsockets subscribers (libuv loop) in P forked
  * processes, plus an HTTP keep-alive or datagram publisher; prints one JSON result line. */
 #include <ctype.h>

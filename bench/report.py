@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Turns bench/run.sh's JSON result lines into docs/benchmarks.md and, via gnuplot,
 docs/benchmarks.svg. Every number written comes from the results file of this run."""
 import argparse

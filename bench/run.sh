@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Benchmark harness: builds the service and bench/loadgen, runs each scenario against
 # this service (lighttpd), ws-daemon alone and nginx+nchan, writes docs/benchmarks.*.
 # usage: bench/run.sh            full run (3 runs per cell, < 20 min)

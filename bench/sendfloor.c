@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The kernel's floor for delivery on this machine: one write() of a frame-sized
  * buffer per message, round-robin over N loopback TCP sockets, nothing else.
  * usage: sendfloor --conns N --bytes B --duration S --write-cpu C --read-cpu C

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* push-api follows the daemon, not the file: worker count and configuration come
  * from the workers' replies; a batch's datagrams all leave before any reply is awaited. */
 #include "api_daemon.h"

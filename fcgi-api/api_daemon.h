@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* push-api's view of ws-daemon: which workers there are (learned from their
  * replies), which configuration they run (adopted), and the exchanges with them. */
 #ifndef PUSH_API_DAEMON_H

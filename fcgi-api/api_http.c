@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Response writing and request checks shared by /access and /push.
  * Every client mistake ends here as a JSON error with a fitting status. */
 #include "api_http.h"

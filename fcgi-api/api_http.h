@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP plumbing for the FastCGI responders: status lines, JSON error replies,
  * method/content-type/auth checks and a bounded body read over libfcgi streams. */
 #ifndef PUSH_API_HTTP_H

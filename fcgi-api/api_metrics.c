@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Prometheus text format 0.0.4: names prefixed push_, totals end in _total,
  * refusals labelled by reason; one HELP/TYPE per family. */
 #include "api_metrics.h"

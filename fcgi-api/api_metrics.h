@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* /metrics: the Prometheus text of ws-daemon's binary counters (ipc.h, enum
  * ipc_stat), summed over the workers that answered; the one place it is formatted. */
 #ifndef PUSH_API_METRICS_H

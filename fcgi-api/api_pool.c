@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* push-api as its own FastCGI pool: the listening socket (never stolen from a live
  * pool) plus shared/proc.c's prefork supervisor around api_serve. */
 #include "api_pool.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small prefork process manager for push-api when no web server spawns it
  * (Apache's mod_proxy_fcgi, systemd): one listening socket, N supervised workers. */
 #ifndef PUSH_API_POOL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* push-api: the persistent FastCGI responder for /access, /push and /metrics. One
  * program routes on REQUEST_URI so one process pool and one daemon view serve all. */
 #include <errno.h>

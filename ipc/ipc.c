@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Encoders and strict decoders for the FastCGI <-> ws-daemon datagrams.
  * Decoders never trust a length before comparing it with what is left. */
 #include "ipc.h"

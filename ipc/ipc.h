@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The datagram protocol between the FastCGI programs and ws-daemon, versioned.
  * Big-endian fields, no struct casting; decode checks every length against the datagram. */
 #ifndef PUSH_IPC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Datagram socket plumbing for ipc: bounded waits, one reconnect after a daemon
  * restart, EAGAIN reported as busy instead of blocking the web server's worker. */
 #include "ipc_sock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unix-domain datagram sockets for the IPC protocol: the FastCGI side's
  * request/reply client and the daemon side's bound server socket. */
 #ifndef PUSH_IPC_SOCK_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Writes a private Apache server config for this service (make run, the system tests)
 # to stdout: the server-wide settings of etc/apache2/standalone.conf.in with values
 # from conf.yaml, including etc/apache2/push-service.conf, the snippet the package

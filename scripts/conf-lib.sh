@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the web-server config generators: reads effective values of conf.yaml
 # through ws-daemon (one parser for everything) and splits addresses.
 # Expects $conf (conf.yaml) and $bin (directory of ws-daemon).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Line and branch coverage of the product code (fcgi-api, ws-daemon, ipc, shared;
 # not tests or bench) by the unit and system tests.
 # usage: scripts/coverage.sh [BUILD_DIR]   (default build/coverage)

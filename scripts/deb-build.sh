@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds the Debian package in a copy of the tree (dpkg-buildpackage writes next to
 # the source directory, and the tree stays free of debian/ build products), puts
 # push-service_<version>_<arch>.deb with its .changes and .buildinfo in OUT_DIR and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs what `make deb` needs, when run as root: the package tools and
 # debian/control's Build-Depends; otherwise prints the apt-get line and fails.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages `make run` or `make test` needs, when run as root;
 # otherwise prints the apt-get line and fails, so nothing half-builds.
 set -eu

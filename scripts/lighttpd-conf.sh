@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Writes a private lighttpd config for this service (make run, the system tests) to
 # stdout: the server-wide settings of etc/lighttpd/standalone.conf.in with values from
 # conf.yaml, including etc/lighttpd/push-service.conf, the file the package installs

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds the man pages into OUT_DIR: ws-daemon(8) and push-api(8) from their
 # hand-written sources, push-service.yaml(5) with its KEYS section generated from
 # `ws-daemon -k` (the loader's own key table), so the page cannot drift from it.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # `make run`: ws-daemon plus a private web server (lighttpd, or Apache with a
 # push-api pool when WEB=apache) configured from conf.yaml, in the foreground with
 # logs on the terminal; Ctrl-C stops everything.

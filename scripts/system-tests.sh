@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the system tests (real lighttpd, real ws-daemon, real WebSocket clients)
 # against the binaries in BIN_DIR. Under an ASan build, any sanitizer report fails the run.
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Access keys signed with HMAC-SHA256 (OpenSSL); verified without any shared state,
  * so ws-daemon checks a key the FastCGI program issued without a round trip. */
 #include "akey.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Access keys: stateless, signed tokens that let one uid open /ws until they expire.
  * Format "v2.<expiry>.<kid>.<uid tag>.<sig>": they name their secret and their uid. */
 #ifndef PUSH_AKEY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf.yaml loader: a flat YAML mapping checked against one table of keys.
  * Every value, defaults included, goes through the same typed setter and bounds. */
 #include "cfg.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf.yaml: one table of keys (name, type, bounds, default) read with libyaml.
  * Shared by ws-daemon and the FastCGI programs so both see the same values. */
 #ifndef PUSH_CFG_H

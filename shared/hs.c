@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Strict parse of a WebSocket opening handshake (RFC 6455 4.2.1, RFC 9112): the one
  * reading of the uid that routing, authentication and refusals all use. */
 #include "hs.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The WebSocket opening handshake (RFC 6455 section 4.2.1) checked before lws sees it:
  * one parse of the request head decides refusal, uid routing and what lws is given. */
 #ifndef PUSH_HS_H

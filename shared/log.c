@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Levelled logging to stderr: one line per call, written with a single write(2)
  * so lines from several processes sharing a terminal or journal do not interleave. */
 #include "log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Levelled logging to stderr for both the FastCGI programs and ws-daemon.
  * Lines carry time, program, pid and level so journald and terminals read alike. */
 #ifndef PUSH_LOG_H

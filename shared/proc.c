@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Prefork supervision: the parent forks, reaps, restarts, watches worker beats and
  * passes reloads on; all the serving happens in the children, as with nginx. */
 #include "proc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A prefork supervisor: N worker processes, each restarted if it dies or hangs,
  * stopped together on SIGTERM/SIGINT. Used by push-api's pool and by ws-daemon. */
 #ifndef PUSH_PROC_H

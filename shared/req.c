@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Query-string and uid checks shared by the FastCGI programs and ws-daemon,
  * so a uid accepted on /push is the same uid accepted on /ws. */
 #include "req.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request parameters: query-string lookup with percent-decoding, and the uid rule
  * both sides enforce (non-empty, bounded, UTF-8, no control bytes). */
 #ifndef PUSH_REQ_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SipHash-2-4 after the reference description in the paper ("SipHash: a fast
  * short-input PRF", section 2): two compression rounds per word, four to finalise. */
 #include "siphash.h"

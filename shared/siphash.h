@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed 64-bit hash for tables whose
  * keys an attacker chooses, so that colliding keys cannot be precomputed. */
 #ifndef PUSH_SIPHASH_H

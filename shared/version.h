@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The release version, defined once for every program of the service (printed by
  * -v/--version, logged at start, exported in metrics). */
 #ifndef PUSH_VERSION_H

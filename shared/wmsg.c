@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Message JSON with jansson for parsing and a small serializer of our own, so that
  * reals keep their shortest round-trip form (jansson prints 0.1 as 0.10000000000000001). */
 #include "wmsg.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The JSON of the service: /push bodies in, {"topic","number","contents"} out.
  * The FastCGI side validates and pre-serialises; ws-daemon only splices `number`. */
 #ifndef PUSH_WMSG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws-daemon: a supervisor that owns configuration and health (systemd), and
  * workers that each run one libuv loop with lws, the IPC socket and signals. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Accept, read the handshake, route: wsd_accept reads a connection's request head
  * (hs_parse), refuses a bad one itself and hands a good one to its uid's worker. */
 #include "wsd_accept.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every connection enters here: each worker accepts on its own SO_REUSEPORT
  * listener, reads the handshake (shared/hs.c), refuses a bad one with a JSON HTTP
  * error, and hands a good one with its route (SCM_RIGHTS) to the uid's worker. */

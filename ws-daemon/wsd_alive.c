@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The keepalive wheel: one list per second of the loop clock, a tick each second
  * that pings the connections due, hangs up those that never answered and resets
  * closing connections whose bound ran out. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Keepalive for subscriber connections: ping after ping_interval seconds without a
  * frame from the client, hang up when the ping goes unanswered for idle_timeout -
  * ping_interval; and the bounds of closing connections. O(1) per connection and event. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Subscriber table and delivery: a push encodes its frame once, every connection
  * of the uid queues a reference, and a connection whose queue is full is closed. */
 #include "wsd_conn.h"

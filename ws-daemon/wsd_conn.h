@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Subscribers: the uid -> connections table, per-connection bounded send queues
  * and refcounted frames shared by every recipient of one message. */
 #ifndef PUSH_WSD_CONN_H

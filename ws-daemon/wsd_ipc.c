@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Datagram requests from the FastCGI side: decode strictly, deliver, reply.
  * A bounded batch per wake-up keeps WebSocket traffic flowing under a push flood. */
 #include "wsd_ipc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws-daemon's end of the IPC protocol: the datagram socket adopted into the lws
  * (libuv) loop, drained in bounded batches, each request answered to its sender. */
 #ifndef PUSH_WSD_IPC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The counters of ws-daemon laid out as ipc.h's STATS_REPLY array; push-api sums
  * them over workers and writes the Prometheus text (fcgi-api/api_metrics.c). */
 #include "wsd_stats.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process-wide counters of ws-daemon, handed to push-api as binary counters
  * (ipc.h, enum ipc_stat), which formats /metrics. Counters only grow. */
 #ifndef PUSH_WSD_STATS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The subscriber side of ws-daemon: the "push" WebSocket protocol (authentication,
  * what a client may send, close handling) on top of lws. Delivery is wsd_conn's. */
 #include "wsd_ws.h"

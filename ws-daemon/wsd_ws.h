@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The subscriber side of ws-daemon: the "push" WebSocket protocol on top of lws.
  * Authenticates each connection, enforces what a client may send, closes politely. */
 #ifndef PUSH_WSD_WS_H

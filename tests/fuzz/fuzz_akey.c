@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/akey.c: a key issued for (secret, uid, now) is exactly the
  * independently computed "v2.<expiry>.<kid>.<uid tag>.<sig>" and verifies until it
  * expires; another uid gets OTHER_UID (or BAD_SIGNATURE on a uid tag collision); a key of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/cfg.c: the input is written as conf.yaml in a per-process temp
  * dir and loaded; a load that succeeds must satisfy every documented bound and invariant. */
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the libFuzzer drivers in tests/fuzz: a property check that aborts with
  * file:line and the failed condition (libFuzzer records the input as a crash), and a
  * reader that turns the fuzz input into parameters, yielding zeros once it runs out. */

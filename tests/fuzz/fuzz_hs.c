@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/hs.c: any request head is refused with a known status or
  * accepted with a uid that req.c reads the same way and a minimal head for lws. */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for ipc/ipc.c: the input is decoded as a datagram of every kind (views
  * must stay in the buffer, re-encoding must give the same bytes) and drives encode->decode trips. */
 #include <stdint.h>

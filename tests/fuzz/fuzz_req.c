@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/req.c: query-string lookup and percent-decoding, checked
  * against a small reference model, plus req_utf8_valid / req_uid_problem against Table 3-7. */
 #include <stdint.h>

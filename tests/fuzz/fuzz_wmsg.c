@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/wmsg.c: /push bodies (single and batch) must re-serialise to
  * JSON that jansson reads back as the same values, and frames must be exact 3-key objects. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writes the seed datagrams of tests/fuzz/corpus/ipc with the real encoders, so the seeds
  * stay valid if the wire format changes: cc -Iipc tests/fuzz/gen_ipc_seeds.c ipc/ipc.c. */
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer drivers of tests/fuzz into build/fuzz/ and runs each for SECONDS
 # (default 10) on a scratch copy of its seed corpus. Usage: tests/fuzz/run.sh [SECONDS]
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """System-test fixtures: a real ws-daemon and a real lighttpd (with the real
 push-api FastCGI program) on free loopback ports, stopped after each use."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Apache without stalls: Debian's Apache 2.4 holds a worker thread for each proxied
 WebSocket for its whole life (no asynchronous tunnelling in 2.4's mod_proxy_http or
 mod_proxy_wstunnel), so with Debian's mpm_event defaults (MaxRequestWorkers 150) 150

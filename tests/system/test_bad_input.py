@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bad input on /access and /push: a JSON error with a fitting status, and the
 service keeps serving afterwards (each test ends with the full normal flow)."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Batch /push: one request carries many {"uid","topic","contents"} messages and is
 answered with a result per message; the seed's single form is unchanged."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """README's configuration table and the loader's key table (`ws-daemon -k`) list
 the same keys, so neither can drift from the other."""
 import os

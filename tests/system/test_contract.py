@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The API contract end to end: /access, /ws (through lighttpd), /push, message
 format, per-uid numbering, several connections per uid, offline detection."""
 import asyncio

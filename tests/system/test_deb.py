@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Debian package end to end: `make deb` builds it and lintian finds nothing, apt
 installs it with the layout an administrator expects (random secrets in a 0640
 root:www-data conffile, web-server snippets ready to enable), then what an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The seed document's own examples, unchanged, against the real service: the PHP
 httpPostRaw() push, the PHP file_get_contents() /access call, and the browser
 WebSocket client (run in Node.js with a browser-compatible WebSocket: its own where

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """push-api follows ws-daemon, not conf.yaml: an edited file changes nothing until
 the daemon reloads it (SIGHUP), then /push and /access use the daemon's values; a
 reload the daemon refuses changes nothing either; restart-only keys stay."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The WebSocket edge: handshakes ws-daemon refuses itself (RFC 6455 4.2.1) with a JSON
 HTTP error, /ws bodies the web servers refuse at once, uid routing that cannot split a
 uid between workers, and close / frame checks with exact close codes. Each runs on

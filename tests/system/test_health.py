@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GET /health for load balancers: no password, no data; 200 while every ws-daemon
 worker answers, 503 as soon as one does not; and the build in /metrics."""
 import os

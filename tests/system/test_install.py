@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`make install` / `make uninstall` with PREFIX and DESTDIR: FHS paths, a config
 that refuses to run without a password, units pointing at the installed binaries."""
 import os

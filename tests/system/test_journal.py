@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Operator conventions. Under systemd (stderr is the stream JOURNAL_STREAM names) every line starts with
 the syslog priority, so `journalctl -p warning` selects by level; elsewhere lines
 carry their own time, program and pid."""

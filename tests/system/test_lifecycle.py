@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Daemon lifecycle and IPC robustness: start-up failures exit cleanly, one daemon
 per socket, shutdown refuses pushes at once, bursts wait for room instead of 503."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Volume: 1,000 sequential pushes to one uid, and concurrent pushes to 100 uids."""
 import asyncio
 import concurrent.futures

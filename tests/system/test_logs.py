@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Logs are levelled lines and never carry secrets: neither the password, the
 key_secret nor any access key appears in the daemon's, push-api's or the web
 server's logs, whatever clients do."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GET /metrics: Prometheus text, password-protected, and counters that match what
 the test did (pushes delivered/offline/refused, connections, refusals by reason)."""
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Configuration reload: SIGHUP to ws-daemon's main process. The supervisor reads
 conf.yaml, every worker (and every worker restarted later) runs what it accepted,
 a rotated secret keeps the keys it signed until they expire, and a bad file or a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`make run` (scripts/run.sh) as a user meets it: the banner only once everything
 listens, a clear failure with a non-zero exit when a component cannot start, 0
 after Ctrl-C; and what ws-daemon's supervisor does with its run directory and with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Delivery to clients that read slowly, not at all, or vanish: the Close 1013 of a
 slow consumer, the bound on every closing connection, pings behind queued data,
 keepalive after a stalled daemon, writes to a peer that is gone.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke test of the whole path: /access, /ws through lighttpd, /push, delivery."""
 import json
 

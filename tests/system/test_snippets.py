@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The web-server snippets as an administrator uses them: included, unmodified, in a
 host that serves pages of its own, mounted under a prefix (/push-service/). The
 service answers on its own paths only, with its JSON errors there; the host's pages

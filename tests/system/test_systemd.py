@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """systemd integration without systemd as PID 1: the units pass systemd-analyze
 verify, and ws-daemon's main process speaks the notify/watchdog protocol to a socket
 we own, as systemd would see it (WATCHDOG_PID = the main pid), with 1 and 3 workers."""

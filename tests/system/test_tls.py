@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TLS end to end through the web server: /access and /push over https, /ws over
 wss, with a self-signed certificate made for the test. The daemon stays plain
 behind the web server on loopback."""

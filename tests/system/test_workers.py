@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ws-daemon with several workers: a uid's connections all land in the worker that
 owns it (one sequence of numbers), pushes and batches reach the right worker, a
 datagram sent to another worker is refused, and a worker that dies is restarted

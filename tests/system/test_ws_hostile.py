@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hostile or broken WebSocket clients: garbage text, binary, huge or invalid frames,
 clients that never read, abrupt disconnects. Each is dealt with (ignored or closed with
 the right code) and everybody else keeps getting pushes."""

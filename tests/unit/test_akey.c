@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for shared/akey.c: "v2.<expiry>.<kid>.<uid tag>.<sig>" access keys checked
  * against an independent computation, every malformed shape, tampering of each part with
  * the status it must give, expiry, secret rotation, and the constant-time comparison. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for fcgi-api/api_http.c: the Content-Type check, the Bearer header,
  * CONTENT_LENGTH parsing and the bounded body read, and the response writers.
  * The request's streams are in-memory FCGX_Streams (libfcgi's stream struct is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for shared/cfg.c: conf.yaml loading (defaults, bounds, "file:line: reason"
  * errors, path resolution, secret derivation), cfg_print_key and cfg_split_addr. */
 #include <limits.h>

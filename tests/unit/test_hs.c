@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for shared/hs.c: the WebSocket handshake rules (RFC 6455 4.2.1), the
  * query reading that routing and authentication share, and the head lws gets. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for ipc/ipc.c: the FastCGI <-> ws-daemon datagram codec, its wire layout,
  * round trips, and hostile datagrams (truncated, padded, lying lengths, bad headers). */
 #include <setjmp.h>

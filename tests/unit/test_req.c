@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for shared/req.c: query-string lookup with percent-decoding,
  * the UTF-8 validator and the uid rule shared by /push and /ws. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for shared/siphash.c: SipHash-2-4 against the paper's vectors, and
  * the properties the uid table relies on (keyed, every input byte counts). */
 #include <setjmp.h>

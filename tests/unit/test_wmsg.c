@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for shared/wmsg.c: /push body validation and re-serialisation, the reply
  * JSON and the spliced {"topic","number","contents"} frame, checked against jansson. */
 #include <inttypes.h>
