@@ -12,7 +12,7 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 cd "$top"
 
-scripts/deb-deps.sh
+scripts/deps.sh deb
 
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 upstream=$(dpkg-parsechangelog -l debian/changelog -S Version | sed 's/-[^-]*$//')

@@ -1,15 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages `make run` or `make test` needs, when run as root;
-# otherwise prints the apt-get line and fails, so nothing half-builds.
+# Installs the Debian packages `make run`, `make test` or `make deb` (mode run, test,
+# deb) needs, when run as root; otherwise prints the apt-get line and fails, so
+# nothing half-builds.
 set -eu
 mode=${1:-run}
 web=${2:-lighttpd}
+top=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd lighttpd-mod-openssl
       iproute2"
-if [ "$mode" = test ]; then
+if [ "$mode" = deb ]; then
+	# debian/control's Build-Depends without version constraints; debhelper-compat
+	# comes with debhelper.
+	build_deps=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*:/p' "$top/debian/control" |
+		sed -e 's/^Build-Depends://' -e '/^[A-Z][A-Za-z-]*:/d' | tr ',' '\n' |
+		sed -e 's/(.*)//' -e 's/[[:space:]]//g' -e '/^$/d' -e 's/^debhelper-compat$/debhelper/')
+	pkgs="dpkg-dev debhelper lintian groff-base man-db make gcc $build_deps"
+elif [ "$mode" = test ]; then
 	pkgs="$pkgs apache2 systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev"
 elif [ "$web" = apache ]; then
 	pkgs="$pkgs apache2"
