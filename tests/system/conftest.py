@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -619,9 +620,18 @@ def split_response(raw):
     return status, out
 
 
+def response_complete(raw):
+    """True once raw holds a whole HTTP response with a Content-Length body."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I) if sep else None
+    return bool(m) and len(body) >= int(m.group(1))
+
+
 def raw_exchange(port, request, until=None, timeout=10):
-    """Sends raw bytes to 127.0.0.1:port and reads until the peer closes (or until
-    `until` shows up); a server that answers early and closes is not an error."""
+    """Sends raw bytes to 127.0.0.1:port and reads until the peer closes, or until
+    `until` (bytes, or a predicate on what was read) holds; a server that answers
+    early and closes is not an error."""
+    done = until if callable(until) else (lambda raw: until is not None and until in raw)
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     raw = b""
     try:
@@ -630,7 +640,7 @@ def raw_exchange(port, request, until=None, timeout=10):
         except OSError:
             pass
         try:
-            while until is None or until not in raw:
+            while not done(raw):
                 chunk = s.recv(65536)
                 if not chunk:
                     break

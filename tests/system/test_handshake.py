@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from conftest import (RawWS, assert_serving, is_error_body, push_until_delivered, raw_exchange,
-                      split_response, wait_until)
+                      response_complete, split_response, wait_until)
 
 KEY = base64.b64encode(b"0123456789abcdef").decode()
 VIA = ["direct", "web"]
@@ -34,35 +34,9 @@ def handshake(target, port, method="GET", version="HTTP/1.1", drop=(), extra=(),
     return head.encode("latin-1") + b"\r\n" + body
 
 
-def read_response(port, request, timeout=5):
-    """Raw bytes of one whole HTTP response: up to the end of its Content-Length
-    body, or until the peer closes (a proxy may keep the connection open)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    raw = b""
-    try:
-        try:
-            s.sendall(request)
-        except OSError:
-            pass
-        while True:
-            head, sep, body = raw.partition(b"\r\n\r\n")
-            m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I) if sep else None
-            if m and len(body) >= int(m.group(1)):
-                return raw
-            try:
-                chunk = s.recv(65536)
-            except OSError:
-                return raw
-            if not chunk:
-                return raw
-            raw += chunk
-    finally:
-        s.close()
-
-
 def exchange(port, request):
     """(status, lower-cased headers, body bytes) of the answer to raw request bytes."""
-    raw = read_response(port, request)
+    raw = raw_exchange(port, request, until=response_complete, timeout=5)
     assert raw, "no answer"
     head = raw.partition(b"\r\n\r\n")[0].decode("latin-1")
     hdrs = {}
