@@ -67,6 +67,11 @@ $(BIN_DAEMON): $(call obj,$(DAEMON_SRC)) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_DAEMON)
 
+# libfcgi has no version call: push-api -v names the version it was built
+# against, from the package (the upstream part, without Debian's revision).
+LIBFCGI_VERSION := $(shell dpkg-query -W -f='$${Version}' libfcgi0ldbl 2>/dev/null | sed 's/-[^-]*$$//')
+$(BUILD)/obj/fcgi-api/push_api.o: CFLAGS_ALL += -DPUSH_LIBFCGI_VERSION='"$(or $(LIBFCGI_VERSION),unknown)"'
+
 $(BIN_FCGI): $(call obj,$(FCGI_SRC)) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_FCGI)

@@ -24,6 +24,10 @@
 #include "log.h"
 #include "req.h"
 #include "version.h"
+
+#ifndef PUSH_LIBFCGI_VERSION /* the Makefile passes it */
+#define PUSH_LIBFCGI_VERSION "unknown"
+#endif
 #include "wmsg.h"
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
@@ -644,7 +648,7 @@ int main(int argc, char **argv)
 			if (*end || mode < 0 || mode > 0777)
 				mode = -1;
 			break;
-		case 'v': printf("push-api %s\n", PUSH_VERSION); return 0;
+		case 'v': printf("push-api %s (libfcgi %s)\n", PUSH_VERSION, PUSH_LIBFCGI_VERSION); return 0;
 		case 'h': api_usage(stdout); return 0;
 		default: api_usage(stderr); return 2;
 		}

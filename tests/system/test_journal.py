@@ -3,6 +3,7 @@
 the syslog priority, so `journalctl -p warning` selects by level; elsewhere lines
 carry their own time, program and pid."""
 import os
+import re
 import subprocess
 
 from conftest import BIN, wait_until
@@ -54,7 +55,8 @@ def test_cli_conventions(tmp_path):
 def test_push_api_cli(tmp_path):
     api = os.path.join(BIN, "push-api")
     r = subprocess.run([api, "--version"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.startswith("push-api "), r.stdout
+    assert r.returncode == 0 and re.fullmatch(r"push-api \S+ \(libfcgi \d+\.\d+\.\d+\)\n", r.stdout), \
+        r.stdout
     r = subprocess.run([api, "stray"], capture_output=True, text=True)
     assert r.returncode == 2 and "unexpected argument 'stray'" in r.stderr
     # Run by hand (fd 0 is no FastCGI socket): it says how it is meant to run.
