@@ -9,9 +9,11 @@ pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv l
       libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd lighttpd-mod-openssl
       iproute2"
 if [ "$mode" = test ]; then
-	pkgs="$pkgs apache2 systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev"
+	pkgs="$pkgs apache2 nginx systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev"
 elif [ "$web" = apache ]; then
 	pkgs="$pkgs apache2"
+elif [ "$web" = nginx ]; then
+	pkgs="$pkgs nginx"
 fi
 
 missing=""
