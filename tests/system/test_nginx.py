@@ -13,8 +13,9 @@ import tempfile
 import time
 
 import pytest
+import websockets
 
-from conftest import BIN, TOP, is_error_body, port_open, recv_json, run, wait_until
+from conftest import BIN, TOP, free_port, is_error_body, port_open, recv_json, run, wait_until
 
 # Each test names the web servers it runs itself.
 pytestmark = pytest.mark.parametrize("web", ["nginx"])
@@ -58,7 +59,6 @@ class ExtraWeb:
         if not wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 30) \
                 or self.proc.poll() is not None:
             raise RuntimeError(f"{self.web} did not start:\n" + open(self.log).read())
-        return self
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -97,8 +97,9 @@ def test_web_servers_sharing_one_pool_never_wait_on_each_other(make_service, par
     kept FastCGI connection pins a push-api process to the web server holding it:
     with nginx's fastcgi_keep_conn 28 of 32 waited for its 60 s timeout.)"""
     svc = make_service(fcgi_procs=POOL)
-    other = ExtraWeb(svc, partner, free_port_for(svc)).start()
+    other = ExtraWeb(svc, partner, free_port_for(svc))
     try:
+        other.start()
         with concurrent.futures.ThreadPoolExecutor(2 * BURST) as pool:
             for rounds in ([svc.http_port], [other.port], [svc.http_port, other.port]):
                 t0 = time.monotonic()
@@ -115,7 +116,6 @@ def test_web_servers_sharing_one_pool_never_wait_on_each_other(make_service, par
 
 
 def free_port_for(svc):
-    from conftest import free_port
     port = free_port()
     while port in (svc.http_port, svc.ws_port, svc.fcgi_port):
         port = free_port()
@@ -196,7 +196,6 @@ def test_snippet_under_a_prefix_claims_only_its_paths(make_service, tmp_path):
             and is_error_body(json.loads(body)), (st, ctype, body)
 
         async def subscribe_and_receive():
-            import websockets
             ws = await websockets.connect(
                 f"ws://127.0.0.1:{port}/push-service/ws?uid=42&access_key={key}",
                 ping_interval=None)
