@@ -170,7 +170,11 @@ install: $(BIN_DAEMON) $(BIN_FCGI)
 	install -m 0644 etc/lighttpd/errors/*.html $(DESTDIR)$(DATADIR)/etc/lighttpd/errors/
 	install -m 0644 etc/apache2/push-service.conf etc/apache2/standalone.conf.in \
 		$(DESTDIR)$(DATADIR)/etc/apache2/
-	install -m 0755 scripts/lighttpd-conf.sh scripts/apache-conf.sh $(DESTDIR)$(DATADIR)/scripts/
+	install -d $(DESTDIR)$(DATADIR)/etc/nginx
+	install -m 0644 etc/nginx/push-service.conf.in etc/nginx/standalone.conf.in \
+		$(DESTDIR)$(DATADIR)/etc/nginx/
+	install -m 0755 scripts/lighttpd-conf.sh scripts/apache-conf.sh scripts/nginx-conf.sh \
+		$(DESTDIR)$(DATADIR)/scripts/
 	install -m 0644 scripts/conf-lib.sh $(DESTDIR)$(DATADIR)/scripts/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

@@ -39,7 +39,7 @@ SCENARIOS = [
       ("rss_connected_kb", "server RSS (KiB)", "{:.0f}")]),
     ("push1k", "single /push requests flat out, 32 keep-alive connections in flight, "
      "1,000 subscribers with 1 uid each (round-robin); service = lighttpd+push-api+ws-daemon, "
-     "nchan = nginx",
+     "nginx-wsd = nginx+push-api pool+ws-daemon (no FastCGI connection reuse), nchan = nginx",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
      + LAT + [cpu("push"), CPU_RATE] + QUALITY + [PUSH_ERR, OTHER]),
     ("batch1k", "batch /push flat out through lighttpd: each POST carries a JSON array of "
@@ -110,6 +110,7 @@ SCENARIOS = [
 ]
 TARGET_NAMES = {"service": "this service, one port (lighttpd: /push and /ws)",
                 "service-wsd": "this service (lighttpd /push, /ws on ws-daemon's port)",
+                "nginx-wsd": "this service (nginx /push, /ws on ws-daemon's port)",
                 "daemon": "ws-daemon alone", "daemon6": "ws-daemon alone, 6 workers",
                 "floor": "lighttpd + trivial FastCGI responder",
                 "kernel": "kernel write() loop", "nchan": "nginx + nchan"}
@@ -312,7 +313,8 @@ def main():
             # Comparison line: single-push rates of the same run (push1k).
             for t, label in (("nchan", "nchan single push (push1k)"),
                              ("service", "this service one port, single push (push1k)"),
-                             ("service-wsd", "this service /ws direct, single push (push1k)")):
+                             ("service-wsd", "this service /ws direct, single push (push1k)"),
+                             ("nginx-wsd", "this service behind nginx, single push (push1k)")):
                 rs = groups.get(("push1k", t), [])
                 v = [float(r["push_rate"]) for r in rs if "push_rate" in r]
                 w(f"* {label}: " + (stats(v, "{:.0f}", a.runs) + "/s" if v

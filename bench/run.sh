@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Benchmark harness: builds the service and bench/loadgen, runs each scenario against
-# this service (lighttpd), ws-daemon alone and nginx+nchan, writes docs/benchmarks.*.
+# this service (behind lighttpd, or behind nginx for single /push), ws-daemon alone
+# and nginx+nchan, writes docs/benchmarks.*.
 # usage: bench/run.sh            full run (3 runs per cell, < 20 min)
 #        QUICK=1 bench/run.sh    subset, 1 run per cell (< 2 min)
 set -euo pipefail
@@ -102,12 +103,13 @@ wait_port() { # port [tries]
 # Each start_* sets HTTP_ADDR, WS_ADDR, IPC, CONF and SPIDS (server pids, comma separated).
 write_conf() { # dir
 	local d=$1
-	HTTP_PORT=$(free_port); WS_PORT=$(free_port)
+	HTTP_PORT=$(free_port); WS_PORT=$(free_port); FCGI_PORT=$(free_port)
 	rm -rf "$d/run"
 	mkdir -p "$d/run"
 	cat > "$d/conf.yaml" <<EOF
 addr: "127.0.0.1:$HTTP_PORT"
 ws_addr: "127.0.0.1:$WS_PORT"
+fcgi_addr: "127.0.0.1:$FCGI_PORT"
 password: "$PASSWORD"
 run_dir: "$d/run"
 ipc_socket: "$d/run/ws-daemon.sock"
@@ -193,6 +195,27 @@ start_service() { # dir: ws-daemon + lighttpd (which spawns push-api)
 	WS_ADDR=$HTTP_ADDR   # subscribers go through lighttpd too
 }
 
+start_nginx() { # dir: ws-daemon + push-api pool (push-api -s -) + nginx, one worker
+	local d=$1 ppid npid
+	start_daemon "$d" || return 1
+	taskset -c $SERVER_CPU "$BIN/push-api" -c "$CONF" -s - >>"$d/push-api.log" 2>&1 &
+	ppid=$!
+	STARTED+=("$ppid")
+	wait_port "$FCGI_PORT" || { tail -3 "$d/push-api.log" >&2; return 1; }
+	"$TOP/scripts/nginx-conf.sh" "$CONF" "$BIN" > "$d/run/nginx.conf"
+	# Keep-alive limit raised like nchan's below, so publishers do not reconnect.
+	sed -i 's/^http {$/http {\n\tkeepalive_requests 1000000;/' "$d/run/nginx.conf"
+	taskset -c $SERVER_CPU nginx -e "$d/nginx.log" -p "$d/run/nginx" -c "$d/run/nginx.conf" \
+		>>"$d/nginx.log" 2>&1 &
+	npid=$!
+	STARTED+=("$npid")
+	wait_port "$HTTP_PORT" || { tail -3 "$d/nginx.log" >&2; return 1; }
+	sleep 0.2
+	kill -0 "$npid" 2>/dev/null || { tail -3 "$d/nginx.log" >&2; return 1; }
+	SPIDS=$SPIDS,$ppid$(descendants "$ppid"),$npid$(descendants "$npid")
+	WS_ADDR=127.0.0.1:$WS_PORT   # subscribers on ws-daemon's port, as service-wsd
+}
+
 start_nchan() { # dir: nginx, one worker, nchan publisher /push and subscriber /ws
 	local d=$1 npid wk
 	HTTP_PORT=$(free_port)
@@ -258,6 +281,8 @@ bench_run() { # scenario target run -- loadgen args...
 		daemon6) WORKERS=6 start_daemon "$d" && ok=1 ;;
 		floor) start_floor "$d" && ok=1 ;;
 		nchan) start_nchan "$d" && ok=1 ;;
+		# /push through nginx (push-api pool), subscribers on the daemon's own port
+		nginx-wsd) start_nginx "$d" && ok=1 ;;
 		esac
 		[ $ok = 1 ] && break
 		stop_started
@@ -265,7 +290,7 @@ bench_run() { # scenario target run -- loadgen args...
 	done
 	[ $ok = 1 ] || return 0
 	local lt=$tgt
-	case $tgt in service-wsd|floor) lt=service ;; daemon6) lt=daemon ;; esac
+	case $tgt in service-wsd|nginx-wsd|floor) lt=service ;; daemon6) lt=daemon ;; esac
 	local targs=(--target "$lt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
 		--pids "$SPIDS" --server-cpu "$SERVER_CPU" --scenario "$scen")
 	[ "$lt" = daemon ] && targs+=(--conf "$CONF" --ipc "$IPC")
@@ -331,8 +356,9 @@ floor_scenario
 # The FastCGI hop alone: lighttpd + a trivial libfcgi responder doing one datagram
 # round trip per request; nobody subscribed (--subs 0).
 scenario fcgifloor "floor" -- --subs 0 --uids 1000 --pub http --inflight 32 --duration $DUR
-# Flat-out single /push with 1,000 subscribers (1 uid each), 32 requests in flight.
-scenario push1k "$SVC nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
+# Flat-out single /push with 1,000 subscribers (1 uid each), 32 requests in flight;
+# behind lighttpd, behind nginx (no FastCGI connection reuse: see README) and nchan.
+scenario push1k "$SVC nginx-wsd nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
 # Batch /push (JSON array, 100 messages per request, uids round-robin) flat out, 8
 # requests in flight, 1k subscribers; nchan has no batch: the report sets nchan's
 # push1k rate beside it. 8 x 100 < 1,000 uids, so no uid is in two requests at once

@@ -9,3 +9,10 @@ split_port() { echo "${1##*:}"; }
 # /ws takes no request body: a declared one over this many bytes is refused (413)
 # by the web server itself, the same in lighttpd (whole KiB) and Apache.
 ws_body_limit() { echo 1024; }
+# "host:port", "[v6]:port" or ":port" -> an address as nginx writes it
+# ("[v6]:port" keeps its brackets).
+nginx_addr() {
+	h=$(split_host "$1")
+	case "$h" in *:*) h="[$h]" ;; esac
+	echo "$h:$(split_port "$1")"
+}

@@ -19,9 +19,11 @@ if [ "$mode" = deb ]; then
 		sed -e 's/(.*)//' -e 's/[[:space:]]//g' -e '/^$/d' -e 's/^debhelper-compat$/debhelper/')
 	pkgs="dpkg-dev debhelper lintian groff-base man-db make gcc $build_deps"
 elif [ "$mode" = test ]; then
-	pkgs="$pkgs apache2 systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev"
+	pkgs="$pkgs apache2 nginx systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev"
 elif [ "$web" = apache ]; then
 	pkgs="$pkgs apache2"
+elif [ "$web" = nginx ]; then
+	pkgs="$pkgs nginx"
 fi
 
 missing=""

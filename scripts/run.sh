@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# `make run`: ws-daemon plus a private web server (lighttpd, or Apache with a
-# push-api pool when WEB=apache) configured from conf.yaml, in the foreground with
-# logs on the terminal; Ctrl-C stops everything.
-# usage: scripts/run.sh CONF_YAML BIN_DIR [lighttpd|apache]
+# `make run`: ws-daemon plus a private web server (lighttpd, or Apache or nginx
+# with a push-api pool when WEB=apache or WEB=nginx) configured from conf.yaml, in
+# the foreground with logs on the terminal; Ctrl-C stops everything.
+# usage: scripts/run.sh CONF_YAML BIN_DIR [lighttpd|apache|nginx]
 set -eu
 conf=$1
 bin=$2
@@ -24,8 +24,12 @@ apache)
 	"$top/scripts/apache-conf.sh" "$conf" "$bin" > "$run/apache.conf"
 	apache2 -t -f "$run/apache.conf"
 	;;
+nginx)
+	"$top/scripts/nginx-conf.sh" "$conf" "$bin" > "$run/nginx.conf"
+	nginx -q -t -e stderr -p "$run/nginx" -c "$run/nginx.conf"
+	;;
 *)
-	echo "WEB must be lighttpd or apache, not '$web'" >&2
+	echo "WEB must be lighttpd, apache or nginx, not '$web'" >&2
 	exit 2
 	;;
 esac
@@ -83,11 +87,15 @@ wait_for "ws-daemon (every worker's socket)" all_sockets
 daemon=$!
 wait_for "ws-daemon on $("$bin/ws-daemon" -c "$conf" -g ws_addr)" \
 	ws_listening "$("$bin/ws-daemon" -c "$conf" -g ws_addr)"
-if [ "$web" = apache ]; then
+if [ "$web" = apache ] || [ "$web" = nginx ]; then
 	"$bin/push-api" -c "$conf" -s - &
 	pids="$! $pids"
 	wait_for "push-api" listening "$("$bin/ws-daemon" -c "$conf" -g fcgi_addr)" $!
+fi
+if [ "$web" = apache ]; then
 	apache2 -DFOREGROUND -f "$run/apache.conf" &
+elif [ "$web" = nginx ]; then
+	nginx -e stderr -p "$run/nginx" -c "$run/nginx.conf" &
 else
 	lighttpd -D -f "$run/lighttpd.conf" &
 fi

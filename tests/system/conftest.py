@@ -66,7 +66,8 @@ def port_open(port):
 
 
 class Service:
-    """One ws-daemon and one web server (lighttpd, or Apache with a push-api pool).
+    """One ws-daemon and one web server (lighttpd, or Apache or nginx with a push-api
+    pool).
     HTTP and WebSocket helpers speak to the web server."""
 
     def __init__(self, workdir, web="lighttpd", **overrides):
@@ -93,8 +94,8 @@ class Service:
         self.write_conf()
         self.learn_sockets()
         self.daemon = None
-        self.webserver = None   # lighttpd or apache2
-        self.fcgi_pool = None   # push-api -s (Apache only; lighttpd spawns its own)
+        self.webserver = None   # lighttpd, apache2 or nginx
+        self.fcgi_pool = None   # push-api -s (Apache, nginx; lighttpd spawns its own)
         self.daemon_log = os.path.join(workdir, "daemon.log")
         self.web_log = os.path.join(workdir, f"{web}.log")
 
@@ -185,13 +186,24 @@ class Service:
                            stdout=f, check=True)
         return conf
 
+    def start_pool(self):
+        """push-api's own pool on fcgi_addr (Apache and nginx; lighttpd spawns its own)."""
+        self.fcgi_pool = self._spawn([os.path.join(BIN, "push-api"), "-c", self.conf,
+                                      "-s", "-"], os.path.join(self.dir, "push-api.log"))
+        if not wait_until(lambda: port_open(self.fcgi_port), 30):
+            raise RuntimeError("push-api did not start")
+
     def start_web(self):
         if self.web == "apache":
-            self.fcgi_pool = self._spawn([os.path.join(BIN, "push-api"), "-c", self.conf,
-                                          "-s", "-"], os.path.join(self.dir, "push-api.log"))
-            if not wait_until(lambda: port_open(self.fcgi_port), 30):
-                raise RuntimeError("push-api did not start")
+            self.start_pool()
             argv = ["apache2", "-DFOREGROUND", "-f", self._web_conf("apache-conf.sh")]
+        elif self.web == "nginx":
+            self.start_pool()
+            # One worker, no daemon: nginx is up as soon as it listens (its
+            # prefix, RUN_DIR/nginx, holds the temp directories).
+            conf = self._web_conf("nginx-conf.sh")
+            prefix = os.path.join(self.conf_value("run_dir"), "nginx")
+            argv = ["nginx", "-e", "stderr", "-p", prefix, "-c", conf]
         else:
             argv = ["lighttpd", "-D", "-f", self._web_conf("lighttpd-conf.sh")]
         self.webserver = self._spawn(argv, self.web_log)
@@ -199,8 +211,9 @@ class Service:
             raise RuntimeError(f"{self.web} did not start:\n" + self.read_log(self.web_log))
 
     def stop_web(self):
-        # lighttpd stops its FastCGI children on SIGINT; Apache on SIGTERM.
-        self._stop_proc(self.webserver, signal.SIGTERM if self.web == "apache" else signal.SIGINT)
+        # lighttpd stops its FastCGI children on SIGINT; Apache and nginx on SIGTERM.
+        self._stop_proc(self.webserver,
+                        signal.SIGINT if self.web == "lighttpd" else signal.SIGTERM)
         self.webserver = None
         self._stop_proc(self.fcgi_pool)
         self.fcgi_pool = None
@@ -327,9 +340,9 @@ class Service:
         raise AssertionError(f"{uid} not online with {n} connections")
 
 
-# Every system test runs behind each web server; PUSH_WEB=lighttpd (or apache)
-# narrows that down.
-WEB_SERVERS = [w for w in os.environ.get("PUSH_WEB", "lighttpd,apache").split(",") if w]
+# Every system test runs behind each web server; PUSH_WEB=lighttpd (or apache, or
+# nginx, or a comma-separated list) narrows that down.
+WEB_SERVERS = [w for w in os.environ.get("PUSH_WEB", "lighttpd,apache,nginx").split(",") if w]
 
 
 @pytest.fixture(params=WEB_SERVERS)

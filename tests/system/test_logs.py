@@ -13,10 +13,10 @@ LEVELS = ("error", "warn", "notice", "info", "debug")
 
 
 def push_api_log(svc):
-    """push-api's own log: with Apache the pool's stderr (push-api.log in the service
-    directory); with lighttpd its FastCGI children's stderr, which lighttpd's error
-    log (here its stderr) carries."""
-    if svc.web == "apache":
+    """push-api's own log: with Apache and nginx the pool's stderr (push-api.log in the
+    service directory); with lighttpd its FastCGI children's stderr, which lighttpd's
+    error log (here its stderr) carries."""
+    if svc.web in ("apache", "nginx"):
         return svc.read_log(f"{svc.dir}/push-api.log")
     return "\n".join(line for line in svc.read_log(svc.web_log).splitlines()
                      if " push-api[" in line)
