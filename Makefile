@@ -120,12 +120,15 @@ fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # A clang -Werror build; the whole suite on a gcc --coverage build (which also
-# prints line and branch coverage); again under ASan+UBSan (zero reports
-# required); then a short run of every fuzzer (saved crashers replayed first).
+# prints line and branch coverage), behind lighttpd, Apache and nginx; again under
+# ASan+UBSan (zero reports required) behind lighttpd (push-api spawned by the web
+# server) and nginx (push-api's own pool, as with Apache), which run every line of
+# our C that the third would; then a short run of every fuzzer (saved crashers
+# replayed first).
 test: deps-test
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang WERROR=-Werror all unit
 	@$(MAKE) --no-print-directory coverage
-	@$(MAKE) --no-print-directory SAN=1 test-unit test-system
+	@PUSH_WEB=$${PUSH_WEB:-lighttpd,nginx} $(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5
 
 # Man pages: ws-daemon(8), push-api(8) hand-written; push-service.yaml(5) generated

@@ -76,6 +76,11 @@ include "{TOP}/etc/lighttpd/push-service.conf"
         return path
 
 
+# lighttpd's and Apache's snippets here; nginx's is included in a host's server block
+# by test_nginx.py::test_snippet_under_a_prefix_claims_only_its_paths.
+pytestmark = pytest.mark.parametrize("web", ["lighttpd", "apache"])
+
+
 @pytest.fixture
 def host(web):
     svc = HostService(tempfile.mkdtemp(prefix="push-host."), web)
