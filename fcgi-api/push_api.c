@@ -677,9 +677,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
-		printf("configuration %s is ok\n", conf);
+		char err[CFG_ERR_LEN];
+
+		/* As ws-daemon -t: the files the configuration names must be readable. */
+		rc = cfg_check_files(&a.d.cfg, err, sizeof err);
+		if (rc != 0)
+			log_err("%s", err);
+		else
+			printf("configuration %s is ok\n", conf);
 		api_teardown(&a);
-		return 0;
+		return rc != 0;
 	}
 	if (!sock)
 		return api_serve(0, &a);
