@@ -154,17 +154,43 @@ static int api_get_uid(struct api *a, FCGX_Request *r, size_t *len)
 	return 0;
 }
 
+/* 1 when the request's method is one of `allow` ("GET, HEAD"); otherwise answers
+ * 405 with that Allow header, counts it, and returns 0. */
+static int api_method_ok(struct api *a, FCGX_Request *r, const char *allow)
+{
+	const char *m = api_param(r, "REQUEST_METHOD"), *p = allow;
+	size_t ml = strlen(m);
+
+	while (ml > 0 && (p = strstr(p, m)) != NULL) {
+		if ((p == allow || p[-1] == ' ') && (p[ml] == ',' || p[ml] == '\0'))
+			return 1;
+		p += ml;
+	}
+	api_report(a, 405);
+	api_error_method(r, allow);
+	return 0;
+}
+
+/* Asks every worker for its counters; returns how many answered, *n how many
+ * there are (0: the daemon is not known). */
+static unsigned api_workers_up(struct api *a, uint64_t (*v)[IPC_STATS_N], unsigned char *up,
+			       unsigned *n)
+{
+	unsigned got = 0;
+
+	*n = api_daemon_stats(&a->d, v, up);
+	for (unsigned i = 0; i < *n; i++)
+		got += up[i];
+	return got;
+}
+
 static void api_access(struct api *a, FCGX_Request *r)
 {
-	const char *m = api_param(r, "REQUEST_METHOD");
 	char key[AKEY_MAX_LEN], *body;
 	size_t uid_len, klen, blen = 0;
 
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		api_report(a, 405);
-		api_error_method(r, "GET, HEAD");
+	if (!api_method_ok(a, r, "GET, HEAD"))
 		return;
-	}
 	if (!api_authorized(a, r)) {
 		api_refuse(a, r, 401, "wrong or missing password");
 		return;
@@ -187,16 +213,12 @@ static void api_access(struct api *a, FCGX_Request *r)
 static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *batch,
 			 size_t *blen)
 {
-	const char *m = api_param(r, "REQUEST_METHOD");
 	const char *qs = api_param(r, "QUERY_STRING");
 	char probe[1];
 	size_t plen;
 
-	if (strcmp(m, "POST") != 0) {
-		api_report(a, 405);
-		api_error_method(r, "POST");
+	if (!api_method_ok(a, r, "POST"))
 		return -1;
-	}
 	if (!api_authorized(a, r)) {
 		api_refuse(a, r, 401, "wrong or missing password");
 		return -1;
@@ -434,22 +456,17 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 {
 	static uint64_t v[IPC_WORKERS_MAX][IPC_STATS_N];
 	unsigned char up[IPC_WORKERS_MAX] = { 0 };
-	unsigned n, got = 0;
+	unsigned n, got;
 	size_t len = 0;
 	char *text;
 
-	if (strcmp(api_param(r, "REQUEST_METHOD"), "GET") != 0) {
-		api_report(a, 405);
-		api_error_method(r, "GET");
+	if (!api_method_ok(a, r, "GET"))
 		return;
-	}
 	if (!api_authorized(a, r)) {
 		api_refuse(a, r, 401, "wrong or missing password");
 		return;
 	}
-	n = api_daemon_stats(&a->d, v, up);
-	for (unsigned i = 0; i < n; i++)
-		got += up[i];
+	got = api_workers_up(a, v, up, &n);
 	if (got == 0) {
 		api_error(r, 503, n ? "no push daemon worker answered in time" : a->d.down_why);
 		return;
@@ -468,19 +485,13 @@ static void api_health(struct api *a, FCGX_Request *r)
 {
 	static uint64_t v[IPC_WORKERS_MAX][IPC_STATS_N];
 	unsigned char up[IPC_WORKERS_MAX] = { 0 };
-	unsigned n, got = 0;
+	unsigned n, got;
 	char *body;
 	size_t len = 0;
-	const char *m = api_param(r, "REQUEST_METHOD");
 
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		api_report(a, 405);
-		api_error_method(r, "GET, HEAD");
+	if (!api_method_ok(a, r, "GET, HEAD"))
 		return;
-	}
-	n = api_daemon_stats(&a->d, v, up);
-	for (unsigned i = 0; i < n; i++)
-		got += up[i];
+	got = api_workers_up(a, v, up, &n);
 	if (n == 0 || got < n) {
 		api_error(r, 503, n ? "a push daemon worker is not answering" : a->d.down_why);
 		return;
