@@ -43,9 +43,20 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n):
+    """n distinct free ports: all held at once while picked, so two roles of one
+    service never get the same port (one at a time, the kernel may hand it out twice)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_until(cond, timeout=10.0, step=0.02):
@@ -74,9 +85,7 @@ class Service:
         self.dir = workdir
         os.chmod(workdir, 0o755)  # Apache's workers run as www-data when we are root
         self.web = web
-        self.http_port = free_port()
-        self.ws_port = free_port()
-        self.fcgi_port = free_port()
+        self.http_port, self.ws_port, self.fcgi_port = free_ports(3)
         self.password = overrides.pop("password", PASSWORD)
         self.conf = os.path.join(workdir, "conf.yaml")
         cfg = {
