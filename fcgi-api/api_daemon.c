@@ -20,6 +20,8 @@
 
 /* The configuration travels in one datagram; the worker count has one bound. */
 _Static_assert(IPC_HDR_LEN + CFG_PACK_MAX <= IPC_MAX_DATAGRAM, "CONFIG_REPLY fits a datagram");
+_Static_assert(IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + REQ_UID_MAX + CFG_MESSAGE_MAX <= IPC_MAX_DATAGRAM,
+	       "the largest single push fits one datagram");
 _Static_assert(IPC_WORKERS_MAX == CFG_WORKERS_MAX, "one bound of the worker count");
 
 /* One PUSH datagram of an exchange: its items are order[start..end). */

@@ -34,10 +34,10 @@
 
 struct api {
 	struct api_daemon d;         /* its cfg is the configuration we run */
-	char *body;                  /* body_cap bytes, reused per request */
-	size_t body_cap;
-	char *uid;                   /* uid_cap bytes */
-	size_t uid_cap;
+	/* Sized for the largest values a configuration may set, so an adopted
+	 * configuration never needs them to grow. */
+	char body[CFG_MESSAGE_MAX + 1];
+	char uid[REQ_UID_MAX + 1];
 };
 
 static volatile sig_atomic_t api_stop;
@@ -505,30 +505,6 @@ static void api_health(struct api *a, FCGX_Request *r)
 	free(body);
 }
 
-/* The buffers follow the running limits (an adopted configuration may raise
- * them); grown only between requests, so no view into them moves mid-request. */
-static int api_fit(struct api *a)
-{
-	size_t body = (size_t)a->d.cfg.max_message_bytes + 1, uid = (size_t)a->d.cfg.max_uid_bytes + 1;
-	char *p;
-
-	if (body > a->body_cap) {
-		p = realloc(a->body, body);
-		if (!p)
-			return -1;
-		a->body = p;
-		a->body_cap = body;
-	}
-	if (uid > a->uid_cap) {
-		p = realloc(a->uid, uid);
-		if (!p)
-			return -1;
-		a->uid = p;
-		a->uid_cap = uid;
-	}
-	return 0;
-}
-
 /* Routes on the path's last segment, so the service can sit under any prefix. */
 static void api_route(struct api *a, FCGX_Request *r)
 {
@@ -541,9 +517,7 @@ static void api_route(struct api *a, FCGX_Request *r)
 	int health = n >= 7 && memcmp(uri + n - 7, "/health", 7) == 0;
 
 	api_daemon_keep_up(&a->d, !access);
-	if (api_fit(a) != 0)
-		api_error(r, 500, "out of memory");
-	else if (access)
+	if (access)
 		api_access(a, r);
 	else if (push)
 		api_push(a, r);
@@ -561,10 +535,6 @@ static int api_setup(struct api *a, const char *conf)
 	memset(a, 0, sizeof *a);
 	if (api_daemon_init(&a->d, conf) != 0)
 		return -1;
-	if (api_fit(a) != 0) {
-		log_err("out of memory");
-		return -1;
-	}
 	log_set_level(a->d.cfg.log_level);
 	return 0;
 }
@@ -572,9 +542,6 @@ static int api_setup(struct api *a, const char *conf)
 static void api_teardown(struct api *a)
 {
 	api_daemon_free(&a->d);
-	free(a->body);
-	free(a->uid);
-	a->body = a->uid = NULL;
 }
 
 /* The FastCGI accept loop of one process; fd is the listening socket (0 when

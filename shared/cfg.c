@@ -52,7 +52,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "access_key_ttl", CT_LONG, 0, OFF(access_key_ttl), 1, CFG_TTL_MAX, "60", "access key lifetime, seconds" },
 	{ "key_rotation_grace", CT_LONG, 0, OFF(key_rotation_grace), -1, CFG_TTL_MAX, "-1", "seconds keys of the previous secret stay valid after a reload changes it; -1 = access_key_ttl, 0 = revoke at once" },
 	{ "max_uid_bytes", CT_LONG, 0, OFF(max_uid_bytes), 1, REQ_UID_MAX, "256", "longest uid accepted" },
-	{ "max_message_bytes", CT_LONG, 0, OFF(max_message_bytes), 64, 131072, "65536", "largest /push body" },
+	{ "max_message_bytes", CT_LONG, 0, OFF(max_message_bytes), 64, CFG_MESSAGE_MAX, "65536", "largest /push body" },
 	{ "push_timeout_ms", CT_LONG, 0, OFF(push_timeout_ms), 10, 60000, "2000", "how long /push waits for ws-daemon" },
 	{ "send_queue_max_messages", CT_LONG, 0, OFF(send_queue_max_messages), 1, 1000000, "1024", "per-connection queue, messages" },
 	{ "send_queue_max_bytes", CT_LONG, 0, OFF(send_queue_max_bytes), 1024, 1L << 30, "1048576", "per-connection queue, bytes" },

@@ -17,6 +17,7 @@
 #define CFG_PATH_MAX 1024   /* longest path of conf.yaml itself */
 #define CFG_WORKERS_MAX 64  /* bound of `workers`; the sharding tables are this size */
 #define CFG_TTL_MAX (86400L * 30)
+#define CFG_MESSAGE_MAX 131072 /* bound of max_message_bytes: a /push body fits one datagram */
 /* What cfg_pack writes at most: header, path, text. */
 #define CFG_PACK_MAX (64 + CFG_SECRET_LEN + CFG_PATH_MAX + CFG_TEXT_MAX)
 
