@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "log.h"
@@ -23,6 +24,7 @@ _Static_assert(IPC_HDR_LEN + CFG_PACK_MAX <= IPC_MAX_DATAGRAM, "CONFIG_REPLY fit
 _Static_assert(IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + REQ_UID_MAX + CFG_MESSAGE_MAX <= IPC_MAX_DATAGRAM,
 	       "the largest single push fits one datagram");
 _Static_assert(IPC_WORKERS_MAX == CFG_WORKERS_MAX, "one bound of the worker count");
+_Static_assert(IPC_WORKERS_MAX <= 256, "api_plan keeps a worker index in a byte");
 
 /* One PUSH datagram of an exchange: its items are order[start..end). */
 struct api_dgram {
@@ -102,7 +104,17 @@ static void api_reread_socket(struct api_daemon *d)
 	cfg_free(&f);
 }
 
-/* The daemon's configuration replaces ours by the one reload rule. */
+/* The password's digest, computed once per configuration, not per request. */
+static int api_keep_digest(struct api_daemon *d)
+{
+	unsigned int len = 0;
+
+	return EVP_Digest(d->cfg.password, strlen(d->cfg.password), d->pw_digest, &len,
+			  EVP_sha256(), NULL) == 1 && len == sizeof d->pw_digest ? 0 : -1;
+}
+
+/* The daemon's configuration replaces ours as it does in its workers: rotation
+ * state as the supervisor decided it, restart-only keys ours. */
 static void api_adopt(struct api_daemon *d, const uint8_t *pack, size_t len, uint32_t gen)
 {
 	char err[CFG_ERR_LEN];
@@ -111,7 +123,7 @@ static void api_adopt(struct api_daemon *d, const uint8_t *pack, size_t len, uin
 	if (gen == d->bad_generation)
 		return; /* said once already */
 	if (cfg_unpack(pack, len, &next, err, sizeof err) != 0 ||
-	    cfg_reload(&d->cfg, &next, time(NULL)) < 0) {
+	    cfg_keep_restart_only(&d->cfg, &next, 0) < 0) {
 		log_err("cannot adopt ws-daemon's configuration %08x: %s", gen,
 			err[0] ? err : "out of memory");
 		d->bad_generation = gen;
@@ -120,6 +132,8 @@ static void api_adopt(struct api_daemon *d, const uint8_t *pack, size_t len, uin
 	}
 	cfg_free(&d->cfg);
 	d->cfg = next;
+	if (api_keep_digest(d) != 0)
+		log_err("cannot digest the adopted password: every password is refused");
 	d->serial++;
 	d->followed = 1;
 	log_set_level(d->cfg.log_level);
@@ -216,7 +230,8 @@ int api_daemon_init(struct api_daemon *d, const char *conf_path)
 		log_err("out of memory");
 		return -1;
 	}
-	if (RAND_bytes((unsigned char *)&d->next_req_id, sizeof d->next_req_id) != 1) {
+	if (api_keep_digest(d) != 0 ||
+	    RAND_bytes((unsigned char *)&d->next_req_id, sizeof d->next_req_id) != 1) {
 		log_err("OpenSSL failed to initialise");
 		return -1;
 	}
@@ -281,14 +296,17 @@ static void api_fail(struct api_item *items, const size_t *order, size_t start, 
 static size_t api_plan(const struct api_daemon *d, const struct api_item *items, size_t n,
 		       size_t *order, struct api_dgram *dg)
 {
+	static unsigned char owner[IPC_MAX_ITEMS]; /* each item's worker, hashed once */
 	size_t k = 0, ndg = 0;
 
+	for (size_t i = 0; i < n; i++)
+		owner[i] = (unsigned char)req_uid_shard(items[i].it.uid, items[i].it.uid_len,
+							d->nworkers);
 	for (unsigned w = 0; w < d->nworkers; w++) {
 		size_t start = k;
 
 		for (size_t i = 0; i < n; i++)
-			if (items[i].http == 0 &&
-			    req_uid_shard(items[i].it.uid, items[i].it.uid_len, d->nworkers) == w)
+			if (items[i].http == 0 && owner[i] == w)
 				order[k++] = i;
 		while (start < k) {
 			size_t end = start + 1, size = ipc_push_size(&items[order[start]].it, 1);
@@ -487,9 +505,9 @@ unsigned api_daemon_stats(struct api_daemon *d, uint64_t (*v)[IPC_STATS_N], unsi
 
 void api_daemon_refused(struct api_daemon *d, enum ipc_refusal why)
 {
+	/* Told with the next flush (push-api flushes after every request). */
 	if (d->unreported[why] < UINT32_MAX)
 		d->unreported[why]++;
-	api_daemon_flush(d);
 }
 
 void api_daemon_flush(struct api_daemon *d)

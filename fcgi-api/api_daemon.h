@@ -21,6 +21,7 @@ struct api_daemon {
 	struct cfg cfg;
 	const char *conf_path;       /* argv/env string, lives as long as the process */
 	unsigned serial;             /* grows whenever cfg is replaced */
+	unsigned char pw_digest[32]; /* SHA-256 of cfg.password, kept with cfg */
 	int followed;                /* cfg is (or equals) what a worker handed over */
 	uint32_t bad_generation;     /* a configuration that could not be adopted */
 	long asked_ms;               /* last configuration check */
@@ -78,8 +79,8 @@ void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n);
  * (call api_daemon_keep_up first). */
 unsigned api_daemon_stats(struct api_daemon *d, uint64_t (*v)[IPC_STATS_N], unsigned char *up);
 
-/* Counts a refusal for the daemon's metrics; what cannot be told now (daemon
- * down) is kept and told with the next report that gets through. */
+/* Counts a refusal for the daemon's metrics; api_daemon_flush tells the counts
+ * (after every request), and keeps them while the daemon cannot be told. */
 void api_daemon_refused(struct api_daemon *d, enum ipc_refusal why);
 void api_daemon_flush(struct api_daemon *d);
 

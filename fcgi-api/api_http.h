@@ -5,7 +5,6 @@
 #define PUSH_API_HTTP_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include <fcgiapp.h>
 
@@ -24,7 +23,6 @@ void api_error(FCGX_Request *r, int status, const char *reason);
 /* Same, with an Allow header for 405. */
 void api_error_method(FCGX_Request *r, const char *allow);
 
-/* What became of one message of a batch /push. */
 /* A FastCGI parameter, or "" when absent. The pointer is the request's. */
 const char *api_param(FCGX_Request *r, const char *name);
 

@@ -59,11 +59,11 @@ static int api_digest(const char *s, size_t n, unsigned char out[32])
 /* Fixed-length compare of digests: the time taken says nothing about the password. */
 static int api_password_ok(const struct api *a, const char *pw, size_t n)
 {
-	const char *want = a->d.cfg.password;
-	unsigned char d1[32], d2[32];
+	unsigned char d1[sizeof a->d.pw_digest];
 
-	return n > 0 && api_digest(pw, n, d1) == 0 && api_digest(want, strlen(want), d2) == 0 &&
-	       CRYPTO_memcmp(d1, d2, sizeof d1) == 0;
+	/* An all-zero digest (adoption could not digest) matches no password. */
+	return n > 0 && api_digest(pw, n, d1) == 0 &&
+	       CRYPTO_memcmp(d1, a->d.pw_digest, sizeof d1) == 0;
 }
 
 /* The password may come as ?password= (the seed's clients) or as a Bearer token. */
@@ -171,14 +171,16 @@ static int api_method_ok(struct api *a, FCGX_Request *r, const char *allow)
 	return 0;
 }
 
-/* Asks every worker for its counters; returns how many answered, *n how many
- * there are (0: the daemon is not known). */
-static unsigned api_workers_up(struct api *a, uint64_t (*v)[IPC_STATS_N], unsigned char *up,
-			       unsigned *n)
+/* Every worker's counters from the last scrape (/metrics, /health). */
+static uint64_t api_stats[IPC_WORKERS_MAX][IPC_STATS_N];
+
+/* Asks every worker for its counters (into api_stats); returns how many
+ * answered, *n how many there are (0: the daemon is not known). */
+static unsigned api_workers_up(struct api *a, unsigned char *up, unsigned *n)
 {
 	unsigned got = 0;
 
-	*n = api_daemon_stats(&a->d, v, up);
+	*n = api_daemon_stats(&a->d, api_stats, up);
 	for (unsigned i = 0; i < *n; i++)
 		got += up[i];
 	return got;
@@ -454,7 +456,6 @@ static void api_push(struct api *a, FCGX_Request *r)
  * time; 503 only when none did. Password required. */
 static void api_metrics(struct api *a, FCGX_Request *r)
 {
-	static uint64_t v[IPC_WORKERS_MAX][IPC_STATS_N];
 	unsigned char up[IPC_WORKERS_MAX] = { 0 };
 	unsigned n, got;
 	size_t len = 0;
@@ -466,12 +467,12 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 		api_refuse(a, r, 401, "wrong or missing password");
 		return;
 	}
-	got = api_workers_up(a, v, up, &n);
+	got = api_workers_up(a, up, &n);
 	if (got == 0) {
 		api_error(r, 503, n ? "no push daemon worker answered in time" : a->d.down_why);
 		return;
 	}
-	text = api_metrics_format((const uint64_t(*)[IPC_STATS_N])v, up, n, &len);
+	text = api_metrics_format((const uint64_t(*)[IPC_STATS_N])api_stats, up, n, &len);
 	if (text)
 		api_respond_typed(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	else
@@ -483,7 +484,6 @@ static void api_metrics(struct api *a, FCGX_Request *r)
  * every ws-daemon worker answers in time, 503 otherwise. */
 static void api_health(struct api *a, FCGX_Request *r)
 {
-	static uint64_t v[IPC_WORKERS_MAX][IPC_STATS_N];
 	unsigned char up[IPC_WORKERS_MAX] = { 0 };
 	unsigned n, got;
 	char *body;
@@ -491,7 +491,7 @@ static void api_health(struct api *a, FCGX_Request *r)
 
 	if (!api_method_ok(a, r, "GET, HEAD"))
 		return;
-	got = api_workers_up(a, v, up, &n);
+	got = api_workers_up(a, up, &n);
 	if (n == 0 || got < n) {
 		api_error(r, 503, n ? "a push daemon worker is not answering" : a->d.down_why);
 		return;
@@ -516,7 +516,9 @@ static void api_route(struct api *a, FCGX_Request *r)
 	int access = n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0;
 	int health = n >= 7 && memcmp(uri + n - 7, "/health", 7) == 0;
 
-	api_daemon_keep_up(&a->d, !access);
+	/* Only the service's own paths wait for the daemon: a 404 never does. */
+	if (access || push || metrics || health)
+		api_daemon_keep_up(&a->d, !access);
 	if (access)
 		api_access(a, r);
 	else if (push)

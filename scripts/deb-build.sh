@@ -15,7 +15,7 @@ cd "$top"
 scripts/deps.sh deb
 
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
-upstream=$(dpkg-parsechangelog -l debian/changelog -S Version | sed 's/-[^-]*$//')
+upstream=${version%-*}
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 deb="$out/push-service_${version}_${arch}.deb"
 

@@ -82,11 +82,11 @@ all_sockets() {
 }
 
 "$bin/ws-daemon" -c "$conf" &
-pids="$!"
-wait_for "ws-daemon (every worker's socket)" all_sockets
 daemon=$!
-wait_for "ws-daemon on $("$bin/ws-daemon" -c "$conf" -g ws_addr)" \
-	ws_listening "$("$bin/ws-daemon" -c "$conf" -g ws_addr)"
+pids="$daemon"
+ws_addr=$("$bin/ws-daemon" -c "$conf" -g ws_addr)
+wait_for "ws-daemon (every worker's socket)" all_sockets
+wait_for "ws-daemon on $ws_addr" ws_listening "$ws_addr"
 if [ "$web" = apache ] || [ "$web" = nginx ]; then
 	"$bin/push-api" -c "$conf" -s - &
 	pids="$! $pids"

@@ -79,7 +79,8 @@ int cfg_load_text(const char *path, const char *text, size_t len, struct cfg *ou
 		  size_t err_len);
 
 /*
- * The one reload rule, for every process: `next` (freshly loaded) takes over
+ * The reload rule, applied where a file is read (ws-daemon's supervisor): `next`
+ * (freshly loaded) takes over
  * from `cur`, except keys flagged restart-only, which keep cur's values (each
  * one that differs is logged as a warning). When the signing secret changes,
  * cur's secret stays valid for key_rotation_grace seconds from now (default:
@@ -88,9 +89,10 @@ int cfg_load_text(const char *path, const char *text, size_t len, struct cfg *ou
  */
 int cfg_reload(const struct cfg *cur, struct cfg *next, time_t now);
 
-/* The restart-only half of cfg_reload, for a process handed a configuration
- * whose rotation state is already decided (a worker; see cfg_unpack). Logs
- * the keys kept when `warn`; returns how many, -1 on out of memory. */
+/* The restart-only half of cfg_reload, for every process handed a configuration
+ * whose rotation state the supervisor already decided (its workers, push-api;
+ * see cfg_unpack). Logs the keys kept when `warn`; returns how many, -1 on out
+ * of memory. */
 int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next, int warn);
 
 /* The configuration as one message for another process: path, text and the

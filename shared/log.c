@@ -64,9 +64,12 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (log_journal < 0)
 		log_journal = log_to_journal();
 	if (log_journal) {
-		/* The journal stamps time and pid itself; "<N>" sets the priority,
-		 * so `journalctl -p warning` finds warnings and errors. */
-		r = snprintf(line, sizeof line, "<%d>%s: ", log_syslog_prio[level], log_names[level]);
+		/* The journal stamps the time; "<N>" sets the priority, so
+		 * `journalctl -p warning` finds warnings and errors. The pid stays in
+		 * the text: workers share the supervisor's stream, which the journal
+		 * tags with the supervisor's pid. */
+		r = snprintf(line, sizeof line, "<%d>%s: [pid %ld] ", log_syslog_prio[level],
+			     log_names[level], (long)getpid());
 	} else {
 		if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || !gmtime_r(&ts.tv_sec, &tm))
 			memset(&tm, 0, sizeof tm);

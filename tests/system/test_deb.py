@@ -29,7 +29,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TOP, free_port, port_open, wait_until
+from conftest import TOP, free_port, is_error_body, port_open, wait_until
 
 PKG = "push-service"
 CONF = "/etc/push-service/conf.yaml"
@@ -268,11 +268,11 @@ def get(port, path):
 
 
 def is_json_error(body):
+    """The service's JSON error shape (conftest.is_error_body) in a raw body."""
     try:
-        data = json.loads(body)
+        return is_error_body(json.loads(body))
     except ValueError:
         return False
-    return isinstance(data, dict) and data.get("topic") == "error"
 
 
 def check_host_untouched(port):

@@ -13,8 +13,8 @@ import time
 import pytest
 import websockets
 
-from conftest import (BIN, assert_serving, raw_exchange, is_error_body, push_until_delivered,
-                      recv_json, wait_until)
+from conftest import (BIN, assert_serving, free_port, raw_exchange, is_error_body,
+                      push_until_delivered, recv_json, wait_until)
 
 
 def listening_on(pgid, port):
@@ -84,10 +84,7 @@ def test_second_daemon_on_same_socket_is_refused(make_service):
     keeps its socket."""
     svc = make_service()
     other = os.path.join(svc.dir, "other.yaml")
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    free = port.getsockname()[1]
-    port.close()
+    free = free_port()
     with open(other, "w") as f:
         f.write(f"password: x\nws_addr: 127.0.0.1:{free}\nipc_socket: {svc.sock}\n"
                 "workers: 1\n")

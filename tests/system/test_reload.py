@@ -12,15 +12,7 @@ import time
 import websockets
 
 from conftest import is_error_body, push_until_delivered, recv_json, wait_until
-
-
-def uid_shard(uid, n):
-    """shared/req.c req_uid_shard: FNV-1a 64 modulo the worker count."""
-    h = 1469598103934665603
-    for b in uid.encode():
-        h ^= b
-        h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return 0 if n <= 1 else h % n
+from test_workers import shard
 
 
 def worker_pid(svc, index):
@@ -122,7 +114,7 @@ def test_respawned_worker_runs_the_reloaded_config(make_service):
     """Finding: a worker restarted after a crash ran the start-up config, so in its
     shard keys of the old secret worked again and new keys failed."""
     svc = make_service(password="pw", workers=2, key_secret="first", key_rotation_grace=0)
-    uid = next(u for u in (f"user-{i}" for i in range(100)) if uid_shard(u, 2) == 1)
+    uid = next(u for u in (f"user-{i}" for i in range(100)) if shard(u, 2) == 1)
 
     async def go():
         old = svc.access(uid)
