@@ -385,18 +385,24 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
  * lws_close_reason()"). The peer's answering Close then ends the connection in
  * wsd_conn_peer_closed; a peer that never answers is dropped by the timeout.
  */
-static int wsd_conn_send_close(struct wsd_conn *c)
+int wsd_conn_write_close(struct wsd_conn *c, uint16_t code, const char *reason)
 {
 	unsigned char buf[LWS_PRE + 2 + WSD_CLOSE_REASON_MAX];
-	size_t rl = strlen(c->close_reason);
+	size_t rl = strlen(reason);
 
 	if (rl > WSD_CLOSE_REASON_MAX)
 		rl = WSD_CLOSE_REASON_MAX;
-	buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
-	buf[LWS_PRE + 1] = (unsigned char)c->close_code;
-	memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
+	buf[LWS_PRE] = (unsigned char)(code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)code;
+	memcpy(buf + LWS_PRE + 2, reason, rl);
 	c->close_sent = 1;
-	if (wsd_write(c, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_LWS_WRITE_CLOSE) < 0)
+	return wsd_write(c, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_LWS_WRITE_CLOSE) < 0
+		       ? -1 : 0;
+}
+
+static int wsd_conn_send_close(struct wsd_conn *c)
+{
+	if (wsd_conn_write_close(c, c->close_code, c->close_reason) != 0)
 		return -1;
 	/* The send bound is met; now the peer's answer has its own. */
 	wsd_alive_closing(c, WSD_CONN_CLOSE_ACK_SECS);

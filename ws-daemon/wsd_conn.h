@@ -110,4 +110,8 @@ int wsd_conn_writeable(struct wsd_conn *c);
  * Close, 0 to let lws echo a peer-initiated one. */
 int wsd_conn_peer_closed(struct wsd_conn *c, uint16_t code);
 
+/* Writes a Close frame (reason cut to what a control frame holds) now, from a
+ * callback of c's; -1 when lws could not take it. */
+int wsd_conn_write_close(struct wsd_conn *c, uint16_t code, const char *reason);
+
 #endif

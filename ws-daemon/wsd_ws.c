@@ -17,8 +17,6 @@
 
 #define WSD_WS_MAX_CLIENT_MSG 4096 /* clients have nothing to say but heartbeats */
 
-#define WSD_WS_LWS_WRITE_CLOSE 4   /* lws's private LWS_WRITE_CLOSE, as wsd_conn.c */
-#define WSD_WS_CLOSE_REASON_MAX 123 /* RFC 6455 5.5: control payload <= 125 bytes */
 /* Once lws starts closing, the TCP connection goes after this long at most; lws
  * 4.1 would wait 5 s for a Close the peer may already have sent. */
 #define WSD_WS_CLOSE_FLUSH_MS 250
@@ -202,20 +200,6 @@ static int wsd_close_code_ok(unsigned code)
 	       (code >= 3000 && code <= 4999);
 }
 
-static void wsd_write_close(struct lws *wsi, uint16_t code, const char *reason)
-{
-	unsigned char buf[LWS_PRE + 2 + WSD_WS_CLOSE_REASON_MAX];
-	size_t rl = strlen(reason);
-
-	if (rl > WSD_WS_CLOSE_REASON_MAX)
-		rl = WSD_WS_CLOSE_REASON_MAX;
-	buf[LWS_PRE] = (unsigned char)(code >> 8);
-	buf[LWS_PRE + 1] = (unsigned char)code;
-	memcpy(buf + LWS_PRE + 2, reason, rl);
-	if (lws_write(wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)WSD_WS_LWS_WRITE_CLOSE) < 0)
-		log_debug("could not send Close %u: the connection is going anyway", code);
-}
-
 /*
  * The peer's Close (payload p[0..len)). A valid one is echoed by lws. An invalid
  * one (RFC 6455 5.5.1: 1 byte, 7.4: bad code, 5.5.1: reason not UTF-8) gets our
@@ -242,7 +226,8 @@ static int wsd_peer_close(struct wsd_conn *c, const unsigned char *p, size_t len
 		return wsd_conn_peer_closed(c, theirs);
 	(void)wsd_conn_peer_closed(c, code); /* leaves the table; the answer is ours */
 	LOG_LIMITED(LOG_LVL_INFO, "protocol error from a client: %s", why);
-	wsd_write_close(c->wsi, code, why);
+	if (wsd_conn_write_close(c, code, why) != 0)
+		log_debug("could not send Close %u: the connection is going anyway", code);
 	return -1;
 }
 
