@@ -6,10 +6,11 @@
 
 #include <stddef.h>
 
+#include "akey.h"
 #include "req.h"
 
 #define HS_HEAD_MAX 8192        /* request line + headers + blank line; beyond: 431 */
-#define HS_KEY_MAX 512          /* decoded access_key; keys are ~100 bytes */
+#define HS_KEY_MAX (AKEY_MAX_LEN - 1) /* decoded access_key: a longer one is no key */
 #define HS_HOST_MAX 255         /* Host header value, as DNS names are bounded */
 #define HS_XFF_MAX 127          /* X-Forwarded-For kept for logs (truncated) */
 #define HS_WSKEY_LEN 24         /* Sec-WebSocket-Key: base64 of 16 bytes */
