@@ -15,9 +15,12 @@
  *                 does not check, e.g. a benchmark tool); in a reply, the worker's.
  *     workers, index: in a reply, the worker count of the daemon and the worker's
  *                 number (index < workers); 0, 0 in a request.
- *   PUSH item:         uid_len u16 | topic_len u32 | contents_len u32 |
+ *   PUSH item:         uid_len u16 | flags u16 | topic_len u32 | contents_len u32 |
  *                      uid | topic JSON | contents JSON
- *   PUSH_REPLY item:   delivered u32 | status u32 | number u64
+ *                      flags: IPC_F_* (unknown bits are an error)
+ *   PUSH_REPLY item:   delivered u32 | status u32 | number u64 | acked u32
+ *     A PUSH carrying an IPC_F_ACK item may be answered late: once every such
+ *     item was acknowledged, or IPC_ACK_WAIT_MS(push_timeout_ms) after arrival.
  *   STATS:             no items; answered by STATS_REPLY
  *   STATS_REPLY:       count = IPC_STATS_N items of u64 (enum ipc_stat)
  *   REPORT:            count = IPC_R_COUNT items of u32: refusals per enum ipc_refusal
@@ -29,10 +32,10 @@
  * A receiver answers an unknown type or version with an ERROR reply; a new
  * version changes IPC_VERSION (the STATS_REPLY layout is part of it).
  */
-#define IPC_VERSION 2
+#define IPC_VERSION 3
 #define IPC_HDR_LEN 20
-#define IPC_PUSH_ITEM_HDR 10
-#define IPC_REPLY_ITEM_LEN 16
+#define IPC_PUSH_ITEM_HDR 12
+#define IPC_REPLY_ITEM_LEN 20
 #define IPC_STAT_LEN 8
 #define IPC_REPORT_ITEM_LEN 4
 #define IPC_MAX_ITEMS 1024
@@ -73,7 +76,18 @@ enum ipc_status {
 	IPC_S_REFUSED = 2,      /* item invalid (e.g. uid rule) */
 	IPC_S_WRONG_WORKER = 3, /* another worker owns the uid; nothing delivered */
 	IPC_S_STALE = 4,        /* sent under another configuration generation; nothing delivered */
+	IPC_S_STORED = 5,       /* uid has no connection; kept in its history (offline_messages) */
+	IPC_S_BUSY = 6,         /* too many pushes wait for an acknowledgement; nothing delivered */
 };
+
+/* PUSH item flags. */
+#define IPC_F_ACK 0x0001u       /* answer once a connection acknowledged the message */
+#define IPC_F_KNOWN IPC_F_ACK
+
+/* How long a worker holds the answer of an IPC_F_ACK push: the push's own
+ * timeout, counted from when the worker delivered it. The sender waits for the
+ * datagram's queueing bound plus this (plus its grace). */
+#define IPC_ACK_WAIT_MS(push_timeout_ms) (push_timeout_ms)
 
 /* STATS_REPLY: one u64 per entry, in this order. Gauges first: the sum over
  * workers is the daemon's value, except uptime (the largest). */
@@ -99,6 +113,19 @@ enum ipc_stat {
 	IPC_ST_IPC_ERRORS,
 	IPC_ST_CLOSE_RESETS,      /* closing connections reset at their bound */
 	IPC_ST_WS_HANDSHAKE_REFUSED, /* handshakes refused with an HTTP error */
+	IPC_ST_HISTORY_UIDS,      /* gauge: uids with a stream (connected or retained) */
+	IPC_ST_HISTORY_MESSAGES,  /* gauge: messages retained */
+	IPC_ST_HISTORY_BYTES,     /* gauge: bytes the history holds (frames + bookkeeping) */
+	IPC_ST_ACK_WAITING,       /* gauge: pushes waiting for an acknowledgement */
+	IPC_ST_PUSHES_STORED,     /* kept for a uid with no connection */
+	IPC_ST_PUSHES_BUSY,       /* refused: too many waiting for acknowledgements */
+	IPC_ST_HISTORY_EVICTED,   /* retained messages dropped before their age (bounds) */
+	IPC_ST_RESUMES,           /* connections that asked for a position */
+	IPC_ST_RESUMES_GAP,       /* ... and were told some messages are gone */
+	IPC_ST_REPLAYED,          /* messages sent again from history */
+	IPC_ST_ACKS,              /* acknowledgements received that moved a position */
+	IPC_ST_ACK_WAITS_ACKED,   /* ack-waiting pushes answered acknowledged */
+	IPC_ST_ACK_WAITS_TIMEOUT, /* ... answered at the timeout, unacknowledged */
 	IPC_ST_API_REFUSED,       /* IPC_R_COUNT entries, by enum ipc_refusal */
 	IPC_STATS_N = IPC_ST_API_REFUSED + IPC_R_COUNT
 };
@@ -121,6 +148,7 @@ struct ipc_hdr {
 struct ipc_push_item {
 	const char *uid;
 	size_t uid_len;
+	uint16_t flags;  /* IPC_F_* */
 	const char *topic;
 	size_t topic_len;
 	const char *contents;
@@ -131,6 +159,7 @@ struct ipc_result {
 	uint32_t delivered;
 	uint32_t status; /* enum ipc_status */
 	uint64_t number; /* per-uid sequence number given to the message; 0 if none */
+	uint32_t acked;  /* IPC_F_ACK items: 1 when a connection acknowledged it */
 };
 
 /*

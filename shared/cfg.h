@@ -50,6 +50,12 @@ struct cfg {
 	long fcgi_procs;               /* FastCGI processes the web server spawns */
 	long workers;                  /* ws-daemon worker processes */
 	long key_rotation_grace;       /* seconds; -1 = access_key_ttl */
+	long history_size;             /* messages kept per uid; 0 = no history */
+	long history_bytes;            /* bytes of frames kept per uid */
+	long history_ttl;              /* seconds a message is kept */
+	long history_memory;           /* bytes all histories of the daemon may hold */
+	int offline_messages;          /* keep pushes to a uid with no connection */
+	long ack_waiters_max;          /* pushes of the daemon waiting for an ack at once */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid
