@@ -4,6 +4,8 @@
 #include "wsd_conn.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 #include "siphash.h"
 #include "wmsg.h"
 #include "wsd_alive.h"
+#include "wsd_engine.h"
 #include "wsd_stats.h"
 
 /*
@@ -31,20 +34,11 @@ static uint8_t wsd_uid_key[SIPHASH_KEY_BYTES];
 #define WSD_CLOSE_REASON_MAX 123    /* RFC 6455: control payload <= 125 */
 #define WSD_FRAME_HEAD_MAX 10       /* an unmasked server frame header, 64-bit length */
 
-/* One encoded WebSocket text frame, LWS_PRE headroom before data. Allocated by
- * wsd_msg_new with refs = 1; every queue holding it owns one reference;
- * wsd_msg_unref frees it when the last goes. */
-struct wsd_msg {
-	size_t refs;
-	size_t len;
-	unsigned char buf[]; /* LWS_PRE + len bytes */
-};
-
 struct wsd_user {
 	UT_hash_handle hh;
 	struct wsd_conn *conns;
 	size_t nconns;
-	uint64_t seq;        /* last number given; restarts when the uid goes offline */
+	struct wsd_stream *stream; /* held while the uid has a connection here */
 	size_t uid_len;
 	char uid[];          /* uid_len bytes + NUL; the hash key */
 };
@@ -108,26 +102,6 @@ static int wsd_write(struct wsd_conn *c, unsigned char *p, size_t len, enum lws_
 	return n;
 }
 
-static struct wsd_msg *wsd_msg_new(size_t len)
-{
-	struct wsd_msg *m;
-
-	if (len > SIZE_MAX - sizeof *m - LWS_PRE)
-		return NULL;
-	m = malloc(sizeof *m + LWS_PRE + len);
-	if (!m)
-		return NULL;
-	m->refs = 1;
-	m->len = len;
-	return m;
-}
-
-static void wsd_msg_unref(struct wsd_msg *m)
-{
-	if (m && --m->refs == 0)
-		free(m);
-}
-
 static void wsd_queue_clear(struct wsd_conn *c)
 {
 	while (c->count) {
@@ -176,7 +150,7 @@ static int wsd_enqueue(struct wsd_conn *c, struct wsd_msg *m)
 	c->count++;
 	c->queued_bytes += m->len;
 	wsd_queued_total += m->len;
-	m->refs++;
+	wsd_msg_ref(m);
 	/* Fails only for a wsi lws is already closing; CLOSED will clean up. */
 	(void)lws_callback_on_writable(c->wsi);
 	return 0;
@@ -221,6 +195,11 @@ int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 		u = calloc(1, sizeof *u + uid_len + 1);
 		if (!u)
 			return -1;
+		u->stream = wsd_engine_hold(uid, uid_len);
+		if (!u->stream) {
+			free(u);
+			return -1;
+		}
 		memcpy(u->uid, uid, uid_len);
 		u->uid_len = uid_len;
 		HASH_ADD_KEYPTR(hh, wsd_users, u->uid, u->uid_len, u);
@@ -261,6 +240,7 @@ static void wsd_conn_detach(struct wsd_conn *c)
 		 (double)((uint64_t)(lws_now_usecs() / 1000) - c->opened_ms) / 1000.0, u->nconns);
 	if (u->nconns == 0) {
 		HASH_DELETE(hh, wsd_users, u);
+		wsd_engine_unhold(u->stream);
 		free(u);
 		wsd_nusers--;
 	}
@@ -321,20 +301,43 @@ void wsd_conn_close_all(uint16_t code, const char *reason)
 int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 			     uint16_t code, const char *reason)
 {
-	struct wsd_msg *m = wsd_msg_new(len);
+	struct wsd_msg *m;
 	int rc;
 
+	if (c->state != WSD_CONN_NEW && c->state != WSD_CONN_OPEN)
+		return -1;
+	m = wsd_msg_copy(json, len);
 	if (!m)
 		return -1;
-	if (c->state != WSD_CONN_NEW && c->state != WSD_CONN_OPEN) {
-		wsd_msg_unref(m);
-		return -1;
-	}
-	memcpy(m->buf + LWS_PRE, json, len);
 	rc = wsd_enqueue(c, m);
 	wsd_msg_unref(m);
 	wsd_conn_mark_closing(c, code, reason);
 	return rc;
+}
+
+/* The uid has no connection here: kept for its next one when offline delivery
+ * is on, else the seed's "not online". */
+static void wsd_conn_push_offline(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	struct wsd_stream *s;
+	struct wsd_msg *m;
+	int kept = 0;
+
+	res->status = IPC_S_OFFLINE;
+	if (!wsd_engine_keeps_offline())
+		return;
+	s = wsd_engine_find(it->uid, it->uid_len, 1);
+	m = s ? wsd_engine_publish(s, it, &kept) : NULL;
+	if (!m) {
+		log_err("out of memory keeping a message for an offline uid");
+		res->status = IPC_S_REFUSED;
+		return;
+	}
+	if (kept) {
+		res->status = IPC_S_STORED;
+		res->number = m->number;
+	}
+	wsd_msg_unref(m);
 }
 
 void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
@@ -343,24 +346,21 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 	struct wsd_conn *c, *next;
 	struct wsd_msg *m;
 	enum wsd_sent sent;
-	size_t cap;
+	int kept;
 
 	memset(res, 0, sizeof *res);
 	HASH_FIND(hh, wsd_users, it->uid, it->uid_len, u);
 	if (!u) {
-		res->status = IPC_S_OFFLINE;
+		wsd_conn_push_offline(it, res);
 		return;
 	}
-	cap = wmsg_frame_max(it->topic_len, it->contents_len);
-	m = cap == SIZE_MAX ? NULL : wsd_msg_new(cap);
+	m = wsd_engine_publish(u->stream, it, &kept);
 	if (!m) {
-		log_err("out of memory building a frame of %zu bytes", cap);
+		log_err("out of memory building a frame for uid %.*s", (int)it->uid_len, it->uid);
 		res->status = IPC_S_REFUSED;
 		return;
 	}
-	res->number = ++u->seq;
-	m->len = wmsg_frame_write((char *)m->buf + LWS_PRE, cap, it->topic, it->topic_len,
-				  res->number, it->contents, it->contents_len);
+	res->number = m->number;
 	for (c = u->conns; c; c = next) {
 		next = c->next; /* a full queue detaches c, and may free u with it */
 		sent = wsd_deliver(c, m);
@@ -376,6 +376,99 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 	}
 	wsd_msg_unref(m);
 	res->status = res->delivered ? IPC_S_DELIVERED : IPC_S_OFFLINE;
+}
+
+/* wsd_engine_range's callback: one retained frame to the resuming connection. */
+static int wsd_conn_replay_one(struct wsd_msg *m, void *arg)
+{
+	struct wsd_conn *c = arg;
+
+	if (wsd_deliver(c, m) != WSD_SENT)
+		return -1;
+	wsd_stats.replayed++;
+	return 0;
+}
+
+/* Where the replay starts: *after, and whether the client's position is valid
+ * in the stream as it is (same epoch, not ahead of it). */
+static int wsd_conn_resume_from(const struct wsd_resume *r, const struct wsd_position *p,
+				uint64_t *after)
+{
+	int same = !r->has_epoch || r->epoch == p->epoch;
+
+	switch (r->kind) {
+	case WSD_RESUME_NOW:
+		*after = p->last;
+		return 1;
+	case WSD_RESUME_ACKED:
+		*after = p->acked;
+		return same;
+	case WSD_RESUME_NUMBER:
+		if (same && r->since <= p->last) {
+			*after = r->since;
+			return 1;
+		}
+		break;
+	default:
+		break;
+	}
+	*after = 0; /* a void position: everything the stream still has */
+	return 0;
+}
+
+int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
+{
+	struct wsd_position p;
+	uint64_t after, first;
+	int valid, recovered, n;
+	char json[WSD_CONN_POSITION_MAX];
+	struct wsd_msg *m;
+
+	if (!c->user || r->kind == WSD_RESUME_NONE)
+		return 0;
+	wsd_engine_position(c->user->stream, &p);
+	valid = wsd_conn_resume_from(r, &p, &after);
+	first = wsd_engine_first(c->user->stream, after);
+	recovered = valid && first == after + 1;
+	n = snprintf(json, sizeof json,
+		     "{\"control\":\"position\",\"epoch\":\"%016" PRIx64 "\",\"last\":%" PRIu64
+		     ",\"acked\":%" PRIu64 ",\"recovered\":%s,\"first\":%" PRIu64 "}",
+		     p.epoch, p.last, p.acked, recovered ? "true" : "false", first);
+	m = n > 0 && (size_t)n < sizeof json ? wsd_msg_copy(json, (size_t)n) : NULL;
+	if (!m)
+		return -1;
+	wsd_stats.resumes++;
+	if (!recovered)
+		wsd_stats.resume_gaps++;
+	n = wsd_deliver(c, m) == WSD_SENT ? 0 : -1;
+	wsd_msg_unref(m);
+	if (n == 0)
+		n = wsd_engine_range(c->user->stream, after, wsd_conn_replay_one, c);
+	return n;
+}
+
+int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p)
+{
+	if (!c->user || !wsd_engine_ack(c->user->stream, number))
+		return 0;
+	wsd_stats.acks++;
+	wsd_engine_position(c->user->stream, p);
+	return 1;
+}
+
+int wsd_conn_send(struct wsd_conn *c, const char *json, size_t len)
+{
+	struct wsd_msg *m;
+	int rc;
+
+	if (c->state != WSD_CONN_OPEN)
+		return -1;
+	m = wsd_msg_copy(json, len);
+	if (!m)
+		return -1;
+	rc = wsd_deliver(c, m) == WSD_SENT ? 0 : -1;
+	wsd_msg_unref(m);
+	return rc;
 }
 
 /*

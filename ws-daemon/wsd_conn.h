@@ -10,10 +10,8 @@
 #include <libwebsockets.h>
 
 #include "ipc.h"
-
-/* An encoded frame shared by the queues of all its recipients (refcounted,
- * private to wsd_conn.c). */
-struct wsd_msg;
+#include "wsd_engine.h"
+#include "wsd_msg.h"
 
 struct wsd_user;
 
@@ -84,6 +82,34 @@ void wsd_conn_release(struct wsd_conn *c);
 /* Queues one text frame built from pre-serialised parts to every connection of
  * uid and fills *res (delivered count, status, number). */
 void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res);
+
+/* Where a connection asked to start (the handshake's since/epoch). */
+enum wsd_resume_kind { WSD_RESUME_NONE = 0, WSD_RESUME_NUMBER, WSD_RESUME_ACKED, WSD_RESUME_NOW };
+struct wsd_resume {
+	uint8_t kind;        /* enum wsd_resume_kind */
+	uint8_t has_epoch;
+	uint64_t since;      /* WSD_RESUME_NUMBER: the last number the client saw */
+	uint64_t epoch;      /* the epoch that number belongs to */
+};
+
+/* The position control frame, with every number at its widest. */
+#define WSD_CONN_POSITION_MAX 192
+
+/*
+ * Right after attach, for a connection that gave a position: sends the
+ * position control frame, then every retained message after the position (or
+ * after the uid's acknowledged one), before anything published later. Nothing
+ * for WSD_RESUME_NONE: the wave-1 stream. -1 when it could not all be queued.
+ */
+int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r);
+
+/* The client acknowledged `number`: 1 (and the new position in *p) when the
+ * uid's acknowledged position moved. */
+int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p);
+
+/* Sends a one-off frame (a control frame) in order with the rest; -1 when it
+ * cannot be queued. */
+int wsd_conn_send(struct wsd_conn *c, const char *json, size_t len);
 
 /* Queues a one-off frame (e.g. an error) then closes with code after it is sent. */
 int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,

@@ -17,7 +17,9 @@
 #include "log.h"
 #include "req.h"
 #include "wmsg.h"
+#include "wsd_ackwait.h"
 #include "wsd_conn.h"
+#include "wsd_engine.h"
 #include "wsd_stats.h"
 
 #define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
@@ -35,6 +37,8 @@ static uint8_t wsd_tx[IPC_MAX_DATAGRAM]; /* any reply, CONFIG_REPLY the largest 
 static lws_usec_t wsd_started_us;
 static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
 static struct ipc_result wsd_results[IPC_MAX_ITEMS];
+static uint64_t wsd_epochs[IPC_MAX_ITEMS];   /* of items that wait for an ack */
+static size_t wsd_ack_items;                 /* such items in the datagram at hand */
 
 /* What wsd_ipc_use copied from the configuration. */
 static struct {
@@ -57,6 +61,9 @@ void wsd_ipc_use(const struct cfg *c, unsigned index)
 	wsd_run.workers = (uint16_t)(c->workers < 1 ? 1 : c->workers);
 	wsd_run.index = (uint16_t)(index < wsd_run.workers ? index : 0);
 	wsd_run.packed_len = cfg_pack(c, wsd_run.packed, sizeof wsd_run.packed);
+	/* ack_waiters_max is the daemon's: each worker takes its share. */
+	wsd_ackwait_use((size_t)c->ack_waiters_max / wsd_run.workers,
+			IPC_ACK_WAIT_MS(c->push_timeout_ms));
 	if (wsd_run.packed_len == 0)
 		log_err("ipc: the configuration cannot be handed to push-api (too large?)");
 }
@@ -89,7 +96,20 @@ static void wsd_ipc_refuse(struct ipc_result *res, uint32_t status)
 	res->status = status;
 }
 
-static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
+/* The epoch a just-published message belongs to: an acknowledgement counts
+ * for it only in that epoch. */
+static uint64_t wsd_ipc_epoch(const struct ipc_push_item *it)
+{
+	struct wsd_stream *st = wsd_engine_find(it->uid, it->uid_len, 0);
+	struct wsd_position p = { 0 };
+
+	if (st)
+		wsd_engine_position(st, &p);
+	return p.epoch;
+}
+
+static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res,
+			 uint64_t *epoch)
 {
 	/* One routing truth: the uid's owner is the same function everywhere. */
 	if (req_uid_shard(it->uid, it->uid_len, wsd_run.workers) != wsd_run.index) {
@@ -104,16 +124,40 @@ static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res)
 		wsd_stats.pushes_invalid++;
 		return;
 	}
+	/* Decided before delivery: a push refused for room is not delivered. */
+	if ((it->flags & IPC_F_ACK) && !wsd_ackwait_room(wsd_ack_items + 1)) {
+		wsd_ipc_refuse(res, IPC_S_BUSY);
+		wsd_stats.pushes_busy++;
+		return;
+	}
 	wsd_conn_push(it, res);
 	if (res->status == IPC_S_DELIVERED) {
 		wsd_stats.pushes_delivered++;
 		wsd_stats.deliveries += res->delivered;
+	} else if (res->status == IPC_S_STORED) {
+		wsd_stats.pushes_stored++;
 	} else {
 		wsd_stats.pushes_offline++;
 	}
+	if ((it->flags & IPC_F_ACK) && res->number) {
+		*epoch = wsd_ipc_epoch(it);
+		wsd_ack_items++;
+	}
 }
 
-static size_t wsd_ipc_push(const uint8_t *rx, size_t len)
+/* A held reply, complete: wsd_ackwait sends it through here. */
+static void wsd_ipc_send_held(const struct ipc_hdr *me, const struct ipc_result *res, size_t n,
+			      const struct sockaddr_un *to, socklen_t to_len)
+{
+	size_t out = ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, me, res, n);
+
+	if (out)
+		wsd_ipc_reply(wsd_tx, out, to, to_len);
+}
+
+/* 0 when the reply waits for acknowledgements (wsd_ackwait sends it). */
+static size_t wsd_ipc_push(const uint8_t *rx, size_t len, const struct sockaddr_un *from,
+			   socklen_t from_len)
 {
 	struct ipc_hdr h = { 0 }, me;
 	enum ipc_rc rc = ipc_decode_push(rx, len, &h, wsd_items);
@@ -126,14 +170,20 @@ static size_t wsd_ipc_push(const uint8_t *rx, size_t len)
 	}
 	/* Checked (password) against another configuration than ours: the sender
 	 * learns ours from the reply and checks again before it resends. */
+	wsd_ack_items = 0;
 	if (h.generation != 0 && h.generation != wsd_run.generation) {
 		for (size_t i = 0; i < h.count; i++)
 			wsd_ipc_refuse(&wsd_results[i], IPC_S_STALE);
 		wsd_stats.pushes_stale += h.count;
 	} else {
 		for (size_t i = 0; i < h.count; i++)
-			wsd_ipc_item(&wsd_items[i], &wsd_results[i]);
+			wsd_ipc_item(&wsd_items[i], &wsd_results[i], &wsd_epochs[i]);
 	}
+	/* An unbound sender has nobody to answer, so nothing waits for it. */
+	if (wsd_ack_items && from_len > sizeof(sa_family_t) &&
+	    wsd_ackwait_hold(&me, wsd_items, wsd_results, wsd_epochs, h.count, from,
+			     from_len) == 1)
+		return 0;
 	return ipc_encode_push_reply(wsd_tx, sizeof wsd_tx, &me, wsd_results, h.count);
 }
 
@@ -141,7 +191,9 @@ static size_t wsd_ipc_stats(uint32_t req_id)
 {
 	struct wsd_gauges g = { wsd_conn_count(), wsd_conn_uids(), wsd_conn_queued_bytes(),
 				(uint64_t)(lws_now_usecs() - wsd_started_us) / 1000u,
-				wsd_conn_closing(), wsd_conn_closing_bytes(), wsd_conn_closes_reset() };
+				wsd_conn_closing(), wsd_conn_closing_bytes(), wsd_conn_closes_reset(),
+				wsd_engine_streams(), wsd_engine_messages(), wsd_engine_bytes(),
+				wsd_engine_evicted(), wsd_ackwait_waiting() };
 	struct ipc_hdr me = wsd_ipc_me(req_id);
 	uint64_t v[IPC_STATS_N];
 
@@ -184,7 +236,7 @@ static void wsd_ipc_handle(const uint8_t *rx, size_t len, const struct sockaddr_
 	size_t out = 0;
 
 	if (rc == IPC_OK && h.type == IPC_T_PUSH) {
-		out = wsd_ipc_push(rx, len);
+		out = wsd_ipc_push(rx, len, from, from_len);
 	} else if (rc == IPC_OK && h.type == IPC_T_STATS && len == IPC_HDR_LEN) {
 		out = wsd_ipc_stats(h.req_id);
 	} else if (rc == IPC_OK && h.type == IPC_T_CONFIG && len == IPC_HDR_LEN) {
@@ -339,6 +391,7 @@ int wsd_ipc_open(struct lws_vhost *vh, const char *path, unsigned mode, char *er
 		wsd_ipc_close();
 		return -1;
 	}
+	wsd_ackwait_init(lws_get_context(wsd_ipc_wsi), wsd_ipc_send_held);
 	return 0;
 }
 
@@ -349,6 +402,7 @@ void wsd_ipc_close(void)
 	 * reads. lws closes the fd itself, a loop turn later. */
 	if (wsd_ipc_fd >= 0) {
 		wsd_ipc_drain();
+		wsd_ackwait_flush();
 		(void)shutdown(wsd_ipc_fd, SHUT_RD);
 	}
 	if (wsd_ipc_wsi)

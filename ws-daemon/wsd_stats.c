@@ -33,6 +33,19 @@ void wsd_stats_fill(const struct wsd_gauges *g, uint64_t v[IPC_STATS_N])
 	v[IPC_ST_WS_REFUSED] = s->ws_refused;
 	v[IPC_ST_IPC_ERRORS] = s->ipc_errors;
 	v[IPC_ST_WS_HANDSHAKE_REFUSED] = s->ws_handshake_refused;
+	v[IPC_ST_HISTORY_UIDS] = g->history_uids;
+	v[IPC_ST_HISTORY_MESSAGES] = g->history_messages;
+	v[IPC_ST_HISTORY_BYTES] = g->history_bytes;
+	v[IPC_ST_ACK_WAITING] = g->ack_waiting;
+	v[IPC_ST_HISTORY_EVICTED] = g->history_evicted;
+	v[IPC_ST_PUSHES_STORED] = s->pushes_stored;
+	v[IPC_ST_PUSHES_BUSY] = s->pushes_busy;
+	v[IPC_ST_RESUMES] = s->resumes;
+	v[IPC_ST_RESUMES_GAP] = s->resume_gaps;
+	v[IPC_ST_REPLAYED] = s->replayed;
+	v[IPC_ST_ACKS] = s->acks;
+	v[IPC_ST_ACK_WAITS_ACKED] = s->ack_waits_acked;
+	v[IPC_ST_ACK_WAITS_TIMEOUT] = s->ack_waits_timeout;
 	for (size_t i = 0; i < IPC_R_COUNT; i++)
 		v[IPC_ST_API_REFUSED + i] = s->api_refused[i];
 }

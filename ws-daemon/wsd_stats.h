@@ -26,6 +26,14 @@ struct wsd_stats {
 	uint64_t ws_refused;        /* WebSockets refused (uid or key) */
 	uint64_t ws_handshake_refused; /* handshakes answered with an HTTP error */
 	uint64_t ipc_errors;        /* datagrams that could not be decoded */
+	uint64_t pushes_stored;     /* kept for a uid with no connection */
+	uint64_t pushes_busy;       /* refused: too many waiting for an ack */
+	uint64_t resumes;           /* connections that gave a position */
+	uint64_t resume_gaps;       /* ... and were told messages are gone */
+	uint64_t replayed;          /* frames sent again from history */
+	uint64_t acks;              /* acknowledgements that moved a position */
+	uint64_t ack_waits_acked;   /* waiting items answered acknowledged */
+	uint64_t ack_waits_timeout; /* ... answered unacknowledged at their time */
 	uint64_t api_refused[IPC_R_COUNT]; /* reported by push-api */
 };
 
@@ -41,6 +49,11 @@ struct wsd_gauges {
 	size_t closing;       /* out of the uid table, Close not yet done */
 	size_t closing_bytes; /* upper bound of what lws still holds for them */
 	uint64_t close_resets;/* closings cut at their bound (wsd_conn counts them) */
+	size_t history_uids;  /* the engine's streams, messages and bytes */
+	size_t history_messages;
+	size_t history_bytes;
+	uint64_t history_evicted; /* (the engine counts them) */
+	size_t ack_waiting;
 };
 
 /* Writes every counter and gauge into v, indexed by enum ipc_stat. */

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/* The memory engine: per-uid streams in a SipHash-keyed table, each retaining its
+ * newest frames in a ring, bounded by count, bytes, age and one budget for all. */
+#include "wsd_engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "siphash.h"
+#include "wmsg.h"
+
+/* uids are chosen by clients: keyed hashing, as for the connection table. */
+static uint8_t eng_key[SIPHASH_KEY_BYTES];
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)siphash24(eng_key, (keyptr), (size_t)(keylen)))
+#include <uthash.h>
+
+/* Epochs of one process are base ^ (k * ENG_EPOCH_STEP), k = 1, 2, ...: an odd
+ * multiplier makes them distinct, the random base makes them differ from every
+ * other process's. */
+#define ENG_EPOCH_STEP 0x9e3779b97f4a7c15ull
+#define ENG_RING_MIN 4
+
+struct wsd_stream {
+	UT_hash_handle hh;
+	/* Streams retaining messages, least recently published first: the budget
+	 * evicts from the front ("oldest uids first"). */
+	struct wsd_stream *lru_prev, *lru_next;
+	struct wsd_msg **ring;  /* cap slots; count messages from head, oldest first */
+	uint32_t cap, head, count;
+	uint32_t holds;         /* connections' holds: the stream outlives its messages */
+	size_t bytes;           /* wsd_msg_cost of the retained frames */
+	uint64_t epoch, last, acked;
+	size_t uid_len;
+	char uid[];             /* uid_len bytes + NUL: the hash key */
+};
+
+static struct {
+	struct wsd_stream *table;
+	struct wsd_stream *lru_head, *lru_tail;
+	size_t streams, messages;
+	size_t bytes;           /* frames + streams + rings: what history_memory bounds */
+	uint64_t evicted;
+	uint64_t epoch_base, epochs;
+	/* Limits (wsd_engine_use). */
+	size_t size, uid_bytes, memory;
+	uint32_t ttl;
+	int offline;
+} eng;
+
+int wsd_engine_init(void)
+{
+	if (siphash_key_random(eng_key) != 0 ||
+	    getrandom(&eng.epoch_base, sizeof eng.epoch_base, 0) != (ssize_t)sizeof eng.epoch_base) {
+		log_err("no random numbers for the history engine: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+size_t wsd_engine_streams(void) { return eng.streams; }
+size_t wsd_engine_messages(void) { return eng.messages; }
+size_t wsd_engine_bytes(void) { return eng.bytes; }
+uint64_t wsd_engine_evicted(void) { return eng.evicted; }
+int wsd_engine_keeps_offline(void) { return eng.offline && eng.size > 0; }
+
+static size_t eng_stream_cost(const struct wsd_stream *s)
+{
+	return sizeof *s + s->uid_len + 1 + (size_t)s->cap * sizeof *s->ring;
+}
+
+static void eng_lru_unlink(struct wsd_stream *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else if (eng.lru_head == s)
+		eng.lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else if (eng.lru_tail == s)
+		eng.lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+/* s just published and retains: it moves to the back of the eviction order. */
+static void eng_lru_touch(struct wsd_stream *s)
+{
+	if (eng.lru_tail == s)
+		return;
+	eng_lru_unlink(s);
+	s->lru_prev = eng.lru_tail;
+	if (eng.lru_tail)
+		eng.lru_tail->lru_next = s;
+	else
+		eng.lru_head = s;
+	eng.lru_tail = s;
+}
+
+/* A stream that is neither held nor retaining ends; its numbers with it. */
+static void eng_end_if_unused(struct wsd_stream *s)
+{
+	if (s->holds || s->count)
+		return;
+	eng_lru_unlink(s);
+	HASH_DELETE(hh, eng.table, s);
+	eng.bytes -= eng_stream_cost(s);
+	eng.streams--;
+	free(s->ring);
+	free(s);
+}
+
+static void eng_set_cap(struct wsd_stream *s, struct wsd_msg **ring, uint32_t cap)
+{
+	eng.bytes -= (size_t)s->cap * sizeof *s->ring;
+	free(s->ring);
+	s->ring = ring;
+	s->cap = cap;
+	s->head = 0;
+	eng.bytes += (size_t)cap * sizeof *s->ring;
+}
+
+/* Drops the oldest retained message. An emptied stream gives its ring back, so
+ * an idle uid costs only the stream itself. */
+static void eng_drop_oldest(struct wsd_stream *s)
+{
+	struct wsd_msg *m = s->ring[s->head];
+	size_t cost = wsd_msg_cost(m);
+
+	s->head = (s->head + 1) % s->cap;
+	s->count--;
+	s->bytes -= cost;
+	eng.bytes -= cost;
+	eng.messages--;
+	wsd_msg_unref(m);
+	if (s->count == 0) {
+		eng_set_cap(s, NULL, 0);
+		eng_lru_unlink(s);
+	}
+}
+
+static int eng_expired(const struct wsd_msg *m, uint32_t now)
+{
+	return (uint32_t)(now - m->stamp) >= eng.ttl;
+}
+
+/* The per-uid bounds, and age: what is past them goes, oldest first. */
+static void eng_trim(struct wsd_stream *s, uint32_t now)
+{
+	while (s->count) {
+		int over = s->count > eng.size || s->bytes > eng.uid_bytes;
+
+		if (!over && !eng_expired(s->ring[s->head], now))
+			break;
+		if (over)
+			eng.evicted++;
+		eng_drop_oldest(s);
+	}
+}
+
+/* The budget for all uids: the least recently published streams lose their
+ * oldest messages first. `keep` (the stream publishing now) is emptied last. */
+static void eng_budget(struct wsd_stream *keep)
+{
+	while (eng.bytes > eng.memory && eng.lru_head) {
+		struct wsd_stream *s = eng.lru_head;
+
+		if (s == keep && s->lru_next) {
+			eng_lru_touch(s); /* it is the newest anyway */
+			continue;
+		}
+		eng.evicted++;
+		eng_drop_oldest(s);
+		if (s != keep)
+			eng_end_if_unused(s);
+	}
+}
+
+static struct wsd_stream *eng_new(const char *uid, size_t uid_len)
+{
+	struct wsd_stream *s = calloc(1, sizeof *s + uid_len + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s->uid, uid, uid_len);
+	s->uid_len = uid_len;
+	s->epoch = eng.epoch_base ^ (++eng.epochs * ENG_EPOCH_STEP);
+	HASH_ADD_KEYPTR(hh, eng.table, s->uid, s->uid_len, s);
+	eng.streams++;
+	eng.bytes += eng_stream_cost(s);
+	return s;
+}
+
+struct wsd_stream *wsd_engine_find(const char *uid, size_t uid_len, int create)
+{
+	struct wsd_stream *s = NULL;
+
+	HASH_FIND(hh, eng.table, uid, uid_len, s);
+	if (!s && create)
+		s = eng_new(uid, uid_len);
+	return s;
+}
+
+struct wsd_stream *wsd_engine_hold(const char *uid, size_t uid_len)
+{
+	struct wsd_stream *s = wsd_engine_find(uid, uid_len, 1);
+
+	if (s)
+		s->holds++;
+	return s;
+}
+
+void wsd_engine_unhold(struct wsd_stream *s)
+{
+	if (!s || s->holds == 0)
+		return;
+	s->holds--;
+	eng_end_if_unused(s);
+}
+
+/* Appends m (taking a reference); -1 when the ring cannot grow. */
+static int eng_append(struct wsd_stream *s, struct wsd_msg *m)
+{
+	if (s->count == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : ENG_RING_MIN;
+		struct wsd_msg **r;
+
+		if (cap > eng.size + 1)
+			cap = (uint32_t)eng.size + 1; /* one over: appended, then trimmed */
+		if (cap <= s->cap || !(r = malloc(sizeof *r * cap)))
+			return -1;
+		for (uint32_t i = 0; i < s->count; i++)
+			r[i] = s->ring[(s->head + i) % s->cap];
+		eng_set_cap(s, r, cap);
+	}
+	s->ring[(s->head + s->count) % s->cap] = m;
+	s->count++;
+	s->bytes += wsd_msg_cost(m);
+	eng.bytes += wsd_msg_cost(m);
+	eng.messages++;
+	wsd_msg_ref(m);
+	return 0;
+}
+
+struct wsd_msg *wsd_engine_publish(struct wsd_stream *s, const struct ipc_push_item *it,
+				   int *retained)
+{
+	size_t cap = wmsg_frame_max(it->topic_len, it->contents_len);
+	struct wsd_msg *m = cap == SIZE_MAX ? NULL : wsd_msg_new(cap);
+	uint32_t now = wsd_msg_clock();
+
+	*retained = 0;
+	if (!m)
+		return NULL;
+	m->number = s->last + 1;
+	m->stamp = now;
+	m->len = (uint32_t)wmsg_frame_write((char *)m->buf + LWS_PRE, cap, it->topic,
+					    it->topic_len, m->number, it->contents,
+					    it->contents_len);
+	s->last = m->number;
+	if (eng.size > 0 && wsd_msg_cost(m) <= eng.uid_bytes && eng_append(s, m) == 0) {
+		eng_lru_touch(s);
+		eng_trim(s, now);
+		eng_budget(s);
+		*retained = s->count && s->ring[(s->head + s->count - 1) % s->cap] == m;
+	}
+	eng_end_if_unused(s);
+	return m;
+}
+
+void wsd_engine_position(struct wsd_stream *s, struct wsd_position *p)
+{
+	p->epoch = s->epoch;
+	p->last = s->last;
+	p->acked = s->acked;
+}
+
+uint64_t wsd_engine_first(struct wsd_stream *s, uint64_t after)
+{
+	eng_trim(s, wsd_msg_clock());
+	for (uint32_t i = 0; i < s->count; i++) {
+		uint64_t n = s->ring[(s->head + i) % s->cap]->number;
+
+		if (n > after)
+			return n;
+	}
+	return s->last + 1;
+}
+
+int wsd_engine_range(struct wsd_stream *s, uint64_t after,
+		     int (*fn)(struct wsd_msg *m, void *arg), void *arg)
+{
+	eng_trim(s, wsd_msg_clock());
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct wsd_msg *m = s->ring[(s->head + i) % s->cap];
+		int rc;
+
+		if (m->number > after && (rc = fn(m, arg)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int wsd_engine_ack(struct wsd_stream *s, uint64_t n)
+{
+	if (n <= s->acked || n > s->last)
+		return 0;
+	s->acked = n;
+	return 1;
+}
+
+void wsd_engine_tick(void)
+{
+	uint32_t now = wsd_msg_clock();
+
+	/* The front published least recently: once its newest message is young,
+	 * every later stream's is too. Older messages behind a young one go when
+	 * their stream is next used, and count against the budget until then. */
+	while (eng.lru_head) {
+		struct wsd_stream *s = eng.lru_head;
+
+		if (!eng_expired(s->ring[(s->head + s->count - 1) % s->cap], now))
+			break;
+		while (s->count)
+			eng_drop_oldest(s);
+		eng_end_if_unused(s);
+	}
+}
+
+void wsd_engine_use(const struct cfg *c, unsigned workers)
+{
+	struct wsd_stream *s, *next;
+	uint32_t now = wsd_msg_clock();
+
+	eng.size = (size_t)c->history_size;
+	eng.uid_bytes = (size_t)c->history_bytes;
+	eng.ttl = (uint32_t)c->history_ttl;
+	eng.memory = (size_t)c->history_memory / (workers ? workers : 1);
+	eng.offline = c->offline_messages;
+	for (s = eng.lru_head; s; s = next) {
+		next = s->lru_next; /* trimming may unlink or end s */
+		eng_trim(s, now);
+		if (s->count == 0)
+			eng_end_if_unused(s);
+	}
+	eng_budget(NULL);
+}
+
+void wsd_engine_free(void)
+{
+	struct wsd_stream *s, *tmp;
+
+	HASH_ITER(hh, eng.table, s, tmp) {
+		while (s->count)
+			eng_drop_oldest(s);
+		s->holds = 0;
+		eng_end_if_unused(s);
+	}
+}
