@@ -4,6 +4,7 @@
 #include "hs.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -216,11 +217,35 @@ static int hs_check_headers(const struct hs_hdrs *h, struct hs_result *r)
 	return 0;
 }
 
+/* The names hs_query reads, each at most once. A uid or key without '=' is refused by
+ * name; since and epoch without '=' are empty, and so refused as malformed values. */
+static const struct hs_param {
+	const char *name, *twice, *no_eq;
+} hs_params[] = {
+	{ "uid", "uid is given twice", "uid has no '='" },
+	{ "access_key", "access_key is given twice", "access_key has no '='" },
+	{ "since", "since is given twice", NULL },
+	{ "epoch", "epoch is given twice", NULL },
+};
+
+#define HS_NPARAMS (sizeof hs_params / sizeof hs_params[0])
+
+/* The index in hs_params of the name s[0..n), or HS_NPARAMS. */
+static size_t hs_param_index(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	while (k < HS_NPARAMS &&
+	       !(n == strlen(hs_params[k].name) && memcmp(s, hs_params[k].name, n) == 0))
+		k++;
+	return k;
+}
+
 /* Names that another parser could read differently are refused, as are repeats. */
 static int hs_query_names(const char *qs, size_t n, struct hs_result *r)
 {
-	int uids = 0, keys = 0;
-	size_t i = 0;
+	int seen[HS_NPARAMS] = { 0 };
+	size_t i = 0, k;
 
 	while (i < n) {
 		const char *pair = qs + i, *amp = memchr(pair, '&', n - i);
@@ -231,20 +256,107 @@ static int hs_query_names(const char *qs, size_t n, struct hs_result *r)
 		i += pl + 1;
 		if (memchr(pair, '%', nl) || memchr(pair, ';', nl))
 			return hs_fail(r, 400, "ambiguous query parameter name", HS_EXTRA_NONE);
-		if (nl == 3 && memcmp(pair, "uid", 3) == 0) {
-			if (!eq)
-				return hs_fail(r, 400, "uid has no '='", HS_EXTRA_NONE);
-			uids++;
-		} else if (nl == 10 && memcmp(pair, "access_key", 10) == 0) {
-			if (!eq)
-				return hs_fail(r, 400, "access_key has no '='", HS_EXTRA_NONE);
-			keys++;
-		}
+		k = hs_param_index(pair, nl);
+		if (k == HS_NPARAMS)
+			continue;
+		if (!eq && hs_params[k].no_eq)
+			return hs_fail(r, 400, hs_params[k].no_eq, HS_EXTRA_NONE);
+		seen[k]++;
 	}
-	if (uids > 1)
-		return hs_fail(r, 400, "uid is given twice", HS_EXTRA_NONE);
-	if (keys > 1)
-		return hs_fail(r, 400, "access_key is given twice", HS_EXTRA_NONE);
+	for (k = 0; k < HS_NPARAMS; k++)
+		if (seen[k] > 1)
+			return hs_fail(r, 400, hs_params[k].twice, HS_EXTRA_NONE);
+	return 0;
+}
+
+/* 1..HS_SINCE_DIGITS decimal digits (so v cannot wrap) of at most INT64_MAX: a number
+ * any signed 64-bit reader keeps exact. */
+static int hs_decimal(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > HS_SINCE_DIGITS)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > INT64_MAX)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+/* Exactly HS_EPOCH_LEN lowercase hex digits: one spelling per epoch. */
+static int hs_hex64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n != HS_EPOCH_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+/* since: absent, a number, "acked" or "now" (case matters); 0 or a refusal. */
+static int hs_since(const char *qs, size_t n, struct hs_result *r)
+{
+	static const char bad[] = "since must be a number, 'acked' or 'now'";
+	char v[HS_SINCE_DIGITS + 1];
+	size_t vl = 0;
+	enum req_rc rc = req_query_get(qs, n, "since", v, sizeof v, &vl);
+
+	if (rc == REQ_ABSENT)
+		return 0;
+	if (rc != REQ_OK)
+		return hs_fail(r, 400, bad, HS_EXTRA_NONE);
+	if (hs_decimal(v, vl, &r->since))
+		r->since_kind = HS_SINCE_NUMBER;
+	else if (vl == 5 && memcmp(v, "acked", 5) == 0)
+		r->since_kind = HS_SINCE_ACKED;
+	else if (vl == 3 && memcmp(v, "now", 3) == 0)
+		r->since_kind = HS_SINCE_NOW;
+	else
+		return hs_fail(r, 400, bad, HS_EXTRA_NONE);
+	return 0;
+}
+
+/* epoch: absent or HS_EPOCH_LEN lowercase hex digits; 0 or a refusal. */
+static int hs_epoch(const char *qs, size_t n, struct hs_result *r)
+{
+	char v[HS_EPOCH_LEN + 1];
+	size_t vl = 0;
+	enum req_rc rc = req_query_get(qs, n, "epoch", v, sizeof v, &vl);
+
+	if (rc == REQ_ABSENT)
+		return 0;
+	if (rc != REQ_OK || !hs_hex64(v, vl, &r->epoch))
+		return hs_fail(r, 400, "epoch must be 16 hex digits", HS_EXTRA_NONE);
+	r->has_epoch = 1;
+	return 0;
+}
+
+/* The resume point: a number needs the epoch it counts in, and an epoch is only
+ * read together with since; 0 or a refusal. */
+static int hs_resume(const char *qs, size_t n, struct hs_result *r)
+{
+	if (hs_since(qs, n, r) != 0 || hs_epoch(qs, n, r) != 0)
+		return r->status;
+	if (r->since_kind == HS_SINCE_NUMBER && !r->has_epoch)
+		return hs_fail(r, 400, "since needs epoch", HS_EXTRA_NONE);
+	if (r->since_kind == HS_SINCE_NONE && r->has_epoch)
+		return hs_fail(r, 400, "epoch needs since", HS_EXTRA_NONE);
 	return 0;
 }
 
@@ -277,7 +389,7 @@ static int hs_query(const char *qs, size_t n, size_t max_uid, struct hs_result *
 			return hs_fail(r, 400, "access_key contains control characters",
 				       HS_EXTRA_NONE);
 	}
-	return 0;
+	return hs_resume(qs, n, r);
 }
 
 /* "<method> <target> HTTP/1.1": sets *target and *is_get; 0 or a refusal. */

@@ -5,6 +5,7 @@
 #define PUSH_HS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "akey.h"
 #include "req.h"
@@ -14,6 +15,8 @@
 #define HS_HOST_MAX 255         /* Host header value, as DNS names are bounded */
 #define HS_XFF_MAX 127          /* X-Forwarded-For kept for logs (truncated) */
 #define HS_WSKEY_LEN 24         /* Sec-WebSocket-Key: base64 of 16 bytes */
+#define HS_SINCE_DIGITS 19      /* since=<number>: INT64_MAX has 19 digits */
+#define HS_EPOCH_LEN 16         /* epoch: 64 bits as lowercase hex */
 /* The rewritten request: fixed text plus Host and the key. */
 #define HS_LWS_FIXED 128
 #define HS_LWS_MAX (HS_LWS_FIXED + HS_HOST_MAX + HS_WSKEY_LEN)
@@ -28,10 +31,24 @@ enum hs_extra {
 	HS_EXTRA_VERSION,       /* "Sec-WebSocket-Version: 13" with 426 */
 };
 
+/* Where a resuming client wants delivery to start (query parameter since). */
+enum hs_since {
+	HS_SINCE_NONE = 0,      /* absent: a wave-1 client, which knows no resume */
+	HS_SINCE_NUMBER,        /* a message number, meaningful only with its epoch */
+	HS_SINCE_ACKED,         /* "acked": from what this uid acknowledged */
+	HS_SINCE_NOW,           /* "now": nothing from history, yet a resuming client */
+};
+
 struct hs_result {
 	int status;                     /* 0: upgrade; else the HTTP status to answer */
 	const char *reason;             /* refusal, short English (static); NULL on success */
 	enum hs_extra extra;
+	/* Before uid so that hs_parse's first memset clears them on every path. */
+	enum hs_since since_kind;
+	uint64_t since;                 /* HS_SINCE_NUMBER: <= INT64_MAX, fits signed; else 0 */
+	int has_epoch;                  /* always with HS_SINCE_NUMBER: a number without the
+					 * history it counts in could name another message */
+	uint64_t epoch;                 /* that history's name; 0 when has_epoch is 0 */
 	char uid[REQ_UID_MAX + 1];      /* decoded, NUL-terminated; uid_len bytes */
 	size_t uid_len;
 	char key[HS_KEY_MAX + 1];       /* decoded access_key; empty when absent */
@@ -51,7 +68,9 @@ size_t hs_head_len(const char *buf, size_t n);
  * Checks the request head head[0..len) (len <= HS_HEAD_MAX, ending with the blank
  * line) against the rules in README "Errors" and fills *r. uids are checked with
  * req_uid_problem against max_uid (<= REQ_UID_MAX). A missing or malformed
- * access_key is not refused here: the owning worker verifies it. Returns r->status.
+ * access_key is not refused here: the owning worker verifies it. The optional since
+ * and epoch are checked here, so the worker only sees a resume point it can act on.
+ * Returns r->status.
  */
 int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/hs.c: any request head is refused with a known status or
- * accepted with a uid that req.c reads the same way and a minimal head for lws. */
+ * accepted with a uid that req.c reads the same way, a consistent resume point (since,
+ * epoch) and a minimal head for lws. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +17,53 @@ static int known_status(int s)
 	return s == 400 || s == 404 || s == 405 || s == 413 || s == 426 || s == 431 || s == 505;
 }
 
-/* The accepted uid is what req_query_get reads from the request line's query. */
-static void check_same_uid(const char *head, size_t len)
+/* The query of the request line: what hs_parse read uid, since and epoch from. */
+static void query_of(const char *head, size_t len, const char **qs, size_t *qn)
 {
 	const char *sp = memchr(head, ' ', len), *end, *q;
-	char uid[REQ_UID_MAX + 1];
-	size_t ul = 0;
 
 	FUZZ_CHECK(sp != NULL);
 	end = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - head));
 	FUZZ_CHECK(end != NULL);
 	q = memchr(sp + 1, '?', (size_t)(end - sp - 1));
 	FUZZ_CHECK(q != NULL);
-	FUZZ_CHECK(req_query_get(q + 1, (size_t)(end - q - 1), "uid", uid, sizeof uid, &ul) == REQ_OK);
+	*qs = q + 1;
+	*qn = (size_t)(end - q - 1);
+}
+
+/* The accepted uid is what req_query_get reads from the request line's query. */
+static void check_same_uid(const char *qs, size_t qn)
+{
+	char uid[REQ_UID_MAX + 1];
+	size_t ul = 0;
+
+	FUZZ_CHECK(req_query_get(qs, qn, "uid", uid, sizeof uid, &ul) == REQ_OK);
 	FUZZ_CHECK(ul == res.uid_len && memcmp(uid, res.uid, ul) == 0);
+}
+
+/* A resume point is reported exactly when the query has it, and is consistent. */
+static void check_resume(const char *qs, size_t qn)
+{
+	char v[32];
+	size_t vl = 0;
+	int has_since = req_query_get(qs, qn, "since", v, sizeof v, &vl) != REQ_ABSENT;
+	int has_epoch = req_query_get(qs, qn, "epoch", v, sizeof v, &vl) != REQ_ABSENT;
+
+	FUZZ_CHECK((unsigned)res.since_kind <= HS_SINCE_NOW);
+	FUZZ_CHECK(has_since == (res.since_kind != HS_SINCE_NONE));
+	FUZZ_CHECK(has_epoch == res.has_epoch);
+	FUZZ_CHECK(res.since <= INT64_MAX);
+	FUZZ_CHECK(res.since_kind == HS_SINCE_NUMBER || res.since == 0);
+	FUZZ_CHECK(res.since_kind != HS_SINCE_NUMBER || res.has_epoch);
+	FUZZ_CHECK(res.since_kind != HS_SINCE_NONE || !res.has_epoch);
+	FUZZ_CHECK(res.has_epoch || res.epoch == 0);
 }
 
 static void check_accepted(const char *head, size_t len, size_t max_uid)
 {
 	static const char start[] = "GET /ws HTTP/1.1\r\n";
+	const char *qs;
+	size_t qn;
 
 	FUZZ_CHECK(res.reason == NULL && res.extra == HS_EXTRA_NONE);
 	FUZZ_CHECK(req_uid_problem(res.uid, res.uid_len, max_uid) == NULL);
@@ -47,7 +76,9 @@ static void check_accepted(const char *head, size_t len, size_t max_uid)
 	FUZZ_CHECK(memcmp(res.lws, start, sizeof start - 1) == 0);
 	FUZZ_CHECK(memchr(res.lws, '?', res.lws_len) == NULL);
 	FUZZ_CHECK(hs_head_len(res.lws, res.lws_len) == res.lws_len);
-	check_same_uid(head, len);
+	query_of(head, len, &qs, &qn);
+	check_same_uid(qs, qn);
+	check_resume(qs, qn);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

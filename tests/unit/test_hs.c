@@ -288,6 +288,139 @@ static void test_query_key_rules(void **state)
 	assert_refused(400, "access_key is too long");
 }
 
+#define EPOCH "0123456789abcdef"
+#define SINCE_BAD "since must be a number, 'acked' or 'now'"
+#define EPOCH_BAD "epoch must be 16 hex digits"
+
+/* "/ws?uid=a&<query>" is refused with 400 and exactly this reason. */
+static void assert_query_refused(const char *query, const char *reason)
+{
+	char target[256];
+
+	(void)snprintf(target, sizeof target, "/ws?uid=a&%s", query);
+	assert_int_equal(parse_target(target, ""), 400);
+	assert_string_equal(res.reason, reason);
+}
+
+/* "/ws?uid=a&<query>" is accepted with this resume point. */
+static void assert_resume(const char *query, enum hs_since kind, uint64_t since,
+			  int has_epoch, uint64_t epoch)
+{
+	char target[256];
+
+	(void)snprintf(target, sizeof target, "/ws?uid=a&%s", query);
+	assert_int_equal(parse_target(target, ""), 0);
+	assert_int_equal(res.since_kind, kind);
+	assert_int_equal(res.since, since);
+	assert_int_equal(res.has_epoch, has_epoch);
+	assert_int_equal(res.epoch, epoch);
+}
+
+static void test_resume_absent(void **state)
+{
+	(void)state;
+	assert_resume("since=7&epoch=" EPOCH, HS_SINCE_NUMBER, 7, 1, 0x0123456789abcdefu);
+	/* A wave-1 request after one that resumed: nothing of it is left over. */
+	assert_int_equal(parse_target("/ws?uid=a&access_key=k&x=since", ""), 0);
+	assert_int_equal(res.since_kind, HS_SINCE_NONE);
+	assert_int_equal(res.since, 0);
+	assert_int_equal(res.has_epoch, 0);
+	assert_int_equal(res.epoch, 0);
+}
+
+static void test_resume_number(void **state)
+{
+	(void)state;
+	assert_resume("since=0&epoch=" EPOCH, HS_SINCE_NUMBER, 0, 1, 0x0123456789abcdefu);
+	assert_resume("epoch=ffffffffffffffff&since=0042", HS_SINCE_NUMBER, 42, 1, UINT64_MAX);
+	assert_resume("since=9223372036854775807&epoch=0000000000000000", HS_SINCE_NUMBER,
+		      9223372036854775807u, 1, 0);
+	assert_query_refused("since=9223372036854775808&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=9999999999999999999&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=00000000000000000001&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=18446744073709551617&epoch=" EPOCH, SINCE_BAD);
+}
+
+static void test_resume_words(void **state)
+{
+	(void)state;
+	assert_resume("since=acked", HS_SINCE_ACKED, 0, 0, 0);
+	assert_resume("since=now", HS_SINCE_NOW, 0, 0, 0);
+	assert_resume("since=acked&epoch=00000000000000ff", HS_SINCE_ACKED, 0, 1, 0xff);
+	assert_resume("epoch=" EPOCH "&since=now", HS_SINCE_NOW, 0, 1, 0x0123456789abcdefu);
+}
+
+static void test_resume_percent_encoded(void **state)
+{
+	(void)state;
+	assert_resume("since=%31%32&epoch=%30123456789abcde%66", HS_SINCE_NUMBER, 12, 1,
+		      0x0123456789abcdefu);
+	assert_resume("since=%61cked", HS_SINCE_ACKED, 0, 0, 0);
+	assert_resume("since=n%6fw", HS_SINCE_NOW, 0, 0, 0);
+	/* Decoded to something outside the allowed characters, or not decodable. */
+	assert_query_refused("since=1%2B&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=1+&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=1%00&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=1%zz&epoch=" EPOCH, SINCE_BAD);
+	assert_query_refused("since=acked&epoch=0123456789abcde%46", EPOCH_BAD);
+	assert_query_refused("since=acked&epoch=0123456789abcde%00", EPOCH_BAD);
+	assert_query_refused("since=acked&epoch=0123456789abcde%g0", EPOCH_BAD);
+	/* A percent-encoded name stays refused as ambiguous. */
+	assert_query_refused("%73ince=1&epoch=" EPOCH, "ambiguous query parameter name");
+}
+
+static void test_resume_since_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"since=", "since", "since=-1", "since=%2B1", "since=1a", "since=%201",
+		"since=1.0", "since=0x1", "since=ACKED", "since=Now", "since=later",
+		"since=acked1", "since=no",
+	};
+	char q[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		(void)snprintf(q, sizeof q, "%s&epoch=" EPOCH, bad[i]);
+		assert_query_refused(q, SINCE_BAD);
+	}
+}
+
+static void test_resume_epoch_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"epoch=", "epoch", "epoch=0123456789abcde", "epoch=0123456789abcdef0",
+		"epoch=0123456789ABCDEF", "epoch=0123456789abcdeF", "epoch=0123456789abcdeg",
+		"epoch=0x23456789abcdef", "epoch=-123456789abcdef",
+	};
+	char q[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		(void)snprintf(q, sizeof q, "since=1&%s", bad[i]);
+		assert_query_refused(q, EPOCH_BAD);
+	}
+	/* Malformed is the reason even without since. */
+	assert_query_refused("epoch=xyz", EPOCH_BAD);
+}
+
+static void test_resume_twice(void **state)
+{
+	(void)state;
+	assert_query_refused("since=1&since=1&epoch=" EPOCH, "since is given twice");
+	assert_query_refused("since=now&since", "since is given twice");
+	assert_query_refused("since=1&epoch=" EPOCH "&epoch=" EPOCH, "epoch is given twice");
+	assert_query_refused("since=acked&epoch&epoch=" EPOCH, "epoch is given twice");
+}
+
+static void test_resume_pairing(void **state)
+{
+	(void)state;
+	assert_query_refused("since=5", "since needs epoch");
+	assert_query_refused("since=9223372036854775807&x=epoch", "since needs epoch");
+	assert_query_refused("epoch=" EPOCH, "epoch needs since");
+	assert_query_refused("epoch=" EPOCH "&x=since", "epoch needs since");
+}
+
 static void test_xff_kept(void **state)
 {
 	(void)state;
@@ -340,6 +473,14 @@ int main(void)
 		cmocka_unit_test(test_query_uid_rules),
 		cmocka_unit_test(test_query_ambiguity),
 		cmocka_unit_test(test_query_key_rules),
+		cmocka_unit_test(test_resume_absent),
+		cmocka_unit_test(test_resume_number),
+		cmocka_unit_test(test_resume_words),
+		cmocka_unit_test(test_resume_percent_encoded),
+		cmocka_unit_test(test_resume_since_malformed),
+		cmocka_unit_test(test_resume_epoch_malformed),
+		cmocka_unit_test(test_resume_twice),
+		cmocka_unit_test(test_resume_pairing),
 		cmocka_unit_test(test_xff_kept),
 		cmocka_unit_test(test_head_bounds),
 		cmocka_unit_test(test_status_texts),
