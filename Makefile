@@ -35,12 +35,13 @@ LIBS_DAEMON := -lwebsockets -luv -lsystemd $(LIBS_SHARED)
 LIBS_FCGI := -lfcgi $(LIBS_SHARED)
 
 SHARED_SRC := shared/log.c shared/cfg.c shared/akey.c shared/req.c shared/wmsg.c shared/proc.c \
-              shared/siphash.c shared/hs.c \
+              shared/siphash.c shared/hs.c shared/climsg.c \
               ipc/ipc.c ipc/ipc_sock.c
 FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c fcgi-api/api_pool.c \
             fcgi-api/api_daemon.c fcgi-api/api_metrics.c
 DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c ws-daemon/wsd_stats.c \
-              ws-daemon/wsd_accept.c ws-daemon/wsd_alive.c ws-daemon/wsd_ws.c
+              ws-daemon/wsd_accept.c ws-daemon/wsd_alive.c ws-daemon/wsd_ws.c \
+              ws-daemon/wsd_msg.c ws-daemon/wsd_engine.c ws-daemon/wsd_ackwait.c
 UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req test_siphash test_hs
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

@@ -26,6 +26,7 @@
 #include "req.h"
 #include "wmsg.h"
 #include "wsd_alive.h"
+#include "wsd_engine.h"
 #include "wsd_conn.h"
 #include "wsd_accept.h"
 #include "wsd_ipc.h"
@@ -175,6 +176,7 @@ static void wsd_apply_cfg(void)
 	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
 			  wsd_lws_log);
 	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
+	wsd_engine_use(&wsd.cfg, (unsigned)(wsd.cfg.workers < 1 ? 1 : wsd.cfg.workers));
 	wsd_ipc_use(&wsd.cfg, wsd.index);
 	/* wsd_alive pings and hangs up; the vhost's retry policy stays all zero,
 	 * which turns lws's own validity timers off (see wsd_alive.h). */
@@ -218,10 +220,12 @@ static void wsd_on_channel(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* The loop's heartbeat also ages the history: cheap when nothing is due. */
 static void wsd_on_beat(uv_timer_t *t)
 {
 	(void)t;
 	(void)proc_worker_beat();
+	wsd_engine_tick();
 }
 
 /* The worker's side of supervision: beats from this loop (a stuck loop stops
@@ -324,7 +328,7 @@ static int wsd_run(void)
 
 	if (uv_loop_init(&wsd.loop) != 0)
 		return 1;
-	if (wsd_ws_init() != 0 || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
+	if (wsd_ws_init() != 0 || wsd_engine_init() != 0 || uv_signal_init(&wsd.loop, &wsd.sig_int) != 0 ||
 	    uv_signal_init(&wsd.loop, &wsd.sig_term) != 0 ||
 	    uv_timer_init(&wsd.loop, &wsd.drain) != 0 ||
 	    uv_timer_init(&wsd.loop, &wsd.beat) != 0 ||
@@ -347,6 +351,7 @@ static int wsd_run(void)
 	if (uv_loop_close(&wsd.loop) != 0)
 		log_warn("event loop closed with handles still open");
 	wsd_ws_free();
+	wsd_engine_free();
 	log_notice("worker %u stopped", wsd.index);
 	return rc;
 }

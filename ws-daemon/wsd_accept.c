@@ -32,6 +32,7 @@
 /* A hand-off datagram: these lengths, then uid, key, client and the lws head. */
 struct acc_msg_hdr {
 	uint16_t uid_len, key_len, client_len, req_len;
+	struct wsd_resume resume;
 };
 #define ACC_MSG_MAX (sizeof(struct acc_msg_hdr) + REQ_UID_MAX + HS_KEY_MAX + ACC_CLIENT_MAX + \
 		     HS_LWS_MAX)
@@ -90,7 +91,7 @@ static int acc_send_route(int via, const struct acc_pending *p)
 {
 	const struct wsd_route *r = p->route;
 	struct acc_msg_hdr h = { (uint16_t)r->uid_len, (uint16_t)r->key_len,
-				 (uint16_t)strlen(r->client), (uint16_t)p->lws_len };
+				 (uint16_t)strlen(r->client), (uint16_t)p->lws_len, r->resume };
 	struct iovec iov[5] = { { &h, sizeof h }, { (void *)r->uid, h.uid_len },
 				{ (void *)r->key, h.key_len }, { (void *)r->client, h.client_len },
 				{ (void *)p->lws, h.req_len } };
@@ -222,6 +223,7 @@ static void acc_take_head(struct acc_pending *p, size_t hl)
 {
 	char head[HS_HEAD_MAX];
 	struct hs_result *r = malloc(sizeof *r);
+	struct wsd_resume resume;
 	ssize_t n = recv(p->fd, head, hl, MSG_DONTWAIT);
 	int rc;
 
@@ -238,7 +240,9 @@ static void acc_take_head(struct acc_pending *p, size_t hl)
 		free(r);
 		return;
 	}
-	p->route = wsd_route_new(r->uid, r->uid_len, r->key, r->key_len, p->client);
+	resume = (struct wsd_resume){ (uint8_t)r->since_kind, (uint8_t)r->has_epoch, r->since,
+				      r->epoch };
+	p->route = wsd_route_new(r->uid, r->uid_len, r->key, r->key_len, p->client, &resume);
 	p->owner = req_uid_shard(r->uid, r->uid_len, acc.n);
 	memcpy(p->lws, r->lws, r->lws_len);
 	p->lws_len = r->lws_len;
@@ -405,7 +409,9 @@ static struct wsd_route *acc_read_route(const char *msg, size_t n, const char **
 	client[h.client_len] = '\0';
 	*req = d + h.uid_len + h.key_len + h.client_len;
 	*req_len = h.req_len;
-	return wsd_route_new(d, h.uid_len, d + h.uid_len, h.key_len, client);
+	if (h.resume.kind > HS_SINCE_NOW)
+		return NULL;
+	return wsd_route_new(d, h.uid_len, d + h.uid_len, h.key_len, client, &h.resume);
 }
 
 /* One datagram from the hand-off channel; 0, or -1 when the channel is empty. */

@@ -397,13 +397,13 @@ static int wsd_conn_resume_from(const struct wsd_resume *r, const struct wsd_pos
 	int same = !r->has_epoch || r->epoch == p->epoch;
 
 	switch (r->kind) {
-	case WSD_RESUME_NOW:
+	case HS_SINCE_NOW:
 		*after = p->last;
 		return 1;
-	case WSD_RESUME_ACKED:
+	case HS_SINCE_ACKED:
 		*after = p->acked;
 		return same;
-	case WSD_RESUME_NUMBER:
+	case HS_SINCE_NUMBER:
 		if (same && r->since <= p->last) {
 			*after = r->since;
 			return 1;
@@ -424,7 +424,7 @@ int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
 	char json[WSD_CONN_POSITION_MAX];
 	struct wsd_msg *m;
 
-	if (!c->user || r->kind == WSD_RESUME_NONE)
+	if (!c->user || r->kind == HS_SINCE_NONE)
 		return 0;
 	wsd_engine_position(c->user->stream, &p);
 	valid = wsd_conn_resume_from(r, &p, &after);
@@ -449,8 +449,10 @@ int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
 
 int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p)
 {
-	if (!c->user || !wsd_engine_ack(c->user->stream, number))
-		return 0;
+	int moved = c->user ? wsd_engine_ack(c->user->stream, number) : 0;
+
+	if (moved != 1)
+		return moved;
 	wsd_stats.acks++;
 	wsd_engine_position(c->user->stream, p);
 	return 1;

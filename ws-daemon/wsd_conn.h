@@ -9,6 +9,7 @@
 
 #include <libwebsockets.h>
 
+#include "hs.h"
 #include "ipc.h"
 #include "wsd_engine.h"
 #include "wsd_msg.h"
@@ -39,7 +40,8 @@ struct wsd_conn {
 	struct wsd_msg **ring;          /* grows by doubling up to the queue limit */
 	size_t ring_cap, head, count;
 	size_t queued_bytes;
-	size_t rx_bytes;                /* of the client message being received */
+	size_t rx_bytes;                /* of the client message being gathered */
+	char *rx_buf;                   /* malloc'd while a fragmented one arrives */
 	size_t lws_held;                /* at most this many bytes lws holds unsent */
 	uint16_t close_code;            /* deferred close, sent from WRITEABLE */
 	uint8_t state;                  /* enum wsd_conn_state */
@@ -83,12 +85,11 @@ void wsd_conn_release(struct wsd_conn *c);
  * uid and fills *res (delivered count, status, number). */
 void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res);
 
-/* Where a connection asked to start (the handshake's since/epoch). */
-enum wsd_resume_kind { WSD_RESUME_NONE = 0, WSD_RESUME_NUMBER, WSD_RESUME_ACKED, WSD_RESUME_NOW };
+/* Where a connection asked to start: the handshake's since and epoch. */
 struct wsd_resume {
-	uint8_t kind;        /* enum wsd_resume_kind */
+	uint8_t kind;        /* enum hs_since */
 	uint8_t has_epoch;
-	uint64_t since;      /* WSD_RESUME_NUMBER: the last number the client saw */
+	uint64_t since;      /* HS_SINCE_NUMBER: the last number the client saw */
 	uint64_t epoch;      /* the epoch that number belongs to */
 };
 
@@ -99,12 +100,13 @@ struct wsd_resume {
  * Right after attach, for a connection that gave a position: sends the
  * position control frame, then every retained message after the position (or
  * after the uid's acknowledged one), before anything published later. Nothing
- * for WSD_RESUME_NONE: the wave-1 stream. -1 when it could not all be queued.
+ * for HS_SINCE_NONE: the wave-1 stream. -1 when it could not all be queued.
  */
 int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r);
 
 /* The client acknowledged `number`: 1 (and the new position in *p) when the
- * uid's acknowledged position moved. */
+ * uid's acknowledged position moved, 0 when it was there already, -1 for a
+ * number the uid has not reached. */
 int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p);
 
 /* Sends a one-off frame (a control frame) in order with the rest; -1 when it

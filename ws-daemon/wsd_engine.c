@@ -305,7 +305,9 @@ int wsd_engine_range(struct wsd_stream *s, uint64_t after,
 
 int wsd_engine_ack(struct wsd_stream *s, uint64_t n)
 {
-	if (n <= s->acked || n > s->last)
+	if (n > s->last)
+		return -1;
+	if (n <= s->acked)
 		return 0;
 	s->acked = n;
 	return 1;

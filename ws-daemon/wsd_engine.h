@@ -69,8 +69,8 @@ uint64_t wsd_engine_first(struct wsd_stream *s, uint64_t after);
 int wsd_engine_range(struct wsd_stream *s, uint64_t after,
 		     int (*fn)(struct wsd_msg *m, void *arg), void *arg);
 
-/* n acknowledged: the position only moves up, and never past last. Returns 1
- * when it moved. */
+/* n acknowledged: the position only moves up. Returns 1 when it moved, 0 when
+ * it was there already, -1 for an n past last (nothing changes). */
 int wsd_engine_ack(struct wsd_stream *s, uint64_t n);
 
 /* Once a second: retained messages past history_ttl are dropped. */

@@ -3,19 +3,22 @@
  * what a client may send, close handling) on top of lws. Delivery is wsd_conn's. */
 #include "wsd_ws.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "akey.h"
+#include "climsg.h"
 #include "log.h"
 #include "req.h"
 #include "wmsg.h"
+#include "wsd_ackwait.h"
 #include "wsd_alive.h"
 #include "wsd_conn.h"
 #include "wsd_stats.h"
 
-#define WSD_WS_MAX_CLIENT_MSG 4096 /* clients have nothing to say but heartbeats */
+#define WSD_WS_MAX_CLIENT_MSG CLIMSG_MAX /* acknowledgements and heartbeats */
 
 /* Once lws starts closing, the TCP connection goes after this long at most; lws
  * 4.1 would wait 5 s for a Close the peer may already have sent. */
@@ -44,7 +47,8 @@ size_t wsd_ws_live(void) { return ws_live; }
 size_t wsd_ws_max_uid(void) { return (size_t)ws_cfg->max_uid_bytes; }
 
 struct wsd_route *wsd_route_new(const char *uid, size_t uid_len, const char *key,
-				size_t key_len, const char *client)
+				size_t key_len, const char *client,
+				const struct wsd_resume *resume)
 {
 	size_t cl = strlen(client);
 	struct wsd_route *r;
@@ -65,6 +69,7 @@ struct wsd_route *wsd_route_new(const char *uid, size_t uid_len, const char *key
 	r->client = memcpy(d, client, cl + 1);
 	r->uid_len = uid_len;
 	r->key_len = key_len;
+	r->resume = *resume;
 	return r;
 }
 
@@ -137,6 +142,11 @@ static void wsd_authenticate(struct wsd_conn *c, const struct wsd_route *r)
 	wsd_stats.ws_accepted++;
 	log_info("connect uid=%.*s from %s (%zu connections, %zu uids)", (int)r->uid_len, r->uid,
 		 r->client, wsd_conn_count(), wsd_conn_uids());
+	/* The replay fits an empty send queue (cfg checks the history bounds against
+	 * the queue's), so only a broken socket or no memory ends here. */
+	if (wsd_conn_resume(c, &r->resume) != 0)
+		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+				    "could not send the history");
 }
 
 static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char *reason)
@@ -145,20 +155,79 @@ static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char
 	return -1;
 }
 
-/* Clients only need to read; text heartbeats are tolerated, anything else closes. */
-static int wsd_receive(struct wsd_conn *c, size_t len)
+/* {"control":"error","reason":...}: the client is told, the connection stays. */
+static void wsd_client_error(struct wsd_conn *c, const char *reason)
 {
+	char json[256];
+	int n = snprintf(json, sizeof json, "{\"control\":\"error\",\"reason\":\"%s\"}", reason);
+
+	LOG_LIMITED(LOG_LVL_INFO, "a client message was refused: %s", reason);
+	if (n > 0 && (size_t)n < sizeof json && wsd_conn_send(c, json, (size_t)n) != 0)
+		log_debug("could not tell a client why its message was refused");
+}
+
+/* One whole text message from the client: an acknowledgement, or a heartbeat. */
+static void wsd_client_text(struct wsd_conn *c, const char *text, size_t len)
+{
+	const struct wsd_route *r = lws_get_opaque_user_data(c->wsi);
+	const char *why = NULL;
+	struct wsd_position p;
+	uint64_t n;
+	int moved;
+
+	switch (climsg_parse(text, len, &n, &why)) {
+	case CLIMSG_ACK:
+		moved = wsd_conn_ack(c, n, &p);
+		if (moved < 0)
+			wsd_client_error(c, "ack names a message not sent yet");
+		else if (moved && r)
+			wsd_ackwait_acked(r->uid, r->uid_len, p.epoch, p.acked);
+		break;
+	case CLIMSG_BAD:
+		wsd_client_error(c, why);
+		break;
+	default:
+		break; /* a heartbeat */
+	}
+}
+
+static void wsd_rx_reset(struct wsd_conn *c)
+{
+	free(c->rx_buf);
+	c->rx_buf = NULL;
+	c->rx_bytes = 0;
+}
+
+/* Text messages are read whole (a fragmented one is gathered, up to the bound);
+ * anything else closes. */
+static int wsd_receive(struct wsd_conn *c, const char *in, size_t len)
+{
+	int final;
+
 	if (c->state != WSD_CONN_OPEN)
 		return 0;
 	if (lws_frame_is_binary(c->wsi))
 		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
 				     "binary messages are not accepted");
-	c->rx_bytes += len;
-	if (c->rx_bytes > WSD_WS_MAX_CLIENT_MSG)
+	if (len > WSD_WS_MAX_CLIENT_MSG - c->rx_bytes) {
+		wsd_rx_reset(c);
 		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 				     "message too big");
-	if (lws_is_final_fragment(c->wsi))
-		c->rx_bytes = 0;
+	}
+	final = lws_is_final_fragment(c->wsi);
+	if (c->rx_bytes == 0 && final) {
+		wsd_client_text(c, in, len); /* the usual case: no copy */
+		return 0;
+	}
+	if (!c->rx_buf && !(c->rx_buf = malloc(WSD_WS_MAX_CLIENT_MSG)))
+		return wsd_close_now(c->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+				     "out of memory");
+	memcpy(c->rx_buf + c->rx_bytes, in, len);
+	c->rx_bytes += len;
+	if (final) {
+		wsd_client_text(c, c->rx_buf, c->rx_bytes);
+		wsd_rx_reset(c);
+	}
 	return 0;
 }
 
@@ -259,7 +328,7 @@ int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return wsd_conn_writeable(c);
 	case LWS_CALLBACK_RECEIVE:
 		wsd_alive_seen(c);
-		return wsd_receive(c, len);
+		return wsd_receive(c, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		wsd_alive_seen(c);
 		return 0;
@@ -270,6 +339,7 @@ int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (c->wsi)
 			ws_live--;
 		wsd_alive_remove(c);
+		wsd_rx_reset(c);
 		wsd_conn_release(c);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:

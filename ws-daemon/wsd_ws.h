@@ -10,6 +10,7 @@
 
 #include "cfg.h"
 #include "hs.h"
+#include "wsd_conn.h"
 
 /* lws only ever parses the minimal head hs_parse rewrites (HS_LWS_MAX bytes);
  * its header buffer keeps the old size so nothing else depends on the change. */
@@ -24,6 +25,7 @@ _Static_assert(HS_LWS_MAX <= WSD_WS_MAX_HEADER_DATA, "lws must hold the rewritte
 struct wsd_route {
 	lws_sorted_usec_list_t close_sul; /* bounds lws's close handshake (wsd_ws.c) */
 	struct lws *wsi;                  /* the connection carrying it, once adopted */
+	struct wsd_resume resume;         /* since/epoch of the handshake */
 	size_t uid_len, key_len;
 	const char *uid;        /* uid_len bytes + NUL, inside the block */
 	const char *key;        /* access_key, key_len bytes + NUL ("" when absent) */
@@ -33,7 +35,8 @@ struct wsd_route {
 
 /* NULL on out of memory. client must be NUL-terminated. */
 struct wsd_route *wsd_route_new(const char *uid, size_t uid_len, const char *key,
-				size_t key_len, const char *client);
+				size_t key_len, const char *client,
+				const struct wsd_resume *resume);
 
 /*
  * Gives the accepted socket fd to lws on vh with req[0..len) (the head hs_parse
