@@ -89,6 +89,14 @@ $(BUILD)/tests/test_api_http: $(BUILD)/obj/tests/unit/test_api_http.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_FCGI)
 
+# push-api's metrics text (fcgi-api/api_metrics.c).
+BIN_UNIT += $(BUILD)/tests/test_api_metrics
+unit: $(BUILD)/tests/test_api_metrics
+$(BUILD)/tests/test_api_metrics: $(BUILD)/obj/tests/unit/test_api_metrics.o \
+		$(BUILD)/obj/fcgi-api/api_metrics.o $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
+
 deps:
 	@scripts/deps.sh run $(WEB)
 

@@ -33,6 +33,7 @@ struct api_dgram {
 	size_t start, end;
 	int open;       /* sent, no answer yet */
 	int busy_retry; /* the worker's queue was full: sent in a second pass */
+	long until;     /* its reply is given up at this ipc_clock_ms (api_reply_deadline) */
 };
 
 static long api_probe_ms(const struct api_daemon *d)
@@ -320,7 +321,7 @@ static size_t api_plan(const struct api_daemon *d, const struct api_item *items,
 				size += share;
 				end++;
 			}
-			dg[ndg++] = (struct api_dgram){ w, 0, start, end, 0, 0 };
+			dg[ndg++] = (struct api_dgram){ .worker = w, .start = start, .end = end };
 			start = end;
 		}
 	}
@@ -381,21 +382,44 @@ static void api_take(struct api_daemon *d, struct api_item *items, const size_t 
 	api_note(d, &h, g->worker);
 }
 
-/* Worker w's replies until each of its datagrams has one or the deadline passed.
- * The others' replies wait in their own sockets meanwhile. */
+/*
+ * ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
+ * lets an answer given just before that still reach us, so a 503 for a timeout
+ * means "not delivered". A datagram with an item that asked for an
+ * acknowledgement may be answered IPC_ACK_WAIT_MS later still.
+ */
+static long api_reply_deadline(const struct api_daemon *d, const struct api_item *items,
+			       const size_t *order, const struct api_dgram *g, long now)
+{
+	long until = now + d->cfg.push_timeout_ms + API_REPLY_GRACE_MS;
+
+	for (size_t k = g->start; k < g->end; k++)
+		if (items[order[k]].it.flags & IPC_F_ACK)
+			return until + IPC_ACK_WAIT_MS(d->cfg.push_timeout_ms);
+	return until;
+}
+
+/* Worker w's replies until each of its datagrams has one or the last of their
+ * deadlines passed. The others' replies wait in their own sockets meanwhile. */
 static void api_collect(struct api_daemon *d, struct api_item *items, const size_t *order,
-			struct api_dgram *dg, size_t ndg, unsigned w, long deadline)
+			struct api_dgram *dg, size_t ndg, unsigned w)
 {
 	for (;;) {
 		size_t open = 0, rlen = 0;
+		long until = 0;
 		enum ipc_call_rc rc;
 		struct ipc_hdr h;
 
-		for (size_t j = 0; j < ndg; j++)
-			open += dg[j].worker == w && dg[j].open;
+		for (size_t j = 0; j < ndg; j++) {
+			if (dg[j].worker != w || !dg[j].open)
+				continue;
+			open++;
+			if (dg[j].until > until) /* deadlines are > 0: the clock plus a timeout */
+				until = dg[j].until;
+		}
 		if (open == 0)
 			return;
-		rc = ipc_client_recv(&d->ipc[w], d->rx, IPC_MAX_DATAGRAM, &rlen, deadline);
+		rc = ipc_client_recv(&d->ipc[w], d->rx, IPC_MAX_DATAGRAM, &rlen, until);
 		if (rc != IPC_CALL_OK) {
 			log_warn("ws-daemon worker %u: %s", w, ipc_call_rc_str(rc));
 			for (size_t j = 0; j < ndg; j++)
@@ -417,20 +441,20 @@ static void api_collect(struct api_daemon *d, struct api_item *items, const size
 static void api_exchange(struct api_daemon *d, struct api_item *items, size_t n, size_t *order,
 			 struct api_dgram *dg)
 {
-	/* ws-daemon drops a push that waited push_timeout_ms in its socket; the grace
-	 * lets an answer given just before that still reach us, so a 503 for a
-	 * timeout means "not delivered". */
-	long deadline = ipc_clock_ms() + d->cfg.push_timeout_ms + API_REPLY_GRACE_MS;
+	/* Room in a full queue is waited for no longer than a push's own bound. */
+	long now = ipc_clock_ms(), deadline = now + d->cfg.push_timeout_ms + API_REPLY_GRACE_MS;
 	size_t ndg = api_plan(d, items, n, order, dg);
 	int again = 0;
 
-	for (size_t j = 0; j < ndg; j++)
+	for (size_t j = 0; j < ndg; j++) {
+		dg[j].until = api_reply_deadline(d, items, order, &dg[j], now);
 		again |= dg[j].busy_retry = api_send(d, items, order, &dg[j], deadline, 0);
+	}
 	for (size_t j = 0; again && j < ndg; j++)
 		if (dg[j].busy_retry)
 			(void)api_send(d, items, order, &dg[j], deadline, 1);
 	for (unsigned w = 0; w < d->nworkers; w++)
-		api_collect(d, items, order, dg, ndg, w, deadline);
+		api_collect(d, items, order, dg, ndg, w);
 }
 
 void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n)

@@ -67,7 +67,9 @@ int api_daemon_recheck(struct api_daemon *d);
 /*
  * Sends the items with http 0 to their workers (503 for all when no worker is
  * known: call api_daemon_keep_up first) (all datagrams first, then the
- * replies, all within push_timeout_ms) and fills each one's outcome; a worker
+ * replies, all within push_timeout_ms, or push_timeout_ms +
+ * IPC_ACK_WAIT_MS(push_timeout_ms) for a datagram with an IPC_F_ACK item) and
+ * fills each one's outcome; a worker
  * that does not answer in time fails only its own items (503). Items come back
  * with status IPC_S_STALE or IPC_S_WRONG_WORKER after the daemon's
  * configuration or worker count was re-learned: the caller may resend them once.

@@ -17,12 +17,14 @@ static const char *api_status_text(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	}
@@ -80,6 +82,14 @@ static void api_error_with(FCGX_Request *r, int status, const char *headers, con
 void api_error(FCGX_Request *r, int status, const char *reason)
 {
 	api_error_with(r, status, NULL, reason);
+}
+
+void api_error_retry(FCGX_Request *r, int status, unsigned seconds, const char *reason)
+{
+	char hdr[40];
+
+	(void)snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", seconds);
+	api_error_with(r, status, hdr, reason);
 }
 
 void api_error_method(FCGX_Request *r, const char *allow)

@@ -20,6 +20,10 @@ void api_respond_typed(FCGX_Request *r, int status, const char *type, const char
 /* {"topic":"error","number":0,"contents":reason} with the given status. */
 void api_error(FCGX_Request *r, int status, const char *reason);
 
+/* Same, with a Retry-After header: the client may try again after `seconds`
+ * (429, 503). */
+void api_error_retry(FCGX_Request *r, int status, unsigned seconds, const char *reason);
+
 /* Same, with an Allow header for 405. */
 void api_error_method(FCGX_Request *r, const char *allow);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Prometheus text format 0.0.4: names prefixed push_, totals end in _total,
- * refusals labelled by reason; one HELP/TYPE per family. */
+ * refusals labelled by reason, ack waits by result; one HELP/TYPE per family. */
 #include "api_metrics.h"
 #include "version.h"
 
@@ -12,16 +12,18 @@
 
 struct api_metric {
 	const char *name;
-	const char *label;   /* reason label value, or NULL */
+	const char *label;   /* the sample's labels (name="value"), or NULL */
 	int gauge;
 	int index;           /* enum ipc_stat */
 	const char *help;
 };
 
-#define REFUSED(l, i) { "push_pushes_refused_total", l, 0, i, \
+#define REFUSED(l, i) { "push_pushes_refused_total", "reason=\"" l "\"", 0, i, \
 			"Messages not delivered, by reason." }
-#define API(l, r) { "push_api_refused_total", l, 0, IPC_ST_API_REFUSED + (r), \
+#define API(l, r) { "push_api_refused_total", "reason=\"" l "\"", 0, IPC_ST_API_REFUSED + (r), \
 		    "Requests push-api refused before delivery, by reason." }
+#define ACK_WAIT(l, i) { "push_ack_waits_total", "result=\"" l "\"", 0, i, \
+			 "Pushes that waited for an acknowledgement, by how the wait ended." }
 
 /* Uptime is not here: it is the one gauge that is not a sum. */
 static const struct api_metric api_metrics[] = {
@@ -32,17 +34,28 @@ static const struct api_metric api_metrics[] = {
 	  "Connections closed by us or the peer, not yet gone (each ends within a bound)." },
 	{ "push_closing_unsent_bytes", NULL, 1, IPC_ST_CLOSING_BYTES,
 	  "At most this many bytes are still held for closing connections." },
+	{ "push_history_uids", NULL, 1, IPC_ST_HISTORY_UIDS,
+	  "Uids with a message history (connected, or kept for a resume)." },
+	{ "push_history_messages", NULL, 1, IPC_ST_HISTORY_MESSAGES,
+	  "Messages kept in histories for resume." },
+	{ "push_history_bytes", NULL, 1, IPC_ST_HISTORY_BYTES,
+	  "Bytes the histories hold, frames and bookkeeping." },
+	{ "push_ack_waiting", NULL, 1, IPC_ST_ACK_WAITING,
+	  "Pushes waiting for an acknowledgement now." },
 	{ "push_pushes_received_total", NULL, 0, IPC_ST_PUSHES_RECEIVED,
 	  "Messages received from push-api." },
 	{ "push_pushes_delivered_total", NULL, 0, IPC_ST_PUSHES_DELIVERED,
 	  "Messages handed to at least one connection." },
 	{ "push_deliveries_total", NULL, 0, IPC_ST_DELIVERIES,
 	  "Frames queued to connections (one message, several tabs: several)." },
+	{ "push_pushes_stored_total", NULL, 0, IPC_ST_PUSHES_STORED,
+	  "Messages kept for a uid with no connection, for its next one (offline_messages)." },
 	REFUSED("offline", IPC_ST_PUSHES_OFFLINE),
 	REFUSED("invalid", IPC_ST_PUSHES_INVALID),
 	REFUSED("expired", IPC_ST_PUSHES_EXPIRED),
 	REFUSED("wrong_worker", IPC_ST_PUSHES_WRONG_WORKER),
 	REFUSED("stale_config", IPC_ST_PUSHES_STALE),
+	REFUSED("busy", IPC_ST_PUSHES_BUSY),
 	API("unauthorized", IPC_R_UNAUTHORIZED),
 	API("bad_request", IPC_R_BAD_REQUEST),
 	API("too_large", IPC_R_TOO_LARGE),
@@ -62,6 +75,18 @@ static const struct api_metric api_metrics[] = {
 	  "Closing connections reset because their Close could not leave or was not answered in time." },
 	{ "push_ipc_errors_total", NULL, 0, IPC_ST_IPC_ERRORS,
 	  "Datagrams that could not be decoded." },
+	{ "push_history_evicted_total", NULL, 0, IPC_ST_HISTORY_EVICTED,
+	  "Messages dropped from a history before history_ttl, to stay within its bounds." },
+	{ "push_resumes_total", NULL, 0, IPC_ST_RESUMES,
+	  "Connections that asked to resume from a message number." },
+	{ "push_resume_gaps_total", NULL, 0, IPC_ST_RESUMES_GAP,
+	  "Resumes told that some messages after their number are gone." },
+	{ "push_replayed_messages_total", NULL, 0, IPC_ST_REPLAYED,
+	  "Messages sent again from a history." },
+	{ "push_acks_total", NULL, 0, IPC_ST_ACKS,
+	  "Acknowledgements received that moved a connection's position." },
+	ACK_WAIT("acked", IPC_ST_ACK_WAITS_ACKED),
+	ACK_WAIT("timeout", IPC_ST_ACK_WAITS_TIMEOUT),
 };
 
 struct api_wbuf {
@@ -144,7 +169,7 @@ char *api_metrics_format(const uint64_t (*v)[IPC_STATS_N], const unsigned char *
 			api_family(&b, m->name, m->gauge ? "gauge" : "counter", m->help);
 		prev = m->name;
 		if (m->label)
-			api_put(&b, "%s{reason=\"%s\"} %" PRIu64 "\n", m->name, m->label, s);
+			api_put(&b, "%s{%s} %" PRIu64 "\n", m->name, m->label, s);
 		else
 			api_put(&b, "%s %" PRIu64 "\n", m->name, s);
 		if (m->index == IPC_ST_QUEUE_BYTES)

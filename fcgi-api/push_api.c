@@ -31,6 +31,16 @@
 #include "wmsg.h"
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
+/* After a 429 for too many pushes waiting for acknowledgements: each waits at
+ * most its timeout, and most are answered far sooner; a second is a fair pause. */
+#define API_BUSY_RETRY_S 1
+
+/* What a /push answer says about a message (the seed's words where it had them). */
+#define API_SENT "推送成功"
+#define API_STORED "用户不在线，消息已保存"
+#define API_OFFLINE "此用户不在线"
+#define API_BUSY "too many pushes are waiting for an acknowledgement"
+#define API_REFUSED "the push daemon refused the message"
 
 struct api {
 	struct api_daemon d;         /* its cfg is the configuration we run */
@@ -210,10 +220,39 @@ static void api_access(struct api *a, FCGX_Request *r)
 	free(body);
 }
 
-/* Checks method, password, uid (absent: a batch), type and size, and reads the
- * body into a->body; answers the error itself and returns -1. */
-static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *batch,
-			 size_t *blen)
+/* What the query and the body's length say about a /push request. */
+struct api_push_req {
+	size_t uid_len;  /* ?uid= (in a->uid) */
+	size_t blen;     /* the body (in a->body) */
+	int batch;       /* no ?uid=: the body is an array of messages with their uids */
+	int ack;         /* ?ack=1: every message waits for an acknowledgement */
+};
+
+/* Reads ?ack= (1 or true, 0 or false, absent = 0); answers 400 itself and
+ * returns -1 on another value. */
+static int api_get_ack(struct api *a, FCGX_Request *r, int *ack)
+{
+	const char *qs = api_param(r, "QUERY_STRING");
+	char v[8];
+	size_t n;
+	enum req_rc rc = req_query_get(qs, strlen(qs), "ack", v, sizeof v, &n);
+
+	*ack = 0;
+	if (rc == REQ_ABSENT)
+		return 0;
+	if (rc == REQ_OK && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)) {
+		*ack = 1;
+		return 0;
+	}
+	if (rc == REQ_OK && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0))
+		return 0;
+	api_refuse(a, r, 400, "ack must be 0 or 1");
+	return -1;
+}
+
+/* Checks method, password, uid (absent: a batch), ack, type and size, and reads
+ * the body into a->body; answers the error itself and returns -1. */
+static int api_push_read(struct api *a, FCGX_Request *r, struct api_push_req *q)
 {
 	const char *qs = api_param(r, "QUERY_STRING");
 	char probe[1];
@@ -226,14 +265,16 @@ static int api_push_read(struct api *a, FCGX_Request *r, size_t *uid_len, int *b
 		return -1;
 	}
 	/* No uid in the query: the body carries one per message. */
-	*batch = req_query_get(qs, strlen(qs), "uid", probe, sizeof probe, &plen) == REQ_ABSENT;
-	if (!*batch && api_get_uid(a, r, uid_len) != 0)
+	q->batch = req_query_get(qs, strlen(qs), "uid", probe, sizeof probe, &plen) == REQ_ABSENT;
+	if (!q->batch && api_get_uid(a, r, &q->uid_len) != 0)
+		return -1;
+	if (api_get_ack(a, r, &q->ack) != 0)
 		return -1;
 	if (!api_is_json_type(api_param(r, "CONTENT_TYPE"))) {
 		api_refuse(a, r, 415, "Content-Type must be application/json");
 		return -1;
 	}
-	switch (api_read_body(r, a->body, (size_t)a->d.cfg.max_message_bytes, blen)) {
+	switch (api_read_body(r, a->body, (size_t)a->d.cfg.max_message_bytes, &q->blen)) {
 	case API_BODY_OK:
 		return 0;
 	case API_BODY_TOO_LARGE:
@@ -287,8 +328,29 @@ static void api_deliver(struct api *a, FCGX_Request *r, struct api_item *items, 
 	}
 }
 
+static int api_asked_ack(const struct api_item *it)
+{
+	return (it->it.flags & IPC_F_ACK) != 0;
+}
+
+/* The body for a message delivered or stored: the seed's answer, with the
+ * message's number ("seq") when it was stored or an acknowledgement was asked
+ * for. NULL when out of memory. */
+static char *api_push_body(const struct api_item *it, size_t *len)
+{
+	const struct ipc_result *res = &it->res;
+
+	if (res->status == IPC_S_STORED)
+		return wmsg_reply_seq("stored", 0, API_STORED, res->number, -1, len);
+	if (!api_asked_ack(it))
+		return wmsg_reply("success", (long long)res->delivered, API_SENT, len);
+	return wmsg_reply_seq("success", (long long)res->delivered, API_SENT, res->number,
+			      res->acked != 0, len);
+}
+
 static void api_push_answer(struct api *a, FCGX_Request *r, const struct api_item *it)
 {
+	int stored = it->res.status == IPC_S_STORED;
 	char *body;
 	size_t blen = 0;
 
@@ -301,53 +363,89 @@ static void api_push_answer(struct api *a, FCGX_Request *r, const struct api_ite
 	if (it->res.status == IPC_S_OFFLINE ||
 	    (it->res.status == IPC_S_DELIVERED && it->res.delivered == 0)) {
 		LOG_LIMITED(LOG_LVL_INFO, "push to uid=%s: offline", a->uid);
-		api_error(r, 404, "此用户不在线");
+		api_error(r, 404, API_OFFLINE);
 		return;
 	}
-	if (it->res.status != IPC_S_DELIVERED) {
-		api_error(r, 400, "the push daemon refused the message");
+	if (it->res.status == IPC_S_BUSY) {
+		/* ack_waiters_max is reached: worth an operator's look, not a flood. */
+		LOG_LIMITED(LOG_LVL_INFO, "push to uid=%s: %s", a->uid, API_BUSY);
+		api_error_retry(r, 429, API_BUSY_RETRY_S, API_BUSY);
 		return;
 	}
-	body = wmsg_reply("success", (long long)it->res.delivered, "推送成功", &blen);
+	if (it->res.status != IPC_S_DELIVERED && !stored) {
+		api_error(r, 400, API_REFUSED);
+		return;
+	}
+	body = api_push_body(it, &blen);
 	if (!body) {
 		api_error(r, 500, "out of memory");
 		return;
 	}
-	api_respond(r, 200, NULL, body, blen);
+	api_respond(r, stored ? 202 : 200, NULL, body, blen);
 	free(body);
 }
 
-static void api_push_one(struct api *a, FCGX_Request *r, size_t uid_len, size_t blen)
+/* The IPC flags of a message: the query's ack applies to every one. */
+static uint16_t api_flags(int query_ack, int msg_ack)
+{
+	return query_ack || msg_ack ? IPC_F_ACK : 0;
+}
+
+static void api_push_one(struct api *a, FCGX_Request *r, const struct api_push_req *q)
 {
 	struct wmsg_push msg;
 	struct api_item it;
 	char reason[256];
 
-	if (wmsg_parse_push(a->body, blen, &msg, reason, sizeof reason) != 0) {
+	if (wmsg_parse_push(a->body, q->blen, &msg, reason, sizeof reason) != 0) {
 		api_refuse(a, r, 400, reason);
 		return;
 	}
 	memset(&it, 0, sizeof it);
-	it.it = (struct ipc_push_item){ a->uid, uid_len, msg.topic_json, msg.topic_len,
-					msg.contents_json, msg.contents_len };
+	it.it = (struct ipc_push_item){ .uid = a->uid, .uid_len = q->uid_len,
+					.flags = api_flags(q->ack, msg.ack),
+					.topic = msg.topic_json, .topic_len = msg.topic_len,
+					.contents = msg.contents_json,
+					.contents_len = msg.contents_len };
 	api_deliver(a, r, &it, 1);
 	api_push_answer(a, r, &it);
 	wmsg_push_free(&msg);
 }
 
-/* What a batch item's answer says when a worker answered it. */
+/* What a batch item's answer says, as the single push's would. */
 static void api_batch_item(const struct api_item *it, struct wmsg_batch_result *out)
 {
+	out->ack = api_asked_ack(it);
+	out->seq = it->res.number;
+	out->acked = it->res.acked != 0;
 	if (it->http != 200) {
 		out->contents = it->why;
 		out->status = it->http; /* not delivered: e.g. 503, safe to send again */
 		return;
 	}
-	out->ok = it->res.status == IPC_S_DELIVERED && it->res.delivered > 0;
-	out->number = out->ok ? it->res.delivered : 0;
-	out->contents = out->ok ? "推送成功"
-			: it->res.status == IPC_S_REFUSED ? "the push daemon refused the message"
-			: "此用户不在线";
+	out->contents = API_OFFLINE; /* also what a DELIVERED to no connection says */
+	switch (it->res.status) {
+	case IPC_S_DELIVERED:
+		if (it->res.delivered > 0) {
+			out->outcome = WMSG_DELIVERED;
+			out->number = it->res.delivered;
+			out->contents = API_SENT;
+		}
+		break;
+	case IPC_S_STORED:
+		out->outcome = WMSG_STORED;
+		out->contents = API_STORED;
+		break;
+	case IPC_S_BUSY:
+		out->contents = API_BUSY;
+		out->status = 429; /* not delivered: safe to send again */
+		break;
+	case IPC_S_REFUSED:
+		out->contents = API_REFUSED;
+		break;
+	default:
+		break;
+	}
 }
 
 /* Every item in order: what reached someone, what did not and why. A request
@@ -385,7 +483,8 @@ static void api_batch_answer(struct api *a, FCGX_Request *r, const struct wmsg_b
 }
 
 /* The batch's valid messages as items; map[i] is item i's index in the batch. */
-static size_t api_batch_items(const struct wmsg_batch *b, struct api_item *items, size_t *map)
+static size_t api_batch_items(const struct wmsg_batch *b, int query_ack, struct api_item *items,
+			      size_t *map)
 {
 	size_t n = 0;
 
@@ -395,16 +494,20 @@ static size_t api_batch_items(const struct wmsg_batch *b, struct api_item *items
 		if (bi->error)
 			continue;
 		memset(&items[n], 0, sizeof items[n]);
-		items[n].it = (struct ipc_push_item){ bi->uid, bi->uid_len, bi->topic_json,
-						      bi->topic_len, bi->contents_json,
-						      bi->contents_len };
+		items[n].it = (struct ipc_push_item){ .uid = bi->uid, .uid_len = bi->uid_len,
+						      .flags = api_flags(query_ack, bi->ack),
+						      .topic = bi->topic_json,
+						      .topic_len = bi->topic_len,
+						      .contents = bi->contents_json,
+						      .contents_len = bi->contents_len };
 		map[n++] = k;
 	}
 	return n;
 }
 
-static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
+static void api_push_batch(struct api *a, FCGX_Request *r, const struct api_push_req *q)
 {
+	size_t blen = q->blen;
 	struct wmsg_batch b;
 	struct api_item *items = NULL;
 	size_t *map = NULL, n, sp = 0;
@@ -429,7 +532,7 @@ static void api_push_batch(struct api *a, FCGX_Request *r, size_t blen)
 		api_error(r, 500, "out of memory");
 		goto out;
 	}
-	n = api_batch_items(&b, items, map);
+	n = api_batch_items(&b, q->ack, items, map);
 	if (n > 0)
 		api_deliver(a, r, items, n);
 	api_batch_answer(a, r, &b, items, map, n);
@@ -441,15 +544,14 @@ out:
 
 static void api_push(struct api *a, FCGX_Request *r)
 {
-	size_t uid_len = 0, blen = 0;
-	int batch = 0;
+	struct api_push_req q = { 0 };
 
-	if (api_push_read(a, r, &uid_len, &batch, &blen) != 0)
+	if (api_push_read(a, r, &q) != 0)
 		return;
-	if (batch)
-		api_push_batch(a, r, blen);
+	if (q.batch)
+		api_push_batch(a, r, &q);
 	else
-		api_push_one(a, r, uid_len, blen);
+		api_push_one(a, r, &q);
 }
 
 /* GET /metrics: ws-daemon's counters summed over the workers that answered in
@@ -672,9 +774,12 @@ int main(int argc, char **argv)
 		return api_serve(0, &a);
 	if (strcmp(sock, "-") == 0)
 		sock = a.d.cfg.fcgi_addr;
-	/* Workers finish the request in hand (up to the push timeout) before exiting. */
+	/* Workers finish the request in hand (up to the push timeout, and the
+	 * acknowledgement wait after it) before exiting. */
 	rc = api_pool_run(sock, (mode_t)mode, workers ? (unsigned)workers : (unsigned)a.d.cfg.fcgi_procs,
-			  (unsigned)(a.d.cfg.push_timeout_ms / 1000 + 3), api_serve, &a);
+			  (unsigned)((a.d.cfg.push_timeout_ms +
+				      IPC_ACK_WAIT_MS(a.d.cfg.push_timeout_ms)) / 1000 + 3),
+			  api_serve, &a);
 	api_teardown(&a);
 	return rc;
 }

@@ -11,6 +11,12 @@ static const uint8_t ipc_magic[2] = { 'W', 'P' };
 enum { IPC_O_VERSION = 2, IPC_O_TYPE = 3, IPC_O_REQ = 4, IPC_O_COUNT = 8, IPC_O_FLAGS = 10,
        IPC_O_GEN = 12, IPC_O_WORKERS = 16, IPC_O_INDEX = 18 };
 _Static_assert(IPC_O_INDEX + 2 == IPC_HDR_LEN, "header layout");
+/* PUSH item header and PUSH_REPLY item field offsets. */
+enum { IPC_PI_UID_LEN = 0, IPC_PI_FLAGS = 2, IPC_PI_TOPIC_LEN = 4, IPC_PI_CONTENTS_LEN = 8 };
+enum { IPC_RI_DELIVERED = 0, IPC_RI_STATUS = 4, IPC_RI_NUMBER = 8, IPC_RI_ACKED = 16 };
+_Static_assert(IPC_PI_CONTENTS_LEN + 4 == IPC_PUSH_ITEM_HDR, "push item layout");
+_Static_assert(IPC_RI_ACKED + 4 == IPC_REPLY_ITEM_LEN, "reply item layout");
+_Static_assert(IPC_F_KNOWN <= UINT16_MAX, "item flags travel as u16");
 _Static_assert(IPC_STATS_N * IPC_STAT_LEN + IPC_HDR_LEN <= IPC_MAX_DATAGRAM, "stats fit");
 _Static_assert(IPC_REPLY_MAX <= IPC_MAX_DATAGRAM, "a full reply fits");
 _Static_assert(IPC_WORKERS_MAX <= UINT16_MAX, "workers travel as u16");
@@ -86,9 +92,10 @@ size_t ipc_encode_push(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 	for (size_t i = 0; i < n; i++) {
 		const struct ipc_push_item *it = &items[i];
 
-		put16(buf + o, (uint16_t)it->uid_len);
-		put32(buf + o + 2, (uint32_t)it->topic_len);
-		put32(buf + o + 6, (uint32_t)it->contents_len);
+		put16(buf + o + IPC_PI_UID_LEN, (uint16_t)it->uid_len);
+		put16(buf + o + IPC_PI_FLAGS, it->flags);
+		put32(buf + o + IPC_PI_TOPIC_LEN, (uint32_t)it->topic_len);
+		put32(buf + o + IPC_PI_CONTENTS_LEN, (uint32_t)it->contents_len);
 		o += IPC_PUSH_ITEM_HDR;
 		memcpy(buf + o, it->uid, it->uid_len);
 		o += it->uid_len;
@@ -109,9 +116,10 @@ size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 		return 0;
 	ipc_put_hdr(buf, IPC_T_PUSH_REPLY, h, (uint16_t)n);
 	for (size_t i = 0; i < n; i++, o += IPC_REPLY_ITEM_LEN) {
-		put32(buf + o, res[i].delivered);
-		put32(buf + o + 4, res[i].status);
-		put64(buf + o + 8, res[i].number);
+		put32(buf + o + IPC_RI_DELIVERED, res[i].delivered);
+		put32(buf + o + IPC_RI_STATUS, res[i].status);
+		put64(buf + o + IPC_RI_NUMBER, res[i].number);
+		put32(buf + o + IPC_RI_ACKED, res[i].acked);
 	}
 	return o;
 }
@@ -212,10 +220,14 @@ enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 
 		if (len - o < IPC_PUSH_ITEM_HDR)
 			return IPC_ERR_BOUNDS;
-		it->uid_len = get16(buf + o);
-		it->topic_len = get32(buf + o + 2);
-		it->contents_len = get32(buf + o + 6);
+		it->uid_len = get16(buf + o + IPC_PI_UID_LEN);
+		it->flags = get16(buf + o + IPC_PI_FLAGS);
+		it->topic_len = get32(buf + o + IPC_PI_TOPIC_LEN);
+		it->contents_len = get32(buf + o + IPC_PI_CONTENTS_LEN);
 		o += IPC_PUSH_ITEM_HDR;
+		/* A flag we do not know asks for something we would not do. */
+		if (it->flags & ~IPC_F_KNOWN)
+			return IPC_ERR_FLAGS;
 		/* Compare each length with what remains: no sum can overflow. */
 		if (it->uid_len > len - o)
 			return IPC_ERR_BOUNDS;
@@ -246,9 +258,13 @@ enum ipc_rc ipc_decode_push_reply(const uint8_t *buf, size_t len, struct ipc_hdr
 	if (len != IPC_HDR_LEN + (size_t)hdr->count * IPC_REPLY_ITEM_LEN)
 		return IPC_ERR_BOUNDS;
 	for (size_t i = 0; i < hdr->count; i++, o += IPC_REPLY_ITEM_LEN) {
-		res[i].delivered = get32(buf + o);
-		res[i].status = get32(buf + o + 4);
-		res[i].number = get64(buf + o + 8);
+		res[i].delivered = get32(buf + o + IPC_RI_DELIVERED);
+		res[i].status = get32(buf + o + IPC_RI_STATUS);
+		res[i].number = get64(buf + o + IPC_RI_NUMBER);
+		res[i].acked = get32(buf + o + IPC_RI_ACKED);
+		/* An outcome we cannot name would be reported as some other one. */
+		if (res[i].status > IPC_S_MAX)
+			return IPC_ERR_STATUS;
 	}
 	return IPC_OK;
 }
@@ -313,6 +329,8 @@ const char *ipc_rc_str(enum ipc_rc rc)
 	case IPC_ERR_BOUNDS: return "item lengths do not match the datagram";
 	case IPC_ERR_SPACE: return "buffer too small";
 	case IPC_ERR_WORKER: return "bad worker count or index";
+	case IPC_ERR_FLAGS: return "unknown push item flags";
+	case IPC_ERR_STATUS: return "unknown push reply status";
 	}
 	return "unknown";
 }

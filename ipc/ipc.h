@@ -19,6 +19,7 @@
  *                      uid | topic JSON | contents JSON
  *                      flags: IPC_F_* (unknown bits are an error)
  *   PUSH_REPLY item:   delivered u32 | status u32 | number u64 | acked u32
+ *                      status: enum ipc_status up to IPC_S_MAX (others are an error)
  *     A PUSH carrying an IPC_F_ACK item may be answered late: once every such
  *     item was acknowledged, or IPC_ACK_WAIT_MS(push_timeout_ms) after arrival.
  *   STATS:             no items; answered by STATS_REPLY
@@ -79,6 +80,7 @@ enum ipc_status {
 	IPC_S_STORED = 5,       /* uid has no connection; kept in its history (offline_messages) */
 	IPC_S_BUSY = 6,         /* too many pushes wait for an acknowledgement; nothing delivered */
 };
+#define IPC_S_MAX IPC_S_BUSY /* the largest status a reply may carry */
 
 /* PUSH item flags. */
 #define IPC_F_ACK 0x0001u       /* answer once a connection acknowledged the message */
@@ -131,7 +133,9 @@ enum ipc_stat {
 };
 
 enum ipc_rc { IPC_OK = 0, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION, IPC_ERR_TYPE,
-	      IPC_ERR_COUNT, IPC_ERR_BOUNDS, IPC_ERR_SPACE, IPC_ERR_WORKER };
+	      IPC_ERR_COUNT, IPC_ERR_BOUNDS, IPC_ERR_SPACE, IPC_ERR_WORKER,
+	      IPC_ERR_FLAGS,   /* a PUSH item with a flag outside IPC_F_KNOWN */
+	      IPC_ERR_STATUS }; /* a PUSH_REPLY item with a status above IPC_S_MAX */
 
 struct ipc_hdr {
 	uint8_t version;
@@ -166,7 +170,8 @@ struct ipc_result {
  * Encoders write into buf[0..cap) and return the datagram length, 0 when it does
  * not fit (or the item count is out of range). The header's req_id, flags,
  * generation, workers and index come from *h; version, type and count are the
- * encoder's.
+ * encoder's. Item flags and statuses are written as given: the decoders are
+ * the ones that refuse values this version does not know.
  */
 size_t ipc_push_size(const struct ipc_push_item *items, size_t n); /* SIZE_MAX on overflow */
 size_t ipc_encode_push(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
@@ -188,11 +193,13 @@ size_t ipc_encode_config_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h
 enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr);
 
 /* Decodes a whole PUSH datagram: every item is bounds-checked before any is
- * returned, trailing bytes are an error. items must hold IPC_MAX_ITEMS. */
+ * returned, trailing bytes are an error, so is an unknown item flag
+ * (IPC_ERR_FLAGS). items must hold IPC_MAX_ITEMS. */
 enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 			    struct ipc_push_item *items);
 
-/* Reply decoders also check that a worker sent it (workers >= 1). */
+/* Reply decoders also check that a worker sent it (workers >= 1); a PUSH_REPLY
+ * item with a status above IPC_S_MAX is IPC_ERR_STATUS. */
 enum ipc_rc ipc_decode_push_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 				  struct ipc_result *res, size_t max);
 enum ipc_rc ipc_decode_stats_reply(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,

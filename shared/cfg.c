@@ -15,7 +15,7 @@
 #include <openssl/hmac.h>
 #include <yaml.h>
 
-enum cfg_type { CT_STR, CT_PATH, CT_LONG, CT_LEVEL };
+enum cfg_type { CT_STR, CT_PATH, CT_LONG, CT_LEVEL, CT_BOOL };
 
 /* Per-key behaviour on reload and in output. */
 enum cfg_flag {
@@ -58,6 +58,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "send_queue_max_bytes", CT_LONG, 0, OFF(send_queue_max_bytes), 1024, 1L << 30, "1048576", "per-connection queue, bytes" },
 	{ "ping_interval", CT_LONG, 0, OFF(ping_interval), 1, 3600, "30", "idle seconds before a WebSocket ping" },
 	{ "idle_timeout", CT_LONG, 0, OFF(idle_timeout), 2, 7200, "75", "idle seconds before hanging up" },
+	{ "history_size", CT_LONG, 0, OFF(history_size), 0, 10000, "64", "messages kept per uid for resume; 0 = no history" },
+	{ "history_bytes", CT_LONG, 0, OFF(history_bytes), 1024, 1L << 30, "262144", "bytes of messages kept per uid" },
+	{ "history_ttl", CT_LONG, 0, OFF(history_ttl), 1, CFG_TTL_MAX, "300", "seconds a message is kept for resume" },
+	{ "history_memory", CT_LONG, 0, OFF(history_memory), 65536, CFG_HISTORY_MEMORY_MAX, "67108864", "bytes all uids' history may hold, per daemon (split over workers); oldest uids evicted first" },
+	{ "offline_messages", CT_BOOL, 0, OFF(offline_messages), 0, 0, "false", "keep pushes to a uid with no connection for its next connection (needs history)" },
+	{ "ack_waiters_max", CT_LONG, 0, OFF(ack_waiters_max), 1, 100000, "8", "pushes that may wait for an acknowledgement at once, per daemon; keep it below the FastCGI process count" },
 	{ "workers", CT_LONG, CF_RESTART, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
 	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
 	{ "log_level", CT_LEVEL, 0, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
@@ -209,6 +215,12 @@ static int cfg_set(struct cfg_ctx *x, struct cfg *c, const struct cfg_key *k,
 		if (log_level_parse(v, (enum log_level *)(void *)((char *)c + k->off)) != 0)
 			return cfg_fail(x, line, "'%s' must be one of error, warn, notice, info, debug",
 					k->name);
+		return 0;
+	case CT_BOOL:
+		/* YAML 1.1 also reads yes/no/on/off as booleans; one spelling is clearer. */
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+			return cfg_fail(x, line, "'%s' must be true or false, got '%s'", k->name, v);
+		*(int *)(void *)((char *)c + k->off) = v[0] == 't';
 		return 0;
 	}
 	return cfg_fail(x, line, "internal: bad key type");
@@ -408,6 +420,23 @@ static char *cfg_read_all(struct cfg_ctx *x, size_t *len)
 	return buf;
 }
 
+/* A uid's history is replayed into a new connection's queue, which is empty
+ * then: the whole history must fit it, or the replay would close it as slow. */
+static int cfg_check_history(struct cfg_ctx *x, const struct cfg *c)
+{
+	if (c->history_size == 0)
+		return c->offline_messages
+			       ? cfg_fail(x, 0, "'offline_messages' needs a history: 'history_size' must be above 0")
+			       : 0;
+	if (c->history_size > c->send_queue_max_messages)
+		return cfg_fail(x, 0, "'history_size' (%ld) must be at most 'send_queue_max_messages' (%ld)",
+				c->history_size, c->send_queue_max_messages);
+	if (c->history_bytes > c->send_queue_max_bytes)
+		return cfg_fail(x, 0, "'history_bytes' (%ld) must be at most 'send_queue_max_bytes' (%ld)",
+				c->history_bytes, c->send_queue_max_bytes);
+	return 0;
+}
+
 /* Cross-key rules, after every key has its value. */
 static int cfg_check(struct cfg_ctx *x, struct cfg *c)
 {
@@ -428,7 +457,7 @@ static int cfg_check(struct cfg_ctx *x, struct cfg *c)
 	if (c->ping_interval >= c->idle_timeout)
 		return cfg_fail(x, 0, "'ping_interval' (%ld) must be less than 'idle_timeout' (%ld)",
 				c->ping_interval, c->idle_timeout);
-	return 0;
+	return cfg_check_history(x, c);
 }
 
 static uint32_t cfg_digest32(const char *text, size_t len)
@@ -735,6 +764,9 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f)
 		fprintf(f, "%s\n", names[*(const enum log_level *)p]);
 		break;
 	}
+	case CT_BOOL:
+		fprintf(f, "%s\n", *(const int *)p ? "true" : "false");
+		break;
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef PUSH_CFG_H
 #define PUSH_CFG_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,13 @@
 #define CFG_WORKERS_MAX 64  /* bound of `workers`; the sharding tables are this size */
 #define CFG_TTL_MAX (86400L * 30)
 #define CFG_MESSAGE_MAX 131072 /* bound of max_message_bytes: a /push body fits one datagram */
+/* Bound of history_memory: 1 TiB where a long holds it (the preprocessor
+ * computes in intmax_t, so the test itself cannot overflow), else LONG_MAX. */
+#if LONG_MAX >= (1L << 40)
+#define CFG_HISTORY_MEMORY_MAX (1L << 40)
+#else
+#define CFG_HISTORY_MEMORY_MAX LONG_MAX
+#endif
 /* What cfg_pack writes at most: header, path, text. */
 #define CFG_PACK_MAX (64 + CFG_SECRET_LEN + CFG_PATH_MAX + CFG_TEXT_MAX)
 

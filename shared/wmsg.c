@@ -45,6 +45,9 @@ static void wbuf_put(struct wbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* A string literal, its length counted by the compiler. */
+#define wbuf_lit(b, lit) wbuf_put((b), (lit), sizeof(lit) - 1)
+
 /* Grows the buffer to hold at least cap bytes, so later puts need no realloc. */
 static void wbuf_reserve(struct wbuf *b, size_t cap)
 {
@@ -188,6 +191,19 @@ static int wmsg_fail(char *reason, size_t len, const char *msg, const json_error
 	return -1;
 }
 
+/* A message's optional "ack": absent is false, anything but a boolean is refused. */
+static int wmsg_ack(const json_t *msg, int *ack)
+{
+	const json_t *v = json_object_get(msg, "ack");
+
+	if (v && !json_is_boolean(v))
+		return -1;
+	*ack = json_is_true(v);
+	return 0;
+}
+
+#define WMSG_ACK_BAD "ack must be true or false"
+
 static char *wmsg_dump(const json_t *j, size_t *len)
 {
 	struct wbuf b = { 0 };
@@ -228,6 +244,10 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 	}
 	if (!contents) {
 		wmsg_fail(reason, reason_len, "body lacks \"contents\"", NULL);
+		goto fail;
+	}
+	if (wmsg_ack(root, &out->ack) != 0) {
+		wmsg_fail(reason, reason_len, WMSG_ACK_BAD, NULL);
 		goto fail;
 	}
 	out->topic_json = wmsg_dump(topic, &out->topic_len);
@@ -275,6 +295,8 @@ static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wbuf *arena,
 		return "\"topic\" must be a string";
 	if (!contents)
 		return "message lacks \"contents\"";
+	if (wmsg_ack(o, &it->ack) != 0)
+		return WMSG_ACK_BAD;
 	/* Each part NUL-terminated, as wmsg_push's are. */
 	sp->topic = arena->len;
 	wbuf_json(arena, topic);
@@ -367,43 +389,83 @@ void wmsg_batch_free(struct wmsg_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
+static void wbuf_u64(struct wbuf *b, uint64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof num, "%" PRIu64, v);
+
+	wbuf_put(b, num, n > 0 ? (size_t)n : 0);
+}
+
+/* ,"seq":N and, unless acked is negative, ,"acked":true|false */
+static void wbuf_seq(struct wbuf *b, uint64_t seq, int acked)
+{
+	wbuf_lit(b, ",\"seq\":");
+	wbuf_u64(b, seq);
+	if (acked > 0)
+		wbuf_lit(b, ",\"acked\":true");
+	else if (acked == 0)
+		wbuf_lit(b, ",\"acked\":false");
+}
+
+static const char *wmsg_outcome_topic(enum wmsg_outcome o)
+{
+	switch (o) {
+	case WMSG_DELIVERED: return "success";
+	case WMSG_STORED: return "stored";
+	case WMSG_ERROR: break;
+	}
+	return "error";
+}
+
+/* One item's object in the batch answer. */
+static void wmsg_batch_entry(struct wbuf *w, const struct wmsg_batch_item *it,
+			     const struct wmsg_batch_result *r)
+{
+	const char *topic = wmsg_outcome_topic(r->outcome);
+
+	wbuf_lit(w, "{\"uid\":");
+	wbuf_str(w, it->uid ? it->uid : "", it->uid ? it->uid_len : 0);
+	wbuf_lit(w, ",\"topic\":");
+	wbuf_str(w, topic, strlen(topic));
+	wbuf_lit(w, ",\"number\":");
+	wbuf_u64(w, r->outcome == WMSG_DELIVERED ? r->number : 0);
+	wbuf_lit(w, ",\"contents\":");
+	wbuf_str(w, r->contents, strlen(r->contents));
+	if (r->outcome == WMSG_STORED)
+		wbuf_seq(w, r->seq, -1);
+	else if (r->outcome == WMSG_DELIVERED && r->ack)
+		wbuf_seq(w, r->seq, r->acked != 0);
+	if (r->status) {
+		char num[16];
+		int n = snprintf(num, sizeof num, "%d", r->status);
+
+		wbuf_lit(w, ",\"status\":");
+		wbuf_put(w, num, n > 0 ? (size_t)n : 0);
+	}
+	wbuf_lit(w, "}");
+}
+
 char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_result *res,
 		       size_t *len)
 {
 	struct wbuf w = { 0 };
-	size_t reached = 0;
-	char num[32];
-	int n;
+	uint64_t reached = 0;
 
 	for (size_t i = 0; i < b->n; i++)
-		reached += res[i].ok != 0;
-	/* About 90 bytes an item ("推送成功" is 12 of them). */
+		reached += res[i].outcome == WMSG_DELIVERED || res[i].outcome == WMSG_STORED;
+	/* About 90 bytes an item ("推送成功" is 12 of them), seq and acked 30 more. */
 	if (b->n < SIZE_MAX / 128)
 		wbuf_reserve(&w, 64 + b->n * 128);
-	n = snprintf(num, sizeof num, "%zu", reached);
-	wbuf_put(&w, "{\"topic\":\"success\",\"number\":", 28);
-	wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
-	wbuf_put(&w, ",\"contents\":[", 13);
+	wbuf_lit(&w, "{\"topic\":\"success\",\"number\":");
+	wbuf_u64(&w, reached);
+	wbuf_lit(&w, ",\"contents\":[");
 	for (size_t i = 0; i < b->n; i++) {
-		const struct wmsg_batch_item *it = &b->items[i];
-
-		wbuf_put(&w, i ? ",{\"uid\":" : "{\"uid\":", i ? 8 : 7);
-		wbuf_str(&w, it->uid ? it->uid : "", it->uid ? it->uid_len : 0);
-		wbuf_put(&w, res[i].ok ? ",\"topic\":\"success\"" : ",\"topic\":\"error\"",
-			 res[i].ok ? 18 : 16);
-		n = snprintf(num, sizeof num, "%" PRIu64, res[i].ok ? res[i].number : 0);
-		wbuf_put(&w, ",\"number\":", 10);
-		wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
-		wbuf_put(&w, ",\"contents\":", 12);
-		wbuf_str(&w, res[i].contents, strlen(res[i].contents));
-		if (res[i].status) {
-			n = snprintf(num, sizeof num, "%d", res[i].status);
-			wbuf_put(&w, ",\"status\":", 10);
-			wbuf_put(&w, num, n > 0 ? (size_t)n : 0);
-		}
-		wbuf_put(&w, "}", 1);
+		if (i)
+			wbuf_lit(&w, ",");
+		wmsg_batch_entry(&w, &b->items[i], &res[i]);
 	}
-	wbuf_put(&w, "]}", 2);
+	wbuf_lit(&w, "]}");
 	if (w.oom) {
 		free(w.p);
 		return NULL;
@@ -419,25 +481,48 @@ void wmsg_push_free(struct wmsg_push *p)
 	memset(p, 0, sizeof *p);
 }
 
-char *wmsg_reply(const char *topic, long long number, const char *contents, size_t *len)
+/* {"topic":T,"number":N,"contents":C without its closing brace. */
+static void wmsg_reply_open(struct wbuf *b, const char *topic, long long number,
+			    const char *contents)
 {
-	struct wbuf b = { 0 };
 	char num[32];
 	int n = snprintf(num, sizeof num, "%lld", number);
 
-	wbuf_put(&b, "{\"topic\":", 9);
-	wbuf_str(&b, topic, strlen(topic));
-	wbuf_put(&b, ",\"number\":", 10);
-	wbuf_put(&b, num, n > 0 ? (size_t)n : 0);
-	wbuf_put(&b, ",\"contents\":", 12);
-	wbuf_str(&b, contents, strlen(contents));
-	wbuf_put(&b, "}", 1);
-	if (b.oom) {
-		free(b.p);
+	wbuf_put(b, "{\"topic\":", 9);
+	wbuf_str(b, topic, strlen(topic));
+	wbuf_put(b, ",\"number\":", 10);
+	wbuf_put(b, num, n > 0 ? (size_t)n : 0);
+	wbuf_put(b, ",\"contents\":", 12);
+	wbuf_str(b, contents, strlen(contents));
+}
+
+static char *wmsg_reply_close(struct wbuf *b, size_t *len)
+{
+	wbuf_put(b, "}", 1);
+	if (b->oom) {
+		free(b->p);
 		return NULL;
 	}
-	*len = b.len;
-	return b.p;
+	*len = b->len;
+	return b->p;
+}
+
+char *wmsg_reply(const char *topic, long long number, const char *contents, size_t *len)
+{
+	struct wbuf b = { 0 };
+
+	wmsg_reply_open(&b, topic, number, contents);
+	return wmsg_reply_close(&b, len);
+}
+
+char *wmsg_reply_seq(const char *topic, long long number, const char *contents, uint64_t seq,
+		     int acked, size_t *len)
+{
+	struct wbuf b = { 0 };
+
+	wmsg_reply_open(&b, topic, number, contents);
+	wbuf_seq(&b, seq, acked);
+	return wmsg_reply_close(&b, len);
 }
 
 #define WMSG_P1 "{\"topic\":"

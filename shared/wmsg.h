@@ -13,10 +13,12 @@ struct wmsg_push {
 	size_t topic_len;
 	char *contents_json; /* any JSON value; malloc'd */
 	size_t contents_len;
+	int ack;             /* "ack": true: answer once a connection acknowledged it */
 };
 
 /*
- * Parses body[0..len) as {"topic": string, "contents": any}. On success returns
+ * Parses body[0..len) as {"topic": string, "contents": any[, "ack": boolean]}
+ * (ack absent = false). On success returns
  * 0 and fills *out (caller frees with wmsg_push_free). On failure returns -1,
  * leaves *out empty and writes a client-facing reason into reason.
  * Integers beyond 64 bits, invalid UTF-8 and duplicate keys are refused rather
@@ -27,7 +29,8 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 		    size_t reason_len);
 void wmsg_push_free(struct wmsg_push *p);
 
-/* One message of a batch /push: {"uid": string, "topic": string, "contents": any}.
+/* One message of a batch /push: {"uid": string, "topic": string, "contents": any
+ * [, "ack": boolean]}.
  * The strings point into the batch's arena (owned by struct wmsg_batch), each
  * NUL-terminated after its length. */
 struct wmsg_batch_item {
@@ -37,6 +40,7 @@ struct wmsg_batch_item {
 	size_t topic_len;
 	const char *contents_json;
 	size_t contents_len;
+	int ack;                  /* as in struct wmsg_push */
 	const char *error;        /* NULL, or why this item is refused (static string) */
 };
 
@@ -50,24 +54,36 @@ struct wmsg_batch {
  * Parses body as a JSON array of 1..max_items messages. A body that is not such
  * an array fails as a whole (-1, reason filled); an item that breaks the rules
  * (not an object, uid missing or against the uid rule for max_uid bytes, topic
- * not a string, contents missing) only gets its own error. Free with
+ * not a string, contents missing, ack not a boolean) only gets its own error. Free with
  * wmsg_batch_free, also after a failure.
  */
 int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
 		     struct wmsg_batch *out, char *reason, size_t reason_len);
 void wmsg_batch_free(struct wmsg_batch *b);
 
-/* What became of batch item i: reached `number` connections (ok), or why not. */
-struct wmsg_batch_result {
-	int ok;
-	uint64_t number;
-	const char *contents; /* "推送成功" or the reason, NUL-terminated */
-	int status;           /* not delivered for this HTTP status (503: safe to resend); 0 = none */
+/* What became of a batch item; its answer's "topic". */
+enum wmsg_outcome {
+	WMSG_ERROR = 0,  /* "error": not delivered, contents says why */
+	WMSG_DELIVERED,  /* "success": reached `number` connections */
+	WMSG_STORED,     /* "stored": kept for the uid's next connection */
 };
 
-/* {"topic":"success","number":<items ok>,"contents":[{"uid":..,"topic":"success"|
- * "error","number":<connections or 0>,"contents":<text>[,"status":<status>]},...]}
- * for res[0..b->n).
+/* What became of batch item i. */
+struct wmsg_batch_result {
+	enum wmsg_outcome outcome;
+	uint64_t number;      /* connections reached (DELIVERED; 0 otherwise) */
+	const char *contents; /* "推送成功" or the reason, NUL-terminated */
+	int status;           /* not delivered for this HTTP status (503: safe to resend); 0 = none */
+	int ack;              /* the item asked for an acknowledgement */
+	int acked;            /* ... and a connection gave it (DELIVERED) */
+	uint64_t seq;         /* the message's per-uid number (DELIVERED with ack, STORED) */
+};
+
+/* {"topic":"success","number":<items delivered or stored>,"contents":[{"uid":..,
+ * "topic":"success"|"stored"|"error","number":<connections or 0>,"contents":<text>
+ * [,"seq":<seq>[,"acked":true|false]][,"status":<status>]},...]} for res[0..b->n):
+ * "seq" for a stored item and, with "acked", for a delivered one that asked for
+ * an acknowledgement.
  * Returns a malloc'd string the caller frees, *len its length; NULL on no memory. */
 char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_result *res,
 		       size_t *len);
@@ -76,6 +92,11 @@ char *wmsg_batch_reply(const struct wmsg_batch *b, const struct wmsg_batch_resul
  * topic and contents given as C strings (escaped here). Returns a malloc'd,
  * NUL-terminated string the caller frees, *len its length; NULL on no memory. */
 char *wmsg_reply(const char *topic, long long number, const char *contents, size_t *len);
+
+/* wmsg_reply with "seq":<seq> after contents, then "acked":true|false unless
+ * acked is negative. */
+char *wmsg_reply_seq(const char *topic, long long number, const char *contents, uint64_t seq,
+		     int acked, size_t *len);
 
 /* Upper bound of the spliced frame wmsg_frame_write produces. */
 size_t wmsg_frame_max(size_t topic_len, size_t contents_len);

@@ -90,6 +90,8 @@ static void check_loaded(const struct cfg *c)
 		"key_rotation_grace", "max_uid_bytes", "max_message_bytes", "push_timeout_ms",
 		"send_queue_max_messages",
 		"send_queue_max_bytes", "ping_interval", "idle_timeout", "fcgi_procs", "log_level",
+		"history_size", "history_bytes", "history_ttl", "history_memory", "offline_messages",
+		"ack_waiters_max",
 	};
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
@@ -121,8 +123,18 @@ static void check_loaded(const struct cfg *c)
 	check_long(c->idle_timeout, 2, 7200);
 	check_long(c->fcgi_procs, 1, 256);
 	check_long((long)c->log_level, LOG_LVL_ERR, LOG_LVL_DEBUG);
+	check_long(c->history_size, 0, 10000);
+	check_long(c->history_bytes, 1024, 1L << 30);
+	check_long(c->history_ttl, 1, CFG_TTL_MAX);
+	check_long(c->history_memory, 65536, CFG_HISTORY_MEMORY_MAX);
+	check_long(c->ack_waiters_max, 1, 100000);
+	FUZZ_CHECK(c->offline_messages == 0 || c->offline_messages == 1);
 	FUZZ_CHECK(c->ping_interval < c->idle_timeout);
 	FUZZ_CHECK(c->send_queue_max_bytes >= c->max_message_bytes);
+	/* A history is replayed into an empty queue; offline delivery keeps one. */
+	FUZZ_CHECK(c->history_size <= c->send_queue_max_messages);
+	FUZZ_CHECK(c->history_size == 0 || c->history_bytes <= c->send_queue_max_bytes);
+	FUZZ_CHECK(!c->offline_messages || c->history_size > 0);
 
 	FUZZ_CHECK(cfg_split_addr(c->addr, host, sizeof host, &port) == 0 && port >= 1 &&
 		   port <= 65535);
@@ -145,6 +157,8 @@ static void check_loaded(const struct cfg *c)
 			FUZZ_CHECK(strcmp(out, "<set>\n") == 0);
 		if (strcmp(keys[i], "key_secret") == 0)
 			FUZZ_CHECK(strcmp(out, "<set>\n") == 0 || strcmp(out, "<derived>\n") == 0);
+		if (strcmp(keys[i], "offline_messages") == 0)
+			FUZZ_CHECK(strcmp(out, c->offline_messages ? "true\n" : "false\n") == 0);
 		free(out);
 	}
 	FUZZ_CHECK(cfg_print_key(c, "no_such_key", stderr) == -1);

@@ -29,6 +29,16 @@ static int inside(const void *p, size_t n, const uint8_t *lo, size_t len)
 	return q >= lo && q <= lo + len && n <= (size_t)(lo + len - q);
 }
 
+/* Field by field: struct ipc_result has tail padding memcmp would read. */
+static int same_results(const struct ipc_result *a, const struct ipc_result *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].delivered != b[i].delivered || a[i].status != b[i].status ||
+		    a[i].number != b[i].number || a[i].acked != b[i].acked)
+			return 0;
+	return 1;
+}
+
 /* A decoded datagram re-encoded from its header gives the input, byte for byte. */
 static void check_same(const uint8_t *enc, size_t enc_len, const uint8_t *in, size_t len)
 {
@@ -69,7 +79,7 @@ static int check_push(const uint8_t *data, size_t size, const struct ipc_hdr *h,
 	if (rp != IPC_OK) {
 		if (rh == IPC_OK && h->type == IPC_T_PUSH && h->count >= 1 &&
 		    h->count <= IPC_MAX_ITEMS)
-			FUZZ_CHECK(rp == IPC_ERR_BOUNDS);
+			FUZZ_CHECK(rp == IPC_ERR_BOUNDS || rp == IPC_ERR_FLAGS);
 		return 0;
 	}
 	FUZZ_CHECK(hp.type == IPC_T_PUSH && hp.count >= 1 && hp.count <= IPC_MAX_ITEMS);
@@ -79,8 +89,9 @@ static int check_push(const uint8_t *data, size_t size, const struct ipc_hdr *h,
 		/* Each view inside the datagram, laid out as item header | uid | topic | contents. */
 		FUZZ_CHECK(inside(next, IPC_PUSH_ITEM_HDR, data, size));
 		FUZZ_CHECK(it->uid_len == rd16(next));
-		FUZZ_CHECK(it->topic_len == rd32(next + 2));
-		FUZZ_CHECK(it->contents_len == rd32(next + 6));
+		FUZZ_CHECK(it->flags == rd16(next + 2) && (it->flags & ~IPC_F_KNOWN) == 0);
+		FUZZ_CHECK(it->topic_len == rd32(next + 4));
+		FUZZ_CHECK(it->contents_len == rd32(next + 8));
 		FUZZ_CHECK((const uint8_t *)it->uid == next + IPC_PUSH_ITEM_HDR);
 		FUZZ_CHECK(inside(it->uid, it->uid_len, data, size));
 		FUZZ_CHECK((const uint8_t *)it->topic == (const uint8_t *)it->uid + it->uid_len);
@@ -109,11 +120,28 @@ static int check_push_reply(const uint8_t *data, size_t size, enum ipc_rc rh)
 
 	if (rh != IPC_OK)
 		FUZZ_CHECK(rr == rh);
+	if (rr == IPC_ERR_STATUS) {
+		/* Only a well-formed reply gets this far, and one of its statuses is unknown. */
+		size_t unknown = 0;
+
+		FUZZ_CHECK(size == IPC_HDR_LEN + (size_t)hr.count * IPC_REPLY_ITEM_LEN);
+		for (size_t i = 0; i < hr.count; i++)
+			unknown += rd32(data + IPC_HDR_LEN + i * IPC_REPLY_ITEM_LEN + 4) > IPC_S_MAX;
+		FUZZ_CHECK(unknown > 0);
+	}
 	if (rr != IPC_OK)
 		return 0;
 	FUZZ_CHECK(hr.type == IPC_T_PUSH_REPLY && hr.count >= 1 && hr.count <= IPC_MAX_ITEMS);
 	FUZZ_CHECK(hr.workers >= 1); /* a reply comes from a worker */
 	FUZZ_CHECK(size == IPC_HDR_LEN + (size_t)hr.count * IPC_REPLY_ITEM_LEN);
+	for (size_t i = 0; i < hr.count; i++) {
+		const uint8_t *p = data + IPC_HDR_LEN + i * IPC_REPLY_ITEM_LEN;
+
+		FUZZ_CHECK(results2[i].delivered == rd32(p) && results2[i].status == rd32(p + 4));
+		FUZZ_CHECK(results2[i].status <= IPC_S_MAX);
+		FUZZ_CHECK(results2[i].number == ((uint64_t)rd32(p + 8) << 32 | rd32(p + 12)));
+		FUZZ_CHECK(results2[i].acked == rd32(p + 16));
+	}
 	enc = malloc(size);
 	FUZZ_CHECK(enc != NULL);
 	check_same(enc, ipc_encode_push_reply(enc, size, &hr, results2, hr.count), data, size);
@@ -126,7 +154,7 @@ static int check_push_reply(const uint8_t *data, size_t size, enum ipc_rc rh)
 	FUZZ_CHECK(few != NULL);
 	FUZZ_CHECK(ipc_decode_push_reply(data, size, &hr, few, k - 1) == IPC_ERR_COUNT);
 	FUZZ_CHECK(ipc_decode_push_reply(data, size, &hr, few, k) == IPC_OK);
-	FUZZ_CHECK(memcmp(few, results2, k * sizeof *few) == 0);
+	FUZZ_CHECK(same_results(few, results2, k));
 	free(few);
 	return 1;
 }
@@ -231,6 +259,7 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 	uint8_t nb = take8(r);
 	size_t n = (size_t)(nb & 15) + 1, total, model = IPC_HDR_LEN;
 	struct ipc_hdr req = *hw, h;
+	unsigned unknown = 0;
 	uint8_t *buf;
 
 	req.workers = req.index = 0; /* a request */
@@ -238,7 +267,11 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 	for (size_t i = 0; i < n; i++) {
 		struct ipc_push_item *it = &items[i];
 		uint8_t lu = take8(r), lt = take8(r), lc = take8(r);
+		uint16_t f = (uint16_t)take_be(r, 2);
 
+		/* Mostly known flags; a top byte of 0xFF keeps an unknown bit or more. */
+		it->flags = (f >> 8) == 0xFF ? f : (uint16_t)(f & IPC_F_KNOWN);
+		unknown |= it->flags & ~IPC_F_KNOWN;
 		it->uid = take_view(r, lu, &it->uid_len);
 		it->topic = take_view(r, lt, &it->topic_len);
 		it->contents = take_view(r, lc, &it->contents_len);
@@ -250,11 +283,19 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 	FUZZ_CHECK(buf != NULL);
 	FUZZ_CHECK(ipc_encode_push(buf, total - 1, &req, items, n) == 0);
 	FUZZ_CHECK(ipc_encode_push(buf, total, &req, items, n) == total);
+	if (unknown) {
+		/* Written as given, refused by the decoder; then the same without them. */
+		FUZZ_CHECK(ipc_decode_push(buf, total, &h, items2) == IPC_ERR_FLAGS);
+		for (size_t i = 0; i < n; i++)
+			items[i].flags &= IPC_F_KNOWN;
+		FUZZ_CHECK(ipc_encode_push(buf, total, &req, items, n) == total);
+	}
 	FUZZ_CHECK(ipc_decode_push(buf, total, &h, items2) == IPC_OK);
 	FUZZ_CHECK(h.type == IPC_T_PUSH && h.req_id == req.req_id && h.count == n &&
 		   h.flags == req.flags && h.generation == req.generation && h.workers == 0);
 	for (size_t i = 0; i < n; i++) {
 		FUZZ_CHECK(items2[i].uid_len == items[i].uid_len);
+		FUZZ_CHECK(items2[i].flags == items[i].flags);
 		FUZZ_CHECK(items2[i].topic_len == items[i].topic_len);
 		FUZZ_CHECK(items2[i].contents_len == items[i].contents_len);
 		FUZZ_CHECK(memcmp(items2[i].uid, items[i].uid, items[i].uid_len) == 0);
@@ -272,9 +313,10 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 
 static void check_encode_reply(struct rd *r, const struct ipc_hdr *hw)
 {
-	/* PUSH_REPLY from whatever input is left: 16 bytes a result, at least one. */
+	/* PUSH_REPLY from whatever input is left: a wire item's worth a result, at least one. */
 	size_t nres = r->n / IPC_REPLY_ITEM_LEN + 1, total;
 	struct ipc_hdr h;
+	int unknown = 0;
 	uint8_t *buf;
 
 	if (nres > IPC_MAX_ITEMS)
@@ -283,17 +325,26 @@ static void check_encode_reply(struct rd *r, const struct ipc_hdr *hw)
 		results[i].delivered = (uint32_t)take_be(r, 4);
 		results[i].status = (uint32_t)take_be(r, 4);
 		results[i].number = take_be(r, 8);
+		results[i].acked = (uint32_t)take_be(r, 4);
+		unknown |= results[i].status > IPC_S_MAX;
 	}
 	total = IPC_HDR_LEN + nres * IPC_REPLY_ITEM_LEN;
 	buf = malloc(total);
 	FUZZ_CHECK(buf != NULL);
 	FUZZ_CHECK(ipc_encode_push_reply(buf, total - 1, hw, results, nres) == 0);
 	FUZZ_CHECK(ipc_encode_push_reply(buf, total, hw, results, nres) == total);
+	if (unknown) {
+		/* Written as given, refused by the decoder; then known statuses only. */
+		FUZZ_CHECK(ipc_decode_push_reply(buf, total, &h, results2, nres) == IPC_ERR_STATUS);
+		for (size_t i = 0; i < nres; i++)
+			results[i].status %= IPC_S_MAX + 1;
+		FUZZ_CHECK(ipc_encode_push_reply(buf, total, hw, results, nres) == total);
+	}
 	FUZZ_CHECK(ipc_decode_push_reply(buf, total, &h, results2, nres) == IPC_OK);
 	FUZZ_CHECK(h.type == IPC_T_PUSH_REPLY && h.req_id == hw->req_id && h.count == nres &&
 		   h.generation == hw->generation && h.workers == hw->workers &&
 		   h.index == hw->index);
-	FUZZ_CHECK(memcmp(results, results2, nres * sizeof results[0]) == 0);
+	FUZZ_CHECK(same_results(results, results2, nres));
 	FUZZ_CHECK(ipc_decode_push_reply(buf, total - 1, &h, results2, nres) == IPC_ERR_BOUNDS);
 	free(buf);
 }

@@ -42,21 +42,37 @@ static void check_batch_reply(const struct wmsg_batch *b)
 	char *out;
 
 	FUZZ_CHECK(res != NULL);
-	for (size_t i = 0; i < b->n; i++)
-		res[i] = (struct wmsg_batch_result){ !b->items[i].error, i,
-						     b->items[i].error ? b->items[i].error : "ok",
-						     i % 3 == 2 ? 503 : 0 };
+	for (size_t i = 0; i < b->n; i++) {
+		/* Every outcome in turn among the valid items. */
+		enum wmsg_outcome o = b->items[i].error ? WMSG_ERROR : (enum wmsg_outcome)(i % 3);
+
+		res[i] = (struct wmsg_batch_result){
+			.outcome = o, .number = i,
+			.contents = b->items[i].error ? b->items[i].error : "ok",
+			.status = o == WMSG_ERROR && i % 3 == 2 ? 503 : 0,
+			.ack = b->items[i].ack, .acked = (int)(i & 1), .seq = i * 0x9E3779B9u };
+	}
 	out = wmsg_batch_reply(b, res, &len);
 	FUZZ_CHECK(out != NULL && strlen(out) == len);
 	j = json_loadb(out, len, BODY_FLAGS, NULL);
 	list = json_object_get(j, "contents");
 	FUZZ_CHECK(json_is_array(list) && json_array_size(list) == b->n);
 	for (size_t i = 0; i < b->n; i++) {
-		const json_t *u = json_object_get(json_array_get(list, i), "uid");
+		const json_t *e = json_array_get(list, i);
+		const json_t *u = json_object_get(e, "uid");
+		const json_t *seq = json_object_get(e, "seq"), *acked = json_object_get(e, "acked");
 		size_t ul = b->items[i].uid ? b->items[i].uid_len : 0;
+		int with_seq = res[i].outcome == WMSG_STORED ||
+			       (res[i].outcome == WMSG_DELIVERED && res[i].ack);
 
 		FUZZ_CHECK(json_is_string(u) && json_string_length(u) == ul);
 		FUZZ_CHECK(ul == 0 || memcmp(json_string_value(u), b->items[i].uid, ul) == 0);
+		FUZZ_CHECK(with_seq ? json_is_integer(seq) &&
+				      (uint64_t)json_integer_value(seq) == res[i].seq
+				    : seq == NULL);
+		FUZZ_CHECK(res[i].outcome == WMSG_DELIVERED && res[i].ack
+				   ? json_is_boolean(acked) && json_is_true(acked) == res[i].acked
+				   : acked == NULL);
 	}
 	json_decref(j);
 	free(out);
@@ -137,7 +153,7 @@ static void check_push(const uint8_t *data, size_t size, const json_t *root)
 {
 	struct wmsg_push p, p2;
 	char reason[256] = "";
-	const json_t *topic = NULL, *contents = NULL;
+	const json_t *topic = NULL, *contents = NULL, *ack;
 	int model_ok, rc;
 
 	rc = wmsg_parse_push((const char *)data, size, &p, reason, sizeof reason);
@@ -145,7 +161,8 @@ static void check_push(const uint8_t *data, size_t size, const json_t *root)
 		topic = json_object_get(root, "topic");
 		contents = json_object_get(root, "contents");
 	}
-	model_ok = json_is_string(topic) && contents != NULL;
+	ack = json_object_get(root, "ack"); /* NULL unless root is an object */
+	model_ok = json_is_string(topic) && contents != NULL && (!ack || json_is_boolean(ack));
 	FUZZ_CHECK((rc == 0) == model_ok);
 	if (rc != 0) {
 		FUZZ_CHECK(rc == -1 && reason[0] != '\0');
@@ -154,6 +171,7 @@ static void check_push(const uint8_t *data, size_t size, const json_t *root)
 	}
 	check_part(p.topic_json, p.topic_len, topic);
 	check_part(p.contents_json, p.contents_len, contents);
+	FUZZ_CHECK(p.ack == json_is_true(ack));
 
 	/* The serialisation is canonical: feeding it back gives the same bytes. */
 	{
@@ -205,8 +223,9 @@ static void check_batch(const uint8_t *data, size_t size, const json_t *root, si
 		const json_t *uid = json_object_get(o, "uid"); /* NULL unless o is an object */
 		const json_t *topic = json_object_get(o, "topic");
 		const json_t *contents = json_object_get(o, "contents");
+		const json_t *ack = json_object_get(o, "ack");
 		int ok = json_is_object(o) && json_is_string(uid) && json_is_string(topic) &&
-			 contents != NULL &&
+			 contents != NULL && (!ack || json_is_boolean(ack)) &&
 			 req_uid_problem(json_string_value(uid), json_string_length(uid), max_uid) ==
 				 NULL;
 
@@ -232,6 +251,7 @@ static void check_batch(const uint8_t *data, size_t size, const json_t *root, si
 		FUZZ_CHECK(req_uid_problem(it->uid, it->uid_len, max_uid) == NULL);
 		check_part(it->topic_json, it->topic_len, topic);
 		check_part(it->contents_json, it->contents_len, contents);
+		FUZZ_CHECK(it->ack == json_is_true(ack));
 	}
 	check_batch_reply(&b);
 	wmsg_batch_free(&b);

@@ -21,21 +21,23 @@ static void save(const char *dir, const char *name, size_t len)
 	}
 }
 
-#define ITEM(u, t, c) { u, sizeof u - 1, t, sizeof t - 1, c, sizeof c - 1 }
+#define ITEMF(u, f, t, c) { u, sizeof u - 1, f, t, sizeof t - 1, c, sizeof c - 1 }
+#define ITEM(u, t, c) ITEMF(u, 0, t, c)
 
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus/ipc";
 	const struct ipc_push_item one[] = { ITEM("alice", "\"news\"", "{\"a\":1}") };
 	const struct ipc_push_item three[] = {
-		ITEM("alice", "\"t\"", "\"hello\""),
+		ITEMF("alice", IPC_F_ACK, "\"t\"", "\"hello\""),
 		ITEM("\xe4\xbd\xa0\xe5\xa5\xbd", "\"\xe6\xb6\x88\xe6\x81\xaf\"", "[1,2.5,null]"),
 		ITEM("b", "\"\"", ""),
 	};
-	const struct ipc_result r1[] = { { 1, IPC_S_DELIVERED, 7 } };
-	const struct ipc_result r5[] = { { 2, IPC_S_DELIVERED, 1 }, { 0, IPC_S_OFFLINE, 0 },
-					 { 0, IPC_S_REFUSED, 0 }, { 0, IPC_S_WRONG_WORKER, 0 },
-					 { 0, IPC_S_STALE, 0 } };
+	const struct ipc_result r1[] = { { 1, IPC_S_DELIVERED, 7, 0 } };
+	const struct ipc_result r5[] = { { 2, IPC_S_DELIVERED, 1, 1 }, { 0, IPC_S_OFFLINE, 0, 0 },
+					 { 0, IPC_S_REFUSED, 0, 0 }, { 0, IPC_S_WRONG_WORKER, 0, 0 },
+					 { 0, IPC_S_STALE, 0, 0 }, { 0, IPC_S_STORED, 9, 0 },
+					 { 0, IPC_S_BUSY, 0, 0 } };
 	const uint32_t counts[IPC_R_COUNT] = { 1, 2, 3, 4, 5, 6 };
 	/* The start of a cfg_pack message: "PC", version 1, then whatever follows. */
 	static const unsigned char cfg[] = "PC\x01\x00password: \"x\"\n";
@@ -51,7 +53,8 @@ int main(int argc, char **argv)
 	save(dir, "push-1", ipc_encode_push(buf, sizeof buf, &req, one, 1));
 	save(dir, "push-3", ipc_encode_push(buf, sizeof buf, &req3, three, 3));
 	save(dir, "reply-1", ipc_encode_push_reply(buf, sizeof buf, &w0, r1, 1));
-	save(dir, "reply-5", ipc_encode_push_reply(buf, sizeof buf, &w2, r5, 5));
+	save(dir, "reply-7", ipc_encode_push_reply(buf, sizeof buf, &w2, r5,
+						   sizeof r5 / sizeof r5[0]));
 	save(dir, "error-reply", ipc_encode_bare(buf, sizeof buf, IPC_T_ERROR_REPLY, &w2));
 	save(dir, "stats", ipc_encode_bare(buf, sizeof buf, IPC_T_STATS, &req));
 	save(dir, "report", ipc_encode_report(buf, sizeof buf, &req, counts));

@@ -23,7 +23,7 @@ def test_metrics_needs_password(make_service):
 
 
 def test_metrics_count_what_happened(make_service):
-    svc = make_service(send_queue_max_messages=4)
+    svc = make_service(send_queue_max_messages=4, history_size=0)  # a history must fit the queue
     m0 = metrics(svc)
     assert m0["push_connections"] == 0 and m0["push_uptime_seconds"] > 0
 

@@ -108,7 +108,8 @@ async def with_reader(svc, uid, body):
 
 
 def slow_service(make_service):
-    return make_service(send_queue_max_messages=8, send_queue_max_bytes=1048576)
+    # history_size 0: a history must fit the queue (cfg.c).
+    return make_service(send_queue_max_messages=8, send_queue_max_bytes=1048576, history_size=0)
 
 
 def test_slow_consumer_reading_in_time_gets_close_1013(make_service):

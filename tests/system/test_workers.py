@@ -64,8 +64,11 @@ def worker_pid(svc, index):
     raise AssertionError(f"no worker holds {path}")
 
 
-# ipc.h, version 2: magic, version, type, request id, count, flags, generation, workers, index.
+# ipc.h, version 3: magic, version, type, request id, count, flags, generation, workers, index.
+IPC_VERSION = 3
 IPC_HDR = struct.Struct("!2sBBIHHIHH")
+# PUSH_REPLY item: delivered, status, number, acked.
+IPC_REPLY_ITEM = struct.Struct("!IIQI")
 IPC_PUSH, IPC_PUSH_REPLY, IPC_STATS, IPC_STATS_REPLY = 1, 2, 4, 5
 IPC_S_OFFLINE, IPC_S_WRONG_WORKER = 1, 3
 # enum ipc_stat, in order, as /metrics names them (uptime travels in milliseconds).
@@ -78,7 +81,12 @@ STAT_NAMES = ["push_connections", "push_uids_online", "push_queue_bytes", "push_
      for r in ("offline", "invalid", "expired", "wrong_worker", "stale_config")] + \
     ["push_slow_consumers_closed_total", "push_slow_consumer_messages_dropped_total",
      "push_ws_accepted_total", "push_ws_refused_total", "push_ipc_errors_total",
-     "push_closing_resets_total", "push_ws_handshake_refused_total"] + \
+     "push_closing_resets_total", "push_ws_handshake_refused_total",
+     "push_history_uids", "push_history_messages", "push_history_bytes", "push_ack_waiting",
+     "push_pushes_stored_total", 'push_pushes_refused_total{reason="busy"}',
+     "push_history_evicted_total", "push_resumes_total", "push_resume_gaps_total",
+     "push_replayed_messages_total", "push_acks_total",
+     'push_ack_waits_total{result="acked"}', 'push_ack_waits_total{result="timeout"}'] + \
     [f'push_api_refused_total{{reason="{r}"}}'
      for r in ("unauthorized", "bad_request", "too_large", "unsupported_media_type",
                "method_not_allowed", "daemon_unavailable")]
@@ -97,17 +105,18 @@ def ipc_call(path, datagram, timeout=5.0):
     return IPC_HDR.unpack_from(reply), reply[IPC_HDR.size:]
 
 
-def ipc_push(uid, topic=b'"t"', contents=b"1", req_id=7, generation=0):
+def ipc_push(uid, topic=b'"t"', contents=b"1", req_id=7, generation=0, flags=0):
     """A PUSH datagram of one item; generation 0 = no configuration check."""
     u = uid.encode()
-    return (IPC_HDR.pack(b"WP", 2, IPC_PUSH, req_id, 1, 0, generation, 0, 0) +
-            struct.pack("!HII", len(u), len(topic), len(contents)) + u + topic + contents)
+    return (IPC_HDR.pack(b"WP", IPC_VERSION, IPC_PUSH, req_id, 1, 0, generation, 0, 0) +
+            struct.pack("!HHII", len(u), flags, len(topic), len(contents)) + u + topic +
+            contents)
 
 
 def worker_stats(svc, index):
     """One worker's counters by hand (STATS), named as /metrics names them."""
     hdr, payload = ipc_call(svc.socks[index],
-                            IPC_HDR.pack(b"WP", 2, IPC_STATS, 99, 0, 0, 0, 0, 0))
+                            IPC_HDR.pack(b"WP", IPC_VERSION, IPC_STATS, 99, 0, 0, 0, 0, 0))
     assert hdr[2] == IPC_STATS_REPLY and hdr[4] == len(STAT_NAMES), hdr
     values = struct.unpack(f"!{len(STAT_NAMES)}Q", payload)
     return dict(zip(STAT_NAMES, values))
@@ -120,14 +129,14 @@ def test_datagram_to_the_wrong_worker_is_refused(make_service):
     other = (owner + 1) % 3
     hdr, payload = ipc_call(svc.socks[other], ipc_push(uid, req_id=41))
     magic, version, typ, req_id, count, _flags, _gen, workers, index = hdr
-    assert (magic, version, typ, req_id, count) == (b"WP", 2, IPC_PUSH_REPLY, 41, 1), hdr
+    assert (magic, version, typ, req_id, count) == (b"WP", IPC_VERSION, IPC_PUSH_REPLY, 41, 1), hdr
     assert (workers, index) == (3, other), hdr
-    delivered, status, number = struct.unpack("!IIQ", payload)
-    assert (delivered, status, number) == (0, IPC_S_WRONG_WORKER, 0)
+    delivered, status, number, acked = IPC_REPLY_ITEM.unpack(payload)
+    assert (delivered, status, number, acked) == (0, IPC_S_WRONG_WORKER, 0, 0)
     # The owner takes it (offline: nobody is connected).
     hdr, payload = ipc_call(svc.socks[owner], ipc_push(uid, req_id=42))
     assert hdr[7:] == (3, owner), hdr
-    assert struct.unpack("!IIQ", payload)[1] == IPC_S_OFFLINE
+    assert IPC_REPLY_ITEM.unpack(payload)[1] == IPC_S_OFFLINE
     # Counted where it was refused, and nowhere else; the owner counted one offline.
     m = svc.metrics()
     assert m['push_pushes_refused_total{reason="wrong_worker"}'] == 1

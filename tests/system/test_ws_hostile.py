@@ -181,7 +181,8 @@ def test_never_reading_client_is_dropped_memory_bounded(make_service, monkeypatc
     monkeypatch.setenv("ASAN_OPTIONS",
                        os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4")
     from test_slow_consumers import CLOSE_SEND_SECS  # the daemon's bound, from its header
-    svc = make_service(send_queue_max_messages=8, send_queue_max_bytes=65536)
+    svc = make_service(send_queue_max_messages=8, send_queue_max_bytes=65536,
+                       history_size=0)  # a history must fit the queue (cfg.c)
     big = "x" * 30000
     rss = []
 
@@ -339,7 +340,8 @@ def test_client_that_never_answers_pings_is_dropped(make_service):
 def test_slow_connection_dropped_sibling_keeps_everything(make_service):
     """Two connections of one uid, one never reads: N goes 2 -> 1 when the slow one is
     dropped, and the reading sibling gets every message, in order, without gaps."""
-    svc = make_service(send_queue_max_messages=8, send_queue_max_bytes=1048576)
+    svc = make_service(send_queue_max_messages=8, send_queue_max_bytes=1048576,
+                       history_size=0)  # a history must fit the queue (cfg.c)
     big = "y" * 20000
 
     async def go():

@@ -428,6 +428,7 @@ static void test_error_replies(void **state)
 		{ 404, "Status: 404 Not Found\r\n" },
 		{ 413, "Status: 413 Payload Too Large\r\n" },
 		{ 415, "Status: 415 Unsupported Media Type\r\n" },
+		{ 429, "Status: 429 Too Many Requests\r\n" },
 		{ 500, "Status: 500 Internal Server Error\r\n" },
 		{ 503, "Status: 503 Service Unavailable\r\n" },
 		{ 418, "Status: 418 Unknown\r\n" },
@@ -455,6 +456,32 @@ static void test_error_method_has_allow(void **state)
 	assert_non_null(strstr(out, "\r\nAllow: GET, HEAD\r\n\r\n"));
 	assert_string_equal(response_body(out, "Status: 405 Method Not Allowed\r\n"),
 			    "{\"topic\":\"error\",\"number\":0,\"contents\":\"method not allowed\"}");
+	fake_free(f);
+}
+
+static void test_error_retry_has_retry_after(void **state)
+{
+	struct fake *f = fake_new(NULL, "", 0, 1);
+	const char *out;
+
+	(void)state;
+	api_error_retry(&f->req, 429, 1, "too many pushes are waiting for an acknowledgement");
+	out = fake_output(f);
+	assert_non_null(strstr(out, "\r\nRetry-After: 1\r\n\r\n"));
+	assert_string_equal(response_body(out, "Status: 429 Too Many Requests\r\n"),
+			    "{\"topic\":\"error\",\"number\":0,"
+			    "\"contents\":\"too many pushes are waiting for an acknowledgement\"}");
+	fake_free(f);
+}
+
+/* 202 for a message kept for later (offline delivery). */
+static void test_respond_accepted(void **state)
+{
+	struct fake *f = fake_new(NULL, "", 0, 1);
+
+	(void)state;
+	api_respond(&f->req, 202, NULL, "{}", 2);
+	assert_string_equal(response_body(fake_output(f), "Status: 202 Accepted\r\n"), "{}");
 	fake_free(f);
 }
 
@@ -500,6 +527,8 @@ int main(void)
 		cmocka_unit_test(test_respond_head_and_body),
 		cmocka_unit_test(test_error_replies),
 		cmocka_unit_test(test_error_method_has_allow),
+		cmocka_unit_test(test_error_retry_has_retry_after),
+		cmocka_unit_test(test_respond_accepted),
 		cmocka_unit_test(test_respond_head_too_long_writes_nothing),
 		cmocka_unit_test(test_respond_to_departed_client),
 	};

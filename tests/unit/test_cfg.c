@@ -169,6 +169,12 @@ static void test_defaults(void **state)
 	assert_int_equal(c.ping_interval, 30);
 	assert_int_equal(c.idle_timeout, 75);
 	assert_int_equal(c.fcgi_procs, 4);
+	assert_int_equal(c.history_size, 64);
+	assert_int_equal(c.history_bytes, 262144);
+	assert_int_equal(c.history_ttl, 300);
+	assert_int_equal(c.history_memory, 67108864);
+	assert_int_equal(c.offline_messages, 0);
+	assert_int_equal(c.ack_waiters_max, 8);
 	assert_int_equal(c.log_level, LOG_LVL_INFO); /* default changed to info in c822c21 */
 	cfg_free(&c);
 	expect_empty(&c);
@@ -196,6 +202,12 @@ static void test_all_keys(void **state)
 		"ping_interval: 5\n"
 		"idle_timeout: 12\n"
 		"fcgi_procs: 2\n"
+		"history_size: 10\n"
+		"history_bytes: 8192\n"
+		"history_ttl: 60\n"
+		"history_memory: 1048576\n"
+		"offline_messages: true\n"
+		"ack_waiters_max: 3\n"
 		"log_level: debug\n",
 		&c);
 	assert_string_equal(c.addr, "[::1]:9000");
@@ -213,6 +225,12 @@ static void test_all_keys(void **state)
 	assert_int_equal(c.ping_interval, 5);
 	assert_int_equal(c.idle_timeout, 12);
 	assert_int_equal(c.fcgi_procs, 2);
+	assert_int_equal(c.history_size, 10);
+	assert_int_equal(c.history_bytes, 8192);
+	assert_int_equal(c.history_ttl, 60);
+	assert_int_equal(c.history_memory, 1048576);
+	assert_int_equal(c.offline_messages, 1);
+	assert_int_equal(c.ack_waiters_max, 3);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	cfg_free(&c);
 }
@@ -341,7 +359,7 @@ struct bound {
 	const char *name;
 	size_t off;
 	long min, max;
-	const char *extra; /* keeps ping_interval < idle_timeout while probing */
+	const char *extra; /* keeps cross-key rules (ping_interval < idle_timeout...) while probing */
 };
 
 #define LONG_AT(c, off) (*(const long *)(const void *)((const char *)(c) + (off)))
@@ -351,12 +369,20 @@ static const struct bound bounds[] = {
 	{ "max_uid_bytes", offsetof(struct cfg, max_uid_bytes), 1, 4096, "" },
 	{ "max_message_bytes", offsetof(struct cfg, max_message_bytes), 64, 131072, "" },
 	{ "push_timeout_ms", offsetof(struct cfg, push_timeout_ms), 10, 60000, "" },
-	{ "send_queue_max_messages", offsetof(struct cfg, send_queue_max_messages), 1, 1000000, "" },
+	{ "send_queue_max_messages", offsetof(struct cfg, send_queue_max_messages), 1, 1000000,
+	  "history_size: 1\n" },
 	{ "send_queue_max_bytes", offsetof(struct cfg, send_queue_max_bytes), 1024, 1L << 30,
-	  "max_message_bytes: 1024\n" },
+	  "max_message_bytes: 1024\nhistory_bytes: 1024\n" },
 	{ "ping_interval", offsetof(struct cfg, ping_interval), 1, 3600, "idle_timeout: 7200\n" },
 	{ "idle_timeout", offsetof(struct cfg, idle_timeout), 2, 7200, "ping_interval: 1\n" },
 	{ "fcgi_procs", offsetof(struct cfg, fcgi_procs), 1, 256, "" },
+	{ "history_size", offsetof(struct cfg, history_size), 0, 10000,
+	  "send_queue_max_messages: 10000\n" },
+	{ "history_bytes", offsetof(struct cfg, history_bytes), 1024, 1L << 30,
+	  "send_queue_max_bytes: 1073741824\n" },
+	{ "history_ttl", offsetof(struct cfg, history_ttl), 1, 86400L * 30, "" },
+	{ "history_memory", offsetof(struct cfg, history_memory), 65536, CFG_HISTORY_MEMORY_MAX, "" },
+	{ "ack_waiters_max", offsetof(struct cfg, ack_waiters_max), 1, 100000, "" },
 };
 
 static void test_bounds(void **state)
@@ -368,7 +394,9 @@ static void test_bounds(void **state)
 	for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
 		const struct bound *b = &bounds[i];
 		const long ok[] = { b->min, b->max };
-		const long bad[] = { b->min - 1, b->max + 1, -1, LONG_MIN, LONG_MAX };
+		/* Past LONG_MAX there is nothing to write: the bound itself. */
+		const long bad[] = { b->min - 1, b->max < LONG_MAX ? b->max + 1 : b->min - 1, -1,
+				     LONG_MIN, LONG_MAX };
 
 		for (size_t k = 0; k < 2; k++) {
 			snprintf(text, sizeof text, "password: pw\n%s%s: %ld\n", b->extra, b->name,
@@ -400,8 +428,72 @@ static void test_queue_holds_a_max_message(void **state)
 	(void)state;
 	load_fails("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65535\n", 0,
 		   "'send_queue_max_bytes' (65535) must be at least 'max_message_bytes' (65536)");
-	load_ok("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65536\n", &c);
+	load_ok("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65536\n"
+		"history_bytes: 65536\n", &c);
 	cfg_free(&c);
+}
+
+/* A uid's history is replayed into an empty send queue: it must fit one. */
+static void test_history_fits_queue(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_fails("password: pw\nsend_queue_max_messages: 63\n", 0,
+		   "'history_size' (64) must be at most 'send_queue_max_messages' (63)");
+	load_fails("password: pw\nhistory_size: 11\nsend_queue_max_messages: 10\n", 0,
+		   "'history_size' (11) must be at most 'send_queue_max_messages' (10)");
+	load_fails("password: pw\nsend_queue_max_bytes: 262143\n", 0,
+		   "'history_bytes' (262144) must be at most 'send_queue_max_bytes' (262143)");
+	load_fails("password: pw\nhistory_bytes: 1048577\n", 0,
+		   "'history_bytes' (1048577) must be at most 'send_queue_max_bytes' (1048576)");
+	load_ok("password: pw\nhistory_size: 10\nsend_queue_max_messages: 10\n"
+		"history_bytes: 65536\nsend_queue_max_bytes: 65536\n", &c);
+	assert_int_equal(c.history_size, 10);
+	assert_int_equal(c.history_bytes, 65536);
+	cfg_free(&c);
+	/* No history, nothing to replay: the queue may be smaller than the defaults. */
+	load_ok("password: pw\nhistory_size: 0\nsend_queue_max_messages: 8\n"
+		"send_queue_max_bytes: 65536\n", &c);
+	assert_int_equal(c.history_size, 0);
+	cfg_free(&c);
+}
+
+/* Offline delivery keeps messages in the history: it needs one. */
+static void test_offline_needs_history(void **state)
+{
+	struct cfg c;
+
+	(void)state;
+	load_fails("password: pw\nhistory_size: 0\noffline_messages: true\n", 0,
+		   "'offline_messages' needs a history: 'history_size' must be above 0");
+	load_ok("password: pw\nhistory_size: 1\noffline_messages: true\n", &c);
+	assert_int_equal(c.offline_messages, 1);
+	cfg_free(&c);
+	load_ok("password: pw\nhistory_size: 0\noffline_messages: false\n", &c);
+	assert_int_equal(c.offline_messages, 0);
+	cfg_free(&c);
+}
+
+/* Booleans are spelt true or false; YAML 1.1's other spellings are refused. */
+static void test_booleans(void **state)
+{
+	static const char *const bad[] = { "yes", "no", "on", "off", "True", "FALSE", "1", "0",
+					   "''", "~", "truee", "\"\"" };
+	char text[128];
+	struct cfg c;
+
+	(void)state;
+	load_ok("password: pw\noffline_messages: true\n", &c);
+	assert_int_equal(c.offline_messages, 1);
+	cfg_free(&c);
+	load_ok("password: pw\noffline_messages: 'false'\n", &c);
+	assert_int_equal(c.offline_messages, 0);
+	cfg_free(&c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "password: pw\noffline_messages: %s\n", bad[i]);
+		load_fails(text, 2, "'offline_messages' must be true or false, got '");
+	}
 }
 
 static void test_log_levels(void **state)
@@ -709,6 +801,10 @@ static void test_print_key(void **state)
 	printed(&c, "fcgi_procs", "7\n");
 	printed(&c, "access_key_ttl", "60\n");
 	printed(&c, "send_queue_max_bytes", "1048576\n");
+	printed(&c, "history_size", "64\n");
+	printed(&c, "history_memory", "67108864\n");
+	printed(&c, "offline_messages", "false\n");
+	printed(&c, "ack_waiters_max", "8\n");
 	printed(&c, "log_level", "info\n");
 	snprintf(want, sizeof want, "%s/run\n", tmpdir);
 	printed(&c, "run_dir", want);
@@ -729,7 +825,9 @@ static void test_print_key(void **state)
 	free(got);
 	cfg_free(&c);
 
-	load_ok("password: hunter2\nkey_secret: s3cr3t\nlog_level: error\n", &c);
+	load_ok("password: hunter2\nkey_secret: s3cr3t\nlog_level: error\n"
+		"offline_messages: true\n", &c);
+	printed(&c, "offline_messages", "true\n");
 	printed(&c, "key_secret", "<set>\n");
 	printed(&c, "password", "<set>\n");
 	printed(&c, "log_level", "error\n");
@@ -883,7 +981,7 @@ static void test_pack_roundtrip(void **state)
 
 	(void)state;
 	load_ok("password: one\n", &a);
-	load_ok("password: two\nrun_dir: run\nsend_queue_max_bytes: 70000\n", &b);
+	load_ok("password: two\nrun_dir: run\nsend_queue_max_bytes: 700000\n", &b);
 	cfg_reload(&a, &b, 100);
 	n = cfg_pack(&b, buf, sizeof buf);
 	assert_true(n > 0);
@@ -891,7 +989,7 @@ static void test_pack_roundtrip(void **state)
 	assert_int_equal(cfg_unpack(buf, n, &back, err, sizeof err), 0);
 	assert_string_equal(back.password, "two");
 	assert_string_equal(back.run_dir, run_dir);
-	assert_int_equal(back.send_queue_max_bytes, 70000);
+	assert_int_equal(back.send_queue_max_bytes, 700000);
 	assert_memory_equal(back.secret, b.secret, CFG_SECRET_LEN);
 	assert_memory_equal(back.prev_secret, a.secret, CFG_SECRET_LEN);
 	assert_int_equal(back.prev_until, b.prev_until);
@@ -920,6 +1018,14 @@ static void test_key_flags(void **state)
 	assert_true(cfg_key_is_restart_only("ipc_socket"));
 	assert_false(cfg_key_is_restart_only("password"));
 	assert_false(cfg_key_is_restart_only("nope"));
+	/* The history and acknowledgement keys change on reload. */
+	assert_false(cfg_key_is_restart_only("history_size"));
+	assert_false(cfg_key_is_restart_only("history_bytes"));
+	assert_false(cfg_key_is_restart_only("history_ttl"));
+	assert_false(cfg_key_is_restart_only("history_memory"));
+	assert_false(cfg_key_is_restart_only("offline_messages"));
+	assert_false(cfg_key_is_restart_only("ack_waiters_max"));
+	assert_false(cfg_key_is_secret("offline_messages"));
 }
 
 #define T(f) cmocka_unit_test_teardown(f, test_teardown)
@@ -939,6 +1045,9 @@ int main(void)
 		T(test_integer_syntax),
 		T(test_bounds),
 		T(test_queue_holds_a_max_message),
+		T(test_history_fits_queue),
+		T(test_offline_needs_history),
+		T(test_booleans),
 		T(test_log_levels),
 		T(test_ping_below_idle),
 		T(test_structure_errors),

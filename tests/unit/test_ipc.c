@@ -13,13 +13,14 @@
 
 #include "ipc.h"
 
-#define ITEM(u, t, c) { u, sizeof u - 1, t, sizeof t - 1, c, sizeof c - 1 }
+#define ITEMF(u, f, t, c) { u, sizeof u - 1, f, t, sizeof t - 1, c, sizeof c - 1 }
+#define ITEM(u, t, c) ITEMF(u, 0, t, c)
 
 static const struct ipc_push_item sample_items[] = {
 	ITEM("alice", "\"news\"", "{\"a\":1}"),
-	ITEM("张三", "\"推送\"", "[1,2,3]"),
+	ITEMF("张三", IPC_F_ACK, "\"推送\"", "[1,2,3]"),
 	ITEM("b\0b", "\"\"", "null"),
-	ITEM("x", "", ""),
+	ITEMF("x", IPC_F_ACK, "", ""),
 };
 #define NSAMPLE (sizeof sample_items / sizeof sample_items[0])
 
@@ -97,6 +98,7 @@ static size_t encode_sample(uint8_t *buf, size_t cap)
 static void expect_same_item(const struct ipc_push_item *a, const struct ipc_push_item *b)
 {
 	assert_int_equal(a->uid_len, b->uid_len);
+	assert_int_equal(a->flags, b->flags);
 	assert_int_equal(a->topic_len, b->topic_len);
 	assert_int_equal(a->contents_len, b->contents_len);
 	assert_memory_equal(a->uid, b->uid, a->uid_len);
@@ -141,11 +143,12 @@ static void test_push_round_trip(void **state)
 /* The layout in ipc.h, byte for byte: big-endian, no padding. */
 static void test_push_wire_layout(void **state)
 {
-	static const struct ipc_push_item it = ITEM("ab", "\"t\"", "1");
+	static const struct ipc_push_item it = ITEMF("ab", IPC_F_ACK, "\"t\"", "1");
 	static const uint8_t want[] = {
 		'W', 'P', IPC_VERSION, IPC_T_PUSH, 0x01, 0x02, 0x03, 0x04, 0x00, 0x01, 0x00, 0x00,
 		0x0A, 0x0B, 0x0C, 0x0D, 0x00, 0x00, 0x00, 0x00, /* generation, workers, index */
-		0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,
+		0x00, 0x02, 0x00, 0x01, /* uid_len, flags */
+		0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,
 		'a', 'b', '"', 't', '"', '1',
 	};
 	uint8_t buf[64];
@@ -169,7 +172,8 @@ static void test_push_max_items(void **state)
 	for (size_t i = 0; i <= IPC_MAX_ITEMS; i++) {
 		int l = snprintf(uids[i], sizeof uids[i], "u%zu", i);
 
-		many[i] = (struct ipc_push_item){ uids[i], (size_t)l, "\"t\"", 3, "0", 1 };
+		many[i] = (struct ipc_push_item){ uids[i], (size_t)l, (uint16_t)(i & IPC_F_ACK),
+						  "\"t\"", 3, "0", 1 };
 	}
 	cap = ipc_push_size(many, IPC_MAX_ITEMS + 1);
 	buf = malloc(cap);
@@ -206,7 +210,7 @@ static void test_encode_push_space(void **state)
 
 static void test_push_size_overflow(void **state)
 {
-	struct ipc_push_item it = { "u", 1, "t", 1, "c", 1 };
+	struct ipc_push_item it = { "u", 1, 0, "t", 1, "c", 1 };
 	uint8_t buf[64];
 
 	(void)state;
@@ -243,25 +247,28 @@ static void test_push_size_overflow(void **state)
 static void test_reply_round_trip(void **state)
 {
 	static const struct ipc_result res[] = {
-		{ 1, IPC_S_DELIVERED, 1 },
-		{ 0, IPC_S_OFFLINE, 0 },
-		{ 0, IPC_S_REFUSED, 0 },
-		{ 0, IPC_S_WRONG_WORKER, 0 },
-		{ 0, IPC_S_STALE, 0 },
-		{ UINT32_MAX, IPC_S_DELIVERED, UINT64_MAX },
-		{ 3, IPC_S_DELIVERED, 0x0102030405060708ull },
+		{ 1, IPC_S_DELIVERED, 1, 0 },
+		{ 0, IPC_S_OFFLINE, 0, 0 },
+		{ 0, IPC_S_REFUSED, 0, 0 },
+		{ 0, IPC_S_WRONG_WORKER, 0, 0 },
+		{ 0, IPC_S_STALE, 0, 0 },
+		{ 0, IPC_S_STORED, 42, 0 },
+		{ 0, IPC_S_BUSY, 0, 0 },
+		{ 2, IPC_S_DELIVERED, 43, 1 },
+		{ UINT32_MAX, IPC_S_DELIVERED, UINT64_MAX, UINT32_MAX },
+		{ 3, IPC_S_DELIVERED, 0x0102030405060708ull, 0x0A0B0C0Du },
 	};
 	const size_t nres = sizeof res / sizeof res[0];
-	struct ipc_result out[8];
+	struct ipc_result out[sizeof res / sizeof res[0] + 1];
 	struct ipc_hdr hdr;
-	uint8_t buf[256];
+	uint8_t buf[IPC_HDR_LEN + sizeof res / sizeof res[0] * IPC_REPLY_ITEM_LEN];
 	size_t n;
 
 	(void)state;
 	n = ipc_encode_push_reply(buf, sizeof buf, wk(0xFFFFFFFFu), res, nres);
 	assert_int_equal(n, IPC_HDR_LEN + nres * IPC_REPLY_ITEM_LEN);
 	memset(out, 0, sizeof out);
-	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 8), IPC_OK);
+	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, nres + 1), IPC_OK);
 	assert_int_equal(hdr.type, IPC_T_PUSH_REPLY);
 	assert_int_equal(hdr.version, IPC_VERSION);
 	assert_int_equal(hdr.req_id, 0xFFFFFFFFu);
@@ -273,6 +280,7 @@ static void test_reply_round_trip(void **state)
 		assert_int_equal(out[i].delivered, res[i].delivered);
 		assert_int_equal(out[i].status, res[i].status);
 		assert_true(out[i].number == res[i].number);
+		assert_int_equal(out[i].acked, res[i].acked);
 	}
 	/* Exactly as many as fit in the caller's array. */
 	assert_int_equal(decode_reply_exact(buf, n, &hdr, out, nres), IPC_OK);
@@ -283,12 +291,14 @@ static void test_reply_round_trip(void **state)
 
 static void test_reply_wire_layout(void **state)
 {
-	static const struct ipc_result r = { 0x01020304u, IPC_S_OFFLINE, 0x1122334455667788ull };
+	static const struct ipc_result r = { 0x01020304u, IPC_S_STORED, 0x1122334455667788ull,
+					     0xA1A2A3A4u };
 	static const uint8_t want[] = {
 		'W', 'P', IPC_VERSION, IPC_T_PUSH_REPLY, 0, 0, 0, 9, 0, 1, 0, 0,
 		0x0A, 0x0B, 0x0C, 0x0D, 0, 3, 0, 2,
-		0x01, 0x02, 0x03, 0x04, 0, 0, 0, IPC_S_OFFLINE,
+		0x01, 0x02, 0x03, 0x04, 0, 0, 0, IPC_S_STORED,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+		0xA1, 0xA2, 0xA3, 0xA4, /* acked */
 	};
 	uint8_t buf[64];
 
@@ -299,7 +309,7 @@ static void test_reply_wire_layout(void **state)
 
 static void test_encode_reply_space(void **state)
 {
-	struct ipc_result r[3] = { { 1, 0, 1 }, { 1, 0, 2 }, { 1, 0, 3 } };
+	struct ipc_result r[3] = { { 1, 0, 1, 0 }, { 1, 0, 2, 1 }, { 1, 0, 3, 0 } };
 	uint8_t buf[128];
 	const size_t need = IPC_HDR_LEN + 3 * IPC_REPLY_ITEM_LEN;
 
@@ -360,7 +370,7 @@ static void test_push_truncated_everywhere(void **state)
 
 static void test_reply_truncated_everywhere(void **state)
 {
-	static const struct ipc_result res[] = { { 1, 0, 5 }, { 0, 1, 0 } };
+	static const struct ipc_result res[] = { { 1, 0, 5, 1 }, { 0, 1, 0, 0 } };
 	struct ipc_result out[2];
 	struct ipc_hdr hdr;
 	uint8_t buf[128];
@@ -391,7 +401,7 @@ static void test_hdr_short(void **state)
 
 static void test_trailing_bytes(void **state)
 {
-	static const struct ipc_result res[] = { { 1, 0, 5 } };
+	static const struct ipc_result res[] = { { 1, 0, 5, 0 } };
 	struct ipc_result out[1];
 	uint8_t buf[1024];
 	struct ipc_hdr hdr;
@@ -495,7 +505,7 @@ static void test_bad_counts(void **state)
 
 	/* IPC_MAX_ITEMS + 1 well-formed items: refused by count, items[] not overrun. */
 	for (size_t i = 0; i <= IPC_MAX_ITEMS; i++)
-		many[i] = (struct ipc_push_item){ "u", 1, "\"t\"", 3, "0", 1 };
+		many[i] = (struct ipc_push_item){ "u", 1, 0, "\"t\"", 3, "0", 1 };
 	bigcap = ipc_push_size(many, IPC_MAX_ITEMS + 1);
 	big = malloc(bigcap);
 	assert_non_null(big);
@@ -508,7 +518,7 @@ static void test_bad_counts(void **state)
 
 	/* Reply counts. */
 	{
-		static const struct ipc_result res[] = { { 1, 0, 1 } };
+		static const struct ipc_result res[] = { { 1, 0, 1, 0 } };
 
 		n = ipc_encode_push_reply(buf, sizeof buf, wk(1), res, 1);
 		assert_true(n > 0);
@@ -521,8 +531,11 @@ static void test_bad_counts(void **state)
 	}
 }
 
-/* Offset of item 0's length fields in the sample datagram. */
+/* Offsets of item 0's header fields in the sample datagram. */
 #define I0 IPC_HDR_LEN
+#define I0_FLAGS (I0 + 2)
+#define I0_TOPIC (I0 + 4)
+#define I0_CONTENTS (I0 + 8)
 
 static void test_lying_lengths(void **state)
 {
@@ -540,21 +553,21 @@ static void test_lying_lengths(void **state)
 	set16(t + I0, 0xFFFF);
 	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
 	memcpy(t, buf, n);
-	set32(t + I0 + 2, 0xFFFFFFFFu);
+	set32(t + I0_TOPIC, 0xFFFFFFFFu);
 	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
 	memcpy(t, buf, n);
-	set32(t + I0 + 6, 0xFFFFFFFFu);
+	set32(t + I0_CONTENTS, 0xFFFFFFFFu);
 	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
 	memcpy(t, buf, n);
-	set32(t + I0 + 2, 0x80000000u);
-	set32(t + I0 + 6, 0x80000000u);
+	set32(t + I0_TOPIC, 0x80000000u);
+	set32(t + I0_CONTENTS, 0x80000000u);
 	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_BOUNDS);
 	/* Off by one either way shifts the next item: must not decode. */
 	memcpy(t, buf, n);
-	set32(t + I0 + 2, tl + 1);
+	set32(t + I0_TOPIC, tl + 1);
 	assert_int_not_equal(decode_push_exact(t, n, &hdr), IPC_OK);
 	memcpy(t, buf, n);
-	set32(t + I0 + 6, cl - 1);
+	set32(t + I0_CONTENTS, cl - 1);
 	assert_int_not_equal(decode_push_exact(t, n, &hdr), IPC_OK);
 
 	/* The last item's contents_len reaching exactly one byte beyond the end. */
@@ -563,11 +576,80 @@ static void test_lying_lengths(void **state)
 		size_t m = ipc_encode_push(t, sizeof t, rq(1), &one, 1);
 
 		assert_true(m > 0);
-		set32(t + I0 + 6, 3);
+		set32(t + I0_CONTENTS, 3);
 		assert_int_equal(decode_push_exact(t, m, &hdr), IPC_ERR_BOUNDS);
-		set32(t + I0 + 6, 2);
+		set32(t + I0_CONTENTS, 2);
 		set16(t + I0, 2);
 		assert_int_equal(decode_push_exact(t, m, &hdr), IPC_ERR_BOUNDS);
+	}
+}
+
+/* Item flags: the known ones come through, any other bit refuses the datagram
+ * (in the first item or the last), even when an encoder wrote it. */
+static void test_push_flags(void **state)
+{
+	static const struct ipc_push_item odd = ITEMF("u", 0x8000, "\"t\"", "1");
+	uint8_t buf[1024], t[1024];
+	struct ipc_hdr hdr;
+	size_t n, last = ipc_push_size(sample_items, NSAMPLE - 1);
+
+	(void)state;
+	n = encode_sample(buf, sizeof buf);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	for (size_t i = 0; i < NSAMPLE; i++)
+		assert_int_equal(items_out[i].flags, sample_items[i].flags);
+	for (unsigned b = 0; b < 16; b++) {
+		uint16_t f = (uint16_t)(1u << b);
+
+		memcpy(t, buf, n);
+		set16(t + I0_FLAGS, f);
+		if (f & IPC_F_KNOWN) {
+			assert_int_equal(decode_push_exact(t, n, &hdr), IPC_OK);
+			assert_int_equal(items_out[0].flags, f);
+		} else {
+			assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_FLAGS);
+		}
+		memcpy(t, buf, n);
+		set16(t + last + 2, (uint16_t)(f | IPC_F_ACK));
+		assert_int_equal(decode_push_exact(t, n, &hdr),
+				 f & ~IPC_F_KNOWN ? IPC_ERR_FLAGS : IPC_OK);
+	}
+	memcpy(t, buf, n);
+	set16(t + I0_FLAGS, 0xFFFF);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_FLAGS);
+	n = ipc_encode_push(t, sizeof t, rq(1), &odd, 1);
+	assert_true(n > 0);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_FLAGS);
+}
+
+/* Reply statuses up to IPC_S_MAX are outcomes; anything above is refused. */
+static void test_reply_statuses(void **state)
+{
+	static const uint32_t bad[] = { IPC_S_MAX + 1, 0x100, UINT32_MAX };
+	struct ipc_result r[2] = { { 1, IPC_S_DELIVERED, 1, 1 }, { 0, 0, 0, 0 } }, out[2];
+	uint8_t buf[IPC_HDR_LEN + 2 * IPC_REPLY_ITEM_LEN];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	for (uint32_t st = 0; st <= IPC_S_MAX; st++) {
+		r[1].status = st;
+		n = ipc_encode_push_reply(buf, sizeof buf, wk(1), r, 2);
+		assert_int_equal(n, sizeof buf);
+		assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 2), IPC_OK);
+		assert_int_equal(out[1].status, st);
+		assert_int_equal(out[0].acked, 1);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r[1].status = bad[i];
+		n = ipc_encode_push_reply(buf, sizeof buf, wk(1), r, 2);
+		assert_int_equal(n, sizeof buf);
+		assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 2), IPC_ERR_STATUS);
+		r[1].status = IPC_S_OFFLINE;
+		r[0].status = bad[i];
+		n = ipc_encode_push_reply(buf, sizeof buf, wk(1), r, 2);
+		assert_int_equal(decode_reply_exact(buf, n, &hdr, out, 2), IPC_ERR_STATUS);
+		r[0].status = IPC_S_DELIVERED;
 	}
 }
 
@@ -703,7 +785,7 @@ static void test_config_reply(void **state)
 /* index < workers <= IPC_WORKERS_MAX, both 0 in a request; replies need a worker. */
 static void test_worker_fields(void **state)
 {
-	static const struct ipc_result r = { 1, IPC_S_DELIVERED, 1 };
+	static const struct ipc_result r = { 1, IPC_S_DELIVERED, 1, 0 };
 	struct ipc_result out[1];
 	uint8_t buf[64], t[64];
 	struct ipc_hdr hdr, h;
@@ -749,7 +831,8 @@ static void test_rc_str(void **state)
 {
 	static const enum ipc_rc rcs[] = { IPC_OK, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION,
 					   IPC_ERR_TYPE, IPC_ERR_COUNT, IPC_ERR_BOUNDS,
-					   IPC_ERR_SPACE, IPC_ERR_WORKER };
+					   IPC_ERR_SPACE, IPC_ERR_WORKER, IPC_ERR_FLAGS,
+					   IPC_ERR_STATUS };
 	const size_t n = sizeof rcs / sizeof rcs[0];
 
 	(void)state;
@@ -783,6 +866,8 @@ int main(void)
 		cmocka_unit_test(test_bad_header_fields),
 		cmocka_unit_test(test_bad_counts),
 		cmocka_unit_test(test_lying_lengths),
+		cmocka_unit_test(test_push_flags),
+		cmocka_unit_test(test_reply_statuses),
 		cmocka_unit_test(test_push_mutations),
 		cmocka_unit_test(test_stats_reply),
 		cmocka_unit_test(test_report),

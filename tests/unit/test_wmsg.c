@@ -703,8 +703,10 @@ static void test_batch_reply(void **state)
 		"{\"uid\":\"x\\u0000y\",\"topic\":\"t\",\"contents\":1},"
 		"{\"uid\":5,\"topic\":\"t\",\"contents\":1}]";
 	struct wmsg_batch_result res[3] = {
-		{ 1, 2, "推送成功", 0 }, { 0, 0, "uid contains control characters", 0 },
-		{ 0, 9, "push daemon did not answer in time", 503 },
+		{ .outcome = WMSG_DELIVERED, .number = 2, .contents = "推送成功" },
+		{ .outcome = WMSG_ERROR, .contents = "uid contains control characters" },
+		{ .outcome = WMSG_ERROR, .number = 9, .contents = "push daemon did not answer in time",
+		  .status = 503 },
 	};
 	struct wmsg_batch b;
 	char why[256], *out;
@@ -724,6 +726,134 @@ static void test_batch_reply(void **state)
 	assert_int_equal(len, strlen(out));
 	free(out);
 	wmsg_batch_free(&b);
+}
+
+/* Acknowledgements and offline delivery in the batch answer: "seq" and "acked" for a
+ * delivered item that asked, "seq" for a stored one, which counts as reached. */
+static void test_batch_reply_ack_and_stored(void **state)
+{
+	static const char body[] =
+		"[{\"uid\":\"a\",\"topic\":\"t\",\"contents\":1,\"ack\":true},"
+		"{\"uid\":\"b\",\"topic\":\"t\",\"contents\":1,\"ack\":true},"
+		"{\"uid\":\"c\",\"topic\":\"t\",\"contents\":1},"
+		"{\"uid\":\"d\",\"topic\":\"t\",\"contents\":1,\"ack\":true},"
+		"{\"uid\":\"e\",\"topic\":\"t\",\"contents\":1,\"ack\":true},"
+		"{\"uid\":\"f\",\"topic\":\"t\",\"contents\":1,\"ack\":false}]";
+	struct wmsg_batch_result res[6] = {
+		{ .outcome = WMSG_DELIVERED, .number = 2, .contents = "推送成功", .ack = 1,
+		  .acked = 1, .seq = 7 },
+		{ .outcome = WMSG_DELIVERED, .number = 1, .contents = "推送成功", .ack = 1,
+		  .seq = UINT64_MAX },
+		{ .outcome = WMSG_STORED, .number = 5, .contents = "用户不在线，消息已保存", .seq = 3 },
+		{ .outcome = WMSG_ERROR, .contents = "too many", .status = 429, .ack = 1, .seq = 4 },
+		{ .outcome = WMSG_STORED, .contents = "用户不在线，消息已保存", .ack = 1, .seq = 1 },
+		{ .outcome = WMSG_DELIVERED, .number = 1, .contents = "推送成功", .seq = 9 },
+	};
+	struct wmsg_batch b;
+	char why[256], *out;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(wmsg_parse_batch(body, strlen(body), 8, 64, &b, why, sizeof why), 0);
+	out = wmsg_batch_reply(&b, res, &len);
+	assert_non_null(out);
+	assert_string_equal(out,
+		"{\"topic\":\"success\",\"number\":5,\"contents\":["
+		"{\"uid\":\"a\",\"topic\":\"success\",\"number\":2,\"contents\":\"推送成功\","
+		"\"seq\":7,\"acked\":true},"
+		"{\"uid\":\"b\",\"topic\":\"success\",\"number\":1,\"contents\":\"推送成功\","
+		"\"seq\":18446744073709551615,\"acked\":false},"
+		"{\"uid\":\"c\",\"topic\":\"stored\",\"number\":0,"
+		"\"contents\":\"用户不在线，消息已保存\",\"seq\":3},"
+		"{\"uid\":\"d\",\"topic\":\"error\",\"number\":0,\"contents\":\"too many\","
+		"\"status\":429},"
+		"{\"uid\":\"e\",\"topic\":\"stored\",\"number\":0,"
+		"\"contents\":\"用户不在线，消息已保存\",\"seq\":1},"
+		"{\"uid\":\"f\",\"topic\":\"success\",\"number\":1,\"contents\":\"推送成功\"}]}");
+	assert_int_equal(len, strlen(out));
+	free(out);
+	wmsg_batch_free(&b);
+}
+
+/* "ack" in a single body: a boolean or absent; anything else is refused. */
+static void test_parse_ack(void **state)
+{
+	static const char *const bad[] = { "1", "0", "\"true\"", "null", "[]", "{}", "1.0" };
+	struct wmsg_push p;
+	char body[128];
+
+	(void)state;
+	parse_ok("{\"topic\":\"t\",\"contents\":1}", &p);
+	assert_int_equal(p.ack, 0);
+	wmsg_push_free(&p);
+	parse_ok("{\"topic\":\"t\",\"contents\":1,\"ack\":true}", &p);
+	assert_int_equal(p.ack, 1);
+	assert_string_equal(p.contents_json, "1"); /* ack is not part of the message */
+	wmsg_push_free(&p);
+	parse_ok("{\"ack\":false,\"topic\":\"t\",\"contents\":1}", &p);
+	assert_int_equal(p.ack, 0);
+	wmsg_push_free(&p);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(body, sizeof body, "{\"topic\":\"t\",\"contents\":1,\"ack\":%s}", bad[i]);
+		parse_fails(body, "ack must be true or false");
+	}
+	/* Still one key once, and the other rules first. */
+	parse_fails("{\"topic\":\"t\",\"contents\":1,\"ack\":true,\"ack\":true}", NULL);
+	parse_fails("{\"topic\":1,\"contents\":1,\"ack\":2}", "topic");
+}
+
+/* "ack" in batch items: each item's own; a bad one refuses that item only. */
+static void test_parse_batch_ack(void **state)
+{
+	static const char body[] =
+		"[{\"uid\":\"a\",\"topic\":\"t\",\"contents\":1,\"ack\":true},"
+		"{\"uid\":\"b\",\"topic\":\"t\",\"contents\":1,\"ack\":false},"
+		"{\"uid\":\"c\",\"topic\":\"t\",\"contents\":1},"
+		"{\"uid\":\"d\",\"topic\":\"t\",\"contents\":1,\"ack\":\"yes\"},"
+		"{\"uid\":\"e\",\"topic\":\"t\",\"contents\":1,\"ack\":null}]";
+	struct wmsg_batch b;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(wmsg_parse_batch(body, strlen(body), 8, 64, &b, why, sizeof why), 0);
+	assert_int_equal(b.n, 5);
+	assert_null(b.items[0].error);
+	assert_int_equal(b.items[0].ack, 1);
+	assert_null(b.items[1].error);
+	assert_int_equal(b.items[1].ack, 0);
+	assert_null(b.items[2].error);
+	assert_int_equal(b.items[2].ack, 0);
+	assert_string_equal(b.items[3].error, "ack must be true or false");
+	assert_string_equal(b.items[3].uid, "d"); /* named in the answer */
+	assert_null(b.items[3].topic_json);
+	assert_string_equal(b.items[4].error, "ack must be true or false");
+	wmsg_batch_free(&b);
+}
+
+/* The single answer with the message's number (and whether it was acknowledged). */
+static void test_reply_seq(void **state)
+{
+	size_t len = 0;
+	char *r;
+
+	(void)state;
+	r = wmsg_reply_seq("success", 2, "推送成功", 17, 1, &len);
+	assert_non_null(r);
+	assert_string_equal(r, "{\"topic\":\"success\",\"number\":2,\"contents\":\"推送成功\","
+			       "\"seq\":17,\"acked\":true}");
+	assert_int_equal(len, strlen(r));
+	free(r);
+	r = wmsg_reply_seq("success", 1, "推送成功", UINT64_MAX, 0, &len);
+	assert_non_null(r);
+	assert_string_equal(r, "{\"topic\":\"success\",\"number\":1,\"contents\":\"推送成功\","
+			       "\"seq\":18446744073709551615,\"acked\":false}");
+	free(r);
+	r = wmsg_reply_seq("stored", 0, "用户不在线，消息已保存", 3, -1, &len);
+	assert_non_null(r);
+	assert_string_equal(r, "{\"topic\":\"stored\",\"number\":0,"
+			       "\"contents\":\"用户不在线，消息已保存\",\"seq\":3}");
+	assert_int_equal(len, strlen(r));
+	free(r);
 }
 
 static void test_parse_batch(void **state)
@@ -804,6 +934,10 @@ int main(void)
 		cmocka_unit_test(test_frame_max_overflow),
 		cmocka_unit_test(test_parse_batch),
 		cmocka_unit_test(test_batch_reply),
+		cmocka_unit_test(test_batch_reply_ack_and_stored),
+		cmocka_unit_test(test_parse_ack),
+		cmocka_unit_test(test_parse_batch_ack),
+		cmocka_unit_test(test_reply_seq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
