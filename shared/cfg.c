@@ -63,9 +63,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "history_ttl", CT_LONG, 0, OFF(history_ttl), 1, CFG_TTL_MAX, "300", "seconds a message is kept for resume" },
 	{ "history_memory", CT_LONG, 0, OFF(history_memory), 65536, CFG_HISTORY_MEMORY_MAX, "67108864", "bytes all uids' history may hold, per daemon (split over workers); oldest uids evicted first" },
 	{ "offline_messages", CT_BOOL, 0, OFF(offline_messages), 0, 0, "false", "keep pushes to a uid with no connection for its next connection (needs history)" },
-	{ "ack_waiters_max", CT_LONG, 0, OFF(ack_waiters_max), 1, 100000, "8", "pushes that may wait for an acknowledgement at once, per daemon; keep it below the FastCGI process count" },
+	{ "ack_waiters_max", CT_LONG, 0, OFF(ack_waiters_max), -1, CFG_FCGI_PROCS_MAX - 1, "-1", "pushes that may wait for an acknowledgement at once, per daemon; below fcgi_procs, so waiting pushes never hold every FastCGI process; -1 = half of fcgi_procs, 0 = none" },
 	{ "workers", CT_LONG, CF_RESTART, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
-	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, 256, "4", "FastCGI processes per web server" },
+	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, CFG_FCGI_PROCS_MAX, "4", "FastCGI processes per web server" },
 	{ "log_level", CT_LEVEL, 0, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
 };
 
@@ -185,6 +185,16 @@ static int cfg_parse_long(const char *v, long *out)
 }
 
 /* One typed, bounded setter for file values and defaults alike. */
+static int cfg_bool_word(const char *v)
+{
+	static const char *const words[] = { "true", "True", "TRUE", "false", "False", "FALSE" };
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strcmp(v, words[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int cfg_set(struct cfg_ctx *x, struct cfg *c, const struct cfg_key *k,
 		   const char *v, size_t line)
 {
@@ -217,10 +227,11 @@ static int cfg_set(struct cfg_ctx *x, struct cfg *c, const struct cfg_key *k,
 					k->name);
 		return 0;
 	case CT_BOOL:
-		/* YAML 1.1 also reads yes/no/on/off as booleans; one spelling is clearer. */
-		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+		/* The YAML 1.2 core schema's spellings (true, True, TRUE and the same
+		 * for false); YAML 1.1's yes/no/on/off are refused as ambiguous. */
+		if (!cfg_bool_word(v))
 			return cfg_fail(x, line, "'%s' must be true or false, got '%s'", k->name, v);
-		*(int *)(void *)((char *)c + k->off) = v[0] == 't';
+		*(int *)(void *)((char *)c + k->off) = v[0] == 't' || v[0] == 'T';
 		return 0;
 	}
 	return cfg_fail(x, line, "internal: bad key type");
@@ -428,12 +439,23 @@ static int cfg_check_history(struct cfg_ctx *x, const struct cfg *c)
 		return c->offline_messages
 			       ? cfg_fail(x, 0, "'offline_messages' needs a history: 'history_size' must be above 0")
 			       : 0;
-	if (c->history_size > c->send_queue_max_messages)
-		return cfg_fail(x, 0, "'history_size' (%ld) must be at most 'send_queue_max_messages' (%ld)",
+	/* The position control frame goes ahead of the replay. */
+	if (c->history_size >= c->send_queue_max_messages)
+		return cfg_fail(x, 0, "'history_size' (%ld) must be below 'send_queue_max_messages' (%ld)",
 				c->history_size, c->send_queue_max_messages);
-	if (c->history_bytes > c->send_queue_max_bytes)
-		return cfg_fail(x, 0, "'history_bytes' (%ld) must be at most 'send_queue_max_bytes' (%ld)",
-				c->history_bytes, c->send_queue_max_bytes);
+	if (c->history_bytes > c->send_queue_max_bytes - CFG_POSITION_FRAME_MAX)
+		return cfg_fail(x, 0, "'history_bytes' (%ld) must be at most 'send_queue_max_bytes' (%ld) minus %d",
+				c->history_bytes, c->send_queue_max_bytes, CFG_POSITION_FRAME_MAX);
+	return 0;
+}
+
+/* A push waiting for an acknowledgement holds its FastCGI process: at least one
+ * must stay free for everything else. */
+static int cfg_check_ack_waiters(struct cfg_ctx *x, const struct cfg *c)
+{
+	if (c->ack_waiters_max >= c->fcgi_procs)
+		return cfg_fail(x, 0, "'ack_waiters_max' (%ld) must be below 'fcgi_procs' (%ld)",
+				c->ack_waiters_max, c->fcgi_procs);
 	return 0;
 }
 
@@ -457,6 +479,8 @@ static int cfg_check(struct cfg_ctx *x, struct cfg *c)
 	if (c->ping_interval >= c->idle_timeout)
 		return cfg_fail(x, 0, "'ping_interval' (%ld) must be less than 'idle_timeout' (%ld)",
 				c->ping_interval, c->idle_timeout);
+	if (cfg_check_ack_waiters(x, c) != 0)
+		return -1;
 	return cfg_check_history(x, c);
 }
 
@@ -818,4 +842,9 @@ int cfg_split_addr(const char *addr, char *host, size_t host_len, int *port)
 	host[he - hs] = '\0';
 	*port = (int)n;
 	return 0;
+}
+
+long cfg_ack_waiters(const struct cfg *c)
+{
+	return c->ack_waiters_max < 0 ? c->fcgi_procs / 2 : c->ack_waiters_max;
 }

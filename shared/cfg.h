@@ -17,7 +17,11 @@
 #define CFG_TEXT_MAX 32768  /* largest conf.yaml: it travels in one datagram (cfg_pack) */
 #define CFG_PATH_MAX 1024   /* longest path of conf.yaml itself */
 #define CFG_WORKERS_MAX 64  /* bound of `workers`; the sharding tables are this size */
+#define CFG_FCGI_PROCS_MAX 256 /* bound of fcgi_procs (ack_waiters_max stays below it) */
 #define CFG_TTL_MAX (86400L * 30)
+/* The position control frame a resuming connection gets before its replay
+ * (ws-daemon writes it; the history bounds leave it room in the send queue). */
+#define CFG_POSITION_FRAME_MAX 192
 #define CFG_MESSAGE_MAX 131072 /* bound of max_message_bytes: a /push body fits one datagram */
 /* Bound of history_memory: 1 TiB where a long holds it (the preprocessor
  * computes in intmax_t, so the test itself cannot overflow), else LONG_MAX. */
@@ -63,7 +67,7 @@ struct cfg {
 	long history_ttl;              /* seconds a message is kept */
 	long history_memory;           /* bytes all histories of the daemon may hold */
 	int offline_messages;          /* keep pushes to a uid with no connection */
-	long ack_waiters_max;          /* pushes of the daemon waiting for an ack at once */
+	long ack_waiters_max;          /* pushes waiting for an ack at once; -1: cfg_ack_waiters */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid
@@ -128,6 +132,10 @@ int cfg_worker_socket(const struct cfg *c, unsigned index, char *out, size_t len
 /* Files the configuration names (TLS certificate and key) exist and can be
  * read by this process; -1 with "file: 'key' path: reason" in err. */
 int cfg_check_files(const struct cfg *c, char *err, size_t err_len);
+
+/* How many pushes may wait for an acknowledgement at once (ack_waiters_max,
+ * its default being half of fcgi_procs). */
+long cfg_ack_waiters(const struct cfg *c);
 
 /* Whether key `name` is a secret (never printed) or restart-only. */
 int cfg_key_is_secret(const char *name);

@@ -539,6 +539,19 @@ size_t wmsg_frame_max(size_t topic_len, size_t contents_len)
 	return WMSG_FIXED + WMSG_NUM_MAX + topic_len + contents_len;
 }
 
+size_t wmsg_frame_len(size_t topic_len, uint64_t number, size_t contents_len)
+{
+	size_t digits = 1;
+
+	if (wmsg_frame_max(topic_len, contents_len) == SIZE_MAX)
+		return SIZE_MAX;
+	while (number >= 10) {
+		number /= 10;
+		digits++;
+	}
+	return WMSG_FIXED + digits + topic_len + contents_len;
+}
+
 size_t wmsg_frame_write(char *out, size_t cap, const char *topic_json, size_t topic_len,
 			uint64_t number, const char *contents_json, size_t contents_len)
 {
@@ -546,7 +559,7 @@ size_t wmsg_frame_write(char *out, size_t cap, const char *topic_json, size_t to
 	int nl = snprintf(num, sizeof num, "%" PRIu64, number);
 	size_t o = 0;
 
-	if (nl <= 0 || wmsg_frame_max(topic_len, contents_len) > cap)
+	if (nl <= 0 || wmsg_frame_len(topic_len, number, contents_len) > cap)
 		return 0;
 #define PUT(s, n) do { memcpy(out + o, (s), (n)); o += (n); } while (0)
 	PUT(WMSG_P1, sizeof WMSG_P1 - 1);

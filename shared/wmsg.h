@@ -101,8 +101,13 @@ char *wmsg_reply_seq(const char *topic, long long number, const char *contents, 
 /* Upper bound of the spliced frame wmsg_frame_write produces. */
 size_t wmsg_frame_max(size_t topic_len, size_t contents_len);
 
-/* Writes {"topic":T,"number":N,"contents":C} from pre-serialised parts into out.
- * Returns the length written, 0 if cap is too small. No NUL is written. */
+/* The exact length of that frame for this number (SIZE_MAX on overflow):
+ * history keeps frames for minutes, so they are allocated to size. */
+size_t wmsg_frame_len(size_t topic_len, uint64_t number, size_t contents_len);
+
+/* Writes {"topic":T,"number":N,"contents":C} from pre-serialised parts into out,
+ * whose cap must hold wmsg_frame_len. Returns the length written, 0 if cap is
+ * too small. No NUL is written. */
 size_t wmsg_frame_write(char *out, size_t cap, const char *topic_json, size_t topic_len,
 			uint64_t number, const char *contents_json, size_t contents_len);
 

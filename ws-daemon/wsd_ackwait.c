@@ -53,7 +53,7 @@ static struct {
 	size_t waiting, max;
 	long wait_ms;
 	int keyed;
-} aw = { .max = 1, .wait_ms = 1000 };
+} aw = { .wait_ms = 1000 };
 
 void wsd_ackwait_init(struct lws_context *ctx, wsd_ackwait_send_fn send)
 {
@@ -63,7 +63,7 @@ void wsd_ackwait_init(struct lws_context *ctx, wsd_ackwait_send_fn send)
 
 void wsd_ackwait_use(size_t max_waiters, long wait_ms)
 {
-	aw.max = max_waiters ? max_waiters : 1;
+	aw.max = max_waiters;
 	aw.wait_ms = wait_ms;
 }
 

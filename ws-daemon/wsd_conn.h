@@ -9,6 +9,7 @@
 
 #include <libwebsockets.h>
 
+#include "cfg.h"
 #include "hs.h"
 #include "ipc.h"
 #include "wsd_engine.h"
@@ -93,8 +94,9 @@ struct wsd_resume {
 	uint64_t epoch;      /* the epoch that number belongs to */
 };
 
-/* The position control frame, with every number at its widest. */
-#define WSD_CONN_POSITION_MAX 192
+/* The position control frame, with every number at its widest (about 150
+ * bytes); the history bounds leave this much room in the send queue. */
+#define WSD_CONN_POSITION_MAX CFG_POSITION_FRAME_MAX
 
 /*
  * Right after attach, for a connection that gave a position: sends the

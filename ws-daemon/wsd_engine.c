@@ -247,7 +247,7 @@ static int eng_append(struct wsd_stream *s, struct wsd_msg *m)
 struct wsd_msg *wsd_engine_publish(struct wsd_stream *s, const struct ipc_push_item *it,
 				   int *retained)
 {
-	size_t cap = wmsg_frame_max(it->topic_len, it->contents_len);
+	size_t cap = wmsg_frame_len(it->topic_len, s->last + 1, it->contents_len);
 	struct wsd_msg *m = cap == SIZE_MAX ? NULL : wsd_msg_new(cap);
 	uint32_t now = wsd_msg_clock();
 

@@ -61,8 +61,10 @@ void wsd_ipc_use(const struct cfg *c, unsigned index)
 	wsd_run.workers = (uint16_t)(c->workers < 1 ? 1 : c->workers);
 	wsd_run.index = (uint16_t)(index < wsd_run.workers ? index : 0);
 	wsd_run.packed_len = cfg_pack(c, wsd_run.packed, sizeof wsd_run.packed);
-	/* ack_waiters_max is the daemon's: each worker takes its share. */
-	wsd_ackwait_use((size_t)c->ack_waiters_max / wsd_run.workers,
+	/* ack_waiters_max is the daemon's: the workers share it, the first ones
+	 * taking one more each when it does not divide evenly. */
+	wsd_ackwait_use((size_t)cfg_ack_waiters(c) / wsd_run.workers +
+				((size_t)cfg_ack_waiters(c) % wsd_run.workers > wsd_run.index),
 			IPC_ACK_WAIT_MS(c->push_timeout_ms));
 	if (wsd_run.packed_len == 0)
 		log_err("ipc: the configuration cannot be handed to push-api (too large?)");

@@ -174,7 +174,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.history_ttl, 300);
 	assert_int_equal(c.history_memory, 67108864);
 	assert_int_equal(c.offline_messages, 0);
-	assert_int_equal(c.ack_waiters_max, 8);
+	assert_int_equal(c.ack_waiters_max, -1);
+	assert_int_equal(cfg_ack_waiters(&c), 2); /* half of fcgi_procs */
 	assert_int_equal(c.log_level, LOG_LVL_INFO); /* default changed to info in c822c21 */
 	cfg_free(&c);
 	expect_empty(&c);
@@ -202,12 +203,12 @@ static void test_all_keys(void **state)
 		"ping_interval: 5\n"
 		"idle_timeout: 12\n"
 		"fcgi_procs: 2\n"
-		"history_size: 10\n"
-		"history_bytes: 8192\n"
+		"history_size: 9\n"
+		"history_bytes: 8000\n"
 		"history_ttl: 60\n"
 		"history_memory: 1048576\n"
 		"offline_messages: true\n"
-		"ack_waiters_max: 3\n"
+		"ack_waiters_max: 1\n"
 		"log_level: debug\n",
 		&c);
 	assert_string_equal(c.addr, "[::1]:9000");
@@ -225,12 +226,13 @@ static void test_all_keys(void **state)
 	assert_int_equal(c.ping_interval, 5);
 	assert_int_equal(c.idle_timeout, 12);
 	assert_int_equal(c.fcgi_procs, 2);
-	assert_int_equal(c.history_size, 10);
-	assert_int_equal(c.history_bytes, 8192);
+	assert_int_equal(c.history_size, 9);
+	assert_int_equal(c.history_bytes, 8000);
 	assert_int_equal(c.history_ttl, 60);
 	assert_int_equal(c.history_memory, 1048576);
 	assert_int_equal(c.offline_messages, 1);
-	assert_int_equal(c.ack_waiters_max, 3);
+	assert_int_equal(c.ack_waiters_max, 1);
+	assert_int_equal(cfg_ack_waiters(&c), 1);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	cfg_free(&c);
 }
@@ -370,19 +372,20 @@ static const struct bound bounds[] = {
 	{ "max_message_bytes", offsetof(struct cfg, max_message_bytes), 64, 131072, "" },
 	{ "push_timeout_ms", offsetof(struct cfg, push_timeout_ms), 10, 60000, "" },
 	{ "send_queue_max_messages", offsetof(struct cfg, send_queue_max_messages), 1, 1000000,
-	  "history_size: 1\n" },
+	  "history_size: 0\n" },
 	{ "send_queue_max_bytes", offsetof(struct cfg, send_queue_max_bytes), 1024, 1L << 30,
-	  "max_message_bytes: 1024\nhistory_bytes: 1024\n" },
+	  "max_message_bytes: 1024\nhistory_size: 0\n" },
 	{ "ping_interval", offsetof(struct cfg, ping_interval), 1, 3600, "idle_timeout: 7200\n" },
 	{ "idle_timeout", offsetof(struct cfg, idle_timeout), 2, 7200, "ping_interval: 1\n" },
 	{ "fcgi_procs", offsetof(struct cfg, fcgi_procs), 1, 256, "" },
 	{ "history_size", offsetof(struct cfg, history_size), 0, 10000,
-	  "send_queue_max_messages: 10000\n" },
+	  "send_queue_max_messages: 10001\n" },
 	{ "history_bytes", offsetof(struct cfg, history_bytes), 1024, 1L << 30,
-	  "send_queue_max_bytes: 1073741824\n" },
+	  "history_size: 0\n" },
 	{ "history_ttl", offsetof(struct cfg, history_ttl), 1, 86400L * 30, "" },
 	{ "history_memory", offsetof(struct cfg, history_memory), 65536, CFG_HISTORY_MEMORY_MAX, "" },
-	{ "ack_waiters_max", offsetof(struct cfg, ack_waiters_max), 1, 100000, "" },
+	{ "ack_waiters_max", offsetof(struct cfg, ack_waiters_max), -1, CFG_FCGI_PROCS_MAX - 1,
+	  "fcgi_procs: 256\n" },
 };
 
 static void test_bounds(void **state)
@@ -429,7 +432,7 @@ static void test_queue_holds_a_max_message(void **state)
 	load_fails("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65535\n", 0,
 		   "'send_queue_max_bytes' (65535) must be at least 'max_message_bytes' (65536)");
 	load_ok("password: pw\nmax_message_bytes: 65536\nsend_queue_max_bytes: 65536\n"
-		"history_bytes: 65536\n", &c);
+		"history_bytes: 65344\n", &c);
 	cfg_free(&c);
 }
 
@@ -439,18 +442,18 @@ static void test_history_fits_queue(void **state)
 	struct cfg c;
 
 	(void)state;
-	load_fails("password: pw\nsend_queue_max_messages: 63\n", 0,
-		   "'history_size' (64) must be at most 'send_queue_max_messages' (63)");
-	load_fails("password: pw\nhistory_size: 11\nsend_queue_max_messages: 10\n", 0,
-		   "'history_size' (11) must be at most 'send_queue_max_messages' (10)");
-	load_fails("password: pw\nsend_queue_max_bytes: 262143\n", 0,
-		   "'history_bytes' (262144) must be at most 'send_queue_max_bytes' (262143)");
+	load_fails("password: pw\nsend_queue_max_messages: 64\n", 0,
+		   "'history_size' (64) must be below 'send_queue_max_messages' (64)");
+	load_fails("password: pw\nhistory_size: 10\nsend_queue_max_messages: 10\n", 0,
+		   "'history_size' (10) must be below 'send_queue_max_messages' (10)");
+	load_fails("password: pw\nsend_queue_max_bytes: 262335\n", 0,
+		   "'history_bytes' (262144) must be at most 'send_queue_max_bytes' (262335) minus 192");
 	load_fails("password: pw\nhistory_bytes: 1048577\n", 0,
-		   "'history_bytes' (1048577) must be at most 'send_queue_max_bytes' (1048576)");
-	load_ok("password: pw\nhistory_size: 10\nsend_queue_max_messages: 10\n"
-		"history_bytes: 65536\nsend_queue_max_bytes: 65536\n", &c);
+		   "'history_bytes' (1048577) must be at most 'send_queue_max_bytes' (1048576) minus 192");
+	load_ok("password: pw\nhistory_size: 10\nsend_queue_max_messages: 11\n"
+		"history_bytes: 65344\nsend_queue_max_bytes: 65536\n", &c);
 	assert_int_equal(c.history_size, 10);
-	assert_int_equal(c.history_bytes, 65536);
+	assert_int_equal(c.history_bytes, 65344);
 	cfg_free(&c);
 	/* No history, nothing to replay: the queue may be smaller than the defaults. */
 	load_ok("password: pw\nhistory_size: 0\nsend_queue_max_messages: 8\n"
@@ -475,10 +478,11 @@ static void test_offline_needs_history(void **state)
 	cfg_free(&c);
 }
 
-/* Booleans are spelt true or false; YAML 1.1's other spellings are refused. */
+/* Booleans are spelt as YAML 1.2's core schema does (true, True, TRUE, ...);
+ * YAML 1.1's other spellings are refused. */
 static void test_booleans(void **state)
 {
-	static const char *const bad[] = { "yes", "no", "on", "off", "True", "FALSE", "1", "0",
+	static const char *const bad[] = { "yes", "no", "on", "off", "tRue", "FAlse", "1", "0",
 					   "''", "~", "truee", "\"\"" };
 	char text[128];
 	struct cfg c;
@@ -488,6 +492,12 @@ static void test_booleans(void **state)
 	assert_int_equal(c.offline_messages, 1);
 	cfg_free(&c);
 	load_ok("password: pw\noffline_messages: 'false'\n", &c);
+	assert_int_equal(c.offline_messages, 0);
+	cfg_free(&c);
+	load_ok("password: pw\noffline_messages: True\n", &c);
+	assert_int_equal(c.offline_messages, 1);
+	cfg_free(&c);
+	load_ok("password: pw\noffline_messages: FALSE\n", &c);
 	assert_int_equal(c.offline_messages, 0);
 	cfg_free(&c);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -804,7 +814,7 @@ static void test_print_key(void **state)
 	printed(&c, "history_size", "64\n");
 	printed(&c, "history_memory", "67108864\n");
 	printed(&c, "offline_messages", "false\n");
-	printed(&c, "ack_waiters_max", "8\n");
+	printed(&c, "ack_waiters_max", "-1\n");
 	printed(&c, "log_level", "info\n");
 	snprintf(want, sizeof want, "%s/run\n", tmpdir);
 	printed(&c, "run_dir", want);

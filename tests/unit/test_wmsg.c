@@ -680,6 +680,23 @@ static void test_frame_too_small(void **state)
 	assert_true(wmsg_frame_write(out, max, "\"t\"", 3, UINT64_MAX, "1", 1) > 0);
 }
 
+/* History allocates frames to their exact length: that length is enough, one
+ * byte less is refused without a write. */
+static void test_frame_len_is_exact(void **state)
+{
+	static const uint64_t numbers[] = { 0, 7, 9, 10, 99, 100, 123456789, UINT64_MAX };
+	char out[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+		size_t len = wmsg_frame_len(3, numbers[i], 1);
+
+		assert_int_equal(wmsg_frame_write(out, len, "\"t\"", 3, numbers[i], "1", 1), len);
+		assert_int_equal(wmsg_frame_write(out, len - 1, "\"t\"", 3, numbers[i], "1", 1), 0);
+	}
+	assert_int_equal(wmsg_frame_len(SIZE_MAX, 1, 1), SIZE_MAX);
+}
+
 static void test_frame_max_overflow(void **state)
 {
 	char out[64];
@@ -931,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_frame_numbers_and_types),
 		cmocka_unit_test(test_frame_exact),
 		cmocka_unit_test(test_frame_too_small),
+		cmocka_unit_test(test_frame_len_is_exact),
 		cmocka_unit_test(test_frame_max_overflow),
 		cmocka_unit_test(test_parse_batch),
 		cmocka_unit_test(test_batch_reply),
