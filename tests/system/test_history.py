@@ -396,8 +396,8 @@ def test_eviction_by_bytes_age_and_budget(make_service):
 def test_flood_to_one_offline_uid_is_bounded(make_service):
     svc = make_service(workers=1, history_size=50, history_bytes=1 << 19,
                        offline_messages=True)
-    body = [{"uid": "flooded", "topic": "t", "contents": "z" * 2000}] * 50
-    for _ in range(20):  # 1000 messages of 2 KB
+    body = [{"uid": "flooded", "topic": "t", "contents": "z" * 2000}] * 25
+    for _ in range(40):  # 1000 messages of 2 KB
         st, _, data = batch(svc, body)
         assert st == 200, data
     m = svc.metrics()
