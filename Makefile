@@ -42,7 +42,7 @@ FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c fcgi-api/api_pool.c \
 DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c ws-daemon/wsd_stats.c \
               ws-daemon/wsd_accept.c ws-daemon/wsd_alive.c ws-daemon/wsd_ws.c \
               ws-daemon/wsd_msg.c ws-daemon/wsd_engine.c ws-daemon/wsd_ackwait.c
-UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req test_siphash test_hs
+UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req test_siphash test_hs test_climsg
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SHARED_OBJ := $(call obj,$(SHARED_SRC))
@@ -94,6 +94,16 @@ BIN_UNIT += $(BUILD)/tests/test_api_metrics
 unit: $(BUILD)/tests/test_api_metrics
 $(BUILD)/tests/test_api_metrics: $(BUILD)/obj/tests/unit/test_api_metrics.o \
 		$(BUILD)/obj/fcgi-api/api_metrics.o $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
+
+# ws-daemon's history engine (ws-daemon/wsd_engine.c, wsd_msg.c): lws headers only
+# (LWS_PRE), no lws calls, so no -lwebsockets.
+BIN_UNIT += $(BUILD)/tests/test_engine
+$(BUILD)/obj/tests/unit/test_engine.o: CFLAGS_ALL += -Iws-daemon
+unit: $(BUILD)/tests/test_engine
+$(BUILD)/tests/test_engine: $(BUILD)/obj/tests/unit/test_engine.o \
+		$(call obj,ws-daemon/wsd_engine.c ws-daemon/wsd_msg.c) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Benchmark load generator: N libwebsockets subscribers (libuv loop) in P forked
- * processes, plus an HTTP keep-alive or datagram publisher; prints one JSON result line. */
+ * processes, plus an HTTP keep-alive or datagram publisher; prints one JSON result line.
+ * --storm K: the resume storm (subscribers learn their position, disconnect, K pushes
+ * each while offline, all reconnect at once with since/epoch; the replay is checked). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,13 +63,15 @@ static uint64_t h_value(unsigned idx)
 /* ---- shared memory between the parent and the subscriber processes ---- */
 struct child_stats {
 	_Atomic uint64_t connected, failed, closed, slow_closed, received, unique, dup, ooo, bad;
+	/* --storm: position frames, and how the resumes went (see storm_frame) */
+	_Atomic uint64_t positioned, recovered, epoch_changed, first_bad, last_bad, gaps, done;
 	_Atomic uint64_t hist[H_N];
 	_Atomic uint64_t max_us;
 };
 
 struct shm {
 	atomic_int stop;
-	atomic_int go_close;
+	uint64_t t0;         /* --storm: CLOCK_MONOTONIC ns when the reconnect began */
 	struct child_stats ch[64];
 	/* per subscriber: 1 once its WebSocket is open */
 	atomic_uchar up[];
@@ -91,6 +95,9 @@ static struct opts {
 	const char *pids;
 	int server_cpu;
 	long subs, uids, procs, src_ips, src_base, conn_par, inflight, count, body_pad, batch, slow_every;
+	long contents_bytes, storm, storm_live, storm_par;
+	int metrics, mint;
+	const char *daemon_pids;
 	double rate, duration, idle, drain, connect_timeout;
 } o = {
 	.target = T_SERVICE, .pub = P_NONE, .ws_host = "127.0.0.1", .ws_port = 8081,
@@ -135,35 +142,35 @@ static void sleep_s(double s)
 
 /* ---- server process accounting from /proc ---- */
 #define MAX_PIDS 64
-static int spids[MAX_PIDS];
-static int nspids;
+static int spids[MAX_PIDS], dpids[MAX_PIDS];
+static int nspids, ndpids;
 
-static void parse_pids(const char *s)
+static void parse_pids(const char *s, int *pids, int *n)
 {
-	while (s && *s && nspids < MAX_PIDS) {
+	while (s && *s && *n < MAX_PIDS) {
 		char *end;
 		long v = strtol(s, &end, 10);
 
 		if (end == s)
 			break;
 		if (v > 0)
-			spids[nspids++] = (int)v;
+			pids[(*n)++] = (int)v;
 		s = *end ? end + 1 : end;
 	}
 }
 
-/* Sum of VmRSS over the server processes, KiB; -1 if none could be read. */
-/* Sum over the server pids of a /proc/<pid>/status field in kB (VmRSS, VmHWM). */
-static long server_status_kb(const char *field)
+/* Sum over pids of a /proc/<pid>/status field in kB (VmRSS, VmHWM); -1 if none
+ * could be read. */
+static long pids_status_kb(const int *pids, int n, const char *field)
 {
 	long total = -1;
 	size_t fl = strlen(field);
 
-	for (int i = 0; i < nspids; i++) {
+	for (int i = 0; i < n; i++) {
 		char path[64], line[256];
 		FILE *f;
 
-		snprintf(path, sizeof path, "/proc/%d/status", spids[i]);
+		snprintf(path, sizeof path, "/proc/%d/status", pids[i]);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
@@ -181,9 +188,21 @@ static long server_status_kb(const char *field)
 	return total;
 }
 
+/* The same over the server processes (--pids). */
+static long server_status_kb(const char *field)
+{
+	return pids_status_kb(spids, nspids, field);
+}
+
 static long server_rss_kb(void)
 {
 	return server_status_kb("VmRSS");
+}
+
+/* VmRSS over ws-daemon's processes alone (--daemon-pids), KiB; -1 without them. */
+static long daemon_rss_kb(void)
+{
+	return pids_status_kb(dpids, ndpids, "VmRSS");
 }
 
 /* Sum of utime + stime over the server processes, microseconds. */
@@ -371,6 +390,70 @@ static void fetch_keys_http(void)
 		(void)close(fd);
 }
 
+/* The gauges and counters of GET /metrics?password=.. (push-api sums the workers). */
+struct metrics {
+	int ok;
+	uint64_t connections, hist_uids, hist_messages, hist_bytes, hist_evicted;
+	uint64_t resumes, resume_gaps, replayed, stored;
+};
+
+static uint64_t metric(const char *body, size_t len, const char *name, int *found)
+{
+	char key[96];
+	int kl = snprintf(key, sizeof key, "\n%s ", name);
+	const char *p = kl > 0 ? memmem(body, len, key, (size_t)kl) : NULL;
+
+	if (!p) {
+		*found = 0;
+		return 0;
+	}
+	return strtoull(p + kl, NULL, 10);
+}
+
+static struct metrics fetch_metrics(void)
+{
+	static char buf[1 << 16];
+	struct metrics m = { 0 };
+	char req[512];
+	size_t have = 0;
+	int fd = tcp_connect(o.http_host, o.http_port, 0), status = 0, found = 1;
+	const char *body = NULL;
+	size_t blen = 0;
+	long n = 0;
+
+	if (fd < 0)
+		return m;
+	int rl = snprintf(req, sizeof req,
+			  "GET /metrics?password=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+			  o.password, o.http_host);
+	if (write(fd, req, (size_t)rl) != rl) {
+		(void)close(fd);
+		return m;
+	}
+	while (n == 0 && have < sizeof buf - 1) {
+		ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		n = http_complete(buf, have, &status, &body, &blen);
+	}
+	(void)close(fd);
+	if (n <= 0 || status != 200)
+		return m;
+	m.connections = metric(body, blen, "push_connections", &found);
+	m.hist_uids = metric(body, blen, "push_history_uids", &found);
+	m.hist_messages = metric(body, blen, "push_history_messages", &found);
+	m.hist_bytes = metric(body, blen, "push_history_bytes", &found);
+	m.hist_evicted = metric(body, blen, "push_history_evicted_total", &found);
+	m.resumes = metric(body, blen, "push_resumes_total", &found);
+	m.resume_gaps = metric(body, blen, "push_resume_gaps_total", &found);
+	m.replayed = metric(body, blen, "push_replayed_messages_total", &found);
+	m.stored = metric(body, blen, "push_pushes_stored_total", &found);
+	m.ok = found;
+	return m;
+}
+
 static void mint_keys_conf(void)
 {
 	struct cfg c;
@@ -395,9 +478,19 @@ struct sess {
 	uint8_t *bits;      /* received sequence numbers, 1 bit each */
 	size_t cap_bits;
 	uint64_t last;
+	/* --storm, reconnect phase: the position resumed from, the stream's last
+	 * number (from the position frame), the last number taken in order */
+	uint64_t since, target, prev;
+	uint8_t positioned, done;
 	size_t flen;
 	char frag[2048];  /* a bench frame: ~110 bytes plus --pad (<= 1500) */
 };
+
+/* --storm: 1 while subscribers learn their position (since=now), 2 when they
+ * reconnect with since=<last>&epoch=<epoch>. Per subscriber, in shared memory:
+ * the epoch and the last number seen in phase 1. */
+static int storm_phase;
+static uint64_t *st_epoch, *st_last;
 
 static struct lws_context *sub_ctx;
 static struct child_stats *me;
@@ -420,6 +513,101 @@ static int json_u64(const char *s, size_t len, const char *key, uint64_t *out)
 		return -1;
 	*out = strtoull(p, NULL, 10);
 	return 0;
+}
+
+/* "key":"<16 hex digits>" */
+static int json_hex64(const char *s, size_t len, const char *key, uint64_t *out)
+{
+	const char *p = memmem(s, len, key, strlen(key));
+	char *end;
+
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (p < s + len && (*p == ' ' || *p == ':' || *p == '"'))
+		p++;
+	if (p + 16 > s + len || !isxdigit((unsigned char)*p))
+		return -1;
+	*out = strtoull(p, &end, 16);
+	return end == p + 16 ? 0 : -1;
+}
+
+/* A client has everything: the reconnect-to-complete time goes in the histogram. */
+static void storm_done(struct sess *ss)
+{
+	uint64_t us = (now_ns() - shm->t0) / 1000;
+
+	ss->done = 1;
+	atomic_fetch_add_explicit(&me->done, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&me->hist[h_index(us)], 1, memory_order_relaxed);
+	if (us > atomic_load_explicit(&me->max_us, memory_order_relaxed))
+		atomic_store_explicit(&me->max_us, us, memory_order_relaxed);
+}
+
+/*
+ * --storm frames. The first frame after since=.. must be the position frame
+ * {"control":"position","epoch":"..","last":L,"acked":A,"recovered":..,"first":F};
+ * then push frames {"topic":..,"number":N,"contents":..}. Phase 1 keeps the epoch
+ * and the last number. Phase 2 checks the resume: recovered:true, the same epoch,
+ * first = since + 1, last = since + K, then every number from first to last once,
+ * in order (a number not above the previous one counts as dup, a jump as gaps).
+ */
+static void storm_frame(struct sess *ss, const char *m, size_t len)
+{
+	uint64_t num, ep, last, first;
+
+	if (memmem(m, len, "\"control\":\"position\"", 20)) {
+		if (ss->positioned || json_hex64(m, len, "\"epoch\"", &ep) != 0 ||
+		    json_u64(m, len, "\"last\"", &last) != 0 ||
+		    json_u64(m, len, "\"first\"", &first) != 0) {
+			atomic_fetch_add_explicit(&me->bad, 1, memory_order_relaxed);
+			return;
+		}
+		ss->positioned = 1;
+		atomic_fetch_add_explicit(&me->positioned, 1, memory_order_relaxed);
+		if (storm_phase == 1) {
+			st_epoch[ss->idx] = ep;
+			st_last[ss->idx] = last;
+			return;
+		}
+		int rec = memmem(m, len, "\"recovered\":true", 16) != NULL;
+
+		if (rec)
+			atomic_fetch_add_explicit(&me->recovered, 1, memory_order_relaxed);
+		if (ep != st_epoch[ss->idx])
+			atomic_fetch_add_explicit(&me->epoch_changed, 1, memory_order_relaxed);
+		if (first != ss->since + 1)
+			atomic_fetch_add_explicit(&me->first_bad, 1, memory_order_relaxed);
+		if (last != ss->since + (uint64_t)o.storm)
+			atomic_fetch_add_explicit(&me->last_bad, 1, memory_order_relaxed);
+		ss->target = last;
+		/* not recovered: the replay is whatever the stream still has, from first */
+		ss->prev = rec ? ss->since : first - 1;
+		if (ss->prev >= ss->target)
+			storm_done(ss);
+		return;
+	}
+	if (json_u64(m, len, "\"number\"", &num) != 0 || !ss->positioned) {
+		atomic_fetch_add_explicit(&me->bad, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&me->received, 1, memory_order_relaxed);
+	if (storm_phase == 1) {
+		if (num > st_last[ss->idx])
+			st_last[ss->idx] = num;
+		atomic_fetch_add_explicit(&me->unique, 1, memory_order_relaxed);
+		return;
+	}
+	if (num <= ss->prev) {
+		atomic_fetch_add_explicit(&me->dup, 1, memory_order_relaxed);
+		return;
+	}
+	if (num > ss->prev + 1)
+		atomic_fetch_add_explicit(&me->gaps, num - ss->prev - 1, memory_order_relaxed);
+	ss->prev = num;
+	atomic_fetch_add_explicit(&me->unique, 1, memory_order_relaxed);
+	if (!ss->done && num >= ss->target)
+		storm_done(ss);
 }
 
 static void on_message(struct sess *ss, const char *m, size_t len)
@@ -500,7 +688,9 @@ static int sub_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			ss->flen = sizeof ss->frag + 1;  /* too large: not ours */
 		}
 		if (lws_is_final_fragment(wsi)) {
-			if (ss->flen <= sizeof ss->frag)
+			if (ss->flen <= sizeof ss->frag && o.storm > 0)
+				storm_frame(ss, ss->frag, ss->flen);
+			else if (ss->flen <= sizeof ss->frag)
 				on_message(ss, ss->frag, ss->flen);
 			else
 				atomic_fetch_add_explicit(&me->bad, 1, memory_order_relaxed);
@@ -538,15 +728,21 @@ static void sub_connect_one(long i)
 	long u = i % o.uids;
 	struct sess *ss;
 
-	if (o.target == T_NCHAN)
-		snprintf(path, sizeof path, "/ws?uid=b%ld", u);
-	else
-		snprintf(path, sizeof path, "/ws?uid=b%ld&access_key=%s", u, keys[u]);
-	snprintf(host, sizeof host, "%s:%d", o.ws_host, o.ws_port);
 	ss = calloc(1, sizeof *ss);  /* lws copies userdata it allocates; we pass ours */
 	if (!ss)
 		die("out of memory");
 	ss->idx = i;
+	if (o.target == T_NCHAN)
+		snprintf(path, sizeof path, "/ws?uid=b%ld", u);
+	else if (storm_phase == 1)
+		snprintf(path, sizeof path, "/ws?uid=b%ld&access_key=%s&since=now", u, keys[u]);
+	else if (storm_phase == 2) {
+		ss->since = st_last[i];
+		snprintf(path, sizeof path, "/ws?uid=b%ld&access_key=%s&since=%" PRIu64 "&epoch=%016" PRIx64,
+			 u, keys[u], ss->since, st_epoch[i]);
+	} else
+		snprintf(path, sizeof path, "/ws?uid=b%ld&access_key=%s", u, keys[u]);
+	snprintf(host, sizeof host, "%s:%d", o.ws_host, o.ws_port);
 	memset(&ci, 0, sizeof ci);
 	ci.context = sub_ctx;
 	ci.address = o.ws_host;
@@ -631,11 +827,36 @@ static uint8_t *uid_busy;    /* per uid: in a request still in flight */
 static uint64_t *ok_of;      /* per uid: pushes acknowledged as accepted */
 static long *conns_of;       /* per uid: open subscriber connections */
 static uint64_t pub_sent, pub_ok, pub_err, pub_reached, pub_reqs;
+/* answered "stored" (offline_messages), and the frame bytes those messages are kept
+ * as (--contents-bytes: {"topic":"bench","number":<seq>,"contents":"x..x"}) */
+static uint64_t pub_stored, frame_bytes_sum;
 static long next_uid;
+
+/* The daemon's frame of a message with topic "bench" and the --contents-bytes
+ * string: {"topic":"bench","number":N,"contents":"x..x"} (shared/wmsg.c). */
+static uint64_t frame_len(uint64_t number)
+{
+	uint64_t digits = 1;
+
+	while (number >= 10) {
+		number /= 10;
+		digits++;
+	}
+	return sizeof "{\"topic\":\"bench\",\"number\":,\"contents\":}" - 1 + digits +
+	       (uint64_t)o.contents_bytes + 2;
+}
 
 static int build_body(char *b, size_t cap, uint64_t ts, long u)
 {
 	uint64_t seq = ++seq_of[u];
+
+	if (o.contents_bytes > 0) {   /* a plain string: nobody times these */
+		int n = snprintf(b, cap, "{\"topic\":\"bench\",\"contents\":\"");
+		for (long i = 0; i < o.contents_bytes && (size_t)n < cap - 8; i++)
+			b[n++] = 'x';
+		n += snprintf(b + n, cap - (size_t)n, "\"}");
+		return n;
+	}
 	int n = snprintf(b, cap, "{\"topic\":\"bench\",\"contents\":{\"ts\":%" PRIu64
 			 ",\"seq\":%" PRIu64 ",\"u\":%ld,\"pad\":\"", ts, seq, u);
 	for (long i = 0; i < o.body_pad && (size_t)n < cap - 8; i++)
@@ -756,6 +977,15 @@ static void http_batch_result(struct pubconn *c, const char *body, size_t blen)
 			ok_of[c->uids[i]]++;
 			if (json_u64(it, (size_t)(nx - it), "\"number\"", &num) == 0)
 				pub_reached += num;
+		} else if ((size_t)(end - t) >= 16 && memcmp(t + 9, "stored\"", 7) == 0) {
+			/* offline_messages: kept for the uid's next connection; "seq" is
+			 * its number in the uid's stream */
+			pub_ok++;
+			pub_stored++;
+			ok_of[c->uids[i]]++;
+			if (o.contents_bytes > 0 &&
+			    json_u64(it, (size_t)(nx - it), "\"seq\"", &num) == 0)
+				frame_bytes_sum += frame_len(num);
 		} else {
 			if (++pub_err <= 3)
 				fprintf(stderr, "loadgen: batch item %ld: %.*s\n", i,
@@ -839,6 +1069,8 @@ static void http_read(struct pubconn *c)
 
 		pub_ok++;
 		ok_of[c->uid]++;
+		if (status == 202)   /* offline_messages: stored for the next connection */
+			pub_stored++;
 		if (o.target == T_SERVICE && json_u64(body, blen, "\"number\"", &num) == 0)
 			pub_reached += num;
 	} else {
@@ -1089,6 +1321,137 @@ static uint64_t sum_field(size_t off)
 }
 #define SUM(f) sum_field(offsetof(struct child_stats, f))
 
+static void fork_subscribers(pid_t *kids)
+{
+	for (long c = 0; c < o.procs; c++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			die("fork: %s", strerror(errno));
+		if (p == 0)
+			run_subscriber((int)c);
+		kids[c] = p;
+	}
+}
+
+static void stop_subscribers(const pid_t *kids)
+{
+	atomic_store(&shm->stop, 1);
+	for (long c = 0; c < o.procs; c++) {
+		int st;
+
+		while (waitpid(kids[c], &st, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* --storm results (the JSON line's storm_* fields) */
+static struct {
+	uint64_t live_sent, live_ok, connected, failed, done, recovered, epoch_changed;
+	uint64_t first_bad, last_bad, gaps, dup, bad, unique;
+	double connect_s, wait_s, storm_s, offline_wait_s, cpu_s;
+	long rss_offline_kb, rss_filled_kb;
+	struct metrics filled, end;
+} sr;
+
+/*
+ * The resume storm, once every subscriber is connected with since=now and has
+ * its position frame (phase 1). --storm-live L pushes per uid while connected
+ * (the numbers each saw are kept), then every subscriber process exits (the
+ * kernel closes all sockets at once); when /metrics shows no connection left,
+ * K pushes per uid (--pub http, --batch: uids round-robin) are stored for the
+ * offline uids; then new subscriber processes reconnect every uid at once
+ * (--storm-par handshakes in flight per process, default all) with
+ * since=<last seen>&epoch=<epoch>, and the histogram gets, per client, the time
+ * from the start of the reconnect until it has all its messages. Returns the
+ * publishing time of the offline pushes.
+ */
+static double storm_run(pid_t *kids)
+{
+	uint64_t t, last_change, last_done;
+	double pub_secs;
+
+	if (o.storm_live > 0) {
+		o.count = o.uids * o.storm_live;
+		(void)run_publisher();
+		sr.live_sent = pub_sent;
+		sr.live_ok = pub_ok;
+		/* until every subscriber saw its L numbers (bounded) */
+		t = now_ns();
+		for (long i = 0; i < o.subs && (double)(now_ns() - t) / 1e9 < o.drain;)
+			if (st_last[i] >= (uint64_t)o.storm_live)
+				i++;
+			else
+				sleep_s(0.005);
+	}
+	stop_subscribers(kids);
+	/* The daemon has let go of every connection before the offline pushes:
+	 * a push racing a closing connection would not be "offline". */
+	t = now_ns();
+	for (;;) {
+		struct metrics m = fetch_metrics();
+
+		if (!m.ok) {
+			sleep_s(1.0);
+			break;
+		}
+		if (m.connections == 0 || (double)(now_ns() - t) / 1e9 > 10)
+			break;
+		sleep_s(0.02);
+	}
+	sr.offline_wait_s = (double)(now_ns() - t) / 1e9;
+	sr.rss_offline_kb = daemon_rss_kb();
+	pub_sent = pub_ok = pub_err = pub_reached = pub_reqs = pub_stored = 0;
+	memset(ok_of, 0, sizeof *ok_of * (size_t)o.uids);
+	o.count = o.uids * o.storm;
+	pub_secs = run_publisher();
+	sr.filled = fetch_metrics();
+	sr.rss_filled_kb = daemon_rss_kb();
+
+	/* phase 2: everybody back at once */
+	memset(shm->ch, 0, sizeof shm->ch);
+	memset(shm->up, 0, (size_t)o.subs);
+	atomic_store(&shm->stop, 0);
+	storm_phase = 2;
+	o.conn_par = o.storm_par > 0 ? o.storm_par : (o.subs + o.procs - 1) / o.procs;
+	double cpu0 = server_cpu_us();
+	shm->t0 = now_ns();
+	fork_subscribers(kids);
+	last_change = shm->t0;
+	last_done = 0;
+	for (;;) {
+		uint64_t now = now_ns(), done = SUM(done), fin = done + SUM(failed);
+
+		if (sr.connect_s == 0 && SUM(connected) + SUM(failed) >= (uint64_t)o.subs)
+			sr.connect_s = (double)(now - shm->t0) / 1e9;
+		if (fin >= (uint64_t)o.subs)
+			break;
+		if (done != last_done) {
+			last_done = done;
+			last_change = now;
+		}
+		if ((double)(now - last_change) / 1e9 > o.drain ||
+		    (double)(now - shm->t0) / 1e9 > o.connect_timeout)
+			break;
+		sleep_s(0.002);
+	}
+	sr.wait_s = (double)(now_ns() - shm->t0) / 1e9;
+	sr.cpu_s = (server_cpu_us() - cpu0) / 1e6;
+	sr.connected = SUM(connected);
+	sr.failed = SUM(failed);
+	sr.done = SUM(done);
+	sr.recovered = SUM(recovered);
+	sr.epoch_changed = SUM(epoch_changed);
+	sr.first_bad = SUM(first_bad);
+	sr.last_bad = SUM(last_bad);
+	sr.gaps = SUM(gaps);
+	sr.dup = SUM(dup);
+	sr.bad = SUM(bad);
+	sr.unique = SUM(unique);
+	sr.end = fetch_metrics();
+	return pub_secs;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1119,6 +1482,17 @@ static void usage(void)
 		"                        deliveries nor in latency; slow_closed counts their closes\n"
 		"  --drain S             wait at most S s for late deliveries (default 5)\n"
 		"  --pids P1,P2          server processes for RSS and CPU\n"
+		"  --daemon-pids P1,P2   ws-daemon's processes: their RSS alone (daemon_rss_*)\n"
+		"  --contents-bytes N    contents is a string of N 'x' (with --subs 0): the\n"
+		"                        stored frames' size is reported (frame_bytes)\n"
+		"  --metrics             GET /metrics at the end: history gauges (hist_*)\n"
+		"  --mint                mint access keys from --conf for any target (no /access)\n"
+		"  --storm K             resume storm: subscribers connect with since=now, take\n"
+		"                        --storm-live L pushes each (default 0), disconnect; K\n"
+		"                        pushes per uid while offline (--pub http, --batch);\n"
+		"                        all reconnect at once with since=<last>&epoch=<epoch>;\n"
+		"                        latency = per client, reconnect start to its last message\n"
+		"  --storm-par M         reconnect handshakes in flight per process (default all)\n"
 		"  --server-cpu N        CPU the server is pinned to (default 0)\n"
 		"  --scenario NAME       label in the JSON line\n");
 	exit(2);
@@ -1150,6 +1524,9 @@ static void parse(int argc, char **argv)
 		{ "pids", 1, 0, 'x' }, { "scenario", 1, 0, 'S' }, { "pad", 1, 0, 'z' }, { "src-base", 1, 0, 'q' },
 		{ "slow-pct", 1, 0, 'W' },
 		{ "server-cpu", 1, 0, 'X' }, { "batch", 1, 0, 'B' }, { "help", 0, 0, 'h' },
+		{ "daemon-pids", 1, 0, 'y' }, { "contents-bytes", 1, 0, 'Y' }, { "metrics", 0, 0, 'M' },
+		{ "mint", 0, 0, 'K' }, { "storm", 1, 0, 'Z' }, { "storm-live", 1, 0, 'L' },
+		{ "storm-par", 1, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -1198,6 +1575,13 @@ static void parse(int argc, char **argv)
 		}
 		case 'X': o.server_cpu = atoi(optarg); break;
 		case 'B': o.batch = atol(optarg); break;
+		case 'y': o.daemon_pids = optarg; break;
+		case 'Y': o.contents_bytes = atol(optarg); break;
+		case 'M': o.metrics = 1; break;
+		case 'K': o.mint = 1; break;
+		case 'Z': o.storm = atol(optarg); break;
+		case 'L': o.storm_live = atol(optarg); break;
+		case 'R': o.storm_par = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -1226,8 +1610,25 @@ static void parse(int argc, char **argv)
 		die("--batch between 0 and 1024");
 	if (o.batch > 0 && !(o.pub == P_HTTP && o.target == T_SERVICE) && o.pub != P_IPC)
 		die("--batch needs --pub http with --target service, or --pub ipc");
+	if (o.contents_bytes < 0 || o.contents_bytes > 1500 || (o.contents_bytes > 0 && o.subs > 0))
+		die("--contents-bytes between 0 and 1500, and only with --subs 0");
+	if (o.mint && !o.conf)
+		die("--mint needs --conf");
+	if (o.storm < 0 || o.storm_live < 0 || o.storm_par < 0)
+		usage();
+	if (o.storm > 0) {
+		long k = o.batch > 0 ? o.batch : 1;
+
+		if (o.pub != P_HTTP || o.target != T_SERVICE || o.subs < 1 || o.uids != o.subs)
+			die("--storm needs --pub http, --target service and one subscriber per uid");
+		if ((o.uids * o.storm) % k != 0 || (o.uids * o.storm_live) % k != 0)
+			die("--storm: uids x K (and x L) must be a multiple of --batch");
+		o.metrics = 1;
+	}
 	if (o.pids)
-		parse_pids(o.pids);
+		parse_pids(o.pids, spids, &nspids);
+	if (o.daemon_pids)
+		parse_pids(o.daemon_pids, dpids, &ndpids);
 }
 
 static long slow_count(void)
@@ -1244,7 +1645,7 @@ int main(int argc, char **argv)
 	pid_t kids[64];
 	size_t shm_len;
 	uint64_t t_conn0, t_conn1;
-	long rss0, rss1, rss2;
+	long rss0, rss1, rss2, drss0, drss1, drss2;
 	double cpu0, cpu1, pub_secs = 0;
 
 	parse(argc, argv);
@@ -1260,28 +1661,29 @@ int main(int argc, char **argv)
 	conns_of = calloc((size_t)o.uids, sizeof *conns_of);
 	if (!keys || !seq_of || !ok_of || !conns_of || !uid_busy)
 		die("out of memory");
-	if (o.target == T_SERVICE && o.subs > 0)
-		fetch_keys_http();
-	else if (o.target == T_DAEMON)
+	if (o.storm > 0) {
+		st_epoch = mmap(NULL, 2 * sizeof *st_epoch * (size_t)o.subs, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (st_epoch == MAP_FAILED)
+			die("mmap: %s", strerror(errno));
+		st_last = st_epoch + o.subs;
+		storm_phase = 1;
+	}
+	if (o.conf && (o.mint || o.target == T_DAEMON))
 		mint_keys_conf();
+	else if (o.target == T_SERVICE && o.subs > 0)
+		fetch_keys_http();
 
 	rss0 = server_rss_kb();
+	drss0 = daemon_rss_kb();
 	double cpu_c0 = server_cpu_us();
 	t_conn0 = now_ns();
-	for (long c = 0; c < o.procs; c++) {
-		pid_t p = fork();
-
-		if (p < 0)
-			die("fork: %s", strerror(errno));
-		if (p == 0)
-			run_subscriber((int)c);
-		kids[c] = p;
-	}
-	/* wait for every handshake to finish, bounded */
+	fork_subscribers(kids);
+	/* wait for every handshake to finish (--storm: and its position frame), bounded */
 	for (;;) {
 		uint64_t done = SUM(connected) + SUM(failed);
 
-		if ((long)done >= o.subs)
+		if ((long)done >= o.subs && (o.storm == 0 || SUM(positioned) >= SUM(connected)))
 			break;
 		if ((double)(now_ns() - t_conn0) / 1e9 > o.connect_timeout) {
 			fprintf(stderr, "loadgen: connect timeout, %" PRIu64 " of %ld done\n", done,
@@ -1299,20 +1701,24 @@ int main(int argc, char **argv)
 	idle_s = (double)(now_ns() - idle_t0) / 1e9;
 	double idle_cpu_s = (server_cpu_us() - idle_cpu0) / 1e6;
 	rss1 = server_rss_kb();
+	drss1 = daemon_rss_kb();
 	for (long i = 0; i < o.subs; i++)
 		if (atomic_load(&shm->up[i]) && !is_slow(i))
 			conns_of[i % o.uids]++;
 
 	cpu0 = server_cpu_us();
 	double busy0 = cpu_busy_us(o.server_cpu);
-	if (o.pub != P_NONE)
+	if (o.storm > 0)
+		pub_secs = storm_run(kids);
+	else if (o.pub != P_NONE)
 		pub_secs = run_publisher();
 	uint64_t expected = 0;
 	for (long u = 0; u < o.uids; u++)
 		expected += ok_of[u] * (uint64_t)conns_of[u];
-	/* drain: until everything expected arrived or no progress for 1 s (bounded) */
+	/* drain: until everything expected arrived or no progress for 1 s (bounded);
+	 * --storm waited for its own */
 	uint64_t t_d0 = now_ns(), last_change = t_d0, last = SUM(unique);
-	while (o.pub != P_NONE && SUM(unique) < expected) {
+	while (o.pub != P_NONE && o.storm == 0 && SUM(unique) < expected) {
 		uint64_t now = now_ns(), cur = SUM(unique);
 
 		if (cur != last) {
@@ -1327,14 +1733,13 @@ int main(int argc, char **argv)
 	cpu1 = server_cpu_us();
 	double busy1 = cpu_busy_us(o.server_cpu);
 	rss2 = server_rss_kb();
+	drss2 = daemon_rss_kb();
 	long rss_peak = server_status_kb("VmHWM");
-	atomic_store(&shm->stop, 1);
-	for (long c = 0; c < o.procs; c++) {
-		int st;
-
-		while (waitpid(kids[c], &st, 0) < 0 && errno == EINTR)
-			;
-	}
+	long drss_peak = pids_status_kb(dpids, ndpids, "VmHWM");
+	struct metrics mx = { 0 };
+	if (o.metrics)
+		mx = o.storm > 0 ? sr.filled : fetch_metrics();
+	stop_subscribers(kids);
 
 	/* aggregate */
 	uint64_t hist[H_N] = { 0 }, total = 0, maxus = 0;
@@ -1381,7 +1786,7 @@ int main(int argc, char **argv)
 	       "\"requests\":%" PRIu64 ",\"pub_s\":%.3f,\"req_rate\":%.1f,\"push_rate\":%.1f,"
 	       "\"deliveries_per_s\":%.1f,"
 	       "\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"max_us\":%.0f,"
-	       "\"server_cpu_s\":%.3f,\"other_on_server_cpu_s\":%.3f,\"cpu_us_per_push\":%.2f,\"cpu_us_per_delivery\":%.3f}\n",
+	       "\"server_cpu_s\":%.3f,\"other_on_server_cpu_s\":%.3f,\"cpu_us_per_push\":%.2f,\"cpu_us_per_delivery\":%.3f",
 	       o.scenario, tn[o.target], pn[o.pub], o.subs, o.uids, o.procs, o.rate, o.inflight,
 	       o.batch > 0 ? o.batch : 1,
 	       connected, failed, conn_s, conn_s > 0 ? (double)connected / conn_s : 0,
@@ -1400,6 +1805,45 @@ int main(int argc, char **argv)
 		       ? (busy1 - busy0 - (cpu1 - cpu0)) / 1e6 : 0,
 	       pub_sent ? (cpu1 - cpu0) / (double)pub_sent : 0,
 	       unique ? (cpu1 - cpu0) / (double)unique : 0);
+	/* ws-daemon's own processes (--daemon-pids), messages stored for offline uids */
+	printf(",\"daemon_rss_before_kb\":%ld,\"daemon_rss_after_kb\":%ld,\"daemon_rss_peak_kb\":%ld,"
+	       "\"stored\":%" PRIu64 ",\"contents_bytes\":%ld,\"frame_bytes\":%.2f,"
+	       "\"rss_bytes_per_stored\":%.1f",
+	       drss1, drss2, drss_peak, pub_stored, o.contents_bytes,
+	       pub_stored && o.contents_bytes ? (double)frame_bytes_sum / (double)pub_stored : 0,
+	       pub_stored && drss1 >= 0 && o.storm == 0
+		       ? (double)(drss2 - drss1) * 1024.0 / (double)pub_stored : 0);
+	if (o.metrics && mx.ok)
+		printf(",\"hist_uids\":%" PRIu64 ",\"hist_messages\":%" PRIu64 ",\"hist_bytes\":%" PRIu64
+		       ",\"hist_evicted\":%" PRIu64 ",\"hist_bytes_per_msg\":%.1f",
+		       mx.hist_uids, mx.hist_messages, mx.hist_bytes, mx.hist_evicted,
+		       mx.hist_messages ? (double)mx.hist_bytes / (double)mx.hist_messages : 0);
+	if (o.storm > 0) {
+		int all = sr.done == (uint64_t)o.subs;
+
+		printf(",\"storm_k\":%ld,\"storm_live\":%ld,\"storm_live_ok\":%" PRIu64
+		       ",\"storm_offline_wait_s\":%.3f,\"storm_connected\":%" PRIu64
+		       ",\"storm_failed\":%" PRIu64 ",\"storm_connect_s\":%.3f,\"storm_done\":%" PRIu64
+		       ",\"storm_all_done\":%d,\"storm_s\":%.3f,\"storm_recovered\":%" PRIu64
+		       ",\"storm_epoch_changed\":%" PRIu64 ",\"storm_first_bad\":%" PRIu64
+		       ",\"storm_last_bad\":%" PRIu64 ",\"storm_gaps\":%" PRIu64 ",\"storm_dup\":%" PRIu64
+		       ",\"storm_bad_frames\":%" PRIu64 ",\"storm_missing\":%" PRIu64
+		       ",\"storm_cpu_s\":%.3f,\"storm_cpu_us_per_msg\":%.2f"
+		       ",\"daemon_rss_offline_kb\":%ld,\"daemon_rss_filled_kb\":%ld"
+		       ",\"storm_resumes\":%" PRIu64 ",\"storm_resume_gaps\":%" PRIu64
+		       ",\"storm_replayed\":%" PRIu64,
+		       o.storm, o.storm_live, sr.live_ok, sr.offline_wait_s, sr.connected, sr.failed,
+		       sr.connect_s, sr.done, all,
+		       /* all done: the last client's completion time; else how long we waited */
+		       all ? (double)maxus / 1e6 : sr.wait_s, sr.recovered, sr.epoch_changed,
+		       sr.first_bad, sr.last_bad, sr.gaps, sr.dup, sr.bad,
+		       expected > sr.unique ? expected - sr.unique : 0, sr.cpu_s,
+		       sr.unique ? sr.cpu_s * 1e6 / (double)sr.unique : 0,
+		       sr.rss_offline_kb, sr.rss_filled_kb,
+		       sr.end.resumes - sr.filled.resumes, sr.end.resume_gaps - sr.filled.resume_gaps,
+		       sr.end.replayed - sr.filled.replayed);
+	}
+	printf("}\n");
 	(void)fflush(stdout);
 	(void)munmap(shm, shm_len);
 	return o.subs > 0 && connected == 0 ? 1 : 0;

@@ -3,6 +3,8 @@
  * acknowledgement gets a precise answer instead of being taken for a heartbeat. */
 #include "climsg.h"
 
+#include <string.h>
+
 #include <jansson.h>
 
 static int climsg_is_object(const char *text, size_t len)
@@ -45,4 +47,13 @@ enum climsg_kind climsg_parse(const char *text, size_t len, uint64_t *number,
 	}
 	json_decref(doc);
 	return kind;
+}
+
+size_t climsg_error_json(const char *reason, char *out, size_t cap)
+{
+	json_t *doc = json_pack("{s:s,s:s}", "control", "error", "reason", reason);
+	size_t n = doc ? json_dumpb(doc, out, cap, JSON_COMPACT) : 0;
+
+	json_decref(doc);
+	return n <= cap ? n : 0;
 }

@@ -21,4 +21,8 @@ enum climsg_kind {
 enum climsg_kind climsg_parse(const char *text, size_t len, uint64_t *number,
 			      const char **reason);
 
+/* {"control":"error","reason":<reason>} (reason JSON-escaped) into out; the
+ * length, 0 when it does not fit cap. No NUL is written. */
+size_t climsg_error_json(const char *reason, char *out, size_t cap);
+
 #endif

@@ -155,14 +155,19 @@ static int wsd_close_now(struct lws *wsi, enum lws_close_status code, const char
 	return -1;
 }
 
-/* {"control":"error","reason":...}: the client is told, the connection stays. */
-static void wsd_client_error(struct wsd_conn *c, const char *reason)
+/* {"control":"error","reason":...}: the client is told, the connection stays.
+ * Only a client that speaks the resume protocol (it gave since) is sent control
+ * frames; a wave-1 client's text was always ignored, and still is. */
+static void wsd_client_error(struct wsd_conn *c, const struct wsd_route *r, const char *reason)
 {
 	char json[256];
-	int n = snprintf(json, sizeof json, "{\"control\":\"error\",\"reason\":\"%s\"}", reason);
+	size_t n;
 
 	LOG_LIMITED(LOG_LVL_INFO, "a client message was refused: %s", reason);
-	if (n > 0 && (size_t)n < sizeof json && wsd_conn_send(c, json, (size_t)n) != 0)
+	if (!r || r->resume.kind == HS_SINCE_NONE)
+		return;
+	n = climsg_error_json(reason, json, sizeof json);
+	if (n == 0 || wsd_conn_send(c, json, n) != 0)
 		log_debug("could not tell a client why its message was refused");
 }
 
@@ -179,12 +184,12 @@ static void wsd_client_text(struct wsd_conn *c, const char *text, size_t len)
 	case CLIMSG_ACK:
 		moved = wsd_conn_ack(c, n, &p);
 		if (moved < 0)
-			wsd_client_error(c, "ack names a message not sent yet");
+			wsd_client_error(c, r, "ack names a message not sent yet");
 		else if (moved && r)
 			wsd_ackwait_acked(r->uid, r->uid_len, p.epoch, p.acked);
 		break;
 	case CLIMSG_BAD:
-		wsd_client_error(c, why);
+		wsd_client_error(c, r, why);
 		break;
 	default:
 		break; /* a heartbeat */

@@ -280,8 +280,11 @@ def test_ack_wait_answered_at_timeout(hist):
 
 
 def test_ack_in_body_and_bad_ack_frames(hist):
+    """A client of the resume protocol is told what is wrong with its message; a
+    wave-1 client's text is ignored (test_ws_hostile)."""
     async def go():
-        ws = await connect_at(hist, "h-body")
+        ws = await connect_at(hist, "h-body", since="now")
+        await position(ws)
         await ws.send("ping")  # a heartbeat: ignored, as in wave 1
         await ws.send('{"ack": "x"}')
         err = await recv_json(ws)
@@ -289,6 +292,10 @@ def test_ack_in_body_and_bad_ack_frames(hist):
         await ws.send('{"ack": 99}')
         err = await recv_json(ws)
         assert err["control"] == "error" and "not sent yet" in err["reason"], err
+        await ws.send('{"topic": 1}')
+        err = await recv_json(ws)
+        assert err == {"control": "error",
+                       "reason": 'unknown message; only {"ack":N} is understood'}, err
         task = asyncio.create_task(asyncio.to_thread(
             hist.push, "h-body", body={"topic": "t", "contents": 1, "ack": True}))
         m = await recv_json(ws)
