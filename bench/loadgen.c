@@ -1645,7 +1645,7 @@ int main(int argc, char **argv)
 	pid_t kids[64];
 	size_t shm_len;
 	uint64_t t_conn0, t_conn1;
-	long rss0, rss1, rss2, drss0, drss1, drss2;
+	long rss0, rss1, rss2, drss1, drss2;
 	double cpu0, cpu1, pub_secs = 0;
 
 	parse(argc, argv);
@@ -1675,7 +1675,6 @@ int main(int argc, char **argv)
 		fetch_keys_http();
 
 	rss0 = server_rss_kb();
-	drss0 = daemon_rss_kb();
 	double cpu_c0 = server_cpu_us();
 	t_conn0 = now_ns();
 	fork_subscribers(kids);

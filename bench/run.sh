@@ -122,6 +122,11 @@ fcgi_procs: 2
 workers: ${WORKERS:-1}
 log_level: warn
 EOF
+	# History: the defaults (history_size 64, ...) unless a target or scenario says
+	# otherwise: service-wsd-nohist sets history_size 0 (the behaviour before
+	# history), history10k and resume10k set offline_messages (CONF_EXTRA).
+	[ "${NOHIST:-0}" = 1 ] && echo "history_size: 0" >> "$d/conf.yaml"
+	[ -n "${CONF_EXTRA:-}" ] && printf '%s\n' "$CONF_EXTRA" >> "$d/conf.yaml"
 	CONF=$d/conf.yaml
 	IPC=$d/run/ws-daemon.sock
 	HTTP_ADDR=127.0.0.1:$HTTP_PORT
@@ -146,6 +151,7 @@ start_daemon() { # dir
 	sleep 0.2
 	kids=$(pgrep -P "$DAEMON_PID" | paste -sd, - || true)
 	SPIDS=$DAEMON_PID${kids:+,$kids}
+	DPIDS=$SPIDS   # ws-daemon's own processes (its RSS alone: --daemon-pids)
 }
 
 # Every descendant of pid (push-api under lighttpd, fcgi-floor's echo peers).
@@ -271,12 +277,15 @@ bench_run() { # scenario target run -- loadgen args...
 	RUN_NO=$((RUN_NO + 1))
 	d=$WORK/$scen-$tgt-$run
 	mkdir -p "$d"
+	CONF=""; DPIDS=""
 	local try ok=0
 	for try in 1 2 3; do
 		case $tgt in
 		service) start_service "$d" && ok=1 ;;
 		# /push through lighttpd, subscribers on the daemon's own port
 		service-wsd) start_service "$d" && WS_ADDR=127.0.0.1:$WS_PORT && ok=1 ;;
+		# the same with history_size: 0 (no history: the behaviour before it)
+		service-wsd-nohist) NOHIST=1 start_service "$d" && WS_ADDR=127.0.0.1:$WS_PORT && ok=1 ;;
 		daemon) start_daemon "$d" && ok=1 ;;
 		daemon6) WORKERS=6 start_daemon "$d" && ok=1 ;;
 		floor) start_floor "$d" && ok=1 ;;
@@ -290,10 +299,14 @@ bench_run() { # scenario target run -- loadgen args...
 	done
 	[ $ok = 1 ] || return 0
 	local lt=$tgt
-	case $tgt in service-wsd|nginx-wsd|floor) lt=service ;; daemon6) lt=daemon ;; esac
+	case $tgt in service-wsd|service-wsd-nohist|nginx-wsd|floor) lt=service ;; daemon6) lt=daemon ;; esac
 	local targs=(--target "$lt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
 		--pids "$SPIDS" --server-cpu "$SERVER_CPU" --scenario "$scen")
-	[ "$lt" = daemon ] && targs+=(--conf "$CONF" --ipc "$IPC")
+	[ "$lt" = daemon ] && targs+=(--ipc "$IPC")
+	# conf.yaml: keys minted locally (target daemon, or --mint); ws-daemon's pids:
+	# its RSS apart from lighttpd's and push-api's (daemon_rss_*)
+	[ -n "$CONF" ] && targs+=(--conf "$CONF")
+	[ -n "$DPIDS" ] && targs+=(--daemon-pids "$DPIDS")
 	# 100k closed connections stay in TIME_WAIT for a minute and slow down the
 	# next run's connects: each hold100k run takes its own 8 source addresses.
 	[ "$scen" = hold100k ] && targs+=(--src-base $(( 2 + 8 * (run - 1) )))
@@ -308,9 +321,19 @@ bench_run() { # scenario target run -- loadgen args...
 import json,sys
 r=json.load(sys.stdin)
 b="" if r.get("batch",1)<=1 else " (%.0f req/s x %d)" % (r["req_rate"],r["batch"])
-print("conn %d/%d in %.2fs, sent %d ok %d err %d, recv %d lost %d dup %d ooo %d, %.0f push/s%s %.0f deliv/s, p50 %dus p99 %dus, rss/conn %.0fB" % (
+x=""
+if r.get("stored"):
+ x+=", stored %d (frame %.1fB, daemon RSS %.1fB/msg)" % (r["stored"],r["frame_bytes"],r["rss_bytes_per_stored"])
+if "hist_messages" in r:
+ x+=", history %d msgs %.1fB/msg evicted %d" % (r["hist_messages"],r["hist_bytes_per_msg"],r["hist_evicted"])
+if "storm_k" in r:
+ x+=("; storm: %d/%d done in %.2fs (handshakes %.2fs), recovered %d, epoch changed %d, gaps %d dup %d missing %d, "
+  "daemon RSS %d KiB filled, peak %d KiB") % (r["storm_done"],r["subs"],r["storm_s"],r["storm_connect_s"],
+  r["storm_recovered"],r["storm_epoch_changed"],r["storm_gaps"],r["storm_dup"],r["storm_missing"],
+  r["daemon_rss_filled_kb"],r["daemon_rss_peak_kb"])
+print("conn %d/%d in %.2fs, sent %d ok %d err %d, recv %d lost %d dup %d ooo %d, %.0f push/s%s %.0f deliv/s, p50 %dus p99 %dus, rss/conn %.0fB%s" % (
  r["connected"],r["subs"],r["connect_s"],r["sent"],r["push_ok"],r["push_err"],r["unique"],r["lost"],r["dup"],r["ooo"],
- r["push_rate"],b,r["deliveries_per_s"],r["p50_us"],r["p99_us"],r["rss_per_conn_bytes"]))')"
+ r["push_rate"],b,r["deliveries_per_s"],r["p50_us"],r["p99_us"],r["rss_per_conn_bytes"],x))')"
 	fi
 	grep -v '^$' "$d/loadgen.err" | head -3 | sed 's/^/    /' >&2 || true
 	stop_started
@@ -358,13 +381,32 @@ floor_scenario
 scenario fcgifloor "floor" -- --subs 0 --uids 1000 --pub http --inflight 32 --duration $DUR
 # Flat-out single /push with 1,000 subscribers (1 uid each), 32 requests in flight;
 # behind lighttpd, behind nginx (no FastCGI connection reuse: see README) and nchan.
-scenario push1k "$SVC nginx-wsd nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
+# Every target of this service runs the default history (history_size 64: each push
+# is also kept for resume); service-wsd-nohist is service-wsd with history_size: 0,
+# run next to it for the cost of history.
+scenario push1k "$SVC service-wsd-nohist nginx-wsd nchan" -- --subs 1000 --pub http --inflight 32 --duration $DUR
 # Batch /push (JSON array, 100 messages per request, uids round-robin) flat out, 8
 # requests in flight, 1k subscribers; nchan has no batch: the report sets nchan's
 # push1k rate beside it. 8 x 100 < 1,000 uids, so no uid is in two requests at once
 # (with more, two push-api processes may reorder one uid's messages, like any two
 # concurrent pushes). 100 messages are about 10 KB, within max_message_bytes.
 scenario batch1k "$SVC" -- --subs 1000 --pub http --batch 100 --inflight 8 --duration $DUR
+# Memory per retained message: 20 pushes to each of 10,000 uids nobody is connected
+# to (offline_messages: true; history_memory 256 MiB, so nothing is evicted), batch
+# /push of 100, contents a 100-character string; ws-daemon's RSS delta / messages
+# stored, beside the frame size and push_history_bytes / push_history_messages.
+CONF_EXTRA=$'offline_messages: true\nhistory_memory: 268435456' \
+	scenario history10k "service-wsd" -- --subs 0 --uids 10000 --pub http --batch 100 \
+	--inflight 8 --count 200000 --contents-bytes 100 --duration 60 --metrics
+# Resume storm: 10,000 subscribers (1 uid each) connect with since=now (position
+# and epoch), disconnect (their processes exit); 20 pushes per uid are stored while
+# they are away (batch /push of 100, offline_messages: true, the default history
+# bounds); then all 10,000 reconnect at once with since=<last>&epoch=<epoch>.
+# Timed until every client has its 20 messages; the replay is checked (recovered,
+# epoch, numbers contiguous, none missing or twice). Keys minted from conf.yaml.
+CONF_EXTRA='offline_messages: true' \
+	scenario resume10k "service-wsd" -- --subs 10000 --procs 2 --src-ips 4 --pub http \
+	--batch 100 --inflight 8 --storm 20 --mint --duration 60 --drain 10
 # Daemon alone: datagrams injected with ipc_encode_push, 8 in flight (replies beyond
 # net.unix.max_dgram_qlen = 10 queued would be dropped by the kernel); one message
 # per datagram, then 64 (what push-api sends for a batch).

@@ -28,7 +28,7 @@ if ! "$cc" --version 2>/dev/null | grep -q clang; then
 	cc=clang
 fi
 
-targets=(ipc req wmsg akey cfg hs)
+targets=(ipc req wmsg akey cfg hs climsg)
 declare -A srcs=(
 	[ipc]="ipc/ipc.c"
 	[req]="shared/req.c"
@@ -36,11 +36,14 @@ declare -A srcs=(
 	[akey]="shared/akey.c"
 	[cfg]="shared/cfg.c shared/log.c"
 	[hs]="shared/hs.c shared/req.c"
+	[climsg]="shared/climsg.c"
 )
 # Longest input per target: ipc fits a 1024-item PUSH_REPLY and a config reply, wmsg a
 # largest /push body (max_message_bytes 65536) with room to spare, cfg a value over the
-# 4096-byte limit, hs a request head just over HS_HEAD_MAX (8192).
-declare -A maxlen=([ipc]=40000 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192 [hs]=8300)
+# 4096-byte limit, hs a request head just over HS_HEAD_MAX (8192), climsg a client text
+# just over CLIMSG_MAX (4096).
+declare -A maxlen=([ipc]=40000 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192 [hs]=8300
+	[climsg]=4200)
 
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all

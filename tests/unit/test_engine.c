@@ -92,7 +92,7 @@ static uint64_t pub_uid(const char *uid, const char *contents, int *retained)
 	return pub(s, contents, retained);
 }
 
-/* The frame the engine must build for number n with SMALL-style contents. */
+/* The frame the engine must build: {"topic":TOPIC,"number":n,"contents":contents}. */
 static void assert_frame(const struct wsd_msg *m, uint64_t n, const char *contents)
 {
 	char want[256];
