@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/climsg.c: every text a subscriber may send gets exactly one
  * of the three answers, with the outputs that answer promises, the same one every time,
- * and the one jansson's own reading of the text calls for. */
+ * and the one jansson's own reading of the text calls for; error frames built from any
+ * reason are whole JSON carrying it, or nothing. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +71,26 @@ static enum climsg_kind parse(const uint8_t *data, size_t size, uint64_t *number
 	return climsg_parse((const char *)data, size, number, reason);
 }
 
+/* climsg_error_json(reason): 0, or exactly {"control":"error","reason":reason}. */
+static void check_error_json(const char *reason, int must_fit)
+{
+	char out[512];
+	size_t n = climsg_error_json(reason, out, sizeof out);
+	json_t *doc;
+
+	FUZZ_CHECK(n <= sizeof out);
+	FUZZ_CHECK(n > 0 || !must_fit);
+	if (n == 0)
+		return;
+	doc = json_loadb(out, n, JSON_REJECT_DUPLICATES, NULL);
+	FUZZ_CHECK(doc != NULL && json_object_size(doc) == 2);
+	FUZZ_CHECK(strcmp(json_string_value(json_object_get(doc, "control")), "error") == 0);
+	FUZZ_CHECK(strcmp(json_string_value(json_object_get(doc, "reason")), reason) == 0);
+	json_decref(doc);
+	/* One byte short of the frame: nothing, never a cut frame. */
+	FUZZ_CHECK(climsg_error_json(reason, out, n - 1) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -87,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case CLIMSG_BAD:
 		FUZZ_CHECK(number == 0);
 		check_reason(reason, data, size);
+		check_error_json(reason, 1);
 		break;
 	default:
 		FUZZ_CHECK(number == 0);
@@ -125,6 +147,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(parse((const uint8_t *)canon, (size_t)n, &number2, &reason2) ==
 			   CLIMSG_ACK);
 		FUZZ_CHECK(number2 == number);
+	}
+
+	/* The input as a reason (up to its first NUL): invalid UTF-8 or too long gives 0. */
+	if (size < 400) {
+		char *r = malloc(size + 1);
+
+		FUZZ_CHECK(r != NULL);
+		if (size)
+			memcpy(r, data, size);
+		r[size] = '\0';
+		check_error_json(r, 0);
+		free(r);
 	}
 	return 0;
 }

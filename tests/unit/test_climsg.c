@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "climsg.h"
 
@@ -240,6 +241,56 @@ static void test_deep_nesting(void **state)
 	free(buf);
 }
 
+/* Reads out[0..n) back: exactly {"control":"error","reason":<reason>}. */
+static void assert_error_json(const char *out, size_t n, const char *reason_text)
+{
+	json_t *doc = json_loadb(out, n, JSON_REJECT_DUPLICATES, NULL);
+
+	assert_non_null(doc);
+	assert_int_equal(json_object_size(doc), 2);
+	assert_string_equal(json_string_value(json_object_get(doc, "control")), "error");
+	assert_string_equal(json_string_value(json_object_get(doc, "reason")), reason_text);
+	json_decref(doc);
+}
+
+/* The control frame that answers a BAD message: compact, exact length, no NUL, and
+ * 0 rather than a cut frame when cap is short. */
+static void test_error_json(void **state)
+{
+	static const char want[] =
+		"{\"control\":\"error\",\"reason\":\"ack must be a message number\"}";
+	static const char *bad[] = { "{", "{}", "{\"ack\":-1}" };
+	char out[256];
+	size_t n;
+
+	(void)state;
+	memset(out, 'Z', sizeof out);
+	n = climsg_error_json("ack must be a message number", out, sizeof out);
+	assert_int_equal(n, sizeof want - 1);
+	assert_memory_equal(out, want, n);
+	assert_int_equal(out[n], 'Z');
+
+	/* Exactly enough room is enough; one byte less is none. */
+	assert_int_equal(climsg_error_json("ack must be a message number", out, n), n);
+	assert_memory_equal(out, want, n);
+	assert_int_equal(climsg_error_json("ack must be a message number", out, n - 1), 0);
+	assert_int_equal(climsg_error_json("ack must be a message number", out, 0), 0);
+
+	/* Quotes, backslashes and control characters are escaped. */
+	n = climsg_error_json("say \"{}\" \\ \n\t\x01 ok", out, sizeof out);
+	assert_true(n > 0 && n < sizeof out);
+	assert_null(memchr(out, '\n', n));
+	assert_error_json(out, n, "say \"{}\" \\ \n\t\x01 ok");
+
+	/* Every reason the parser gives makes a frame. */
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(parse(bad[i]), CLIMSG_BAD);
+		n = climsg_error_json(reason, out, sizeof out);
+		assert_true(n > 0);
+		assert_error_json(out, n, reason);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_length_bound),
 		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_error_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
