@@ -42,7 +42,11 @@ static struct {
 	struct wsd_stream *table;
 	struct wsd_stream *lru_head, *lru_tail;
 	size_t streams, messages;
-	size_t bytes;           /* frames + streams + rings: what history_memory bounds */
+	size_t bytes;           /* frames, rings and every stream: the memory reported */
+	/* What history_memory bounds: frames, rings, and the streams that retain
+	 * (a held stream with nothing retained belongs to its connection, and
+	 * evicting cannot free it). */
+	size_t kept;
 	uint64_t evicted;
 	uint64_t epoch_base, epochs;
 	/* Limits (wsd_engine_use). */
@@ -112,14 +116,19 @@ static void eng_end_if_unused(struct wsd_stream *s)
 	free(s);
 }
 
+/* The ring is only there while the stream retains, so it moves with the stream's
+ * own cost in and out of what the budget counts. */
 static void eng_set_cap(struct wsd_stream *s, struct wsd_msg **ring, uint32_t cap)
 {
-	eng.bytes -= (size_t)s->cap * sizeof *s->ring;
+	size_t before = eng_stream_cost(s);
+
 	free(s->ring);
 	s->ring = ring;
 	s->cap = cap;
 	s->head = 0;
-	eng.bytes += (size_t)cap * sizeof *s->ring;
+	eng.bytes = eng.bytes - before + eng_stream_cost(s);
+	eng.kept = cap ? eng.kept - (s->count ? before : 0) + eng_stream_cost(s)
+		       : eng.kept - before;
 }
 
 /* Drops the oldest retained message. An emptied stream gives its ring back, so
@@ -133,6 +142,7 @@ static void eng_drop_oldest(struct wsd_stream *s)
 	s->count--;
 	s->bytes -= cost;
 	eng.bytes -= cost;
+	eng.kept -= cost;
 	eng.messages--;
 	wsd_msg_unref(m);
 	if (s->count == 0) {
@@ -164,7 +174,7 @@ static void eng_trim(struct wsd_stream *s, uint32_t now)
  * oldest messages first. `keep` (the stream publishing now) is emptied last. */
 static void eng_budget(struct wsd_stream *keep)
 {
-	while (eng.bytes > eng.memory && eng.lru_head) {
+	while (eng.kept > eng.memory && eng.lru_head) {
 		struct wsd_stream *s = eng.lru_head;
 
 		if (s == keep && s->lru_next) {
@@ -239,9 +249,20 @@ static int eng_append(struct wsd_stream *s, struct wsd_msg *m)
 	s->count++;
 	s->bytes += wsd_msg_cost(m);
 	eng.bytes += wsd_msg_cost(m);
+	eng.kept += wsd_msg_cost(m);
 	eng.messages++;
 	wsd_msg_ref(m);
 	return 0;
+}
+
+/* A frame is kept only if it fits its uid's bound and, with the stream's own
+ * cost, the whole budget: else keeping it would first evict everyone else. */
+static int eng_fits(const struct wsd_stream *s, const struct wsd_msg *m)
+{
+	size_t cost = wsd_msg_cost(m);
+
+	return eng.size > 0 && cost <= eng.uid_bytes &&
+	       cost + sizeof *s + s->uid_len + 1 + sizeof *s->ring * ENG_RING_MIN <= eng.memory;
 }
 
 struct wsd_msg *wsd_engine_publish(struct wsd_stream *s, const struct ipc_push_item *it,
@@ -260,7 +281,7 @@ struct wsd_msg *wsd_engine_publish(struct wsd_stream *s, const struct ipc_push_i
 					    it->topic_len, m->number, it->contents,
 					    it->contents_len);
 	s->last = m->number;
-	if (eng.size > 0 && wsd_msg_cost(m) <= eng.uid_bytes && eng_append(s, m) == 0) {
+	if (eng_fits(s, m) && eng_append(s, m) == 0) {
 		eng_lru_touch(s);
 		eng_trim(s, now);
 		eng_budget(s);

@@ -127,13 +127,15 @@ static void check_loaded(const struct cfg *c)
 	check_long(c->history_bytes, 1024, 1L << 30);
 	check_long(c->history_ttl, 1, CFG_TTL_MAX);
 	check_long(c->history_memory, 65536, CFG_HISTORY_MEMORY_MAX);
-	check_long(c->ack_waiters_max, 1, 100000);
+	check_long(c->ack_waiters_max, -1, CFG_FCGI_PROCS_MAX - 1);
+	FUZZ_CHECK(cfg_ack_waiters(c) >= 0 && cfg_ack_waiters(c) < c->fcgi_procs);
 	FUZZ_CHECK(c->offline_messages == 0 || c->offline_messages == 1);
 	FUZZ_CHECK(c->ping_interval < c->idle_timeout);
 	FUZZ_CHECK(c->send_queue_max_bytes >= c->max_message_bytes);
 	/* A history is replayed into an empty queue; offline delivery keeps one. */
-	FUZZ_CHECK(c->history_size <= c->send_queue_max_messages);
-	FUZZ_CHECK(c->history_size == 0 || c->history_bytes <= c->send_queue_max_bytes);
+	FUZZ_CHECK(c->history_size == 0 || c->history_size < c->send_queue_max_messages);
+	FUZZ_CHECK(c->history_size == 0 ||
+		   c->history_bytes <= c->send_queue_max_bytes - CFG_POSITION_FRAME_MAX);
 	FUZZ_CHECK(!c->offline_messages || c->history_size > 0);
 
 	FUZZ_CHECK(cfg_split_addr(c->addr, host, sizeof host, &port) == 0 && port >= 1 &&

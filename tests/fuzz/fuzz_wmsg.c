@@ -91,8 +91,13 @@ static void check_frame(const struct wmsg_push *p, const json_t *topic, const js
 	FUZZ_CHECK(cap != SIZE_MAX);
 	buf = malloc(cap);
 	FUZZ_CHECK(buf != NULL);
-	FUZZ_CHECK(wmsg_frame_write(buf, cap - 1, p->topic_json, p->topic_len, number,
+	/* The exact length is enough, one byte less is not. */
+	n = wmsg_frame_len(p->topic_len, number, p->contents_len);
+	FUZZ_CHECK(n <= cap);
+	FUZZ_CHECK(wmsg_frame_write(buf, n - 1, p->topic_json, p->topic_len, number,
 				    p->contents_json, p->contents_len) == 0);
+	FUZZ_CHECK(wmsg_frame_write(buf, n, p->topic_json, p->topic_len, number,
+				    p->contents_json, p->contents_len) == n);
 	n = wmsg_frame_write(buf, cap, p->topic_json, p->topic_len, number, p->contents_json,
 			     p->contents_len);
 	digits = (size_t)snprintf(num, sizeof num, "%" PRIu64, number);

@@ -468,6 +468,57 @@ static void test_memory_budget(void **state)
 	wsd_engine_unhold(b);
 }
 
+/* A frame larger than the whole budget is not kept, and costs nobody else's
+ * history (it used to evict every other uid first). */
+static void test_frame_over_budget_evicts_nobody(void **state)
+{
+	char big[4096];
+	uint64_t ev;
+	int r;
+
+	(void)state;
+	use(64, 1L << 20, 300, 2048, 1);
+	for (int i = 0; i < 5; i++)
+		pub_uid(i % 2 ? "a" : "b", SMALL, NULL);
+	assert_int_equal(wsd_engine_messages(), 5);
+	ev = wsd_engine_evicted();
+	memset(big, 'y', sizeof big);
+	big[0] = big[sizeof big - 2] = '"';
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(pub_uid("c", big, &r), 1);
+	assert_int_equal(r, 0);
+	assert_int_equal(wsd_engine_messages(), 5);
+	assert_int_equal(wsd_engine_evicted(), ev);
+	assert_null(find("c"));
+}
+
+/* Connected uids with nothing retained do not use up the budget: they cannot be
+ * evicted, so counting them would leave every publish evicting everything. */
+static void test_idle_held_streams_outside_budget(void **state)
+{
+	struct wsd_stream *held[200];
+	char uid[16];
+	int r;
+
+	(void)state;
+	use(64, 1L << 20, 300, 8192, 1);
+	for (int i = 0; i < 200; i++) {
+		snprintf(uid, sizeof uid, "idle%d", i);
+		held[i] = hold(uid);
+	}
+	assert_true(wsd_engine_bytes() > 8192); /* the streams alone are over it */
+	for (int i = 0; i < 10; i++) {
+		pub_uid("busy", SMALL, &r);
+		assert_int_equal(r, 1);
+	}
+	assert_int_equal(retained_count(find("busy")), 10);
+	pub(held[0], SMALL, &r);
+	assert_int_equal(r, 1);
+	assert_int_equal(wsd_engine_messages(), 11);
+	for (int i = 0; i < 200; i++)
+		wsd_engine_unhold(held[i]);
+}
+
 /* Publishing again makes a uid the most recent: the other one pays. */
 static void test_memory_budget_lru_order(void **state)
 {
@@ -744,6 +795,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_budget_lru_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_budget_workers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_over_budget_evicts_nobody, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_held_streams_outside_budget, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_and_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
