@@ -129,9 +129,11 @@ def test_reconnect_gets_exactly_the_missed_then_live(hist):
     run(go())
 
 
-def test_pushes_racing_the_replay_no_duplicate_no_gap(hist):
+def test_pushes_racing_the_replay_no_duplicate_no_gap(make_service):
     """A pusher runs while the client reconnects again and again with its position:
-    the numbers the client sees are 1..N, each once, in order."""
+    the numbers the client sees are 1..N, each once, in order. The history holds
+    more than the pusher can send while the client is away."""
+    hist = make_service(workers=2, history_size=1000)
     uid = "h-race"
     stop = threading.Event()
     sent = []
