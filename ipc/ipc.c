@@ -59,21 +59,35 @@ static void ipc_put_hdr(uint8_t *buf, uint8_t type, const struct ipc_hdr *h, uin
 	put16(buf + IPC_O_INDEX, h->index);
 }
 
+/* A shared multicast writes the message once, with its first item. */
+static int ipc_writes_parts(uint16_t hflags, size_t i)
+{
+	return !(hflags & IPC_H_SHARED) || i == 0;
+}
+
 size_t ipc_push_size(const struct ipc_push_item *items, size_t n)
+{
+	return ipc_request_size(items, n, 0);
+}
+
+size_t ipc_request_size(const struct ipc_push_item *items, size_t n, uint16_t hflags)
 {
 	size_t total = IPC_HDR_LEN;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct ipc_push_item *it = &items[i];
-		size_t need;
+		size_t need, tl = 0, cl = 0;
 
-		if (it->uid_len > UINT16_MAX || it->topic_len > UINT32_MAX ||
-		    it->contents_len > UINT32_MAX)
+		if (ipc_writes_parts(hflags, i)) {
+			tl = it->topic_len;
+			cl = it->contents_len;
+		}
+		if (it->uid_len > UINT16_MAX || tl > UINT32_MAX || cl > UINT32_MAX)
 			return SIZE_MAX;
 		need = IPC_PUSH_ITEM_HDR + it->uid_len;
-		if (it->topic_len > SIZE_MAX - need || it->contents_len > SIZE_MAX - need - it->topic_len)
+		if (tl > SIZE_MAX - need || cl > SIZE_MAX - need - tl)
 			return SIZE_MAX;
-		need += it->topic_len + it->contents_len;
+		need += tl + cl;
 		if (need > SIZE_MAX - total)
 			return SIZE_MAX;
 		total += need;
@@ -84,25 +98,33 @@ size_t ipc_push_size(const struct ipc_push_item *items, size_t n)
 size_t ipc_encode_push(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 		       const struct ipc_push_item *items, size_t n)
 {
-	size_t total = ipc_push_size(items, n), o = IPC_HDR_LEN;
+	return ipc_encode_request(buf, cap, IPC_T_PUSH, h, items, n);
+}
+
+size_t ipc_encode_request(uint8_t *buf, size_t cap, uint8_t type, const struct ipc_hdr *h,
+			  const struct ipc_push_item *items, size_t n)
+{
+	size_t total = ipc_request_size(items, n, h->flags), o = IPC_HDR_LEN;
 
 	if (n == 0 || n > IPC_MAX_ITEMS || total == SIZE_MAX || total > cap)
 		return 0;
-	ipc_put_hdr(buf, IPC_T_PUSH, h, (uint16_t)n);
+	ipc_put_hdr(buf, type, h, (uint16_t)n);
 	for (size_t i = 0; i < n; i++) {
 		const struct ipc_push_item *it = &items[i];
+		size_t tl = ipc_writes_parts(h->flags, i) ? it->topic_len : 0;
+		size_t cl = ipc_writes_parts(h->flags, i) ? it->contents_len : 0;
 
 		put16(buf + o + IPC_PI_UID_LEN, (uint16_t)it->uid_len);
 		put16(buf + o + IPC_PI_FLAGS, it->flags);
-		put32(buf + o + IPC_PI_TOPIC_LEN, (uint32_t)it->topic_len);
-		put32(buf + o + IPC_PI_CONTENTS_LEN, (uint32_t)it->contents_len);
+		put32(buf + o + IPC_PI_TOPIC_LEN, (uint32_t)tl);
+		put32(buf + o + IPC_PI_CONTENTS_LEN, (uint32_t)cl);
 		o += IPC_PUSH_ITEM_HDR;
 		memcpy(buf + o, it->uid, it->uid_len);
 		o += it->uid_len;
-		memcpy(buf + o, it->topic, it->topic_len);
-		o += it->topic_len;
-		memcpy(buf + o, it->contents, it->contents_len);
-		o += it->contents_len;
+		memcpy(buf + o, it->topic, tl);
+		o += tl;
+		memcpy(buf + o, it->contents, cl);
+		o += cl;
 	}
 	return o;
 }
@@ -203,17 +225,64 @@ static enum ipc_rc ipc_decode_reply_hdr(const uint8_t *buf, size_t len, struct i
 	return hdr->workers == 0 ? IPC_ERR_WORKER : IPC_OK;
 }
 
-enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
-			    struct ipc_push_item *items)
+/* What each request type allows: item flags, header flags, whether its items
+ * carry a uid and a message, and at most how many items. */
+struct ipc_rules {
+	uint16_t item_flags, hdr_flags;
+	uint8_t uid, message;
+	size_t max_items;
+};
+
+static int ipc_request_rules(uint8_t type, struct ipc_rules *r)
+{
+	switch (type) {
+	case IPC_T_PUSH:
+		*r = (struct ipc_rules){ IPC_F_ACK, IPC_H_SHARED, 1, 1, IPC_MAX_ITEMS };
+		return 0;
+	case IPC_T_PRESENCE:
+		*r = (struct ipc_rules){ 0, 0, 1, 0, IPC_MAX_ITEMS };
+		return 0;
+	case IPC_T_KICK:
+		*r = (struct ipc_rules){ IPC_F_REVOKE, 0, 1, 0, IPC_MAX_ITEMS };
+		return 0;
+	case IPC_T_BROADCAST:
+		*r = (struct ipc_rules){ 0, 0, 0, 1, 1 };
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* One item against its type's rules (the first of a shared multicast carries
+ * the message; the others carry none). */
+static enum ipc_rc ipc_item_ok(const struct ipc_push_item *it, const struct ipc_rules *r,
+			       int shared_tail)
+{
+	if (it->flags & ~r->item_flags)
+		return IPC_ERR_FLAGS;
+	if (!r->uid && it->uid_len)
+		return IPC_ERR_BOUNDS;
+	if ((!r->message || shared_tail) && (it->topic_len || it->contents_len))
+		return IPC_ERR_BOUNDS;
+	return IPC_OK;
+}
+
+enum ipc_rc ipc_decode_request(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+			       struct ipc_push_item *items)
 {
 	enum ipc_rc rc = ipc_decode_hdr(buf, len, hdr);
+	struct ipc_rules rules;
 	size_t o = IPC_HDR_LEN;
+	int shared;
 
 	if (rc != IPC_OK)
 		return rc;
-	if (hdr->type != IPC_T_PUSH)
+	if (ipc_request_rules(hdr->type, &rules) != 0)
 		return IPC_ERR_TYPE;
-	if (hdr->count == 0 || hdr->count > IPC_MAX_ITEMS)
+	if (hdr->flags & ~rules.hdr_flags)
+		return IPC_ERR_FLAGS;
+	shared = (hdr->flags & IPC_H_SHARED) != 0;
+	if (hdr->count == 0 || hdr->count > rules.max_items)
 		return IPC_ERR_COUNT;
 	for (size_t i = 0; i < hdr->count; i++) {
 		struct ipc_push_item *it = &items[i];
@@ -226,8 +295,9 @@ enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 		it->contents_len = get32(buf + o + IPC_PI_CONTENTS_LEN);
 		o += IPC_PUSH_ITEM_HDR;
 		/* A flag we do not know asks for something we would not do. */
-		if (it->flags & ~IPC_F_KNOWN)
-			return IPC_ERR_FLAGS;
+		rc = ipc_item_ok(it, &rules, shared && i > 0);
+		if (rc != IPC_OK)
+			return rc;
 		/* Compare each length with what remains: no sum can overflow. */
 		if (it->uid_len > len - o)
 			return IPC_ERR_BOUNDS;
@@ -241,6 +311,12 @@ enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
 			return IPC_ERR_BOUNDS;
 		it->contents = (const char *)buf + o;
 		o += it->contents_len;
+		if (shared && i > 0) {
+			it->topic = items[0].topic;
+			it->topic_len = items[0].topic_len;
+			it->contents = items[0].contents;
+			it->contents_len = items[0].contents_len;
+		}
 	}
 	return o == len ? IPC_OK : IPC_ERR_BOUNDS;
 }

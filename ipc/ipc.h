@@ -18,7 +18,16 @@
  *   PUSH item:         uid_len u16 | flags u16 | topic_len u32 | contents_len u32 |
  *                      uid | topic JSON | contents JSON
  *                      flags: IPC_F_* (unknown bits are an error)
+ *                      With header flag IPC_H_SHARED (a multicast) every item after
+ *                      the first has topic and contents lengths 0 and carries the
+ *                      first one's: the message travels and is validated once.
+ *   PRESENCE, KICK:    items of the PUSH shape, uid only (topic, contents empty);
+ *                      KICK items may carry IPC_F_REVOKE
+ *   BROADCAST:         one item of the PUSH shape with an empty uid
  *   PUSH_REPLY item:   delivered u32 | status u32 | number u64 | acked u32
+ *     answers PUSH (per item), PRESENCE (delivered = the uid's connections),
+ *     KICK (delivered = connections closed) and BROADCAST (one item: delivered =
+ *     connections reached, number = uids reached).
  *                      status: enum ipc_status up to IPC_S_MAX (others are an error)
  *     A PUSH carrying an IPC_F_ACK item may be answered late: once every such
  *     item was acknowledged, or IPC_ACK_WAIT_MS(push_timeout_ms) after arrival.
@@ -57,7 +66,10 @@ enum ipc_type {
 	IPC_T_REPORT = 6,       /* push-api tells the daemon what it refused */
 	IPC_T_CONFIG = 7,       /* which configuration does the worker run? */
 	IPC_T_CONFIG_REPLY = 8, /* the worker's configuration (cfg_pack) */
-	IPC_T_LAST = IPC_T_CONFIG_REPLY
+	IPC_T_PRESENCE = 9,     /* connections of each uid listed */
+	IPC_T_KICK = 10,        /* close every connection of each uid listed */
+	IPC_T_BROADCAST = 11,   /* one message to every uid with a connection */
+	IPC_T_LAST = IPC_T_BROADCAST
 };
 
 /* Why push-api refused a request before it reached the daemon (REPORT items). */
@@ -82,9 +94,12 @@ enum ipc_status {
 };
 #define IPC_S_MAX IPC_S_BUSY /* the largest status a reply may carry */
 
-/* PUSH item flags. */
-#define IPC_F_ACK 0x0001u       /* answer once a connection acknowledged the message */
-#define IPC_F_KNOWN IPC_F_ACK
+/* Item flags, and the request types each belongs to. */
+#define IPC_F_ACK 0x0001u       /* PUSH: answer once a connection acknowledged the message */
+#define IPC_F_REVOKE 0x0002u    /* KICK: also refuse the uid's keys issued until now */
+#define IPC_F_KNOWN (IPC_F_ACK | IPC_F_REVOKE)
+/* Header flags of a request. */
+#define IPC_H_SHARED 0x0001u    /* PUSH: items after the first share its topic and contents */
 
 /* How long a worker holds the answer of an IPC_F_ACK push: the push's own
  * timeout, counted from when the worker delivered it. The sender waits for the
@@ -176,6 +191,12 @@ struct ipc_result {
 size_t ipc_push_size(const struct ipc_push_item *items, size_t n); /* SIZE_MAX on overflow */
 size_t ipc_encode_push(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 		       const struct ipc_push_item *items, size_t n);
+/* Any request made of items (PUSH, PRESENCE, KICK, BROADCAST). With
+ * IPC_H_SHARED in h->flags only the first item's topic and contents are
+ * written, and ipc_request_size counts them once. */
+size_t ipc_request_size(const struct ipc_push_item *items, size_t n, uint16_t hflags);
+size_t ipc_encode_request(uint8_t *buf, size_t cap, uint8_t type, const struct ipc_hdr *h,
+			  const struct ipc_push_item *items, size_t n);
 size_t ipc_encode_push_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h,
 			     const struct ipc_result *res, size_t n);
 /* Header-only messages: STATS, CONFIG, ERROR_REPLY, and an empty CONFIG_REPLY. */
@@ -192,11 +213,13 @@ size_t ipc_encode_config_reply(uint8_t *buf, size_t cap, const struct ipc_hdr *h
  * is below workers (both 0 in a request). */
 enum ipc_rc ipc_decode_hdr(const uint8_t *buf, size_t len, struct ipc_hdr *hdr);
 
-/* Decodes a whole PUSH datagram: every item is bounds-checked before any is
- * returned, trailing bytes are an error, so is an unknown item flag
- * (IPC_ERR_FLAGS). items must hold IPC_MAX_ITEMS. */
-enum ipc_rc ipc_decode_push(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
-			    struct ipc_push_item *items);
+/* Decodes a whole request made of items (PUSH, PRESENCE, KICK, BROADCAST):
+ * every item is bounds-checked before any is returned, trailing bytes are an
+ * error, so is a flag the type does not know (IPC_ERR_FLAGS) and a part the
+ * type has none of (IPC_ERR_BOUNDS); a shared multicast's items get the first
+ * one's topic and contents. items must hold IPC_MAX_ITEMS. */
+enum ipc_rc ipc_decode_request(const uint8_t *buf, size_t len, struct ipc_hdr *hdr,
+			       struct ipc_push_item *items);
 
 /* Reply decoders also check that a worker sent it (workers >= 1); a PUSH_REPLY
  * item with a status above IPC_S_MAX is IPC_ERR_STATUS. */

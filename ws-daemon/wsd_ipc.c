@@ -162,7 +162,7 @@ static size_t wsd_ipc_push(const uint8_t *rx, size_t len, const struct sockaddr_
 			   socklen_t from_len)
 {
 	struct ipc_hdr h = { 0 }, me;
-	enum ipc_rc rc = ipc_decode_push(rx, len, &h, wsd_items);
+	enum ipc_rc rc = ipc_decode_request(rx, len, &h, wsd_items);
 
 	me = wsd_ipc_me(h.req_id);
 	if (rc != IPC_OK) {

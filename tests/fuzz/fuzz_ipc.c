@@ -71,7 +71,7 @@ static int check_push(const uint8_t *data, size_t size, const struct ipc_hdr *h,
 {
 	const uint8_t *next = data + IPC_HDR_LEN;
 	struct ipc_hdr hp;
-	enum ipc_rc rp = ipc_decode_push(data, size, &hp, items2);
+	enum ipc_rc rp = ipc_decode_request(data, size, &hp, items2);
 	uint8_t *enc;
 
 	if (rh != IPC_OK)
@@ -285,12 +285,12 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 	FUZZ_CHECK(ipc_encode_push(buf, total, &req, items, n) == total);
 	if (unknown) {
 		/* Written as given, refused by the decoder; then the same without them. */
-		FUZZ_CHECK(ipc_decode_push(buf, total, &h, items2) == IPC_ERR_FLAGS);
+		FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_ERR_FLAGS);
 		for (size_t i = 0; i < n; i++)
 			items[i].flags &= IPC_F_KNOWN;
 		FUZZ_CHECK(ipc_encode_push(buf, total, &req, items, n) == total);
 	}
-	FUZZ_CHECK(ipc_decode_push(buf, total, &h, items2) == IPC_OK);
+	FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_OK);
 	FUZZ_CHECK(h.type == IPC_T_PUSH && h.req_id == req.req_id && h.count == n &&
 		   h.flags == req.flags && h.generation == req.generation && h.workers == 0);
 	for (size_t i = 0; i < n; i++) {
@@ -303,7 +303,7 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 		FUZZ_CHECK(memcmp(items2[i].contents, items[i].contents, items[i].contents_len) == 0);
 	}
 	/* Any shorter datagram is refused as a whole. */
-	FUZZ_CHECK(ipc_decode_push(buf, total - 1 - (size_t)(nb >> 4) % (total - IPC_HDR_LEN),
+	FUZZ_CHECK(ipc_decode_request(buf, total - 1 - (size_t)(nb >> 4) % (total - IPC_HDR_LEN),
 				   &h, items2) == IPC_ERR_BOUNDS);
 	/* A request is no reply: the reply decoders want a worker. */
 	FUZZ_CHECK(ipc_decode_push_reply(buf, total, &h, results2, IPC_MAX_ITEMS) == IPC_ERR_TYPE);
@@ -368,7 +368,7 @@ static void check_encode_bare(const struct ipc_hdr *hw, uint8_t type)
 		FUZZ_CHECK(rc == IPC_ERR_TYPE);
 	}
 	FUZZ_CHECK(ipc_encode_bare(b, sizeof b, IPC_T_ERROR_REPLY, hw) == IPC_HDR_LEN);
-	FUZZ_CHECK(ipc_decode_push(b, sizeof b, &h, items2) == IPC_ERR_TYPE);
+	FUZZ_CHECK(ipc_decode_request(b, sizeof b, &h, items2) == IPC_ERR_TYPE);
 }
 
 static void check_encode(const uint8_t *data, size_t size)

@@ -59,7 +59,7 @@ static uint8_t *dup_exact(const uint8_t *p, size_t n)
 static enum ipc_rc decode_push_exact(const uint8_t *buf, size_t len, struct ipc_hdr *hdr)
 {
 	uint8_t *copy = dup_exact(buf, len);
-	enum ipc_rc rc = ipc_decode_push(copy, len, hdr, items_out);
+	enum ipc_rc rc = ipc_decode_request(copy, len, hdr, items_out);
 
 	if (rc == IPC_OK) {
 		const char *lo = (const char *)copy, *hi = (const char *)copy + len;
@@ -122,7 +122,7 @@ static void test_push_round_trip(void **state)
 	n = encode_sample(buf, sizeof buf);
 	assert_int_equal(n, want);
 	memset(&hdr, 0xEE, sizeof hdr);
-	assert_int_equal(ipc_decode_push(buf, n, &hdr, items_out), IPC_OK);
+	assert_int_equal(ipc_decode_request(buf, n, &hdr, items_out), IPC_OK);
 	assert_int_equal(hdr.version, IPC_VERSION);
 	assert_int_equal(hdr.type, IPC_T_PUSH);
 	assert_int_equal(hdr.req_id, 0xA1B2C3D4u);
@@ -459,12 +459,11 @@ static void test_bad_header_fields(void **state)
 	t[3] = IPC_T_ERROR_REPLY;
 	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_TYPE);
 
-	/* Flags are carried through for future use. */
+	/* A header flag the type does not know is refused, as an item flag is. */
 	memcpy(t, buf, n);
 	t[10] = 0x01;
 	t[11] = 0x02;
-	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_OK);
-	assert_int_equal(hdr.flags, 0x0102);
+	assert_int_equal(decode_push_exact(t, n, &hdr), IPC_ERR_FLAGS);
 }
 
 static void set16(uint8_t *p, uint16_t v)
@@ -603,7 +602,7 @@ static void test_push_flags(void **state)
 
 		memcpy(t, buf, n);
 		set16(t + I0_FLAGS, f);
-		if (f & IPC_F_KNOWN) {
+		if (f & IPC_F_ACK) { /* the one item flag a PUSH knows */
 			assert_int_equal(decode_push_exact(t, n, &hdr), IPC_OK);
 			assert_int_equal(items_out[0].flags, f);
 		} else {
@@ -612,7 +611,7 @@ static void test_push_flags(void **state)
 		memcpy(t, buf, n);
 		set16(t + last + 2, (uint16_t)(f | IPC_F_ACK));
 		assert_int_equal(decode_push_exact(t, n, &hdr),
-				 f & ~IPC_F_KNOWN ? IPC_ERR_FLAGS : IPC_OK);
+				 f & ~IPC_F_ACK ? IPC_ERR_FLAGS : IPC_OK);
 	}
 	memcpy(t, buf, n);
 	set16(t + I0_FLAGS, 0xFFFF);
