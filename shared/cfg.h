@@ -68,6 +68,9 @@ struct cfg {
 	long history_memory;           /* bytes all histories of the daemon may hold */
 	int offline_messages;          /* keep pushes to a uid with no connection */
 	long ack_waiters_max;          /* pushes waiting for an ack at once; -1: cfg_ack_waiters */
+	char *allowed_origins;         /* Origins a WebSocket may come from, one a line; "" = any */
+	long max_connections_per_uid;  /* a uid's connections per daemon; 0 = no limit */
+	long max_connections;          /* WebSockets per worker; 0 = from the open-files limit */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid
