@@ -41,7 +41,8 @@ FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c fcgi-api/api_pool.c \
             fcgi-api/api_daemon.c fcgi-api/api_metrics.c
 DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c ws-daemon/wsd_stats.c \
               ws-daemon/wsd_accept.c ws-daemon/wsd_alive.c ws-daemon/wsd_ws.c \
-              ws-daemon/wsd_msg.c ws-daemon/wsd_engine.c ws-daemon/wsd_ackwait.c
+              ws-daemon/wsd_msg.c ws-daemon/wsd_engine.c ws-daemon/wsd_ackwait.c \
+              ws-daemon/wsd_revoke.c
 UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req test_siphash test_hs test_climsg
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

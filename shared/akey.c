@@ -279,6 +279,16 @@ enum akey_status akey_verify(const struct akey_secrets *s, const char *uid, size
 	return AKEY_OK;
 }
 
+int akey_expiry(const char *key, size_t key_len, long long *expiry)
+{
+	struct akey_parts p;
+
+	if (akey_split(key, key_len, &p) != 0)
+		return -1;
+	*expiry = p.expiry;
+	return 0;
+}
+
 const char *akey_status_str(enum akey_status st)
 {
 	switch (st) {
@@ -289,6 +299,7 @@ const char *akey_status_str(enum akey_status st)
 	case AKEY_OTHER_UID: return "access_key was issued for another uid";
 	case AKEY_BAD_SIGNATURE: return "access_key has a bad signature";
 	case AKEY_EXPIRED: return "access_key has expired";
+	case AKEY_REVOKED: return "access_key was revoked";
 	}
 	return "access_key is invalid";
 }

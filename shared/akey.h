@@ -21,6 +21,7 @@ enum akey_status {
 	AKEY_OTHER_UID,      /* a key of another uid */
 	AKEY_BAD_SIGNATURE,  /* tampered with */
 	AKEY_EXPIRED,
+	AKEY_REVOKED,        /* valid, but its uid was kicked with revoke (the daemon's check) */
 };
 
 /* The secrets a verifier accepts: the current one, and during a rotation the
@@ -41,6 +42,10 @@ size_t akey_issue(const unsigned char secret[AKEY_SECRET_LEN], const char *uid, 
  * this order: shape, secret, uid, signature, expiry. */
 enum akey_status akey_verify(const struct akey_secrets *s, const char *uid, size_t uid_len,
 			     const char *key, size_t key_len, time_t now);
+
+/* The expiry (unix seconds) a key of the v2 shape carries; -1 when it has not
+ * that shape. Meaningful only for a key akey_verify accepted. */
+int akey_expiry(const char *key, size_t key_len, long long *expiry);
 
 /* A short English reason for logs and client error frames; static storage. */
 const char *akey_status_str(enum akey_status st);

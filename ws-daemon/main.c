@@ -27,6 +27,7 @@
 #include "wmsg.h"
 #include "wsd_alive.h"
 #include "wsd_engine.h"
+#include "wsd_revoke.h"
 #include "wsd_conn.h"
 #include "wsd_accept.h"
 #include "wsd_ipc.h"
@@ -226,6 +227,7 @@ static void wsd_on_beat(uv_timer_t *t)
 	(void)t;
 	(void)proc_worker_beat();
 	wsd_engine_tick();
+	wsd_revoke_expire(time(NULL));
 }
 
 /* The worker's side of supervision: beats from this loop (a stuck loop stops
@@ -352,6 +354,7 @@ static int wsd_run(void)
 		log_warn("event loop closed with handles still open");
 	wsd_ws_free();
 	wsd_engine_free();
+	wsd_revoke_free();
 	log_notice("worker %u stopped", wsd.index);
 	return rc;
 }

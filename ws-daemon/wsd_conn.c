@@ -340,12 +340,34 @@ static void wsd_conn_push_offline(const struct ipc_push_item *it, struct ipc_res
 	wsd_msg_unref(m);
 }
 
+/* m to every connection of u; a connection whose queue is full is closed as a
+ * slow consumer. Returns how many took it. u may be freed on return. */
+static size_t wsd_conn_deliver_all(struct wsd_user *u, struct wsd_msg *m)
+{
+	struct wsd_conn *c, *next;
+	size_t delivered = 0;
+	enum wsd_sent sent;
+
+	for (c = u->conns; c; c = next) {
+		next = c->next; /* a full queue detaches c, and may free u with it */
+		sent = wsd_deliver(c, m);
+		if (sent == WSD_SENT)
+			delivered++;
+		if (sent != WSD_SENT_QUEUE_FULL)
+			continue;
+		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
+			 (int)u->uid_len, u->uid, c->count, c->queued_bytes);
+		wsd_stats.slow_closed++;
+		wsd_stats.slow_dropped += c->count + 1; /* what it still had, and this one */
+		wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER, "send queue full");
+	}
+	return delivered;
+}
+
 void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 {
 	struct wsd_user *u = NULL;
-	struct wsd_conn *c, *next;
 	struct wsd_msg *m;
-	enum wsd_sent sent;
 	int kept;
 
 	memset(res, 0, sizeof *res);
@@ -361,21 +383,57 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 		return;
 	}
 	res->number = m->number;
-	for (c = u->conns; c; c = next) {
-		next = c->next; /* a full queue detaches c, and may free u with it */
-		sent = wsd_deliver(c, m);
-		if (sent == WSD_SENT)
-			res->delivered++;
-		if (sent != WSD_SENT_QUEUE_FULL)
-			continue;
-		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
-			 (int)it->uid_len, it->uid, c->count, c->queued_bytes);
-		wsd_stats.slow_closed++;
-		wsd_stats.slow_dropped += c->count + 1; /* what it still had, and this one */
-		wsd_conn_close_soon(c, 1013, "send queue full");
-	}
+	res->delivered = wsd_conn_deliver_all(u, m);
 	wsd_msg_unref(m);
 	res->status = res->delivered ? IPC_S_DELIVERED : IPC_S_OFFLINE;
+}
+
+size_t wsd_conn_of(const char *uid, size_t uid_len)
+{
+	struct wsd_user *u = NULL;
+
+	HASH_FIND(hh, wsd_users, uid, uid_len, u);
+	return u ? u->nconns : 0;
+}
+
+size_t wsd_conn_kick(const char *uid, size_t uid_len, uint16_t code, const char *reason)
+{
+	struct wsd_user *u = NULL;
+	size_t n;
+
+	HASH_FIND(hh, wsd_users, uid, uid_len, u);
+	if (!u)
+		return 0;
+	n = u->nconns;
+	/* Closing the last connection frees u. */
+	while (u->nconns > 1)
+		wsd_conn_close_soon(u->conns, code, reason);
+	wsd_conn_close_soon(u->conns, code, reason);
+	return n;
+}
+
+void wsd_conn_broadcast(const struct ipc_push_item *it, uint64_t *uids, uint64_t *conns)
+{
+	struct wsd_user *u, *tmp;
+	struct wsd_msg *m;
+	size_t n;
+	int kept;
+
+	*uids = *conns = 0;
+	/* Every uid gets its own frame: the number is its own. Delivery can free
+	 * only the uid at hand (its last connection closed), which HASH_ITER's
+	 * tmp survives. */
+	HASH_ITER(hh, wsd_users, u, tmp) {
+		m = wsd_engine_publish(u->stream, it, &kept);
+		if (!m) {
+			log_err("out of memory broadcasting to uid %.*s", (int)u->uid_len, u->uid);
+			continue;
+		}
+		n = wsd_conn_deliver_all(u, m);
+		wsd_msg_unref(m);
+		*conns += n;
+		*uids += n > 0;
+	}
 }
 
 /* wsd_engine_range's callback: one retained frame to the resuming connection. */

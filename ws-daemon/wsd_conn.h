@@ -28,6 +28,10 @@ enum wsd_conn_state { WSD_CONN_NEW = 0, WSD_CONN_OPEN, WSD_CONN_CLOSING, WSD_CON
  * answer must come within WSD_CONN_CLOSE_ACK_SECS after it. Past either, the
  * connection is reset (RST: the kernel drops what it still holds for it too).
  */
+/* RFC 6455's registry: "try again later" (lws 4.1 has no name for it); a slow
+ * consumer and a uid over its connection limit get it. */
+#define WSD_CLOSE_TRY_AGAIN_LATER 1013
+
 #define WSD_CONN_CLOSE_SEND_SECS 5
 #define WSD_CONN_CLOSE_ACK_SECS 5
 
@@ -85,6 +89,17 @@ void wsd_conn_release(struct wsd_conn *c);
 /* Queues one text frame built from pre-serialised parts to every connection of
  * uid and fills *res (delivered count, status, number). */
 void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res);
+
+/* Connections of uid here (presence). */
+size_t wsd_conn_of(const char *uid, size_t uid_len);
+
+/* Closes every connection of uid with code and reason (a static string);
+ * returns how many. */
+size_t wsd_conn_kick(const char *uid, size_t uid_len, uint16_t code, const char *reason);
+
+/* The message to every uid with a connection here, each numbered in its own
+ * sequence (and kept in its history); *uids and *conns say how many took it. */
+void wsd_conn_broadcast(const struct ipc_push_item *it, uint64_t *uids, uint64_t *conns);
 
 /* Where a connection asked to start: the handshake's since and epoch. */
 struct wsd_resume {

@@ -20,6 +20,7 @@
 #include "wsd_ackwait.h"
 #include "wsd_conn.h"
 #include "wsd_engine.h"
+#include "wsd_revoke.h"
 #include "wsd_stats.h"
 
 #define WSD_IPC_BATCH 256 /* datagrams per wake-up before yielding to the loop */
@@ -45,6 +46,7 @@ static struct {
 	size_t max_uid;
 	size_t max_frame;
 	long max_age_ms;
+	long key_ttl;        /* access_key_ttl: how long a revocation must last */
 	uint32_t generation;
 	uint16_t workers;
 	uint16_t index;
@@ -57,6 +59,7 @@ void wsd_ipc_use(const struct cfg *c, unsigned index)
 	wsd_run.max_uid = (size_t)c->max_uid_bytes;
 	wsd_run.max_frame = (size_t)c->send_queue_max_bytes;
 	wsd_run.max_age_ms = c->push_timeout_ms;
+	wsd_run.key_ttl = c->access_key_ttl;
 	wsd_run.generation = c->generation;
 	wsd_run.workers = (uint16_t)(c->workers < 1 ? 1 : c->workers);
 	wsd_run.index = (uint16_t)(index < wsd_run.workers ? index : 0);
@@ -110,10 +113,79 @@ static uint64_t wsd_ipc_epoch(const struct ipc_push_item *it)
 	return p.epoch;
 }
 
+/* One routing truth: the uid's owner is the same function everywhere. A uid
+ * that is not ours is handed back (0); so is one against the uid rule. */
+static int wsd_ipc_ours(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	if (req_uid_shard(it->uid, it->uid_len, wsd_run.workers) != wsd_run.index) {
+		wsd_ipc_refuse(res, IPC_S_WRONG_WORKER);
+		wsd_stats.pushes_wrong_worker++;
+		return 0;
+	}
+	if (req_uid_problem(it->uid, it->uid_len, wsd_run.max_uid)) {
+		wsd_ipc_refuse(res, IPC_S_REFUSED);
+		return 0;
+	}
+	return 1;
+}
+
+static void wsd_ipc_presence(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	size_t n;
+
+	if (!wsd_ipc_ours(it, res))
+		return;
+	n = wsd_conn_of(it->uid, it->uid_len);
+	memset(res, 0, sizeof *res);
+	res->delivered = (uint32_t)n;
+	res->status = n ? IPC_S_DELIVERED : IPC_S_OFFLINE;
+}
+
+/* A kick closes with this code: an application code (RFC 6455 7.4.2) clients
+ * can tell from a network or server problem, and need not reconnect on. */
+#define WSD_IPC_KICK_CODE 4000
+
+static void wsd_ipc_kick(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	size_t n;
+
+	if (!wsd_ipc_ours(it, res))
+		return;
+	/* Revoked first: a tab the kick closes must not come back with its key. */
+	if ((it->flags & IPC_F_REVOKE) &&
+	    wsd_revoke_add(it->uid, it->uid_len, time(NULL), wsd_run.key_ttl) != 0) {
+		log_warn("cannot revoke uid %.*s: %d revocations already held", (int)it->uid_len,
+			 it->uid, WSD_REVOKE_MAX);
+		wsd_ipc_refuse(res, IPC_S_BUSY);
+		return;
+	}
+	n = wsd_conn_kick(it->uid, it->uid_len, WSD_IPC_KICK_CODE, "kicked");
+	log_info("kick uid=%.*s: %zu connections closed%s", (int)it->uid_len, it->uid, n,
+		 it->flags & IPC_F_REVOKE ? ", keys revoked" : "");
+	memset(res, 0, sizeof *res);
+	res->delivered = (uint32_t)n;
+	res->status = n ? IPC_S_DELIVERED : IPC_S_OFFLINE;
+}
+
+static void wsd_ipc_broadcast(const struct ipc_push_item *it, struct ipc_result *res)
+{
+	uint64_t uids, conns;
+
+	memset(res, 0, sizeof *res);
+	if (wmsg_frame_max(it->topic_len, it->contents_len) > wsd_run.max_frame) {
+		res->status = IPC_S_REFUSED;
+		return;
+	}
+	wsd_conn_broadcast(it, &uids, &conns);
+	wsd_stats.deliveries += conns;
+	res->delivered = conns > UINT32_MAX ? UINT32_MAX : (uint32_t)conns;
+	res->number = uids;
+	res->status = IPC_S_DELIVERED;
+}
+
 static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res,
 			 uint64_t *epoch)
 {
-	/* One routing truth: the uid's owner is the same function everywhere. */
 	if (req_uid_shard(it->uid, it->uid_len, wsd_run.workers) != wsd_run.index) {
 		wsd_ipc_refuse(res, IPC_S_WRONG_WORKER);
 		wsd_stats.pushes_wrong_worker++;
@@ -157,7 +229,23 @@ static void wsd_ipc_send_held(const struct ipc_hdr *me, const struct ipc_result 
 		wsd_ipc_reply(wsd_tx, out, to, to_len);
 }
 
-/* 0 when the reply waits for acknowledgements (wsd_ackwait sends it). */
+/* Each item of a decoded request to its type's handler. */
+static void wsd_ipc_dispatch(uint8_t type, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (type == IPC_T_PUSH)
+			wsd_ipc_item(&wsd_items[i], &wsd_results[i], &wsd_epochs[i]);
+		else if (type == IPC_T_PRESENCE)
+			wsd_ipc_presence(&wsd_items[i], &wsd_results[i]);
+		else if (type == IPC_T_KICK)
+			wsd_ipc_kick(&wsd_items[i], &wsd_results[i]);
+		else
+			wsd_ipc_broadcast(&wsd_items[i], &wsd_results[i]);
+	}
+}
+
+/* Any request made of items (push, presence, kick, broadcast); 0 when the reply
+ * waits for acknowledgements (wsd_ackwait sends it). */
 static size_t wsd_ipc_push(const uint8_t *rx, size_t len, const struct sockaddr_un *from,
 			   socklen_t from_len)
 {
@@ -178,8 +266,7 @@ static size_t wsd_ipc_push(const uint8_t *rx, size_t len, const struct sockaddr_
 			wsd_ipc_refuse(&wsd_results[i], IPC_S_STALE);
 		wsd_stats.pushes_stale += h.count;
 	} else {
-		for (size_t i = 0; i < h.count; i++)
-			wsd_ipc_item(&wsd_items[i], &wsd_results[i], &wsd_epochs[i]);
+		wsd_ipc_dispatch(h.type, h.count);
 	}
 	/* An unbound sender has nobody to answer, so nothing waits for it. */
 	if (wsd_ack_items && from_len > sizeof(sa_family_t) &&
@@ -237,7 +324,8 @@ static void wsd_ipc_handle(const uint8_t *rx, size_t len, const struct sockaddr_
 	enum ipc_rc rc = ipc_decode_hdr(rx, len, &h);
 	size_t out = 0;
 
-	if (rc == IPC_OK && h.type == IPC_T_PUSH) {
+	if (rc == IPC_OK && (h.type == IPC_T_PUSH || h.type == IPC_T_PRESENCE ||
+			     h.type == IPC_T_KICK || h.type == IPC_T_BROADCAST)) {
 		out = wsd_ipc_push(rx, len, from, from_len);
 	} else if (rc == IPC_OK && h.type == IPC_T_STATS && len == IPC_HDR_LEN) {
 		out = wsd_ipc_stats(h.req_id);
@@ -255,6 +343,13 @@ static void wsd_ipc_handle(const uint8_t *rx, size_t len, const struct sockaddr_
 	}
 	if (out)
 		wsd_ipc_reply(wsd_tx, out, from, from_len);
+}
+
+/* Requests that change something: done late, after the sender answered 503,
+ * they would turn "not done, send again" into a duplicate. */
+static int wsd_ipc_acts(uint8_t type)
+{
+	return type == IPC_T_PUSH || type == IPC_T_KICK || type == IPC_T_BROADCAST;
 }
 
 /* Milliseconds since the kernel queued the datagram (SO_TIMESTAMPNS), or 0. */
@@ -301,9 +396,9 @@ static void wsd_ipc_one(struct wsd_slot *sl, struct msghdr *mh, size_t n)
 		wsd_stats.ipc_errors++;
 		return;
 	}
-	/* The sender has answered 503 by now: delivering late would turn its
-	 * "not delivered" into a lie, and a retry into a duplicate. */
-	age = n >= IPC_HDR_LEN && sl->rx[3] == IPC_T_PUSH ? wsd_ipc_age_ms(mh) : 0;
+	/* The sender has answered 503 by now: acting late would turn its
+	 * "not done" into a lie, and a retry into a duplicate. */
+	age = n >= IPC_HDR_LEN && wsd_ipc_acts(sl->rx[3]) ? wsd_ipc_age_ms(mh) : 0;
 	if (wsd_run.max_age_ms > 0 && age >= wsd_run.max_age_ms) {
 		log_warn("ipc: dropped a push that waited %ld ms (sender gave up)", age);
 		wsd_stats.pushes_expired++;

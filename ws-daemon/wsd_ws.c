@@ -16,6 +16,7 @@
 #include "wsd_ackwait.h"
 #include "wsd_alive.h"
 #include "wsd_conn.h"
+#include "wsd_revoke.h"
 #include "wsd_stats.h"
 
 #define WSD_WS_MAX_CLIENT_MSG CLIMSG_MAX /* acknowledgements and heartbeats */
@@ -96,17 +97,31 @@ int wsd_ws_adopt(struct lws_vhost *vh, int fd, struct wsd_route *route, const ch
 	return wsi ? 0 : -1;
 }
 
-static void wsd_reject(struct wsd_conn *c, const char *reason, const char *client)
+static void wsd_reject(struct wsd_conn *c, uint16_t code, const char *reason,
+		       const char *client)
 {
 	size_t len = 0;
 	char *json = wmsg_reply("error", 0, reason, &len);
 
 	LOG_LIMITED(LOG_LVL_INFO, "refused a WebSocket from %s: %s", client, reason);
 	wsd_stats.ws_refused++;
-	if (!json || wsd_conn_send_then_close(c, json, len, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-					      reason) != 0)
-		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
+	if (!json || wsd_conn_send_then_close(c, json, len, code, reason) != 0)
+		wsd_conn_close_soon(c, code, reason);
 	free(json);
+}
+
+/* The key's verdict, a kick's revocation included. */
+static enum akey_status wsd_key_status(const struct wsd_route *r,
+				       const struct akey_secrets *secrets)
+{
+	time_t now = time(NULL);
+	enum akey_status st = akey_verify(secrets, r->uid, r->uid_len, r->key, r->key_len, now);
+	long long expiry;
+
+	if (st == AKEY_OK && akey_expiry(r->key, r->key_len, &expiry) == 0 &&
+	    wsd_revoke_refuses(r->uid, r->uid_len, expiry, now))
+		return AKEY_REVOKED;
+	return st;
 }
 
 /* The uid and key come from the accept router's parse (hs_parse), the one reading
@@ -127,12 +142,20 @@ static void wsd_authenticate(struct wsd_conn *c, const struct wsd_route *r)
 	/* Checked by the router already; again here in case a reload lowered the limit. */
 	why = req_uid_problem(r->uid, r->uid_len, (size_t)ws_cfg->max_uid_bytes);
 	if (why) {
-		wsd_reject(c, why, r->client);
+		wsd_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why, r->client);
 		return;
 	}
-	st = akey_verify(&secrets, r->uid, r->uid_len, r->key, r->key_len, time(NULL));
+	st = wsd_key_status(r, &secrets);
 	if (st != AKEY_OK) {
-		wsd_reject(c, akey_status_str(st), r->client);
+		wsd_reject(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, akey_status_str(st), r->client);
+		return;
+	}
+	/* The newest is refused: the tabs already open keep working, and the
+	 * client is told to try again later rather than to fetch a new key. */
+	if (ws_cfg->max_connections_per_uid > 0 &&
+	    wsd_conn_of(r->uid, r->uid_len) >= (size_t)ws_cfg->max_connections_per_uid) {
+		wsd_reject(c, WSD_CLOSE_TRY_AGAIN_LATER, "too many connections for this uid",
+			   r->client);
 		return;
 	}
 	if (wsd_conn_attach(c, r->uid, r->uid_len) != 0) {
