@@ -108,6 +108,15 @@ $(BUILD)/tests/test_engine: $(BUILD)/obj/tests/unit/test_engine.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 
+# ws-daemon's revocation table (ws-daemon/wsd_revoke.c).
+BIN_UNIT += $(BUILD)/tests/test_revoke
+$(BUILD)/obj/tests/unit/test_revoke.o: CFLAGS_ALL += -Iws-daemon
+unit: $(BUILD)/tests/test_revoke
+$(BUILD)/tests/test_revoke: $(BUILD)/obj/tests/unit/test_revoke.o \
+		$(call obj,ws-daemon/wsd_revoke.c) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
+
 deps:
 	@scripts/deps.sh run $(WEB)
 
