@@ -1349,7 +1349,7 @@ static void stop_subscribers(const pid_t *kids)
 static struct {
 	uint64_t live_sent, live_ok, connected, failed, done, recovered, epoch_changed;
 	uint64_t first_bad, last_bad, gaps, dup, bad, unique;
-	double connect_s, wait_s, storm_s, offline_wait_s, cpu_s;
+	double connect_s, wait_s, storm_s, offline_wait_s, cpu_s, busy_s;
 	long rss_offline_kb, rss_filled_kb;
 	struct metrics filled, end;
 } sr;
@@ -1414,7 +1414,10 @@ static double storm_run(pid_t *kids)
 	atomic_store(&shm->stop, 0);
 	storm_phase = 2;
 	o.conn_par = o.storm_par > 0 ? o.storm_par : (o.subs + o.procs - 1) / o.procs;
-	double cpu0 = server_cpu_us();
+	/* The next --src-ips addresses: phase 1's closed sockets sit in TIME_WAIT on
+	 * theirs, and bind() to a crowded address searches long for a free port. */
+	o.src_base += o.src_ips;
+	double cpu0 = server_cpu_us(), busy0 = cpu_busy_us(o.server_cpu);
 	shm->t0 = now_ns();
 	fork_subscribers(kids);
 	last_change = shm->t0;
@@ -1437,6 +1440,7 @@ static double storm_run(pid_t *kids)
 	}
 	sr.wait_s = (double)(now_ns() - shm->t0) / 1e9;
 	sr.cpu_s = (server_cpu_us() - cpu0) / 1e6;
+	sr.busy_s = busy0 >= 0 ? (cpu_busy_us(o.server_cpu) - busy0) / 1e6 : 0;
 	sr.connected = SUM(connected);
 	sr.failed = SUM(failed);
 	sr.done = SUM(done);
@@ -1621,6 +1625,8 @@ static void parse(int argc, char **argv)
 
 		if (o.pub != P_HTTP || o.target != T_SERVICE || o.subs < 1 || o.uids != o.subs)
 			die("--storm needs --pub http, --target service and one subscriber per uid");
+		if (o.src_ips > 0 && 2 * o.src_ips > 254 - o.src_base)
+			die("--storm: the reconnect takes the next --src-ips addresses: 127.0.0.(B+2K-1) <= 127.0.0.253");
 		if ((o.uids * o.storm) % k != 0 || (o.uids * o.storm_live) % k != 0)
 			die("--storm: uids x K (and x L) must be a multiple of --batch");
 		o.metrics = 1;
@@ -1827,7 +1833,7 @@ int main(int argc, char **argv)
 		       ",\"storm_epoch_changed\":%" PRIu64 ",\"storm_first_bad\":%" PRIu64
 		       ",\"storm_last_bad\":%" PRIu64 ",\"storm_gaps\":%" PRIu64 ",\"storm_dup\":%" PRIu64
 		       ",\"storm_bad_frames\":%" PRIu64 ",\"storm_missing\":%" PRIu64
-		       ",\"storm_cpu_s\":%.3f,\"storm_cpu_us_per_msg\":%.2f"
+		       ",\"storm_cpu_s\":%.3f,\"storm_other_on_server_cpu_s\":%.3f,\"storm_cpu_us_per_msg\":%.2f"
 		       ",\"daemon_rss_offline_kb\":%ld,\"daemon_rss_filled_kb\":%ld"
 		       ",\"storm_resumes\":%" PRIu64 ",\"storm_resume_gaps\":%" PRIu64
 		       ",\"storm_replayed\":%" PRIu64,
@@ -1837,6 +1843,7 @@ int main(int argc, char **argv)
 		       all ? (double)maxus / 1e6 : sr.wait_s, sr.recovered, sr.epoch_changed,
 		       sr.first_bad, sr.last_bad, sr.gaps, sr.dup, sr.bad,
 		       expected > sr.unique ? expected - sr.unique : 0, sr.cpu_s,
+		       sr.busy_s > sr.cpu_s ? sr.busy_s - sr.cpu_s : 0,
 		       sr.unique ? sr.cpu_s * 1e6 / (double)sr.unique : 0,
 		       sr.rss_offline_kb, sr.rss_filled_kb,
 		       sr.end.resumes - sr.filled.resumes, sr.end.resume_gaps - sr.filled.resume_gaps,

@@ -32,14 +32,19 @@ OPEN_LOOP = ([("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
 SCENARIOS = [
     ("idle10k", "10,000 idle WebSockets (1 uid each), direct to the WebSocket server; "
      "RSS delta of the server processes / connections, and handshakes/s while opening them "
-     "(128 handshakes in flight per load process, 2 processes, sources 127.0.0.2-5)",
+     "(128 handshakes in flight per load process, 2 processes, sources 127.0.0.2-5). "
+     "ws-daemon runs its default configuration, history on (history_size 64): each "
+     "connected uid has its message stream, with nothing retained (no pushes)",
      [("connected", "connected", "{:.0f}"), ("rss_per_conn_bytes", "RSS/conn (B)", "{:.0f}"),
       ("connect_rate", "handshakes/s", "{:.0f}"),
       ("connect_cpu_us_per_conn", "server CPU µs/handshake", "{:.1f}"),
       ("rss_connected_kb", "server RSS (KiB)", "{:.0f}")]),
     ("push1k", "single /push requests flat out, 32 keep-alive connections in flight, "
      "1,000 subscribers with 1 uid each (round-robin); service = lighttpd+push-api+ws-daemon, "
-     "nginx-wsd = nginx+push-api pool+ws-daemon (no FastCGI connection reuse), nchan = nginx",
+     "nginx-wsd = nginx+push-api pool+ws-daemon (no FastCGI connection reuse), nchan = nginx. "
+     "This service runs its default history (history_size 64: every push is also kept "
+     "for resume) except in the *history off* row (history_size: 0, as before history); "
+     "the cost of history is computed below the table",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
      + LAT + [cpu("push"), CPU_RATE] + QUALITY + [PUSH_ERR, OTHER]),
     ("batch1k", "batch /push flat out through lighttpd: each POST carries a JSON array of "
@@ -51,6 +56,41 @@ SCENARIOS = [
      [("push_rate", "messages/s", "{:.0f}"), ("req_rate", "requests/s", "{:.0f}"),
       ("deliveries_per_s", "deliveries/s", "{:.0f}")]
      + LAT + [cpu("message", "{:.2f}"), CPU_RATE] + QUALITY + [PUSH_ERR, OTHER]),
+    ("history10k", "memory per retained message: 20 pushes to each of 10,000 uids with nobody "
+     "connected (offline_messages: true, history_memory 256 MiB: nothing evicted; default "
+     "history_size 64, history_bytes 256 KiB), batch /push of 100 through lighttpd, contents "
+     "a string of 100 characters; *frame* is the size of the kept WebSocket frame "
+     "{\"topic\":\"bench\",\"number\":N,\"contents\":\"x…x\"}; *RSS / message* is the RSS "
+     "delta of ws-daemon's processes (not lighttpd's or push-api's) over the messages stored, "
+     "so it includes each uid's stream and ring; *push_history_bytes / message* is "
+     "what the history accounts for in /metrics",
+     [("stored", "messages stored", "{:.0f}"), ("hist_uids", "uids (push_history_uids)", "{:.0f}"),
+      ("frame_bytes", "frame (B)", "{:.1f}"), ("rss_bytes_per_stored", "ws-daemon RSS / message (B)", "{:.1f}"),
+      ("rss_over_frame", "RSS / message − frame (B)", "{:.1f}"),
+      ("hist_bytes_per_msg", "push_history_bytes / message (B)", "{:.1f}"),
+      ("hist_evicted", "evicted", "{:.0f}"), ("daemon_rss_after_kb", "ws-daemon RSS after (KiB)", "{:.0f}"),
+      ("push_rate", "messages/s stored", "{:.0f}"), PUSH_ERR, OTHER]),
+    ("resume10k", "resume storm: 10,000 subscribers (1 uid each, straight to ws-daemon's port) "
+     "connect with since=now (position frame: epoch, last), then all disconnect (their "
+     "processes exit); once /metrics shows no connection, 20 pushes per uid are stored while "
+     "they are away (offline_messages: true, default history bounds; batch /push of 100 "
+     "through lighttpd); then all 10,000 reconnect at once with since=<last>&epoch=<epoch> "
+     "(512 handshakes in flight per load process, 2 processes, fresh source addresses). "
+     "*complete*: the client has the position frame and its messages up to the frame's last; "
+     "p50/p99/all complete = time from the start of the reconnect until a client (all "
+     "clients) had everything; *recovered* counts position frames saying recovered:true, "
+     "*epoch changed* those whose epoch differs from the one learned with since=now; "
+     "gaps, dup and missing check that each client got every number from first to last "
+     "once, in order; server CPU is over the reconnect",
+     [("storm_done", "complete", "{:.0f}"), ("storm_s", "all complete (s)", "{:.2f}"),
+      ("storm_p50_ms", "p50 complete (ms)", "{:.0f}"), ("storm_p99_ms", "p99 complete (ms)", "{:.0f}"),
+      ("storm_connect_s", "all handshakes done (s)", "{:.2f}"),
+      ("storm_recovered", "recovered", "{:.0f}"), ("storm_epoch_changed", "epoch changed", "{:.0f}"),
+      ("storm_gaps", "gaps", "{:.0f}"), ("storm_dup", "dup", "{:.0f}"), ("storm_missing", "missing", "{:.0f}"),
+      ("storm_replayed", "replayed (metrics)", "{:.0f}"), ("storm_cpu_s", "server CPU (s)", "{:.2f}"),
+      ("daemon_rss_filled_kb", "ws-daemon RSS before (KiB)", "{:.0f}"),
+      ("daemon_rss_peak_kb", "ws-daemon peak RSS (KiB)", "{:.0f}"),
+      ("storm_other_on_server_cpu_s", OTHER[1], "{:.2f}")]),
     ("ipc1k", "ws-daemon alone: push datagrams (ipc_encode_push, 1 item each) injected on "
      "ipc_socket flat out, 8 in flight, 1,000 subscribers direct to the daemon",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
@@ -110,6 +150,8 @@ SCENARIOS = [
 ]
 TARGET_NAMES = {"service": "this service, one port (lighttpd: /push and /ws)",
                 "service-wsd": "this service (lighttpd /push, /ws on ws-daemon's port)",
+                "service-wsd-nohist": "this service, history off (history_size: 0; lighttpd /push, "
+                                      "/ws on ws-daemon's port)",
                 "nginx-wsd": "this service (nginx /push, /ws on ws-daemon's port)",
                 "daemon": "ws-daemon alone", "daemon6": "ws-daemon alone, 6 workers",
                 "floor": "lighttpd + trivial FastCGI responder",
@@ -207,6 +249,45 @@ def target_rows(groups):
                 "kept up with the offered 20,000/s)",
                 f"{d:.0f} = {d / n:.2f}× nchan ({n:.0f})" if d and n else "—",
                 verdict(None if not (d and n) else d >= 2 * n)))
+    # History (history_size 64 by default): its cost, its memory, the resume storm.
+    on, off = med("push1k", "service-wsd", "push_rate"), med("push1k", "service-wsd-nohist", "push_rate")
+    con, coff = med("push1k", "service-wsd", "cpu_us_per_push"), med("push1k", "service-wsd-nohist", "cpu_us_per_push")
+    cost = (off - on) / off * 100 if on and off else None
+    out.append(("push1k", "history on costs ≤ 10 % of single /push throughput (lighttpd /push, "
+                "/ws on ws-daemon's port)",
+                f"{on:.0f}/s with history vs {off:.0f}/s without ({-cost:+.1f} %)"
+                + (f"; server CPU {con:.1f} vs {coff:.1f} µs/push ({(con - coff) / coff * 100:+.1f} %)"
+                   if con and coff else "") if cost is not None else "—",
+                verdict(None if cost is None else cost <= 10)))
+    rb, fb = med("history10k", "service-wsd", "rss_bytes_per_stored"), med("history10k", "service-wsd", "frame_bytes")
+    hb = med("history10k", "service-wsd", "hist_bytes_per_msg")
+    out.append(("history10k", "≤ frame + 64 B per retained message (ws-daemon RSS)",
+                f"{rb:.0f} B = frame {fb:.0f} B + {rb - fb:.0f} B (push_history_bytes: {hb:.0f} B)"
+                if rb and fb and hb is not None else "—",
+                verdict(None if not (rb and fb) else rb <= fb + 64)))
+    d = med("idle10k", "daemon", "rss_per_conn_bytes")
+    out.append(("idle10k", "≤ 3 KiB per idle connection with history on (default config), nothing retained",
+                f"{d:.0f} B" if d else "—", verdict(None if not d else d <= 3072)))
+    rs = groups.get(("resume10k", "service-wsd"), [])
+    if rs:
+        def worst(k):
+            return max(float(r.get(k, 0)) for r in rs)
+        done, subs = min(float(r["storm_done"]) for r in rs), min(float(r["subs"]) for r in rs)
+        rec = min(float(r["storm_recovered"]) for r in rs)
+        bad = sum(worst(k) for k in ("storm_gaps", "storm_dup", "storm_missing", "storm_first_bad",
+                                     "storm_last_bad", "storm_bad_frames"))
+        t, p50 = med("resume10k", "service-wsd", "storm_s"), med("resume10k", "service-wsd", "storm_p50_ms")
+        peak = med("resume10k", "service-wsd", "daemon_rss_peak_kb")
+        measured = (f"{done:.0f}/{subs:.0f} complete in {t:.2f} s (p50 {p50 / 1000:.2f} s); recovered "
+                    f"{rec:.0f}, epoch changed {worst('storm_epoch_changed'):.0f}; gaps "
+                    f"{worst('storm_gaps'):.0f}, dup {worst('storm_dup'):.0f}, missing "
+                    f"{worst('storm_missing'):.0f}; ws-daemon peak RSS {peak / 1024:.1f} MiB"
+                    + ("" if len(rs) == 1 else " (counts: the worst run)"))
+        ok = done == subs and rec == subs and bad == 0
+    else:
+        measured, ok = "—", None
+    out.append(("resume10k", "10,000 reconnect at once: every client gets its 20 messages, "
+                "recovered:true, numbers contiguous, none missing or twice", measured, verdict(ok)))
     s99, base = med("slow1k", "service-wsd", "p99_us"), med("lat2k", "service-wsd", "p99_us")
     peak, slost = med("slow1k", "service-wsd", "rss_peak_kb"), med("slow1k", "service-wsd", "lost")
     out.append(("slow1k", "1 % never read: others' p99 unchanged (within 1.5× or +1 ms of lat2k), "
@@ -245,6 +326,10 @@ def main():
             r["cpu_rate"] = 1e6 / r["cpu_us_per_push"]
         if r.get("cpu_us_per_delivery", 0) > 0:
             r["delivery_cpu_rate"] = 1e6 / r["cpu_us_per_delivery"]
+        if r.get("frame_bytes", 0) > 0 and r.get("rss_bytes_per_stored", 0) > 0:
+            r["rss_over_frame"] = r["rss_bytes_per_stored"] - r["frame_bytes"]
+        if "storm_k" in r:   # per-client completion times are in the latency histogram
+            r["storm_p50_ms"], r["storm_p99_ms"] = r["p50_us"] / 1000, r["p99_us"] / 1000
     groups = collections.OrderedDict()
     for r in rows:
         groups.setdefault((r["scenario"], r["target"]), []).append(r)
@@ -309,6 +394,21 @@ def main():
                      if any(k in r for r in rs) else "n/a" for k, _, fmt in cols]
             w(f"| {TARGET_NAMES.get(t, t)} | {len(rs)} | " + " | ".join(cells) + " |")
         w("")
+        if name == "push1k":
+            # The cost of history: service-wsd (history on, the default) against the
+            # same setup with history_size: 0, medians of this run.
+            def m(t, k):
+                v = [float(r[k]) for r in groups.get(("push1k", t), []) if k in r]
+                return statistics.median(v) if v else None
+            on, off = m("service-wsd", "push_rate"), m("service-wsd-nohist", "push_rate")
+            con, coff = m("service-wsd", "cpu_us_per_push"), m("service-wsd-nohist", "cpu_us_per_push")
+            if on and off and con and coff:
+                w(f"* Cost of history (lighttpd /push, /ws on ws-daemon's port, medians): "
+                  f"{on:.0f} pushes/s with history vs {off:.0f} without "
+                  f"({(on - off) / off * 100:+.1f} %); server CPU {con:.1f} vs {coff:.1f} µs/push "
+                  f"({(con - coff) / coff * 100:+.1f} %). Differences of a few % either way are "
+                  "within the run-to-run spread (min–max above).")
+                w("")
         if name == "batch1k":
             # Comparison line: single-push rates of the same run (push1k).
             for t, label in (("nchan", "nchan single push (push1k)"),

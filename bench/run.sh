@@ -310,6 +310,9 @@ bench_run() { # scenario target run -- loadgen args...
 	# 100k closed connections stay in TIME_WAIT for a minute and slow down the
 	# next run's connects: each hold100k run takes its own 8 source addresses.
 	[ "$scen" = hold100k ] && targs+=(--src-base $(( 2 + 8 * (run - 1) )))
+	# resume10k: 4 addresses to connect, the next 4 to reconnect, fresh ones per run
+	# (127.0.0.100-123: no other scenario's TIME_WAIT there)
+	[ "$scen" = resume10k ] && targs+=(--src-base $(( 100 + 8 * (run - 1) )))
 	if line=$(timeout 180 taskset -c $LOAD_CPU "$LOADGEN" "${targs[@]}" "$@" 2>"$d/loadgen.err"); then
 		:
 	else
@@ -404,9 +407,11 @@ CONF_EXTRA=$'offline_messages: true\nhistory_memory: 268435456' \
 # bounds); then all 10,000 reconnect at once with since=<last>&epoch=<epoch>.
 # Timed until every client has its 20 messages; the replay is checked (recovered,
 # epoch, numbers contiguous, none missing or twice). Keys minted from conf.yaml.
+# 512 handshakes in flight per load process: with all 5,000 at once the load
+# generator's libwebsockets client, not the server, takes seconds longer.
 CONF_EXTRA='offline_messages: true' \
 	scenario resume10k "service-wsd" -- --subs 10000 --procs 2 --src-ips 4 --pub http \
-	--batch 100 --inflight 8 --storm 20 --mint --duration 60 --drain 10
+	--batch 100 --inflight 8 --storm 20 --storm-par 512 --mint --duration 60 --drain 10
 # Daemon alone: datagrams injected with ipc_encode_push, 8 in flight (replies beyond
 # net.unix.max_dgram_qlen = 10 queued would be dropped by the kernel); one message
 # per datagram, then 64 (what push-api sends for a batch).
