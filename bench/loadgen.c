@@ -205,19 +205,19 @@ static long daemon_rss_kb(void)
 	return pids_status_kb(dpids, ndpids, "VmRSS");
 }
 
-/* Sum of utime + stime over the server processes, microseconds. */
-static double server_cpu_us(void)
+/* Sum of utime + stime over pids, microseconds. */
+static double pids_cpu_us(const int *pids, int npids)
 {
 	double total = 0;
 	long hz = sysconf(_SC_CLK_TCK);
 
-	for (int i = 0; i < nspids; i++) {
+	for (int i = 0; i < npids; i++) {
 		char path[64], buf[1024];
 		FILE *f;
 		size_t n;
 		unsigned long ut, st;
 
-		snprintf(path, sizeof path, "/proc/%d/stat", spids[i]);
+		snprintf(path, sizeof path, "/proc/%d/stat", pids[i]);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
@@ -232,6 +232,12 @@ static double server_cpu_us(void)
 		total += (double)(ut + st) * 1e6 / (double)(hz > 0 ? hz : 100);
 	}
 	return total;
+}
+
+/* ... over the server processes (--pids) */
+static double server_cpu_us(void)
+{
+	return pids_cpu_us(spids, nspids);
 }
 
 /* Busy (non-idle) time of one CPU from /proc/stat, microseconds; -1 if unreadable.
@@ -1712,6 +1718,7 @@ int main(int argc, char **argv)
 			conns_of[i % o.uids]++;
 
 	cpu0 = server_cpu_us();
+	double dcpu0 = pids_cpu_us(dpids, ndpids);
 	double busy0 = cpu_busy_us(o.server_cpu);
 	if (o.storm > 0)
 		pub_secs = storm_run(kids);
@@ -1736,6 +1743,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t t_pub_end = now_ns();
 	cpu1 = server_cpu_us();
+	double dcpu1 = pids_cpu_us(dpids, ndpids);
 	double busy1 = cpu_busy_us(o.server_cpu);
 	rss2 = server_rss_kb();
 	drss2 = daemon_rss_kb();
@@ -1811,12 +1819,16 @@ int main(int argc, char **argv)
 	       pub_sent ? (cpu1 - cpu0) / (double)pub_sent : 0,
 	       unique ? (cpu1 - cpu0) / (double)unique : 0);
 	/* ws-daemon's own processes (--daemon-pids), messages stored for offline uids */
-	printf(",\"daemon_rss_before_kb\":%ld,\"daemon_rss_after_kb\":%ld,\"daemon_rss_peak_kb\":%ld,"
-	       "\"stored\":%" PRIu64 ",\"contents_bytes\":%ld,\"frame_bytes\":%.2f,"
+	if (ndpids > 0)
+		printf(",\"daemon_cpu_s\":%.3f,\"daemon_cpu_us_per_push\":%.2f,\"daemon_rss_before_kb\":%ld,"
+		       "\"daemon_rss_after_kb\":%ld,\"daemon_rss_peak_kb\":%ld",
+		       (dcpu1 - dcpu0) / 1e6, pub_sent ? (dcpu1 - dcpu0) / (double)pub_sent : 0,
+		       drss1, drss2, drss_peak);
+	printf(",\"stored\":%" PRIu64 ",\"contents_bytes\":%ld,\"frame_bytes\":%.2f,"
 	       "\"rss_bytes_per_stored\":%.1f",
-	       drss1, drss2, drss_peak, pub_stored, o.contents_bytes,
+	       pub_stored, o.contents_bytes,
 	       pub_stored && o.contents_bytes ? (double)frame_bytes_sum / (double)pub_stored : 0,
-	       pub_stored && drss1 >= 0 && o.storm == 0
+	       pub_stored && ndpids > 0 && drss1 >= 0 && o.storm == 0
 		       ? (double)(drss2 - drss1) * 1024.0 / (double)pub_stored : 0);
 	if (o.metrics && mx.ok)
 		printf(",\"hist_uids\":%" PRIu64 ",\"hist_messages\":%" PRIu64 ",\"hist_bytes\":%" PRIu64

@@ -46,7 +46,9 @@ SCENARIOS = [
      "for resume) except in the *history off* row (history_size: 0, as before history); "
      "the cost of history is computed below the table",
      [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
-     + LAT + [cpu("push"), CPU_RATE] + QUALITY + [PUSH_ERR, OTHER]),
+     + LAT + [cpu("push"), CPU_RATE,
+              ("daemon_cpu_us_per_push", "of which ws-daemon µs/push", "{:.2f}")]
+     + QUALITY + [PUSH_ERR, OTHER]),
     ("batch1k", "batch /push flat out through lighttpd: each POST carries a JSON array of "
      "100 messages (uids round-robin, each with its own timestamp and sequence number), "
      "8 requests in flight (800 messages: no uid in two at once), 1,000 subscribers with 1 uid each; messages/s counts messages "
@@ -252,12 +254,16 @@ def target_rows(groups):
     # History (history_size 64 by default): its cost, its memory, the resume storm.
     on, off = med("push1k", "service-wsd", "push_rate"), med("push1k", "service-wsd-nohist", "push_rate")
     con, coff = med("push1k", "service-wsd", "cpu_us_per_push"), med("push1k", "service-wsd-nohist", "cpu_us_per_push")
+    don, doff = (med("push1k", "service-wsd", "daemon_cpu_us_per_push"),
+                 med("push1k", "service-wsd-nohist", "daemon_cpu_us_per_push"))
     cost = (off - on) / off * 100 if on and off else None
     out.append(("push1k", "history on costs ≤ 10 % of single /push throughput (lighttpd /push, "
                 "/ws on ws-daemon's port)",
                 f"{on:.0f}/s with history vs {off:.0f}/s without ({-cost:+.1f} %)"
                 + (f"; server CPU {con:.1f} vs {coff:.1f} µs/push ({(con - coff) / coff * 100:+.1f} %)"
-                   if con and coff else "") if cost is not None else "—",
+                   if con and coff else "")
+                + (f", ws-daemon's share {don:.2f} vs {doff:.2f} µs/push" if don and doff else "")
+                if cost is not None else "—",
                 verdict(None if cost is None else cost <= 10)))
     rb, fb = med("history10k", "service-wsd", "rss_bytes_per_stored"), med("history10k", "service-wsd", "frame_bytes")
     hb = med("history10k", "service-wsd", "hist_bytes_per_msg")
@@ -402,12 +408,17 @@ def main():
                 return statistics.median(v) if v else None
             on, off = m("service-wsd", "push_rate"), m("service-wsd-nohist", "push_rate")
             con, coff = m("service-wsd", "cpu_us_per_push"), m("service-wsd-nohist", "cpu_us_per_push")
+            don, doff = (m("service-wsd", "daemon_cpu_us_per_push"),
+                         m("service-wsd-nohist", "daemon_cpu_us_per_push"))
             if on and off and con and coff:
                 w(f"* Cost of history (lighttpd /push, /ws on ws-daemon's port, medians): "
                   f"{on:.0f} pushes/s with history vs {off:.0f} without "
                   f"({(on - off) / off * 100:+.1f} %); server CPU {con:.1f} vs {coff:.1f} µs/push "
-                  f"({(con - coff) / coff * 100:+.1f} %). Differences of a few % either way are "
-                  "within the run-to-run spread (min–max above).")
+                  f"({(con - coff) / coff * 100:+.1f} %)"
+                  + (f", of which ws-daemon {don:.2f} vs {doff:.2f} µs/push ({(don - doff) / doff * 100:+.1f} %)"
+                     if don and doff else "")
+                  + ". Differences of a few % either way are within the run-to-run spread "
+                  "(min–max above); history's own work is in ws-daemon's share.")
                 w("")
         if name == "batch1k":
             # Comparison line: single-push rates of the same run (push1k).

@@ -333,7 +333,7 @@ if "storm_k" in r:
  x+=("; storm: %d/%d done in %.2fs (handshakes %.2fs), recovered %d, epoch changed %d, gaps %d dup %d missing %d, "
   "daemon RSS %d KiB filled, peak %d KiB") % (r["storm_done"],r["subs"],r["storm_s"],r["storm_connect_s"],
   r["storm_recovered"],r["storm_epoch_changed"],r["storm_gaps"],r["storm_dup"],r["storm_missing"],
-  r["daemon_rss_filled_kb"],r["daemon_rss_peak_kb"])
+  r["daemon_rss_filled_kb"],r.get("daemon_rss_peak_kb",-1))
 print("conn %d/%d in %.2fs, sent %d ok %d err %d, recv %d lost %d dup %d ooo %d, %.0f push/s%s %.0f deliv/s, p50 %dus p99 %dus, rss/conn %.0fB%s" % (
  r["connected"],r["subs"],r["connect_s"],r["sent"],r["push_ok"],r["push_err"],r["unique"],r["lost"],r["dup"],r["ooo"],
  r["push_rate"],b,r["deliveries_per_s"],r["p50_us"],r["p99_us"],r["rss_per_conn_bytes"],x))')"
