@@ -38,7 +38,9 @@ struct wsd_user {
 	UT_hash_handle hh;
 	struct wsd_conn *conns;
 	size_t nconns;
-	struct wsd_stream *stream; /* held while the uid has a connection here */
+	/* Held while the uid has a connection here, from its first message or
+	 * resume on: an idle connection costs no stream. */
+	struct wsd_stream *stream;
 	size_t uid_len;
 	char uid[];          /* uid_len bytes + NUL; the hash key */
 };
@@ -195,11 +197,6 @@ int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 		u = calloc(1, sizeof *u + uid_len + 1);
 		if (!u)
 			return -1;
-		u->stream = wsd_engine_hold(uid, uid_len);
-		if (!u->stream) {
-			free(u);
-			return -1;
-		}
 		memcpy(u->uid, uid, uid_len);
 		u->uid_len = uid_len;
 		HASH_ADD_KEYPTR(hh, wsd_users, u->uid, u->uid_len, u);
@@ -240,7 +237,7 @@ static void wsd_conn_detach(struct wsd_conn *c)
 		 (double)((uint64_t)(lws_now_usecs() / 1000) - c->opened_ms) / 1000.0, u->nconns);
 	if (u->nconns == 0) {
 		HASH_DELETE(hh, wsd_users, u);
-		wsd_engine_unhold(u->stream);
+		wsd_engine_unhold(u->stream); /* NULL when it never needed one */
 		free(u);
 		wsd_nusers--;
 	}
@@ -315,19 +312,28 @@ int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
 	return rc;
 }
 
+/* u's stream, held from now on; NULL on no memory. */
+static struct wsd_stream *wsd_user_stream(struct wsd_user *u)
+{
+	if (!u->stream)
+		u->stream = wsd_engine_hold(u->uid, u->uid_len);
+	return u->stream;
+}
+
 /* The uid has no connection here: kept for its next one when offline delivery
  * is on, else the seed's "not online". */
 static void wsd_conn_push_offline(const struct ipc_push_item *it, struct ipc_result *res)
 {
 	struct wsd_stream *s;
 	struct wsd_msg *m;
+	uint64_t number = 0;
 	int kept = 0;
 
 	res->status = IPC_S_OFFLINE;
 	if (!wsd_engine_keeps_offline())
 		return;
 	s = wsd_engine_find(it->uid, it->uid_len, 1);
-	m = s ? wsd_engine_publish(s, it, &kept) : NULL;
+	m = s ? wsd_engine_publish(s, it, &number, &kept) : NULL;
 	if (!m) {
 		log_err("out of memory keeping a message for an offline uid");
 		res->status = IPC_S_REFUSED;
@@ -335,7 +341,7 @@ static void wsd_conn_push_offline(const struct ipc_push_item *it, struct ipc_res
 	}
 	if (kept) {
 		res->status = IPC_S_STORED;
-		res->number = m->number;
+		res->number = number;
 	}
 	wsd_msg_unref(m);
 }
@@ -368,6 +374,7 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 {
 	struct wsd_user *u = NULL;
 	struct wsd_msg *m;
+	uint64_t number;
 	int kept;
 
 	memset(res, 0, sizeof *res);
@@ -376,13 +383,13 @@ void wsd_conn_push(const struct ipc_push_item *it, struct ipc_result *res)
 		wsd_conn_push_offline(it, res);
 		return;
 	}
-	m = wsd_engine_publish(u->stream, it, &kept);
+	m = wsd_user_stream(u) ? wsd_engine_publish(u->stream, it, &number, &kept) : NULL;
 	if (!m) {
 		log_err("out of memory building a frame for uid %.*s", (int)it->uid_len, it->uid);
 		res->status = IPC_S_REFUSED;
 		return;
 	}
-	res->number = m->number;
+	res->number = number;
 	res->delivered = wsd_conn_deliver_all(u, m);
 	wsd_msg_unref(m);
 	res->status = res->delivered ? IPC_S_DELIVERED : IPC_S_OFFLINE;
@@ -416,6 +423,7 @@ void wsd_conn_broadcast(const struct ipc_push_item *it, uint64_t *uids, uint64_t
 {
 	struct wsd_user *u, *tmp;
 	struct wsd_msg *m;
+	uint64_t number;
 	size_t n;
 	int kept;
 
@@ -424,7 +432,8 @@ void wsd_conn_broadcast(const struct ipc_push_item *it, uint64_t *uids, uint64_t
 	 * only the uid at hand (its last connection closed), which HASH_ITER's
 	 * tmp survives. */
 	HASH_ITER(hh, wsd_users, u, tmp) {
-		m = wsd_engine_publish(u->stream, it, &kept);
+		m = wsd_user_stream(u) ? wsd_engine_publish(u->stream, it, &number, &kept)
+				       : NULL;
 		if (!m) {
 			log_err("out of memory broadcasting to uid %.*s", (int)u->uid_len, u->uid);
 			continue;
@@ -437,10 +446,11 @@ void wsd_conn_broadcast(const struct ipc_push_item *it, uint64_t *uids, uint64_t
 }
 
 /* wsd_engine_range's callback: one retained frame to the resuming connection. */
-static int wsd_conn_replay_one(struct wsd_msg *m, void *arg)
+static int wsd_conn_replay_one(struct wsd_msg *m, uint64_t number, void *arg)
 {
 	struct wsd_conn *c = arg;
 
+	(void)number; /* the frame carries it */
 	if (wsd_deliver(c, m) != WSD_SENT)
 		return -1;
 	wsd_stats.replayed++;
@@ -484,6 +494,8 @@ int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
 
 	if (!c->user || r->kind == HS_SINCE_NONE)
 		return 0;
+	if (!wsd_user_stream(c->user))
+		return -1;
 	wsd_engine_position(c->user->stream, &p);
 	valid = wsd_conn_resume_from(r, &p, &after);
 	first = wsd_engine_first(c->user->stream, after);
@@ -507,7 +519,8 @@ int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
 
 int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p)
 {
-	int moved = c->user ? wsd_engine_ack(c->user->stream, number) : 0;
+	int moved = c->user && wsd_user_stream(c->user) ? wsd_engine_ack(c->user->stream, number)
+						      : 0;
 
 	if (moved != 1)
 		return moved;

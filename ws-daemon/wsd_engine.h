@@ -14,8 +14,9 @@
 /*
  * Everything the WebSocket and datagram code know of message storage goes
  * through these calls; none of them touches a stream's inside. A stream lives
- * while it is held (its uid has a connection in this process) or retains a
- * message; a stream made again after it ended gets a new epoch, so a client
+ * while it is held (its uid has a connection in this process), retains a
+ * message, or for history_ttl after its last connection went (with history
+ * on); a stream made again after it ended gets a new epoch, so a client
  * holding numbers of the old one learns they are void. The memory engine
  * answers every call at once; an engine on a network store (a later Redis
  * engine) keeps the same semantics with its own epoch per stream, and would
@@ -51,14 +52,14 @@ void wsd_engine_unhold(struct wsd_stream *s);
 struct wsd_stream *wsd_engine_find(const char *uid, size_t uid_len, int create);
 
 /*
- * Gives the message the stream's next number, builds its frame from the item's
- * pre-serialised parts and retains it when history is on. Returns the frame
- * with one reference for the caller (NULL on no memory: no number used);
- * *retained tells whether history kept it. An unheld stream must not be used
- * after the call (dropping its last message ends it).
+ * Gives the message the stream's next number (*number), builds its frame from
+ * the item's pre-serialised parts and retains it when history is on. Returns
+ * the frame with one reference for the caller (NULL on no memory: no number
+ * used); *retained tells whether history kept it. A stream found with create
+ * and not held must not be used after the call (with no history it ends).
  */
 struct wsd_msg *wsd_engine_publish(struct wsd_stream *s, const struct ipc_push_item *it,
-				   int *retained);
+				   uint64_t *number, int *retained);
 
 void wsd_engine_position(struct wsd_stream *s, struct wsd_position *p);
 
@@ -67,7 +68,7 @@ uint64_t wsd_engine_first(struct wsd_stream *s, uint64_t after);
 /* Calls fn for every retained message after `after`, oldest first, and stops
  * early when fn returns non-zero (which it then returns). fn must not publish. */
 int wsd_engine_range(struct wsd_stream *s, uint64_t after,
-		     int (*fn)(struct wsd_msg *m, void *arg), void *arg);
+		     int (*fn)(struct wsd_msg *m, uint64_t number, void *arg), void *arg);
 
 /* n acknowledged: the position only moves up. Returns 1 when it moved, 0 when
  * it was there already, -1 for an n past last (nothing changes). */

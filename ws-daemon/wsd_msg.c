@@ -18,7 +18,6 @@ struct wsd_msg *wsd_msg_new(size_t len)
 		return NULL;
 	m->refs = 1;
 	m->len = (uint32_t)len;
-	m->number = 0;
 	m->stamp = 0;
 	return m;
 }

@@ -18,9 +18,8 @@
 struct wsd_msg {
 	uint32_t refs;
 	uint32_t len;        /* frame bytes at buf + LWS_PRE */
-	uint64_t number;     /* its place in the uid's sequence; 0 for one-off frames */
 	uint32_t stamp;      /* wsd_msg_clock() when it was published */
-	unsigned char buf[]; /* LWS_PRE + len bytes */
+	unsigned char buf[]; /* LWS_PRE + len bytes (the number is in the frame) */
 };
 
 /* Room for len bytes of frame; NULL on no memory or a len beyond 32 bits. */
