@@ -11,9 +11,9 @@
 
 /* What the headers said, as slices of the head. */
 struct hs_hdrs {
-	const char *host, *wskey, *version;
-	size_t host_len, wskey_len, version_len;
-	int host_n, wskey_n, version_n;
+	const char *host, *wskey, *version, *origin;
+	size_t host_len, wskey_len, version_len, origin_len;
+	int host_n, wskey_n, version_n, origin_n;
 	int upgrade_ws, conn_upgrade, body;
 };
 
@@ -36,6 +36,7 @@ const char *hs_status_text(int status)
 {
 	switch (status) {
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Content Too Large";
@@ -162,6 +163,8 @@ static int hs_header(const char *line, size_t n, struct hs_hdrs *h, struct hs_re
 		h->body |= cl;
 	} else if (hs_eq(line, nl, "transfer-encoding")) {
 		h->body = 1;
+	} else if (hs_eq(line, nl, "origin")) {
+		h->origin = v, h->origin_len = vl, h->origin_n++;
 	} else if (hs_eq(line, nl, "x-forwarded-for")) {
 		hs_keep_xff(r, v, vl);
 	}
@@ -200,7 +203,24 @@ static int hs_host_ok(const char *h, size_t n)
 	return 1;
 }
 
-/* Host, Upgrade, Connection, version, key: 0 or a refusal. */
+/* At most one Origin, kept whole for the allowed_origins check: a shortened one
+ * could match an allowed origin it is not. 0 or a refusal. */
+static int hs_origin(const struct hs_hdrs *h, struct hs_result *r)
+{
+	if (h->origin_n == 0)
+		return 0;
+	if (h->origin_n > 1)
+		return hs_fail(r, 400, "Origin is given twice", HS_EXTRA_NONE);
+	if (h->origin_len > HS_ORIGIN_MAX)
+		return hs_fail(r, 400, "Origin is too long", HS_EXTRA_NONE);
+	memcpy(r->origin, h->origin, h->origin_len);
+	r->origin[h->origin_len] = '\0';
+	r->origin_len = h->origin_len;
+	r->has_origin = 1;
+	return 0;
+}
+
+/* Host, Upgrade, Connection, version, key, Origin: 0 or a refusal. */
 static int hs_check_headers(const struct hs_hdrs *h, struct hs_result *r)
 {
 	if (h->host_n != 1 || !hs_host_ok(h->host, h->host_len))
@@ -214,7 +234,7 @@ static int hs_check_headers(const struct hs_hdrs *h, struct hs_result *r)
 		return hs_fail(r, 400, "Sec-WebSocket-Key is missing", HS_EXTRA_NONE);
 	if (h->wskey_n != 1 || !hs_wskey_ok(h->wskey, h->wskey_len))
 		return hs_fail(r, 400, "Sec-WebSocket-Key is not base64 of 16 bytes", HS_EXTRA_NONE);
-	return 0;
+	return hs_origin(h, r);
 }
 
 /* The names hs_query reads, each at most once. A uid or key without '=' is refused by
@@ -444,7 +464,7 @@ int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r)
 	int is_get = 0;
 
 	memset(r, 0, offsetof(struct hs_result, uid));
-	r->uid[0] = r->key[0] = r->xff[0] = '\0';
+	r->uid[0] = r->key[0] = r->xff[0] = r->origin[0] = '\0';
 	r->uid_len = r->key_len = r->lws_len = 0;
 	if (len > HS_HEAD_MAX)
 		return hs_fail(r, 431, "request head too large", HS_EXTRA_NONE);
@@ -475,4 +495,27 @@ int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r)
 	if (hs_query(q ? q + 1 : "", q ? tlen - pl - 1 : 0, max_uid, r) != 0)
 		return r->status;
 	return hs_rewrite(&h, r);
+}
+
+/* 1 if origin[0..len) is one of the lines of list (case-insensitive). */
+static int hs_origin_listed(const char *list, const char *origin, size_t len)
+{
+	const char *p = list;
+
+	for (unsigned i = 0; *p && i < HS_ORIGINS_MAX; i++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n == len && strncasecmp(p, origin, len) == 0)
+			return 1;
+		p += nl ? n + 1 : n;
+	}
+	return 0;
+}
+
+int hs_origin_allowed(const struct hs_result *r, const char *allowed)
+{
+	if (!allowed || !allowed[0] || !r->has_origin)
+		return 1;
+	return hs_origin_listed(allowed, r->origin, r->origin_len);
 }

@@ -14,6 +14,10 @@
 #define HS_KEY_MAX (AKEY_MAX_LEN - 1) /* decoded access_key: a longer one is no key */
 #define HS_HOST_MAX 255         /* Host header value, as DNS names are bounded */
 #define HS_XFF_MAX 127          /* X-Forwarded-For kept for logs (truncated) */
+/* An Origin (RFC 6454): scheme, host (a DNS name is at most 253 bytes) and port.
+ * Longer is refused (400); conf.yaml's allowed_origins holds none longer. */
+#define HS_ORIGIN_MAX 255
+#define HS_ORIGINS_MAX 64       /* origins allowed_origins lists at most */
 #define HS_WSKEY_LEN 24         /* Sec-WebSocket-Key: base64 of 16 bytes */
 #define HS_SINCE_DIGITS 19      /* since=<number>: INT64_MAX has 19 digits */
 #define HS_EPOCH_LEN 16         /* epoch: 64 bits as lowercase hex */
@@ -49,11 +53,15 @@ struct hs_result {
 	int has_epoch;                  /* always with HS_SINCE_NUMBER: a number without the
 					 * history it counts in could name another message */
 	uint64_t epoch;                 /* that history's name; 0 when has_epoch is 0 */
+	int has_origin;                 /* an Origin header was sent (browsers always do) */
+	size_t origin_len;
 	char uid[REQ_UID_MAX + 1];      /* decoded, NUL-terminated; uid_len bytes */
 	size_t uid_len;
 	char key[HS_KEY_MAX + 1];       /* decoded access_key; empty when absent */
 	size_t key_len;
 	char xff[HS_XFF_MAX + 1];       /* X-Forwarded-For, printable ASCII, may be "" */
+	char origin[HS_ORIGIN_MAX + 1]; /* Origin as sent (trimmed), NUL-terminated; ""
+					 * when absent or not read (refused before) */
 	char lws[HS_LWS_MAX];           /* the minimal request handed to lws (no NUL) */
 	size_t lws_len;
 };
@@ -73,6 +81,15 @@ size_t hs_head_len(const char *buf, size_t n);
  * Returns r->status.
  */
 int hs_parse(const char *head, size_t len, size_t max_uid, struct hs_result *r);
+
+/*
+ * Whether the handshake r may come from where it says: 1 when `allowed` (origins
+ * one a line, as cfg keeps allowed_origins) is NULL or empty, when r carries no
+ * Origin (browsers always send one; backends and command-line clients do not,
+ * and no web page can make a browser leave it out), or when its Origin is one of
+ * them, compared case-insensitively. 0 otherwise: the handshake is refused.
+ */
+int hs_origin_allowed(const struct hs_result *r, const char *allowed);
 
 /* The reason phrase of the statuses hs_parse and its callers answer with. */
 const char *hs_status_text(int status);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for shared/hs.c: any request head is refused with a known status or
  * accepted with a uid that req.c reads the same way, a consistent resume point (since,
- * epoch) and a minimal head for lws. */
+ * epoch), the Origin it carried (hs_origin_allowed consistent with it) and a minimal
+ * head for lws. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fuzz_check.h"
 #include "hs.h"
@@ -59,6 +62,31 @@ static void check_resume(const char *qs, size_t qn)
 	FUZZ_CHECK(res.has_epoch || res.epoch == 0);
 }
 
+/* The Origin is kept whole or not at all, and matches exactly the lists naming it. */
+static void check_origin(void)
+{
+	char list[2 * HS_ORIGIN_MAX + 32];
+
+	FUZZ_CHECK(res.has_origin == 0 || res.has_origin == 1);
+	FUZZ_CHECK(res.origin_len <= HS_ORIGIN_MAX && res.origin[res.origin_len] == '\0');
+	FUZZ_CHECK(res.has_origin || res.origin_len == 0);
+	FUZZ_CHECK(strlen(res.origin) == res.origin_len);
+	FUZZ_CHECK(memchr(res.origin, '\n', res.origin_len) == NULL);
+	FUZZ_CHECK(hs_origin_allowed(&res, NULL) && hs_origin_allowed(&res, ""));
+	if (!res.has_origin) {
+		FUZZ_CHECK(hs_origin_allowed(&res, "https://a.example"));
+		return;
+	}
+	FUZZ_CHECK(hs_origin_allowed(&res, "null") ==
+		   (res.origin_len == 4 && strncasecmp(res.origin, "null", 4) == 0));
+	if (res.origin_len == 0)
+		return;
+	snprintf(list, sizeof list, "https://x.example\n%s", res.origin);
+	FUZZ_CHECK(hs_origin_allowed(&res, list));
+	snprintf(list, sizeof list, "%sx\nx%s", res.origin, res.origin);
+	FUZZ_CHECK(!hs_origin_allowed(&res, list));
+}
+
 static void check_accepted(const char *head, size_t len, size_t max_uid)
 {
 	static const char start[] = "GET /ws HTTP/1.1\r\n";
@@ -79,6 +107,7 @@ static void check_accepted(const char *head, size_t len, size_t max_uid)
 	query_of(head, len, &qs, &qn);
 	check_same_uid(qs, qn);
 	check_resume(qs, qn);
+	check_origin();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

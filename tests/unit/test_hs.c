@@ -428,6 +428,115 @@ static void test_xff_kept(void **state)
 	assert_string_equal(res.xff, "203.0.113.7, 10.0.0.1");
 }
 
+/* ---- Origin ---- */
+
+static void test_origin_absent(void **state)
+{
+	(void)state;
+	memset(&res, 0x5A, sizeof res); /* hs_parse clears what a previous parse left */
+	assert_int_equal(parse_target("/ws?uid=a", ""), 0);
+	assert_int_equal(res.has_origin, 0);
+	assert_int_equal(res.origin_len, 0);
+	assert_string_equal(res.origin, "");
+}
+
+static void test_origin_kept(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_target("/ws?uid=a", "origin:   https://App.example:8443 \t\r\n"), 0);
+	assert_int_equal(res.has_origin, 1);
+	assert_string_equal(res.origin, "https://App.example:8443"); /* as sent, trimmed */
+	assert_int_equal(res.origin_len, strlen(res.origin));
+	assert_int_equal(parse_target("/ws?uid=a", "Origin: null\r\n"), 0);
+	assert_string_equal(res.origin, "null");
+	/* Present but empty is not absent: it matches no allowed origin. */
+	assert_int_equal(parse_target("/ws?uid=a", "Origin:\r\n"), 0);
+	assert_int_equal(res.has_origin, 1);
+	assert_int_equal(res.origin_len, 0);
+	/* Read with the other headers: a refusal of the query still names it (for
+	 * the log), one decided earlier does not. */
+	assert_int_equal(parse_target("/ws", "Origin: https://a.example\r\n"), 400);
+	assert_string_equal(res.origin, "https://a.example");
+	assert_int_equal(parse_target("/wss?uid=a", "Origin: https://a.example\r\n"), 404);
+	assert_int_equal(res.has_origin, 0);
+	assert_string_equal(res.origin, "");
+}
+
+static void test_origin_rules(void **state)
+{
+	char extra[HS_ORIGIN_MAX + 32], origin[HS_ORIGIN_MAX + 2];
+
+	(void)state;
+	assert_int_equal(parse_target("/ws?uid=a", "Origin: https://a.example\r\n"
+				      "Origin: https://a.example\r\n"), 400);
+	assert_refused(400, "Origin is given twice");
+	assert_int_equal(parse_target("/ws?uid=a", "Origin: https://a.example\r\nORIGIN: x\r\n"),
+			 400);
+	assert_refused(400, "Origin is given twice");
+	/* HS_ORIGIN_MAX bytes are kept whole; one more is refused, never cut. */
+	memset(origin, 'a', sizeof origin);
+	memcpy(origin, "https://", 8);
+	origin[HS_ORIGIN_MAX] = '\0';
+	snprintf(extra, sizeof extra, "Origin: %s\r\n", origin);
+	assert_int_equal(parse_target("/ws?uid=a", extra), 0);
+	assert_int_equal(res.origin_len, HS_ORIGIN_MAX);
+	assert_string_equal(res.origin, origin);
+	origin[HS_ORIGIN_MAX] = 'a';
+	origin[HS_ORIGIN_MAX + 1] = '\0';
+	snprintf(extra, sizeof extra, "Origin: %s\r\n", origin);
+	assert_int_equal(parse_target("/ws?uid=a", extra), 400);
+	assert_refused(400, "Origin is too long");
+	assert_int_equal(parse_target("/ws?uid=a", "Origin: https://a.example\x01\r\n"), 400);
+	assert_refused(400, "control characters");
+	/* lws never sees it: the accept router has decided by then. */
+	assert_int_equal(parse_target("/ws?uid=a", "Origin: https://a.example\r\n"), 0);
+	assert_null(memmem(res.lws, res.lws_len, "Origin", 6));
+}
+
+/* hs_origin_allowed on a parse of "Origin: <origin>" (NULL: no Origin header). */
+static int allowed(const char *origin, const char *list)
+{
+	char extra[HS_ORIGIN_MAX + 32];
+
+	if (origin)
+		snprintf(extra, sizeof extra, "Origin: %s\r\n", origin);
+	assert_int_equal(parse_target("/ws?uid=a", origin ? extra : ""), 0);
+	return hs_origin_allowed(&res, list);
+}
+
+static void test_origin_allowed(void **state)
+{
+	static const char list[] = "https://app.example\nhttp://localhost:8080\nhttps://[::1]";
+
+	(void)state;
+	/* No list: any origin, as before allowed_origins existed. */
+	assert_true(allowed("https://evil.example", NULL));
+	assert_true(allowed("https://evil.example", ""));
+	/* No Origin: not a browser, allowed whatever the list. */
+	assert_true(allowed(NULL, list));
+	/* Listed, in any case (browsers send lowercase; others may not). */
+	assert_true(allowed("https://app.example", list));
+	assert_true(allowed("HTTPS://APP.Example", list));
+	assert_true(allowed("http://localhost:8080", list));
+	assert_true(allowed("https://[::1]", list));
+	/* Anything else, however close. */
+	assert_false(allowed("https://evil.example", list));
+	assert_false(allowed("http://app.example", list));
+	assert_false(allowed("https://app.example:443", list));
+	assert_false(allowed("https://app.example.evil.example", list));
+	assert_false(allowed("https://app.exampl", list));
+	assert_false(allowed("https://app.example/", list));
+	assert_false(allowed("http://localhost:808", list));
+	assert_false(allowed("http://localhost:80800", list));
+	assert_false(allowed("https://app.example http://localhost:8080", list));
+	assert_false(allowed("", list));
+	assert_false(allowed("null", list));
+	/* "null" only when listed. */
+	assert_true(allowed("null", "https://app.example\nnull"));
+	assert_true(allowed("null", "null"));
+	assert_false(allowed("https://app.example", "null"));
+}
+
 static void test_head_bounds(void **state)
 {
 	char *big = malloc(HS_HEAD_MAX + 1);
@@ -446,12 +555,13 @@ static void test_head_bounds(void **state)
 
 static void test_status_texts(void **state)
 {
-	static const int codes[] = { 400, 404, 405, 413, 426, 431, 503, 505 };
+	static const int codes[] = { 400, 403, 404, 405, 413, 426, 431, 503, 505 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
 		assert_string_not_equal(hs_status_text(codes[i]), "Error");
 	assert_string_equal(hs_extra_header(HS_EXTRA_NONE), "");
+	assert_string_equal(hs_status_text(403), "Forbidden");
 }
 
 int main(void)
@@ -482,6 +592,10 @@ int main(void)
 		cmocka_unit_test(test_resume_twice),
 		cmocka_unit_test(test_resume_pairing),
 		cmocka_unit_test(test_xff_kept),
+		cmocka_unit_test(test_origin_absent),
+		cmocka_unit_test(test_origin_kept),
+		cmocka_unit_test(test_origin_rules),
+		cmocka_unit_test(test_origin_allowed),
 		cmocka_unit_test(test_head_bounds),
 		cmocka_unit_test(test_status_texts),
 	};
