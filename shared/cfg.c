@@ -2,8 +2,10 @@
 /* conf.yaml loader: a flat YAML mapping checked against one table of keys.
  * Every value, defaults included, goes through the same typed setter and bounds. */
 #include "cfg.h"
+#include "hs.h"
 #include "req.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -15,7 +17,9 @@
 #include <openssl/hmac.h>
 #include <yaml.h>
 
-enum cfg_type { CT_STR, CT_PATH, CT_LONG, CT_LEVEL, CT_BOOL };
+/* CT_LIST: a YAML sequence of origins (or one origin as a plain value), kept as
+ * one string, the origins one a line (see cfg_list_add). */
+enum cfg_type { CT_STR, CT_PATH, CT_LONG, CT_LEVEL, CT_BOOL, CT_LIST };
 
 /* Per-key behaviour on reload and in output. */
 enum cfg_flag {
@@ -64,6 +68,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "history_memory", CT_LONG, 0, OFF(history_memory), 65536, CFG_HISTORY_MEMORY_MAX, "67108864", "bytes all uids' history may hold, per daemon (split over workers); oldest uids evicted first" },
 	{ "offline_messages", CT_BOOL, 0, OFF(offline_messages), 0, 0, "false", "keep pushes to a uid with no connection for its next connection (needs history)" },
 	{ "ack_waiters_max", CT_LONG, 0, OFF(ack_waiters_max), -1, CFG_FCGI_PROCS_MAX - 1, "-1", "pushes that may wait for an acknowledgement at once, per daemon; below fcgi_procs, so waiting pushes never hold every FastCGI process; -1 = half of fcgi_procs, 0 = none" },
+	{ "allowed_origins", CT_LIST, 0, OFF(allowed_origins), 0, 0, "", "origins (scheme://host[:port]) browsers may open a WebSocket from, others get 403; empty = any (set it: cross-site WebSocket hijacking)" },
+	{ "max_connections", CT_LONG, 0, OFF(max_connections), 0, 10000000, "0", "WebSockets per worker, more get 503; 0 = as many as the open-files limit allows (it also caps a larger value)" },
+	{ "max_connections_per_uid", CT_LONG, 0, OFF(max_connections_per_uid), 0, 1000000, "0", "connections one uid may have at once, per daemon; the newest beyond is closed with 1013; 0 = no limit" },
 	{ "workers", CT_LONG, CF_RESTART, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
 	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, CFG_FCGI_PROCS_MAX, "4", "FastCGI processes per web server" },
 	{ "log_level", CT_LEVEL, 0, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
@@ -195,6 +202,193 @@ static int cfg_bool_word(const char *v)
 	return 0;
 }
 
+/* ---- allowed_origins: origins as browsers serialise them (RFC 6454 6.1) ---- */
+
+/* The joined list at its longest: every origin and its '\n' (the last one's is the NUL). */
+#define CFG_LIST_BYTES ((size_t)HS_ORIGINS_MAX * (HS_ORIGIN_MAX + 1))
+
+struct cfg_list {
+	char *buf;      /* CFG_LIST_BYTES: origins one a line, NUL-terminated */
+	size_t used;    /* bytes before the NUL */
+	size_t n;       /* origins in buf */
+};
+
+/* A dotted-quad IPv4 address; inet_pton takes no other spelling. */
+static int cfg_ipv4_ok(const char *s, size_t n)
+{
+	char a[INET_ADDRSTRLEN];
+	struct in_addr ia;
+
+	if (n >= sizeof a)
+		return 0;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	return inet_pton(AF_INET, a, &ia) == 1;
+}
+
+static int cfg_ipv6_ok(const char *s, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr ia;
+
+	if (n >= sizeof a)
+		return 0;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	return inet_pton(AF_INET6, a, &ia) == 1;
+}
+
+/* Lowercase DNS labels (letters, digits, '-', '_'), or an IPv4 address: a browser
+ * reads a host whose last label is a number as one, and writes it dotted-quad. */
+static int cfg_host_ok(const char *h, size_t n)
+{
+	size_t label = 0, last = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = h[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			last = i + 1;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+			   ch == '_') {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	if (label == 0)
+		return 0;
+	return strspn(h + last, "0123456789") < n - last || cfg_ipv4_ok(h, n);
+}
+
+/* 1..65535 as browsers write it: digits, no leading zero. */
+static long cfg_origin_port(const char *s)
+{
+	long n = 0;
+
+	if (s[0] < '1' || s[0] > '9' || strlen(s) > 5)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	return n <= 65535 ? n : -1;
+}
+
+/*
+ * o (lowercased in place) is "null" or scheme://host[:port] with scheme http or
+ * https and nothing after the port: no path, query, fragment or userinfo. A
+ * default port (80, 443) is dropped, as a browser never sends it. 0 or -1.
+ */
+static int cfg_origin_norm(char *o)
+{
+	char *host, *end;
+	long port;
+
+	if (strcmp(o, "null") == 0)
+		return 0;
+	if (strncmp(o, "http://", 7) == 0)
+		host = o + 7;
+	else if (strncmp(o, "https://", 8) == 0)
+		host = o + 8;
+	else
+		return -1;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || !cfg_ipv6_ok(host + 1, (size_t)(end - host - 1)))
+			return -1;
+		end++;
+	} else {
+		end = host + strcspn(host, ":");
+		if (!cfg_host_ok(host, (size_t)(end - host)))
+			return -1;
+	}
+	if (*end == '\0')
+		return 0;
+	port = *end == ':' ? cfg_origin_port(end + 1) : -1;
+	if (port < 0)
+		return -1;
+	if (port == (host - o == 7 ? 80 : 443))
+		*end = '\0';
+	return 0;
+}
+
+/* Appends origin v (item `item` of the list, 0 when given as a plain value). */
+static int cfg_list_add(struct cfg_ctx *x, const struct cfg_key *k, struct cfg_list *l,
+			const char *v, size_t item, size_t line)
+{
+	char what[64], o[HS_ORIGIN_MAX + 1];
+	size_t n = strlen(v);
+
+	if (item)
+		(void)snprintf(what, sizeof what, "'%s' item %zu", k->name, item);
+	else
+		(void)snprintf(what, sizeof what, "'%s'", k->name);
+	if (n == 0)
+		return cfg_fail(x, line, "%s is empty (the origin null is written in quotes: \"null\")",
+				what);
+	if (n > HS_ORIGIN_MAX)
+		return cfg_fail(x, line, "%s is longer than %d bytes", what, HS_ORIGIN_MAX);
+	if (l->n == HS_ORIGINS_MAX)
+		return cfg_fail(x, line, "'%s' lists more than %d origins", k->name, HS_ORIGINS_MAX);
+	for (size_t i = 0; i <= n; i++)
+		o[i] = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] - 'A' + 'a') : v[i];
+	if (cfg_origin_norm(o) != 0)
+		return cfg_fail(x, line, "%s: '%s' is not an origin (scheme://host[:port], no path)",
+				what, v);
+	n = strlen(o);
+	if (l->n)
+		l->buf[l->used++] = '\n';
+	memcpy(l->buf + l->used, o, n + 1);
+	l->used += n;
+	l->n++;
+	return 0;
+}
+
+static int cfg_list_begin(struct cfg_ctx *x, struct cfg_list *l, size_t line)
+{
+	l->used = l->n = 0;
+	l->buf = malloc(CFG_LIST_BYTES);
+	if (!l->buf)
+		return cfg_fail(x, line, "out of memory");
+	l->buf[0] = '\0';
+	return 0;
+}
+
+/* Gives l's text to the key; the buffer shrinks to what it holds. */
+static void cfg_list_store(struct cfg *c, const struct cfg_key *k, struct cfg_list *l)
+{
+	char **sp = (char **)(void *)((char *)c + k->off);
+	char *small = realloc(l->buf, l->used + 1);
+
+	free(*sp);
+	*sp = small ? small : l->buf;
+	l->buf = NULL;
+}
+
+/* A list key given as a plain value: one origin, or empty for none. */
+static int cfg_set_list(struct cfg_ctx *x, struct cfg *c, const struct cfg_key *k,
+			const char *v, size_t line)
+{
+	struct cfg_list l;
+
+	if (cfg_list_begin(x, &l, line) != 0)
+		return -1;
+	if (v[0] && cfg_list_add(x, k, &l, v, 0, line) != 0) {
+		free(l.buf);
+		return -1;
+	}
+	cfg_list_store(c, k, &l);
+	return 0;
+}
+
 static int cfg_set(struct cfg_ctx *x, struct cfg *c, const struct cfg_key *k,
 		   const char *v, size_t line)
 {
@@ -233,6 +427,8 @@ static int cfg_set(struct cfg_ctx *x, struct cfg *c, const struct cfg_key *k,
 			return cfg_fail(x, line, "'%s' must be true or false, got '%s'", k->name, v);
 		*(int *)(void *)((char *)c + k->off) = v[0] == 't' || v[0] == 'T';
 		return 0;
+	case CT_LIST:
+		return cfg_set_list(x, c, k, v, line);
 	}
 	return cfg_fail(x, line, "internal: bad key type");
 }
@@ -256,53 +452,107 @@ static const char *cfg_scalar(const yaml_event_t *ev)
 	return v;
 }
 
+/* A list key's YAML sequence, its start event consumed: scalars up to its end. */
+static int cfg_read_list(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c,
+			 const struct cfg_key *k, size_t line)
+{
+	struct cfg_list l;
+	yaml_event_t ev;
+	int rc = 0;
+
+	if (cfg_list_begin(x, &l, line) != 0)
+		return -1;
+	while (rc == 0) {
+		if (!yaml_parser_parse(p, &ev)) {
+			rc = cfg_fail(x, p->problem_mark.line + 1, "YAML error: %s",
+				      p->problem ? p->problem : "unknown");
+			break;
+		}
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		rc = ev.type == YAML_SCALAR_EVENT
+			     ? cfg_list_add(x, k, &l, cfg_scalar(&ev), l.n + 1, ev.start_mark.line + 1)
+			     : cfg_fail(x, ev.start_mark.line + 1,
+					"'%s' item %zu must be a plain value, not a list or mapping",
+					k->name, l.n + 1);
+		yaml_event_delete(&ev);
+	}
+	if (rc != 0) {
+		free(l.buf);
+		return rc;
+	}
+	cfg_list_store(c, k, &l);
+	return 0;
+}
+
+/* The value of key k: a plain value, or a sequence for a list key. */
+static int cfg_read_value(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c,
+			  const struct cfg_key *k, const yaml_event_t *ev)
+{
+	size_t line = ev->start_mark.line + 1;
+
+	if (k->type == CT_LIST && ev->type == YAML_SEQUENCE_START_EVENT)
+		return cfg_read_list(x, p, c, k, line);
+	if (k->type == CT_LIST && ev->type != YAML_SCALAR_EVENT)
+		return cfg_fail(x, line, "'%s' must be a list of origins, or one origin", k->name);
+	if (cfg_expect_scalar(x, ev, "a value") != 0)
+		return -1;
+	return cfg_set(x, c, k, cfg_scalar(ev), line);
+}
+
+/* The table entry of the key event ev, marked as seen; NULL after an error. */
+static const struct cfg_key *cfg_read_key(struct cfg_ctx *x, const yaml_event_t *ev)
+{
+	size_t idx, line = ev->start_mark.line + 1;
+	const struct cfg_key *k;
+	const char *name, *hint;
+
+	if (cfg_expect_scalar(x, ev, "a key") != 0)
+		return NULL;
+	name = (const char *)ev->data.scalar.value;
+	k = cfg_find(name, &idx);
+	if (!k) {
+		hint = cfg_suggest(name);
+		if (hint)
+			cfg_fail(x, line, "unknown key '%s' (did you mean '%s'?)", name, hint);
+		else
+			cfg_fail(x, line, "unknown key '%s'", name);
+		return NULL;
+	}
+	if (x->seen[idx]) {
+		cfg_fail(x, line, "key '%s' given twice", name);
+		return NULL;
+	}
+	x->seen[idx] = 1;
+	return k;
+}
+
 /* Reads the top-level mapping; each key is looked up in the table. */
 static int cfg_read_pairs(struct cfg_ctx *x, yaml_parser_t *p, struct cfg *c)
 {
 	yaml_event_t ev;
-	size_t idx, line;
-	int rc = -1, expect_key = 1;
+	int expect_key = 1, bad;
 	const struct cfg_key *k = NULL;
 
 	for (;;) {
 		if (!yaml_parser_parse(p, &ev))
 			return cfg_fail(x, p->problem_mark.line + 1, "YAML error: %s",
 					p->problem ? p->problem : "unknown");
-		line = ev.start_mark.line + 1;
 		if (ev.type == YAML_MAPPING_END_EVENT && expect_key) {
 			yaml_event_delete(&ev);
 			return 0;
 		}
-		if (cfg_expect_scalar(x, &ev, expect_key ? "a key" : "a value") != 0)
-			goto out;
-		if (expect_key) {
-			const char *name = (const char *)ev.data.scalar.value;
-
-			k = cfg_find(name, &idx);
-			if (!k) {
-				const char *hint = cfg_suggest(name);
-
-				if (hint)
-					cfg_fail(x, line, "unknown key '%s' (did you mean '%s'?)", name,
-						 hint);
-				else
-					cfg_fail(x, line, "unknown key '%s'", name);
-				goto out;
-			}
-			if (x->seen[idx]) {
-				cfg_fail(x, line, "key '%s' given twice", name);
-				goto out;
-			}
-			x->seen[idx] = 1;
-		} else if (cfg_set(x, c, k, cfg_scalar(&ev), line) != 0) {
-			goto out;
-		}
-		expect_key = !expect_key;
+		if (expect_key)
+			bad = (k = cfg_read_key(x, &ev)) == NULL;
+		else
+			bad = cfg_read_value(x, p, c, k, &ev) != 0;
 		yaml_event_delete(&ev);
+		if (bad)
+			return -1;
+		expect_key = !expect_key;
 	}
-out:
-	yaml_event_delete(&ev);
-	return rc;
 }
 
 /* Walks stream/document/mapping framing around cfg_read_pairs. */
@@ -578,7 +828,8 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t err_len)
 void cfg_free(struct cfg *c)
 {
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		if (cfg_keys[i].type == CT_STR || cfg_keys[i].type == CT_PATH) {
+		if (cfg_keys[i].type == CT_STR || cfg_keys[i].type == CT_PATH ||
+		    cfg_keys[i].type == CT_LIST) {
 			char **sp = (char **)(void *)((char *)c + cfg_keys[i].off);
 
 			free(*sp);
@@ -791,6 +1042,13 @@ int cfg_print_key(const struct cfg *c, const char *name, FILE *f)
 	case CT_BOOL:
 		fprintf(f, "%s\n", *(const int *)p ? "true" : "false");
 		break;
+	case CT_LIST: {
+		/* One origin a line; an empty line for an empty list. */
+		const char *s = *(char *const *)p;
+
+		fprintf(f, "%s\n", s ? s : "");
+		break;
+	}
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "cfg.h"
 #include "fuzz_check.h"
+#include "hs.h"
 
 static char dir[4096], path[4200];
 static int fd = -1;
@@ -68,6 +69,50 @@ static void check_str(const char *s, int nonempty)
 		FUZZ_CHECK(s[0] != '\0');
 }
 
+/* One origin of allowed_origins, o[0..n): "null" or lowercase scheme://host[:port]
+ * with nothing after, and no default port (browsers never send one). */
+static void check_origin(const char *o, size_t n)
+{
+	const char *end = o + n, *p, *colon;
+	size_t h;
+
+	FUZZ_CHECK(n >= 1 && n <= HS_ORIGIN_MAX);
+	for (size_t i = 0; i < n; i++)
+		FUZZ_CHECK(o[i] > 0x20 && o[i] < 0x7F && !(o[i] >= 'A' && o[i] <= 'Z'));
+	if (n == 4 && memcmp(o, "null", 4) == 0)
+		return;
+	h = n > 8 && memcmp(o, "https://", 8) == 0 ? 8 : n > 7 && memcmp(o, "http://", 7) == 0 ? 7 : 0;
+	FUZZ_CHECK(h != 0);
+	for (size_t i = h; i < n; i++)
+		FUZZ_CHECK(!strchr("/?#@%", o[i]));
+	p = o[h] == '[' ? memchr(o + h, ']', n - h) : o + h;
+	FUZZ_CHECK(p != NULL);
+	colon = memchr(p, ':', (size_t)(end - p));
+	if (!colon)
+		return;
+	FUZZ_CHECK(end - colon >= 2 && end - colon <= 6 && colon[1] != '0');
+	FUZZ_CHECK(strspn(colon + 1, "0123456789") >= (size_t)(end - colon - 1));
+	FUZZ_CHECK(!(h == 7 && end - colon == 3 && memcmp(colon, ":80", 3) == 0));
+	FUZZ_CHECK(!(h == 8 && end - colon == 4 && memcmp(colon, ":443", 4) == 0));
+}
+
+/* At most HS_ORIGINS_MAX origins, one a line, each well-formed. */
+static void check_origins(const char *list)
+{
+	size_t count = 0;
+
+	FUZZ_CHECK(list != NULL);
+	for (const char *p = list; *p; count++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		check_origin(p, n);
+		p += nl ? n + 1 : n;
+		FUZZ_CHECK(!nl || *p); /* no trailing separator */
+	}
+	FUZZ_CHECK(count <= HS_ORIGINS_MAX);
+}
+
 /* cfg_print_key output for name, NUL-terminated (malloc'd). */
 static char *print_key(const struct cfg *c, const char *name)
 {
@@ -91,7 +136,7 @@ static void check_loaded(const struct cfg *c)
 		"send_queue_max_messages",
 		"send_queue_max_bytes", "ping_interval", "idle_timeout", "fcgi_procs", "log_level",
 		"history_size", "history_bytes", "history_ttl", "history_memory", "offline_messages",
-		"ack_waiters_max",
+		"ack_waiters_max", "allowed_origins", "max_connections", "max_connections_per_uid",
 	};
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
@@ -137,6 +182,9 @@ static void check_loaded(const struct cfg *c)
 	FUZZ_CHECK(c->history_size == 0 ||
 		   c->history_bytes <= c->send_queue_max_bytes - CFG_POSITION_FRAME_MAX);
 	FUZZ_CHECK(!c->offline_messages || c->history_size > 0);
+	check_long(c->max_connections, 0, 10000000);
+	check_long(c->max_connections_per_uid, 0, 1000000);
+	check_origins(c->allowed_origins);
 
 	FUZZ_CHECK(cfg_split_addr(c->addr, host, sizeof host, &port) == 0 && port >= 1 &&
 		   port <= 65535);
@@ -161,6 +209,9 @@ static void check_loaded(const struct cfg *c)
 			FUZZ_CHECK(strcmp(out, "<set>\n") == 0 || strcmp(out, "<derived>\n") == 0);
 		if (strcmp(keys[i], "offline_messages") == 0)
 			FUZZ_CHECK(strcmp(out, c->offline_messages ? "true\n" : "false\n") == 0);
+		if (strcmp(keys[i], "allowed_origins") == 0) /* the list, one origin a line */
+			FUZZ_CHECK(n == strlen(c->allowed_origins) + 1 &&
+				   memcmp(out, c->allowed_origins, n - 1) == 0);
 		free(out);
 	}
 	FUZZ_CHECK(cfg_print_key(c, "no_such_key", stderr) == -1);
@@ -172,7 +223,7 @@ static void check_empty(const struct cfg *c)
 
 	FUZZ_CHECK(!c->addr && !c->ws_addr && !c->fcgi_addr && !c->fcgi_socket && !c->password);
 	FUZZ_CHECK(!c->key_secret && !c->ipc_socket && !c->tls_cert && !c->tls_key);
-	FUZZ_CHECK(!c->ipc_socket_group && !c->run_dir);
+	FUZZ_CHECK(!c->ipc_socket_group && !c->run_dir && !c->allowed_origins);
 	FUZZ_CHECK(memcmp(c->secret, zero, sizeof zero) == 0);
 }
 

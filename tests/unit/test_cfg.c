@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "cfg.h"
+#include "hs.h"
 
 #define DIR_MAX 256
 static char tmpdir[DIR_MAX];         /* from mkdtemp, absolute */
@@ -176,6 +177,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.offline_messages, 0);
 	assert_int_equal(c.ack_waiters_max, -1);
 	assert_int_equal(cfg_ack_waiters(&c), 2); /* half of fcgi_procs */
+	assert_string_equal(c.allowed_origins, ""); /* any origin, as the seed allowed */
+	assert_int_equal(c.max_connections, 0);
+	assert_int_equal(c.max_connections_per_uid, 0);
 	assert_int_equal(c.log_level, LOG_LVL_INFO); /* default changed to info in c822c21 */
 	cfg_free(&c);
 	expect_empty(&c);
@@ -209,6 +213,9 @@ static void test_all_keys(void **state)
 		"history_memory: 1048576\n"
 		"offline_messages: true\n"
 		"ack_waiters_max: 1\n"
+		"allowed_origins: [https://app.example]\n"
+		"max_connections: 5000\n"
+		"max_connections_per_uid: 3\n"
 		"log_level: debug\n",
 		&c);
 	assert_string_equal(c.addr, "[::1]:9000");
@@ -233,6 +240,9 @@ static void test_all_keys(void **state)
 	assert_int_equal(c.offline_messages, 1);
 	assert_int_equal(c.ack_waiters_max, 1);
 	assert_int_equal(cfg_ack_waiters(&c), 1);
+	assert_string_equal(c.allowed_origins, "https://app.example");
+	assert_int_equal(c.max_connections, 5000);
+	assert_int_equal(c.max_connections_per_uid, 3);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	cfg_free(&c);
 }
@@ -386,6 +396,8 @@ static const struct bound bounds[] = {
 	{ "history_memory", offsetof(struct cfg, history_memory), 65536, CFG_HISTORY_MEMORY_MAX, "" },
 	{ "ack_waiters_max", offsetof(struct cfg, ack_waiters_max), -1, CFG_FCGI_PROCS_MAX - 1,
 	  "fcgi_procs: 256\n" },
+	{ "max_connections", offsetof(struct cfg, max_connections), 0, 10000000, "" },
+	{ "max_connections_per_uid", offsetof(struct cfg, max_connections_per_uid), 0, 1000000, "" },
 };
 
 static void test_bounds(void **state)
@@ -555,6 +567,139 @@ static void test_structure_errors(void **state)
 	load_fails("password: pw\n? [a, b]\n: c\n", 2, "must be a plain value");
 	/* Aliases are not expanded: a value must be written out. */
 	load_fails("addr: &a '1.2.3.4:80'\nws_addr: *a\npassword: pw\n", 2, "must be a plain value");
+}
+
+/* ---- allowed_origins ---- */
+
+static void origins_are(const char *text, const char *want)
+{
+	struct cfg c;
+
+	load_ok(text, &c);
+	assert_string_equal(c.allowed_origins, want);
+	cfg_free(&c);
+}
+
+/* A flow or block sequence, one origin as a plain value, or nothing (any). */
+static void test_origins_forms(void **state)
+{
+	(void)state;
+	origins_are("password: pw\nallowed_origins: [https://app.example, "
+		    "\"https://www.example:8443\"]\n",
+		    "https://app.example\nhttps://www.example:8443");
+	origins_are("password: pw\nallowed_origins:\n  - https://a.example\n"
+		    "  - 'http://b.example:8080'  # staging\n",
+		    "https://a.example\nhttp://b.example:8080");
+	origins_are("password: pw\nallowed_origins: https://one.example\n", "https://one.example");
+	origins_are("password: pw\nallowed_origins: []\n", "");
+	origins_are("password: pw\nallowed_origins:\n", "");
+	origins_are("password: pw\nallowed_origins: ~\n", "");
+	origins_are("password: pw\nallowed_origins: \"\"\n", "");
+	/* The origin of file:// pages and sandboxed frames, only when quoted. */
+	origins_are("password: pw\nallowed_origins: [\"null\", https://a.example]\n",
+		    "null\nhttps://a.example");
+	origins_are("password: pw\nallowed_origins: 'null'\n", "null");
+}
+
+/* Stored as browsers send it: lowercase, no default port. */
+static void test_origins_normalised(void **state)
+{
+	(void)state;
+	origins_are("password: pw\nallowed_origins: [HTTPS://App.Example.COM, 'NULL']\n",
+		    "https://app.example.com\nnull");
+	origins_are("password: pw\nallowed_origins: [http://a.example:80, https://b.example:443, "
+		    "http://c.example:443, https://d.example:80]\n",
+		    "http://a.example\nhttps://b.example\nhttp://c.example:443\nhttps://d.example:80");
+	origins_are("password: pw\nallowed_origins: [\"http://[::1]:8080\", \"https://[2001:DB8::1]\", "
+		    "http://127.0.0.1:65535, https://xn--bcher-kva.example, http://my_host-1]\n",
+		    "http://[::1]:8080\nhttps://[2001:db8::1]\nhttp://127.0.0.1:65535\n"
+		    "https://xn--bcher-kva.example\nhttp://my_host-1");
+}
+
+static void origin_refused(const char *origin)
+{
+	char text[1024], needle[512];
+
+	snprintf(text, sizeof text, "password: pw\nallowed_origins:\n  - https://ok.example\n"
+		 "  - '%s'\n", origin);
+	snprintf(needle, sizeof needle, "'allowed_origins' item 2: '%s' is not an origin "
+		 "(scheme://host[:port], no path)", origin);
+	load_fails(text, 4, needle);
+}
+
+static void test_origins_refused(void **state)
+{
+	static const char *const bad[] = {
+		"https://a.example/", "https://a.example/app", "https://a.example?x=1",
+		"https://a.example#top", "https://user@a.example", "https://u:p@a.example",
+		"ftp://a.example", "ws://a.example", "a.example", "//a.example", "https:/a.example",
+		"https://", "https://:8080", "https://a.example:", "https://a.example:0",
+		"https://a.example:65536", "https://a.example:080", "https://a.example:8o",
+		"https://a..example", ".a.example", "https://.a.example", "https://a.example.",
+		"https://a example", "https://a.example ", "https://*.example", "https://ä.example",
+		"https://127.1", "https://256.0.0.1", "https://a.123", "https://[::1",
+		"https://[::1]x", "https://[::1]:", "https://[fe80::1%25eth0]", "https://[a.b]",
+		"https://::1", "nul", "null/", "*",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		origin_refused(bad[i]);
+	/* A plain value is named without an item number. */
+	load_fails("password: pw\nallowed_origins: https://a.example/\n", 2,
+		   "'allowed_origins': 'https://a.example/' is not an origin");
+}
+
+static void test_origins_shape(void **state)
+{
+	char text[CFG_TEXT_MAX], *p = text;
+	char long_origin[HS_ORIGIN_MAX + 2];
+
+	(void)state;
+	/* A plain null is no value, not the origin "null". */
+	load_fails("password: pw\nallowed_origins: [https://a.example, null]\n", 2,
+		   "'allowed_origins' item 2 is empty (the origin null is written in quotes");
+	load_fails("password: pw\nallowed_origins:\n  - https://a.example\n  - ''\n", 4,
+		   "'allowed_origins' item 2 is empty");
+	load_fails("password: pw\nallowed_origins: [[https://a.example]]\n", 2,
+		   "'allowed_origins' item 1 must be a plain value");
+	load_fails("password: pw\nallowed_origins:\n  - a: b\n", 3,
+		   "'allowed_origins' item 1 must be a plain value");
+	load_fails("password: pw\nallowed_origins: {https://a.example: 1}\n", 2,
+		   "'allowed_origins' must be a list of origins, or one origin");
+	load_fails("password: pw\nallowed_origins: [https://a.example\n", 3, "YAML error");
+	load_fails("password: pw\nallowed_origins: [https://a.example]\nallowed_origins: []\n", 3,
+		   "key 'allowed_origins' given twice");
+	/* Other keys still take plain values only. */
+	load_fails("password: [a, b]\n", 1, "must be a plain value");
+
+	/* HS_ORIGIN_MAX bytes (the longest Origin a handshake may carry), not one more. */
+	memset(long_origin, 'a', sizeof long_origin);
+	memcpy(long_origin, "https://", 8);
+	long_origin[HS_ORIGIN_MAX] = '\0';
+	for (size_t i = 8 + 63; i < HS_ORIGIN_MAX; i += 64)
+		long_origin[i] = '.';
+	snprintf(text, sizeof text, "password: pw\nallowed_origins: [%s]\n", long_origin);
+	origins_are(text, long_origin);
+	long_origin[HS_ORIGIN_MAX] = 'a';
+	long_origin[HS_ORIGIN_MAX + 1] = '\0';
+	snprintf(text, sizeof text, "password: pw\nallowed_origins: [%s]\n", long_origin);
+	load_fails(text, 2, "'allowed_origins' item 1 is longer than 255 bytes");
+
+	/* HS_ORIGINS_MAX origins, not one more. */
+	p += sprintf(p, "password: pw\nallowed_origins:\n");
+	for (int i = 0; i < HS_ORIGINS_MAX; i++)
+		p += sprintf(p, "  - https://h%d.example\n", i);
+	{
+		struct cfg c;
+
+		load_ok(text, &c);
+		assert_non_null(strstr(c.allowed_origins, "https://h0.example\nhttps://h1.example\n"));
+		assert_non_null(strstr(c.allowed_origins, "\nhttps://h63.example"));
+		cfg_free(&c);
+	}
+	sprintf(p, "  - https://one-more.example\n");
+	load_fails(text, 3 + HS_ORIGINS_MAX, "'allowed_origins' lists more than 64 origins");
 }
 
 static void test_yaml_syntax_error(void **state)
@@ -815,6 +960,9 @@ static void test_print_key(void **state)
 	printed(&c, "history_memory", "67108864\n");
 	printed(&c, "offline_messages", "false\n");
 	printed(&c, "ack_waiters_max", "-1\n");
+	printed(&c, "allowed_origins", "\n");
+	printed(&c, "max_connections", "0\n");
+	printed(&c, "max_connections_per_uid", "0\n");
 	printed(&c, "log_level", "info\n");
 	snprintf(want, sizeof want, "%s/run\n", tmpdir);
 	printed(&c, "run_dir", want);
@@ -836,8 +984,9 @@ static void test_print_key(void **state)
 	cfg_free(&c);
 
 	load_ok("password: hunter2\nkey_secret: s3cr3t\nlog_level: error\n"
-		"offline_messages: true\n", &c);
+		"offline_messages: true\nallowed_origins: [https://A.example, 'null']\n", &c);
 	printed(&c, "offline_messages", "true\n");
+	printed(&c, "allowed_origins", "https://a.example\nnull\n"); /* one a line */
 	printed(&c, "key_secret", "<set>\n");
 	printed(&c, "password", "<set>\n");
 	printed(&c, "log_level", "error\n");
@@ -1036,6 +1185,35 @@ static void test_key_flags(void **state)
 	assert_false(cfg_key_is_restart_only("offline_messages"));
 	assert_false(cfg_key_is_restart_only("ack_waiters_max"));
 	assert_false(cfg_key_is_secret("offline_messages"));
+	/* The origin list and the connection limits too. */
+	assert_false(cfg_key_is_restart_only("allowed_origins"));
+	assert_false(cfg_key_is_restart_only("max_connections"));
+	assert_false(cfg_key_is_restart_only("max_connections_per_uid"));
+	assert_false(cfg_key_is_secret("allowed_origins"));
+}
+
+/* The origin list changes on reload and travels to the workers as text. */
+static void test_reload_origins(void **state)
+{
+	static uint8_t buf[CFG_PACK_MAX];
+	struct cfg cur, next, back;
+	char err[CFG_ERR_LEN];
+	size_t n;
+
+	(void)state;
+	load_ok("password: pw\n", &cur);
+	load_ok("password: pw\nallowed_origins: [https://a.example, 'null']\n"
+		"max_connections: 7\n", &next);
+	assert_int_equal(cfg_reload(&cur, &next, 1000), 0);
+	assert_string_equal(next.allowed_origins, "https://a.example\nnull");
+	n = cfg_pack(&next, buf, sizeof buf);
+	assert_true(n > 0);
+	assert_int_equal(cfg_unpack(buf, n, &back, err, sizeof err), 0);
+	assert_string_equal(back.allowed_origins, "https://a.example\nnull");
+	assert_int_equal(back.max_connections, 7);
+	cfg_free(&back);
+	cfg_free(&cur);
+	cfg_free(&next);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, test_teardown)
@@ -1061,6 +1239,10 @@ int main(void)
 		T(test_log_levels),
 		T(test_ping_below_idle),
 		T(test_structure_errors),
+		T(test_origins_forms),
+		T(test_origins_normalised),
+		T(test_origins_refused),
+		T(test_origins_shape),
 		T(test_yaml_syntax_error),
 		T(test_empty_file),
 		T(test_two_documents),
@@ -1078,6 +1260,7 @@ int main(void)
 		T(test_reload_rotation_state),
 		T(test_pack_roundtrip),
 		T(test_key_flags),
+		T(test_reload_origins),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
