@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Accept, read the handshake, route: wsd_accept reads a connection's request head
- * (hs_parse), refuses a bad one itself and hands a good one to its uid's worker. */
+ * (hs_parse), refuses a bad one (or one from an origin not allowed) itself and hands
+ * a good one to its uid's worker, which adopts it unless it is at its ceiling. */
 #include "wsd_accept.h"
 
 #include <arpa/inet.h>
@@ -11,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "hs.h"
 #include "log.h"
 #include "req.h"
@@ -28,6 +31,11 @@
 #define ACC_CLIENT_MAX (ACC_ADDR_MAX + HS_XFF_MAX + 24) /* + " (X-Forwarded-For ...)" */
 #define ACC_DRAIN_MAX 65536     /* bytes read and dropped before closing a refusal */
 #define ACC_RESPONSE_MAX 1024   /* a refusal: status line, headers and JSON body */
+/* Descriptors a worker needs besides its WebSockets: listener, ipc and hand-off
+ * sockets, supervisor channel, logs, and handshakes still being read. */
+#define ACC_FD_RESERVE 64
+#define ACC_ORIGIN_REFUSED "origin not allowed"
+#define ACC_FULL "this server is at its connection limit"
 
 /* A hand-off datagram: these lengths, then uid, key, client and the lws head. */
 struct acc_msg_hdr {
@@ -57,11 +65,13 @@ struct acc_pending {
 	size_t lws_len;
 	char lws[HS_LWS_MAX];
 	char client[ACC_CLIENT_MAX];
+	char origin[HS_ORIGIN_MAX + 1]; /* for logs: printable ASCII, '?' for the rest */
 	int loopback;           /* the peer is on this host (our web server) */
 	struct acc_pending *prev, *next;
 };
 
 static struct {
+	const struct cfg *cfg;  /* allowed_origins, max_connections; NULL: none given */
 	uv_loop_t *loop;
 	struct lws_vhost *vh;
 	const struct wsd_handoff *ch;
@@ -72,6 +82,14 @@ static struct {
 	int handoff_on;         /* several workers: the hand-off channel is watched */
 	struct acc_pending *pending;
 } acc = { .lfd = -1 };
+
+/* The configuration the router reads (allowed_origins, max_connections); c must
+ * stay valid until the next call. Before the first, every Origin passes and only
+ * the open-files limit bounds the connections. Declared here until wsd_accept.h
+ * declares it; main.c's wsd_apply_cfg calls it, so reloads reach the router. */
+void wsd_accept_use(const struct cfg *c);
+
+void wsd_accept_use(const struct cfg *c) { acc.cfg = c; }
 
 int wsd_handoff_create(struct wsd_handoff *ch, unsigned n)
 {
@@ -137,11 +155,46 @@ static void acc_refuse(int fd, int status, const char *reason, enum hs_extra ext
 	(void)close(fd);
 }
 
+/* The Origin says which site opened the socket: it goes in the log line. */
 static void acc_count_refusal(const struct acc_pending *p, int status, const char *reason)
 {
 	wsd_stats.ws_handshake_refused++;
-	LOG_LIMITED(LOG_LVL_INFO, "refused a WebSocket handshake from %s: %d %s", p->client, status,
-		    reason);
+	LOG_LIMITED(LOG_LVL_INFO, "refused a WebSocket handshake from %s: %d %s%s%s%s", p->client,
+		    status, reason, p->origin[0] ? " (Origin " : "", p->origin,
+		    p->origin[0] ? ")" : "");
+}
+
+/* WebSockets this worker takes at most: max_connections, never more than the
+ * open-files limit leaves room for (past it accept() would fail with EMFILE). */
+static size_t acc_ceiling(void)
+{
+	struct rlimit rl;
+	size_t files = SIZE_MAX;
+	long cap = acc.cfg ? acc.cfg->max_connections : 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < SIZE_MAX)
+		files = rl.rlim_cur > ACC_FD_RESERVE ? (size_t)rl.rlim_cur - ACC_FD_RESERVE : 0;
+	return cap > 0 && (size_t)cap < files ? (size_t)cap : files;
+}
+
+/* The owner's last word on a routed socket: lws takes it, unless this worker is
+ * at its ceiling, which the client hears as 503 before any upgrade. */
+static void acc_adopt(int fd, struct wsd_route *r, const char *req, size_t len)
+{
+	size_t ceiling = acc_ceiling();
+
+	if (wsd_ws_live() >= ceiling) {
+		wsd_stats.ws_handshake_refused++;
+		LOG_LIMITED(LOG_LVL_WARN, "worker %u is at its connection limit (%zu WebSockets: "
+			    "max_connections, or the open-files limit): refused %s", acc.index,
+			    ceiling, r->client);
+		acc_refuse(fd, 503, ACC_FULL, HS_EXTRA_NONE);
+		free(r);
+		return;
+	}
+	if (wsd_ws_adopt(acc.vh, fd, r, req, len) != 0)
+		log_warn("could not hand a connection to lws");
 }
 
 /* Where the connection goes once the accept router's handles are closed. */
@@ -157,8 +210,7 @@ static void acc_dispatch(struct acc_pending *p)
 		break;
 	case ACC_ROUTE:
 		if (p->owner == acc.index) {
-			if (wsd_ws_adopt(acc.vh, p->fd, p->route, p->lws, p->lws_len) != 0)
-				log_warn("could not hand a connection to lws");
+			acc_adopt(p->fd, p->route, p->lws, p->lws_len);
 			p->route = NULL; /* taken in every case */
 		} else if (acc_send_route(acc.ch[p->owner].tx, p) == 0) {
 			(void)close(p->fd); /* the owner has its own copy now */
@@ -217,13 +269,43 @@ static void acc_note_xff(struct acc_pending *p, const char *xff)
 		log_debug("client address shortened for logs");
 }
 
+/* What the logs say about the client: X-Forwarded-For from our own web server,
+ * and the Origin it came from. */
+static void acc_note_client(struct acc_pending *p, const struct hs_result *r)
+{
+	if (p->loopback && r->xff[0])
+		acc_note_xff(p, r->xff);
+	for (size_t i = 0; i < r->origin_len; i++) {
+		unsigned char c = (unsigned char)r->origin[i];
+
+		p->origin[i] = c >= 0x20 && c < 0x7F ? (char)c : '?';
+	}
+	p->origin[r->origin_len] = '\0';
+}
+
+/* A good handshake goes to its uid's worker with what authentication needs. */
+static void acc_route_later(struct acc_pending *p, const struct hs_result *r)
+{
+	struct wsd_resume resume = { (uint8_t)r->since_kind, (uint8_t)r->has_epoch, r->since,
+				     r->epoch };
+
+	p->route = wsd_route_new(r->uid, r->uid_len, r->key, r->key_len, p->client, &resume);
+	p->owner = req_uid_shard(r->uid, r->uid_len, acc.n);
+	memcpy(p->lws, r->lws, r->lws_len);
+	p->lws_len = r->lws_len;
+	if (!p->route) {
+		acc_refuse_later(p, 503, "out of memory", HS_EXTRA_NONE);
+		return;
+	}
+	acc_finish(p, ACC_ROUTE);
+}
+
 /* A complete head of hl bytes is waiting: take exactly it (frames stay queued in
  * the socket for lws), check it and decide the connection's fate. */
 static void acc_take_head(struct acc_pending *p, size_t hl)
 {
 	char head[HS_HEAD_MAX];
 	struct hs_result *r = malloc(sizeof *r);
-	struct wsd_resume resume;
 	ssize_t n = recv(p->fd, head, hl, MSG_DONTWAIT);
 	int rc;
 
@@ -233,25 +315,16 @@ static void acc_take_head(struct acc_pending *p, size_t hl)
 		return;
 	}
 	rc = hs_parse(head, hl, wsd_ws_max_uid(), r);
-	if (p->loopback && r->xff[0])
-		acc_note_xff(p, r->xff);
-	if (rc != 0) {
+	acc_note_client(p, r);
+	if (rc != 0)
 		acc_refuse_later(p, r->status, r->reason, r->extra);
-		free(r);
-		return;
-	}
-	resume = (struct wsd_resume){ (uint8_t)r->since_kind, (uint8_t)r->has_epoch, r->since,
-				      r->epoch };
-	p->route = wsd_route_new(r->uid, r->uid_len, r->key, r->key_len, p->client, &resume);
-	p->owner = req_uid_shard(r->uid, r->uid_len, acc.n);
-	memcpy(p->lws, r->lws, r->lws_len);
-	p->lws_len = r->lws_len;
+	else if (!hs_origin_allowed(r, acc.cfg ? acc.cfg->allowed_origins : NULL))
+		/* Here, before routing: a foreign page's socket never reaches
+		 * authentication, whatever key it carries. */
+		acc_refuse_later(p, 403, ACC_ORIGIN_REFUSED, HS_EXTRA_NONE);
+	else
+		acc_route_later(p, r);
 	free(r);
-	if (!p->route) {
-		acc_refuse_later(p, 503, "out of memory", HS_EXTRA_NONE);
-		return;
-	}
-	acc_finish(p, ACC_ROUTE);
 }
 
 static void acc_on_retry(uv_timer_t *t);
@@ -444,8 +517,7 @@ static int acc_receive_one(void)
 		(void)close(fd);
 		return 0;
 	}
-	if (wsd_ws_adopt(acc.vh, fd, r, req, req_len) != 0)
-		log_warn("could not hand a connection to lws");
+	acc_adopt(fd, r, req, req_len);
 	return 0;
 }
 
