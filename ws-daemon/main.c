@@ -173,6 +173,7 @@ static int wsd_ipc_share(const char *path, const char *group, mode_t mode)
 static void wsd_apply_cfg(void)
 {
 	wsd_ws_use(&wsd.cfg);
+	wsd_accept_use(&wsd.cfg);
 	log_set_level(wsd.cfg.log_level);
 	lws_set_log_level(LLL_ERR | LLL_WARN | (wsd.cfg.log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0),
 			  wsd_lws_log);

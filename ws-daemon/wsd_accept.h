@@ -10,6 +10,8 @@
 #include <libwebsockets.h>
 #include <uv.h>
 
+#include "cfg.h"
+
 /* Hand-off channels, one datagram socketpair per worker, made by the supervisor
  * before it forks so every worker (and every restart) shares them. */
 struct wsd_handoff {
@@ -29,6 +31,10 @@ int wsd_handoff_create(struct wsd_handoff *ch, unsigned n);
  */
 int wsd_accept_start(uv_loop_t *loop, struct lws_vhost *vh, const char *host, int port,
 		     unsigned index, unsigned n, const struct wsd_handoff *ch);
+
+/* The configuration the accept router reads (allowed_origins, max_connections);
+ * c must stay valid until the next call. */
+void wsd_accept_use(const struct cfg *c);
 
 /* Stops accepting and drops connections whose handshake is still being read. */
 void wsd_accept_stop(void);
