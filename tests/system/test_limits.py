@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from conftest import (BIN, is_error_body, push_until_delivered, raw_exchange, recv_json,
-                      response_complete, split_response, wait_until)
+                      response_complete, run, split_response, wait_until)
 from test_handshake import handshake, target
 from test_reload import reload, worker_pid
 
@@ -252,3 +252,35 @@ def test_open_files_limit_is_the_default_ceiling(make_service):
         await ws.close()
 
     asyncio.run(go())
+
+
+# -- connections per uid ----------------------------------------------------------
+
+def test_connections_per_uid_newest_is_refused(make_service):
+    """max_connections_per_uid 2: a third tab of the uid gets an error frame and
+    Close 1013 (try again later: not a key problem); the two open tabs keep working,
+    and once one closes a new tab is accepted."""
+    svc = make_service(workers=2, max_connections_per_uid=2)
+
+    async def go():
+        tabs = [await svc.connect("capped"), await svc.connect("capped")]
+        third = await svc.connect("capped")
+        err = await recv_json(third)
+        assert err == {"topic": "error", "number": 0,
+                       "contents": "too many connections for this uid"}, err
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(third.recv(), 5)
+        assert closed.value.code == 1013, closed.value
+        st, _, data = await asyncio.to_thread(push_until_delivered, svc, "capped", "t", 1)
+        assert st == 200 and data["number"] == 2, data
+        for ws in tabs:
+            assert (await recv_json(ws))["contents"] == 1
+        other = await svc.connect("another-uid")  # the limit is per uid
+        await tabs[0].close()
+        await asyncio.sleep(0.2)
+        tabs[0] = await svc.connect("capped")
+        st, _, data = await asyncio.to_thread(svc.push, "capped", "t", 2)
+        assert st == 200 and data["number"] == 2, data
+        for ws in tabs + [other]:
+            await ws.close()
+    run(go())
