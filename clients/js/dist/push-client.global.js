@@ -16,7 +16,8 @@
  *  a message too big). Reported, never retried. */
 const FATAL_CODES = [1002, 1003, 1007, 1009];
 const POLICY_VIOLATION = 1008; // the access key was refused
-const TRY_AGAIN_LATER = 1013; // slow consumer: the server dropped us, back off
+const TRY_AGAIN_LATER = 1013; // slow consumer, or too many tabs of the uid: back off
+const KICKED = 4000; // the business server closed this uid's connections (/kick)
 const EPOCH_RE = /^[0-9a-f]{16}$/;
 
 /**
@@ -467,10 +468,15 @@ class PushClient {
             this._keyRetried = false;
             if (code !== TRY_AGAIN_LATER) this._attempt = 0;
         }
-        const fatal = FATAL_CODES.indexOf(code) >= 0;
+        const fatal = FATAL_CODES.indexOf(code) >= 0 || code === KICKED;
         this._emit("disconnected", { code, reason, wasClean, willReconnect: !fatal });
         if (this._state === "closed") return; // a listener called close()
-        if (fatal) {
+        if (code === KICKED) {
+            // Logged out or moved elsewhere by the app's own server: coming back
+            // is the app's decision (connect() again), not ours.
+            this._emit("error", { type: "kicked", code, message: "closed by the server (" + (reason || "kicked") + "); not reconnecting" });
+            this._stop();
+        } else if (fatal) {
             this._emit("error", { type: "fatal", code, message: "closed with " + code + (reason ? ": " + reason : "") + "; not reconnecting" });
             this._stop();
         } else if (code === POLICY_VIOLATION && !this._keyRetried) {

@@ -131,7 +131,7 @@ export interface ErrorEvent {
      *  "server": a {"control":"error"} frame; "protocol": a frame the client does not understand;
      *  "fatal": the client stopped (1002/1003/1007/1009, no usable WebSocket);
      *  "listener": one of your listeners threw or its promise rejected; "storage": storage failed. */
-    type: "key" | "refused" | "server" | "protocol" | "fatal" | "listener" | "storage";
+    type: "key" | "refused" | "server" | "protocol" | "fatal" | "kicked" | "listener" | "storage";
     message: string;
     /** The server's reason ("refused", "server"). */
     reason?: string;

@@ -104,6 +104,23 @@ test("1013 (slow consumer) backs off, further on each repetition", async () => {
     }
 });
 
+test("4000 (kicked): reported, no reconnect until the app connects again", async () => {
+    const env = makeEnv();
+    const client = env.client();
+    client.connect();
+    const ws = await env.accept();
+    ws.serverClose(4000, "kicked");
+    assert.equal(client.state, "closed");
+    assert.deepEqual(env.of("disconnected")[0], { code: 4000, reason: "kicked", wasClean: true, willReconnect: false });
+    assert.equal(env.of("error")[0].type, "kicked");
+    assert.equal(env.of("reconnect").length, 0);
+    await env.clock.advance(60000);
+    assert.equal(env.sockets.length, 1);
+    client.connect();
+    await tick();
+    assert.equal(env.sockets.length, 2);
+});
+
 for (const code of [1003, 1009]) {
     test(`${code}: reported, no reconnect`, async () => {
         const env = makeEnv();
