@@ -217,41 +217,45 @@ static char *wmsg_dump(const json_t *j, size_t *len)
 	return b.p;
 }
 
-int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *reason,
-		    size_t reason_len)
+/* The /push rules for a message object's topic and contents; the reason, or NULL. */
+static const char *wmsg_message_problem(const json_t *msg)
+{
+	const json_t *topic = json_object_get(msg, "topic");
+
+	if (!topic)
+		return "body lacks \"topic\"";
+	if (!json_is_string(topic))
+		return "\"topic\" must be a string";
+	if (!json_object_get(msg, "contents"))
+		return "body lacks \"contents\"";
+	return NULL;
+}
+
+/* A message of the /push rules; no_ack NULL: "ack" may ask for an
+ * acknowledgement, else a body with "ack" is refused with no_ack as the reason. */
+static int wmsg_parse_message(const char *body, size_t len, struct wmsg_push *out,
+			      const char *no_ack, char *reason, size_t reason_len)
 {
 	json_error_t e;
-	json_t *root, *topic, *contents;
+	json_t *root;
+	const char *why;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
 	if (!root)
 		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
-	if (!json_is_object(root)) {
-		wmsg_fail(reason, reason_len, "body must be a JSON object", NULL);
+	why = json_is_object(root) ? wmsg_message_problem(root) : "body must be a JSON object";
+	if (!why && no_ack && json_object_get(root, "ack"))
+		why = no_ack;
+	if (!why && wmsg_ack(root, &out->ack) != 0)
+		why = WMSG_ACK_BAD;
+	if (why) {
+		wmsg_fail(reason, reason_len, why, NULL);
 		goto fail;
 	}
-	topic = json_object_get(root, "topic");
-	contents = json_object_get(root, "contents");
-	if (!topic) {
-		wmsg_fail(reason, reason_len, "body lacks \"topic\"", NULL);
-		goto fail;
-	}
-	if (!json_is_string(topic)) {
-		wmsg_fail(reason, reason_len, "\"topic\" must be a string", NULL);
-		goto fail;
-	}
-	if (!contents) {
-		wmsg_fail(reason, reason_len, "body lacks \"contents\"", NULL);
-		goto fail;
-	}
-	if (wmsg_ack(root, &out->ack) != 0) {
-		wmsg_fail(reason, reason_len, WMSG_ACK_BAD, NULL);
-		goto fail;
-	}
-	out->topic_json = wmsg_dump(topic, &out->topic_len);
-	out->contents_json = wmsg_dump(contents, &out->contents_len);
+	out->topic_json = wmsg_dump(json_object_get(root, "topic"), &out->topic_len);
+	out->contents_json = wmsg_dump(json_object_get(root, "contents"), &out->contents_len);
 	if (!out->topic_json || !out->contents_json) {
 		wmsg_fail(reason, reason_len, "out of memory", NULL);
 		wmsg_push_free(out);
@@ -263,41 +267,98 @@ fail:
 	return rc;
 }
 
-/* Where one batch item's strings sit in the batch's arena while it still grows. */
+int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *reason,
+		    size_t reason_len)
+{
+	return wmsg_parse_message(body, len, out, NULL, reason, reason_len);
+}
+
+int wmsg_parse_broadcast(const char *body, size_t len, struct wmsg_push *out, char *reason,
+			 size_t reason_len)
+{
+	return wmsg_parse_message(body, len, out, "ack is not supported for broadcast", reason,
+				  reason_len);
+}
+
+/* Where one batch item's strings sit in the batch's arena while it still grows.
+ * An empty topic span: the item carries no message (a list of uids). */
 struct wmsg_spans {
 	size_t uid, topic, topic_end, contents, contents_end;
 };
 
-/* Appends the item's uid (raw bytes and a NUL), topic and contents JSON to the
- * arena; returns why the item is refused, or NULL. */
-static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wbuf *arena,
-				  struct wmsg_batch_item *it, struct wmsg_spans *sp)
-{
-	json_t *uid = json_object_get(o, "uid"), *topic, *contents;
-	const char *why;
+/* A struct wmsg_batch being built: its strings go to the arena, which moves
+ * while it grows, so the items get their pointers once it is complete. */
+struct wmsg_build {
+	struct wbuf arena;
+	struct wmsg_spans *sp;
+	int *had_uid;
+};
 
-	if (!json_is_object(o))
-		return "message must be a JSON object";
-	topic = json_object_get(o, "topic");
-	contents = json_object_get(o, "contents");
-	if (!json_is_string(uid))
-		return "\"uid\" must be a string";
-	/* Kept even when the item is refused, so the answer can name it; all
-	 * uid_len bytes, a "\u0000" inside included. */
+/* Room for n items parsed from a body of len bytes; -1 when out of memory
+ * (out then holds what was allocated: wmsg_batch_free). */
+static int wmsg_build_start(struct wmsg_build *w, struct wmsg_batch *out, size_t n, size_t len)
+{
+	memset(w, 0, sizeof *w);
+	out->items = calloc(n, sizeof *out->items);
+	w->sp = calloc(n, sizeof *w->sp);
+	w->had_uid = calloc(n, sizeof *w->had_uid);
+	/* The compact form is rarely longer than the body: one allocation, usually
+	 * (3 NULs an item). */
+	wbuf_put(&w->arena, "", 0);
+	if (!w->arena.oom && n < SIZE_MAX / 4 && len < SIZE_MAX / 2)
+		wbuf_reserve(&w->arena, len + 3 * n + 64);
+	if (!out->items || !w->sp || !w->had_uid || w->arena.oom)
+		return -1;
+	out->n = n;
+	return 0;
+}
+
+/* Hands the arena to out and points every item into it, now that it no longer moves. */
+static void wmsg_build_finish(struct wmsg_build *w, struct wmsg_batch *out)
+{
+	out->arena = w->arena.p;
+	w->arena.p = NULL;
+	for (size_t i = 0; i < out->n; i++) {
+		struct wmsg_batch_item *it = &out->items[i];
+		const struct wmsg_spans *sp = &w->sp[i];
+
+		it->uid = w->had_uid[i] ? out->arena + sp->uid : NULL;
+		if (it->error || sp->topic_end == sp->topic)
+			continue;
+		it->topic_json = out->arena + sp->topic;
+		it->topic_len = sp->topic_end - sp->topic;
+		it->contents_json = out->arena + sp->contents;
+		it->contents_len = sp->contents_end - sp->contents;
+	}
+}
+
+static void wmsg_build_free(struct wmsg_build *w)
+{
+	free(w->arena.p);
+	free(w->sp);
+	free(w->had_uid);
+	memset(w, 0, sizeof *w);
+}
+
+/* Appends item i's uid (a JSON string) to the arena, all uid_len bytes (a
+ * "\u0000" inside included) and a NUL: kept even when the uid is refused, so
+ * the answer can name it. Returns why the uid is refused, or NULL. */
+static const char *wmsg_put_uid(struct wmsg_build *w, size_t i, const json_t *uid,
+				size_t max_uid, struct wmsg_batch_item *it)
+{
 	it->uid_len = json_string_length(uid);
-	sp->uid = arena->len;
-	wbuf_put(arena, json_string_value(uid), it->uid_len);
-	wbuf_put(arena, "", 1);
-	why = req_uid_problem(json_string_value(uid), json_string_length(uid), max_uid);
-	if (why)
-		return why;
-	if (!json_is_string(topic))
-		return "\"topic\" must be a string";
-	if (!contents)
-		return "message lacks \"contents\"";
-	if (wmsg_ack(o, &it->ack) != 0)
-		return WMSG_ACK_BAD;
-	/* Each part NUL-terminated, as wmsg_push's are. */
+	w->sp[i].uid = w->arena.len;
+	w->had_uid[i] = 1;
+	wbuf_put(&w->arena, json_string_value(uid), it->uid_len);
+	wbuf_put(&w->arena, "", 1);
+	return req_uid_problem(json_string_value(uid), it->uid_len, max_uid);
+}
+
+/* Appends topic and contents as compact JSON, each NUL-terminated as
+ * wmsg_push's are, into the spans of *sp. */
+static void wmsg_put_message(struct wbuf *arena, const json_t *topic, const json_t *contents,
+			     struct wmsg_spans *sp)
+{
 	sp->topic = arena->len;
 	wbuf_json(arena, topic);
 	sp->topic_end = arena->len;
@@ -306,78 +367,191 @@ static const char *wmsg_batch_one(json_t *o, size_t max_uid, struct wbuf *arena,
 	wbuf_json(arena, contents);
 	sp->contents_end = arena->len;
 	wbuf_put(arena, "", 1);
+}
+
+/* Batch item i: its uid and message into the arena; returns why it is refused, or NULL. */
+static const char *wmsg_batch_one(struct wmsg_build *w, size_t i, const json_t *o,
+				  size_t max_uid, struct wmsg_batch_item *it)
+{
+	const json_t *uid = json_object_get(o, "uid"), *topic, *contents;
+	const char *why;
+
+	if (!json_is_object(o))
+		return "message must be a JSON object";
+	topic = json_object_get(o, "topic");
+	contents = json_object_get(o, "contents");
+	if (!json_is_string(uid))
+		return "\"uid\" must be a string";
+	why = wmsg_put_uid(w, i, uid, max_uid, it);
+	if (why)
+		return why;
+	if (!json_is_string(topic))
+		return "\"topic\" must be a string";
+	if (!contents)
+		return "message lacks \"contents\"";
+	if (wmsg_ack(o, &it->ack) != 0)
+		return WMSG_ACK_BAD;
+	wmsg_put_message(&w->arena, topic, contents, &w->sp[i]);
 	return NULL;
 }
 
-/* Points every item into the arena, now that it no longer moves. */
-static void wmsg_batch_point(struct wmsg_batch *out, const struct wmsg_spans *sp, int *had_uid)
+/* 1 when j is a JSON array of 1..max_items; else 0 with the reason written
+ * ("<what> must be a JSON array of 1 to <max_items> <unit>"). */
+static int wmsg_list_ok(const json_t *j, size_t max_items, const char *what, const char *unit,
+			char *reason, size_t reason_len)
 {
-	for (size_t i = 0; i < out->n; i++) {
-		struct wmsg_batch_item *it = &out->items[i];
+	size_t n = json_is_array(j) ? json_array_size(j) : 0;
 
-		it->uid = had_uid[i] ? out->arena + sp[i].uid : NULL;
-		if (it->error)
-			continue;
-		it->topic_json = out->arena + sp[i].topic;
-		it->topic_len = sp[i].topic_end - sp[i].topic;
-		it->contents_json = out->arena + sp[i].contents;
-		it->contents_len = sp[i].contents_end - sp[i].contents;
-	}
+	if (n >= 1 && n <= max_items)
+		return 1;
+	(void)snprintf(reason, reason_len, "%s must be a JSON array of 1 to %zu %s", what,
+		       max_items, unit);
+	return 0;
 }
 
 int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
 		     struct wmsg_batch *out, char *reason, size_t reason_len)
 {
-	struct wbuf arena = { 0 };
-	struct wmsg_spans *sp = NULL;
-	int *had_uid = NULL;
+	struct wmsg_build w = { 0 };
 	json_error_t e;
 	json_t *root;
-	size_t n;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
 	if (!root)
 		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
-	n = json_is_array(root) ? json_array_size(root) : 0;
-	if (!json_is_array(root) || n == 0 || n > max_items) {
-		(void)snprintf(reason, reason_len,
-			       "a batch push body must be a JSON array of 1 to %zu messages", max_items);
+	if (!wmsg_list_ok(root, max_items, "a batch push body", "messages", reason, reason_len))
 		goto fail;
-	}
-	out->items = calloc(n, sizeof *out->items);
-	sp = calloc(n, sizeof *sp);
-	had_uid = calloc(n, sizeof *had_uid);
-	/* The compact form is rarely longer than the body: one allocation, usually
-	 * (3 NULs an item). */
-	wbuf_put(&arena, "", 0);
-	if (!arena.oom && n < SIZE_MAX / 4 && len < SIZE_MAX / 2 && arena.cap < len + 3 * n + 64)
-		wbuf_reserve(&arena, len + 3 * n + 64);
-	if (!out->items || !sp || !had_uid || arena.oom) {
-		wmsg_fail(reason, reason_len, "out of memory", NULL);
-		goto fail;
-	}
-	out->n = n;
-	for (size_t i = 0; i < n; i++) {
-		size_t before = arena.len;
-
-		out->items[i].error = wmsg_batch_one(json_array_get(root, i), max_uid, &arena,
-						     &out->items[i], &sp[i]);
-		had_uid[i] = arena.len > before;
-	}
-	if (arena.oom) {
-		wmsg_fail(reason, reason_len, "out of memory", NULL);
-		goto fail;
-	}
-	out->arena = arena.p;
-	arena.p = NULL;
-	wmsg_batch_point(out, sp, had_uid);
+	if (wmsg_build_start(&w, out, json_array_size(root), len) != 0)
+		goto oom;
+	for (size_t i = 0; i < out->n; i++)
+		out->items[i].error = wmsg_batch_one(&w, i, json_array_get(root, i), max_uid,
+						     &out->items[i]);
+	if (w.arena.oom)
+		goto oom;
+	wmsg_build_finish(&w, out);
 	rc = 0;
+	goto fail;
+oom:
+	wmsg_fail(reason, reason_len, "out of memory", NULL);
+	wmsg_batch_free(out);
 fail:
-	free(arena.p);
-	free(sp);
-	free(had_uid);
+	wmsg_build_free(&w);
+	json_decref(root);
+	return rc;
+}
+
+/* One item per uid of the array, each with its own error if any, and all
+ * sharing one copy of the message unless topic is NULL. -1 when out of memory. */
+static int wmsg_uid_items(const json_t *uids, const json_t *topic, const json_t *contents,
+			  size_t max_uid, size_t len, struct wmsg_batch *out)
+{
+	struct wmsg_build w;
+	struct wmsg_spans msg = { 0 };
+	int rc = -1;
+
+	if (wmsg_build_start(&w, out, json_array_size(uids), len) != 0)
+		goto out;
+	if (topic)
+		wmsg_put_message(&w.arena, topic, contents, &msg);
+	for (size_t i = 0; i < out->n; i++) {
+		const json_t *u = json_array_get(uids, i);
+		struct wmsg_spans *sp = &w.sp[i];
+
+		out->items[i].error = json_is_string(u)
+					      ? wmsg_put_uid(&w, i, u, max_uid, &out->items[i])
+					      : "uid must be a string";
+		*sp = (struct wmsg_spans){ sp->uid, msg.topic, msg.topic_end, msg.contents,
+					   msg.contents_end };
+	}
+	if (!w.arena.oom) {
+		wmsg_build_finish(&w, out);
+		rc = 0;
+	}
+out:
+	wmsg_build_free(&w);
+	return rc;
+}
+
+/* What makes a multicast body unusable as a whole (uids checked by the caller). */
+static const char *wmsg_multicast_problem(const json_t *root)
+{
+	if (!json_is_object(root))
+		return "body must be a JSON object";
+	if (!json_object_get(root, "uids"))
+		return "body lacks \"uids\"";
+	if (json_object_get(root, "ack"))
+		return "ack is not supported for multicast";
+	return wmsg_message_problem(root);
+}
+
+int wmsg_parse_multicast(const char *body, size_t len, size_t max_items, size_t max_uid,
+			 struct wmsg_batch *out, char *reason, size_t reason_len)
+{
+	json_error_t e;
+	json_t *root;
+	const char *why;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	if (!root)
+		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+	why = wmsg_multicast_problem(root);
+	if (why) {
+		wmsg_fail(reason, reason_len, why, NULL);
+		goto out;
+	}
+	if (!wmsg_list_ok(json_object_get(root, "uids"), max_items, "\"uids\"", "uids", reason,
+			  reason_len))
+		goto out;
+	if (wmsg_uid_items(json_object_get(root, "uids"), json_object_get(root, "topic"),
+			   json_object_get(root, "contents"), max_uid, len, out) != 0) {
+		wmsg_fail(reason, reason_len, "out of memory", NULL);
+		wmsg_batch_free(out);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* The first refused uid fails the whole list: its answer has no room for one
+ * item's error. */
+static int wmsg_uids_refused(struct wmsg_batch *out, char *reason, size_t reason_len)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		if (!out->items[i].error)
+			continue;
+		(void)snprintf(reason, reason_len, "uid at index %zu: %s", i, out->items[i].error);
+		wmsg_batch_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+int wmsg_parse_uids(const char *body, size_t len, size_t max_items, size_t max_uid,
+		    struct wmsg_batch *out, char *reason, size_t reason_len)
+{
+	json_error_t e;
+	json_t *root;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	if (!root)
+		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+	if (!wmsg_list_ok(root, max_items, "body", "uids", reason, reason_len))
+		goto out;
+	if (wmsg_uid_items(root, NULL, NULL, max_uid, len, out) != 0) {
+		wmsg_fail(reason, reason_len, "out of memory", NULL);
+		wmsg_batch_free(out);
+		goto out;
+	}
+	rc = wmsg_uids_refused(out, reason, reason_len);
+out:
 	json_decref(root);
 	return rc;
 }
@@ -523,6 +697,135 @@ char *wmsg_reply_seq(const char *topic, long long number, const char *contents, 
 	wmsg_reply_open(&b, topic, number, contents);
 	wbuf_seq(&b, seq, acked);
 	return wmsg_reply_close(&b, len);
+}
+
+char *wmsg_reply_flag(const char *topic, long long number, const char *contents,
+		      const char *flag, size_t *len)
+{
+	struct wbuf b = { 0 };
+
+	wmsg_reply_open(&b, topic, number, contents);
+	if (flag) {
+		wbuf_lit(&b, ",");
+		wbuf_str(&b, flag, strlen(flag));
+		wbuf_lit(&b, ":true");
+	}
+	return wmsg_reply_close(&b, len);
+}
+
+/* {"topic":T,"number":N,"contents": with the contents still to come. */
+static void wmsg_head(struct wbuf *b, const char *topic, uint64_t number)
+{
+	wbuf_lit(b, "{\"topic\":");
+	wbuf_str(b, topic, strlen(topic));
+	wbuf_lit(b, ",\"number\":");
+	wbuf_u64(b, number);
+	wbuf_lit(b, ",\"contents\":");
+}
+
+/* ,"partial":true,"workers_missing":[i,...] when a worker did not answer. */
+static void wbuf_partial(struct wbuf *b, const struct wmsg_missing *m)
+{
+	if (!m || m->n == 0)
+		return;
+	wbuf_lit(b, ",\"partial\":true,\"workers_missing\":[");
+	for (size_t i = 0; i < m->n; i++) {
+		if (i)
+			wbuf_lit(b, ",");
+		wbuf_u64(b, m->workers[i]);
+	}
+	wbuf_lit(b, "]");
+}
+
+char *wmsg_presence_one(const char *uid, size_t uid_len, uint64_t connections, size_t *len)
+{
+	struct wbuf b = { 0 };
+
+	wmsg_head(&b, "presence", connections);
+	wbuf_lit(&b, "{\"uid\":");
+	wbuf_str(&b, uid, uid_len);
+	wbuf_lit(&b, ",\"connections\":");
+	wbuf_u64(&b, connections);
+	wbuf_lit(&b, "}");
+	return wmsg_reply_close(&b, len);
+}
+
+char *wmsg_counts_reply(const char *topic, uint64_t number, const struct wmsg_count *c,
+			size_t n, const struct wmsg_missing *m, size_t *len)
+{
+	struct wbuf b = { 0 };
+
+	wmsg_head(&b, topic, number);
+	wbuf_lit(&b, "{");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			wbuf_lit(&b, ",");
+		wbuf_str(&b, c[i].name, strlen(c[i].name));
+		wbuf_lit(&b, ":");
+		wbuf_u64(&b, c[i].value);
+	}
+	wbuf_lit(&b, "}");
+	wbuf_partial(&b, m);
+	return wmsg_reply_close(&b, len);
+}
+
+/* 1 the first time a uid is seen, 0 after; -1 when out of memory. The set's
+ * keys are C strings: a valid uid has no NUL (the uid rule refuses control bytes). */
+static int wmsg_first_time(json_t *seen, const char *uid)
+{
+	if (json_object_get(seen, uid))
+		return 0;
+	return json_object_set_new_nocheck(seen, uid, json_true()) == 0 ? 1 : -1;
+}
+
+/* {"u1":2,"u2":null,...}: each uid once, in the order first given; the count
+ * of uids with a connection into *online. */
+static void wbuf_presence(struct wbuf *w, const struct wmsg_batch *b, const uint64_t *conns,
+			  uint64_t *online)
+{
+	json_t *seen = json_object();
+	int first = 1;
+
+	wbuf_lit(w, "{");
+	for (size_t i = 0; seen && i < b->n; i++) {
+		const struct wmsg_batch_item *it = &b->items[i];
+		int fresh = it->uid && !it->error ? wmsg_first_time(seen, it->uid) : 0;
+
+		w->oom |= fresh < 0;
+		if (fresh <= 0)
+			continue;
+		if (!first)
+			wbuf_lit(w, ",");
+		first = 0;
+		wbuf_str(w, it->uid, it->uid_len);
+		wbuf_lit(w, ":");
+		if (conns[i] == WMSG_UNKNOWN)
+			wbuf_lit(w, "null");
+		else
+			wbuf_u64(w, conns[i]);
+		*online += conns[i] != WMSG_UNKNOWN && conns[i] > 0;
+	}
+	w->oom |= !seen;
+	wbuf_lit(w, "}");
+	json_decref(seen);
+}
+
+char *wmsg_presence_many(const struct wmsg_batch *b, const uint64_t *conns,
+			 const struct wmsg_missing *m, size_t *len)
+{
+	struct wbuf contents = { 0 }, w = { 0 };
+	uint64_t online = 0;
+
+	/* "number" comes first and counts what the contents hold. */
+	wbuf_presence(&contents, b, conns, &online);
+	wmsg_head(&w, "presence", online);
+	if (contents.oom)
+		w.oom = 1;
+	else
+		wbuf_put(&w, contents.p, contents.len);
+	free(contents.p);
+	wbuf_partial(&w, m);
+	return wmsg_reply_close(&w, len);
 }
 
 #define WMSG_P1 "{\"topic\":"

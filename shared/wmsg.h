@@ -29,6 +29,11 @@ int wmsg_parse_push(const char *body, size_t len, struct wmsg_push *out, char *r
 		    size_t reason_len);
 void wmsg_push_free(struct wmsg_push *p);
 
+/* wmsg_parse_push for a message to every connected uid: a body with "ack" is
+ * refused (nobody's acknowledgement is awaited), so out->ack is always 0. */
+int wmsg_parse_broadcast(const char *body, size_t len, struct wmsg_push *out, char *reason,
+			 size_t reason_len);
+
 /* One message of a batch /push: {"uid": string, "topic": string, "contents": any
  * [, "ack": boolean]}.
  * The strings point into the batch's arena (owned by struct wmsg_batch), each
@@ -60,6 +65,28 @@ struct wmsg_batch {
 int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_uid,
 		     struct wmsg_batch *out, char *reason, size_t reason_len);
 void wmsg_batch_free(struct wmsg_batch *b);
+
+/*
+ * Parses body as {"uids": [string, ...], "topic": string, "contents": any}: one
+ * message for 1..max_items uids (a multicast). The body fails as a whole (-1,
+ * reason filled) when it is no such object, when topic and contents break the
+ * rules of wmsg_parse_push, or when it has "ack" (a multicast is never
+ * acknowledged); a uid that is not a string or breaks the uid rule for max_uid
+ * bytes only gets its own error. The message is serialised once: every valid
+ * item's topic_json and contents_json point to the same copy. Free with
+ * wmsg_batch_free, also after a failure.
+ */
+int wmsg_parse_multicast(const char *body, size_t len, size_t max_items, size_t max_uid,
+			 struct wmsg_batch *out, char *reason, size_t reason_len);
+
+/*
+ * Parses body as a JSON array of 1..max_items uid strings (a presence query);
+ * items carry a uid only (topic_json NULL). Any uid that is not a string or
+ * breaks the uid rule fails the whole list, the reason naming its index.
+ * Duplicates are kept. Free with wmsg_batch_free, also after a failure.
+ */
+int wmsg_parse_uids(const char *body, size_t len, size_t max_items, size_t max_uid,
+		    struct wmsg_batch *out, char *reason, size_t reason_len);
 
 /* What became of a batch item; its answer's "topic". */
 enum wmsg_outcome {
@@ -97,6 +124,43 @@ char *wmsg_reply(const char *topic, long long number, const char *contents, size
  * acked is negative. */
 char *wmsg_reply_seq(const char *topic, long long number, const char *contents, uint64_t seq,
 		     int acked, size_t *len);
+
+/* wmsg_reply with ,"<flag>":true after contents when flag is not NULL. */
+char *wmsg_reply_flag(const char *topic, long long number, const char *contents,
+		      const char *flag, size_t *len);
+
+/* The workers (by index) that did not answer a request sent to several: an
+ * answer summed over workers then ends ,"partial":true,"workers_missing":[...].
+ * NULL or n 0: every worker answered. */
+struct wmsg_missing {
+	const unsigned *workers;
+	size_t n;
+};
+
+/* {"topic":"presence","number":<connections>,"contents":{"uid":<uid>,
+ * "connections":<connections>}}. NULL on no memory, as for every reply below. */
+char *wmsg_presence_one(const char *uid, size_t uid_len, uint64_t connections, size_t *len);
+
+/* One named count of a wmsg_counts_reply. */
+struct wmsg_count {
+	const char *name;
+	uint64_t value;
+};
+
+/* {"topic":<topic>,"number":<number>,"contents":{"<name>":<value>,...}} for
+ * c[0..n), then the partial mark of *m. */
+char *wmsg_counts_reply(const char *topic, uint64_t number, const struct wmsg_count *c,
+			size_t n, const struct wmsg_missing *m, size_t *len);
+
+/* A connection count that is not known: the uid's worker did not answer. */
+#define WMSG_UNKNOWN UINT64_MAX
+
+/* {"topic":"presence","number":<uids with a connection>,"contents":{"<uid>":
+ * <connections, or null for WMSG_UNKNOWN>,...}} then the partial mark of *m;
+ * conns[i] is b->items[i]'s count. A uid given twice appears once (with its
+ * first count); items with an error are left out. */
+char *wmsg_presence_many(const struct wmsg_batch *b, const uint64_t *conns,
+			 const struct wmsg_missing *m, size_t *len);
 
 /* Upper bound of the spliced frame wmsg_frame_write produces. */
 size_t wmsg_frame_max(size_t topic_len, size_t contents_len);

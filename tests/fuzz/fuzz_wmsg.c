@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer driver for shared/wmsg.c: /push bodies (single and batch) must re-serialise to
- * JSON that jansson reads back as the same values, and frames must be exact 3-key objects. */
+/* libFuzzer driver for shared/wmsg.c: /push bodies (single and batch) and the control API's
+ * (multicast, presence list, broadcast) must re-serialise to JSON that jansson reads back as
+ * the same values, answers must name what they were given, frames must be exact 3-key objects. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -263,6 +264,147 @@ static void check_batch(const uint8_t *data, size_t size, const json_t *root, si
 	FUZZ_CHECK(b.n == 0 && b.items == NULL);
 }
 
+/* A multicast body: the whole fails only for its shape or its message; each uid
+ * is its own item (refused alone); the message is one copy shared by all. */
+static void check_multicast(const uint8_t *data, size_t size, const json_t *root,
+			    size_t max_items, size_t max_uid)
+{
+	struct wmsg_batch b;
+	char reason[256] = "";
+	int rc = wmsg_parse_multicast((const char *)data, size, max_items, max_uid, &b, reason,
+				      sizeof reason);
+	const json_t *uids = json_object_get(root, "uids"), *topic = json_object_get(root, "topic");
+	const json_t *contents = json_object_get(root, "contents");
+	size_t n = json_is_array(uids) ? json_array_size(uids) : 0;
+	const char *first = NULL;
+
+	FUZZ_CHECK((rc == 0) == (n >= 1 && n <= max_items && json_is_string(topic) &&
+				 contents != NULL && json_object_get(root, "ack") == NULL));
+	if (rc != 0) {
+		FUZZ_CHECK(rc == -1 && reason[0] != '\0' && b.n == 0 && b.items == NULL);
+		wmsg_batch_free(&b);
+		return;
+	}
+	FUZZ_CHECK(b.n == n);
+	for (size_t i = 0; i < n; i++) {
+		const struct wmsg_batch_item *it = &b.items[i];
+		const json_t *u = json_array_get(uids, i);
+		int ok = json_is_string(u) &&
+			 req_uid_problem(json_string_value(u), json_string_length(u), max_uid) == NULL;
+
+		FUZZ_CHECK((it->error == NULL) == ok && it->ack == 0);
+		FUZZ_CHECK(json_is_string(u) ? it->uid != NULL && it->uid[it->uid_len] == '\0' &&
+						       it->uid_len == json_string_length(u) &&
+						       memcmp(it->uid, json_string_value(u),
+							      it->uid_len) == 0
+					     : it->uid == NULL);
+		if (!ok) {
+			FUZZ_CHECK(it->topic_json == NULL && it->contents_json == NULL);
+			continue;
+		}
+		if (!first) {
+			check_part(it->topic_json, it->topic_len, topic);
+			check_part(it->contents_json, it->contents_len, contents);
+			first = it->topic_json;
+		}
+		FUZZ_CHECK(it->topic_json == first); /* one copy */
+	}
+	check_batch_reply(&b);
+	wmsg_batch_free(&b);
+}
+
+/* The presence answer for a parsed list: each distinct uid once, with its first
+ * count (null when unknown), "number" the distinct uids known to be online. */
+static void check_presence_reply(const struct wmsg_batch *b, const uint8_t *data, size_t size)
+{
+	uint64_t *conns = calloc(b->n, sizeof *conns), online = 0;
+	static const unsigned gone[] = { 3, 63 };
+	const struct wmsg_missing m = { gone, size & 1 ? 2 : 0 };
+	json_t *j, *c, *want = json_object();
+	size_t len = 0;
+	char *out;
+
+	FUZZ_CHECK(conns != NULL && want != NULL);
+	for (size_t i = 0; i < b->n; i++) {
+		uint64_t h = fnv(data, size) >> (i % 60);
+
+		conns[i] = h % 5 == 4 ? WMSG_UNKNOWN : h % 4;
+		if (json_object_get(want, b->items[i].uid))
+			continue;
+		online += conns[i] != WMSG_UNKNOWN && conns[i] > 0;
+		FUZZ_CHECK(json_object_set_new(want, b->items[i].uid,
+					       conns[i] == WMSG_UNKNOWN ? json_null()
+									: json_integer((json_int_t)conns[i])) == 0);
+	}
+	out = wmsg_presence_many(b, conns, &m, &len);
+	FUZZ_CHECK(out != NULL && strlen(out) == len);
+	j = json_loadb(out, len, BODY_FLAGS, NULL);
+	c = json_object_get(j, "contents");
+	FUZZ_CHECK(json_is_object(c) && json_equal(c, want));
+	FUZZ_CHECK((uint64_t)json_integer_value(json_object_get(j, "number")) == online);
+	FUZZ_CHECK((json_object_get(j, "partial") != NULL) == (m.n > 0));
+	json_decref(j);
+	json_decref(want);
+	free(out);
+	free(conns);
+}
+
+/* A presence list: accepted only when every item is a uid under the rule. */
+static void check_uids(const uint8_t *data, size_t size, const json_t *root, size_t max_items,
+		       size_t max_uid)
+{
+	struct wmsg_batch b;
+	char reason[256] = "";
+	int rc = wmsg_parse_uids((const char *)data, size, max_items, max_uid, &b, reason,
+				 sizeof reason);
+	size_t n = json_is_array(root) ? json_array_size(root) : 0;
+	int ok = n >= 1 && n <= max_items;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		const json_t *u = json_array_get(root, i);
+
+		ok = json_is_string(u) &&
+		     req_uid_problem(json_string_value(u), json_string_length(u), max_uid) == NULL;
+	}
+	FUZZ_CHECK((rc == 0) == ok);
+	if (rc != 0) {
+		FUZZ_CHECK(rc == -1 && reason[0] != '\0' && b.n == 0 && b.items == NULL);
+		wmsg_batch_free(&b);
+		return;
+	}
+	FUZZ_CHECK(b.n == n);
+	for (size_t i = 0; i < n; i++) {
+		const struct wmsg_batch_item *it = &b.items[i];
+		const json_t *u = json_array_get(root, i);
+
+		FUZZ_CHECK(it->error == NULL && it->topic_json == NULL && it->contents_json == NULL);
+		FUZZ_CHECK(it->uid_len == json_string_length(u) && it->uid[it->uid_len] == '\0');
+		FUZZ_CHECK(memcmp(it->uid, json_string_value(u), it->uid_len) == 0);
+	}
+	check_presence_reply(&b, data, size);
+	wmsg_batch_free(&b);
+}
+
+/* A broadcast body: the /push rules, minus "ack" of any value. */
+static void check_broadcast(const uint8_t *data, size_t size, const json_t *root)
+{
+	struct wmsg_push p;
+	char reason[256] = "";
+	int rc = wmsg_parse_broadcast((const char *)data, size, &p, reason, sizeof reason);
+	const json_t *topic = json_object_get(root, "topic");
+
+	FUZZ_CHECK((rc == 0) == (json_is_string(topic) && json_object_get(root, "contents") &&
+				 !json_object_get(root, "ack")));
+	if (rc != 0) {
+		FUZZ_CHECK(reason[0] != '\0' && p.topic_json == NULL && p.contents_json == NULL);
+		return;
+	}
+	FUZZ_CHECK(p.ack == 0);
+	check_part(p.topic_json, p.topic_len, topic);
+	check_part(p.contents_json, p.contents_len, json_object_get(root, "contents"));
+	wmsg_push_free(&p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -274,6 +416,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_push(data, size, root);
 	check_batch(data, size, root, 1024, 256);
 	check_batch(data, size, root, 2, 4);
+	check_multicast(data, size, root, 1024, 256);
+	check_multicast(data, size, root, 2, 4);
+	check_uids(data, size, root, 1024, 256);
+	check_uids(data, size, root, 2, 4);
+	check_broadcast(data, size, root);
 	json_decref(root);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for shared/wmsg.c: /push body validation and re-serialisation, the reply
- * JSON and the spliced {"topic","number","contents"} frame, checked against jansson. */
+/* Unit tests for shared/wmsg.c: /push, multicast, broadcast and presence body validation
+ * and re-serialisation, the reply JSON (control answers included) and the spliced
+ * {"topic","number","contents"} frame, checked against jansson. */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -919,6 +920,237 @@ static void test_parse_batch(void **state)
 	wmsg_batch_free(&b);
 }
 
+/* ---- The control API: multicast and presence bodies, their answers ---- */
+
+/* Parses from an exactly sized heap copy, as parse_n does for a single push. */
+static int parse_multicast_n(const char *body, size_t max_items, size_t max_uid,
+			     struct wmsg_batch *b, char *why, size_t why_len)
+{
+	size_t len = strlen(body);
+	char *copy = malloc(len ? len : 1);
+	int rc;
+
+	assert_non_null(copy);
+	memcpy(copy, body, len);
+	rc = wmsg_parse_multicast(copy, len, max_items, max_uid, b, why, why_len);
+	free(copy);
+	return rc;
+}
+
+/* One message for many uids: serialised once, every valid uid pointing at it;
+ * a bad uid only refuses itself. */
+static void test_parse_multicast(void **state)
+{
+	static const char body[] =
+		"{\"topic\":\"news\",\"uids\":[\"a\",\"\",7,\"b\\u0001\",\"张三\",\"a\"],"
+		"\"contents\":{\"x\": [1, 0.1]},\"extra\":true}";
+	struct wmsg_batch b;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(parse_multicast_n(body, 8, 16, &b, why, sizeof why), 0);
+	assert_int_equal(b.n, 6);
+	assert_null(b.items[0].error);
+	assert_string_equal(b.items[0].uid, "a");
+	assert_string_equal(b.items[0].topic_json, "\"news\"");
+	assert_int_equal(b.items[0].topic_len, 6);
+	assert_string_equal(b.items[0].contents_json, "{\"x\":[1,0.1]}");
+	assert_int_equal(b.items[0].contents_len, strlen("{\"x\":[1,0.1]}"));
+	assert_int_equal(b.items[0].ack, 0);
+	assert_string_equal(b.items[1].error, "uid is missing");
+	assert_string_equal(b.items[1].uid, "");
+	assert_null(b.items[1].topic_json);
+	assert_string_equal(b.items[2].error, "uid must be a string");
+	assert_null(b.items[2].uid);
+	assert_string_equal(b.items[3].error, "uid contains control characters");
+	assert_string_equal(b.items[3].uid, "b\x01"); /* named in the answer */
+	assert_null(b.items[4].error);
+	assert_string_equal(b.items[4].uid, "张三");
+	assert_null(b.items[5].error);
+	/* The message exists once. */
+	assert_ptr_equal(b.items[4].topic_json, b.items[0].topic_json);
+	assert_ptr_equal(b.items[5].contents_json, b.items[0].contents_json);
+	wmsg_batch_free(&b);
+	assert_int_equal(b.n, 0);
+	assert_null(b.items);
+}
+
+static void multicast_fails(const char *body, size_t max_items, const char *needle)
+{
+	struct wmsg_batch b;
+	char why[256] = "";
+
+	memset(&b, 0xAB, sizeof b);
+	if (parse_multicast_n(body, max_items, 16, &b, why, sizeof why) != -1) {
+		print_error("multicast body %s accepted\n", body);
+		fail();
+	}
+	assert_int_equal(b.n, 0);
+	assert_null(b.items);
+	assert_null(b.arena);
+	if (!strstr(why, needle)) {
+		print_error("reason \"%s\" lacks \"%s\"\n", why, needle);
+		fail();
+	}
+	wmsg_batch_free(&b);
+}
+
+/* The body's shape and the message's rules fail the whole multicast. */
+static void test_parse_multicast_refused(void **state)
+{
+	(void)state;
+	multicast_fails("", 8, "not valid JSON");
+	multicast_fails("{\"uids\":[\"a\"],\"topic\":\"t\",\"contents\":1", 8, "not valid JSON");
+	multicast_fails("[\"a\"]", 8, "must be a JSON object");
+	multicast_fails("{\"topic\":\"t\",\"contents\":1}", 8, "lacks \"uids\"");
+	multicast_fails("{\"uids\":\"a\",\"topic\":\"t\",\"contents\":1}", 8,
+			"\"uids\" must be a JSON array of 1 to 8 uids");
+	multicast_fails("{\"uids\":[],\"topic\":\"t\",\"contents\":1}", 8, "array of 1 to 8 uids");
+	multicast_fails("{\"uids\":[\"a\",\"b\",\"c\"],\"topic\":\"t\",\"contents\":1}", 2,
+			"array of 1 to 2 uids");
+	multicast_fails("{\"uids\":[\"a\"],\"contents\":1}", 8, "lacks \"topic\"");
+	multicast_fails("{\"uids\":[\"a\"],\"topic\":null,\"contents\":1}", 8,
+			"\"topic\" must be a string");
+	multicast_fails("{\"uids\":[\"a\"],\"topic\":\"t\"}", 8, "lacks \"contents\"");
+	multicast_fails("{\"uids\":[\"a\"],\"topic\":\"t\",\"contents\":1,\"ack\":false}", 8,
+			"ack is not supported for multicast");
+	multicast_fails("{\"uids\":[\"a\"],\"topic\":\"t\",\"contents\":1,\"contents\":2}", 8,
+			"not valid JSON"); /* duplicate keys */
+	multicast_fails("{\"uids\":[\"a\"],\"topic\":\"t\",\"contents\":18446744073709551616}", 8,
+			"not valid JSON");
+}
+
+/* A presence list: uids only, any bad one fails the list and is named by index. */
+static void test_parse_uids(void **state)
+{
+	static const char ok[] = "[\"a\",\"张三\",\"a\"]";
+	static const struct { const char *body, *why; } bad[] = {
+		{ "", "not valid JSON" }, { "{}", "body must be a JSON array of 1 to 4 uids" },
+		{ "[]", "array of 1 to 4 uids" }, { "[\"a\",\"b\",\"c\",\"d\",\"e\"]", "1 to 4 uids" },
+		{ "[\"a\",1]", "uid at index 1: uid must be a string" },
+		{ "[\"\"]", "uid at index 0: uid is missing" },
+		{ "[\"a\",\"b\",\"0123456789abcdefX\"]", "uid at index 2: uid is too long" },
+		{ "[\"a\\u0000b\"]", "uid at index 0: uid contains control characters" },
+	};
+	struct wmsg_batch b;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(wmsg_parse_uids(ok, strlen(ok), 4, 16, &b, why, sizeof why), 0);
+	assert_int_equal(b.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_null(b.items[i].error);
+		assert_null(b.items[i].topic_json);
+		assert_null(b.items[i].contents_json);
+	}
+	assert_string_equal(b.items[1].uid, "张三");
+	assert_int_equal(b.items[1].uid_len, strlen("张三"));
+	assert_string_equal(b.items[2].uid, "a");
+	wmsg_batch_free(&b);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(why, 0, sizeof why);
+		assert_int_equal(wmsg_parse_uids(bad[i].body, strlen(bad[i].body), 4, 16, &b, why,
+						 sizeof why), -1);
+		assert_int_equal(b.n, 0);
+		assert_null(b.items);
+		if (!strstr(why, bad[i].why)) {
+			print_error("%s: reason \"%s\" lacks \"%s\"\n", bad[i].body, why, bad[i].why);
+			fail();
+		}
+		wmsg_batch_free(&b);
+	}
+}
+
+/* A broadcast body: the /push rules, and no "ack" of any value. */
+static void test_parse_broadcast(void **state)
+{
+	static const char ok[] = "{\"topic\":\"all\",\"contents\":[1,\"x\"]}";
+	static const char *const bad[] = {
+		"{\"topic\":\"t\",\"contents\":1,\"ack\":true}",
+		"{\"topic\":\"t\",\"contents\":1,\"ack\":false}",
+		"{\"topic\":\"t\",\"contents\":1,\"ack\":7}",
+	};
+	struct wmsg_push p;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(wmsg_parse_broadcast(ok, strlen(ok), &p, why, sizeof why), 0);
+	assert_string_equal(p.topic_json, "\"all\"");
+	assert_string_equal(p.contents_json, "[1,\"x\"]");
+	assert_int_equal(p.ack, 0);
+	wmsg_push_free(&p);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(wmsg_parse_broadcast(bad[i], strlen(bad[i]), &p, why, sizeof why),
+				 -1);
+		assert_string_equal(why, "ack is not supported for broadcast");
+		assert_null(p.topic_json);
+	}
+	assert_int_equal(wmsg_parse_broadcast("{\"contents\":1}", 14, &p, why, sizeof why), -1);
+	assert_string_equal(why, "body lacks \"topic\"");
+}
+
+static void reply_is(char *got, size_t len, const char *want)
+{
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_int_equal(len, strlen(want));
+	free(got);
+}
+
+/* The control answers, byte for byte; the partial mark only when a worker is missing. */
+static void test_control_replies(void **state)
+{
+	static const unsigned gone[] = { 0, 2 };
+	const struct wmsg_missing none = { gone, 0 }, two = { gone, 2 };
+	const struct wmsg_count totals[] = { { "connections", 7 }, { "uids", 4 } };
+	size_t len = 0;
+	char *r;
+
+	(void)state;
+	r = wmsg_presence_one("a\"b", 3, 2, &len);
+	reply_is(r, len, "{\"topic\":\"presence\",\"number\":2,"
+			 "\"contents\":{\"uid\":\"a\\\"b\",\"connections\":2}}");
+	r = wmsg_counts_reply("presence", 7, totals, 2, NULL, &len);
+	reply_is(r, len, "{\"topic\":\"presence\",\"number\":7,"
+			 "\"contents\":{\"connections\":7,\"uids\":4}}");
+	r = wmsg_counts_reply("presence", 7, totals, 2, &none, &len);
+	reply_is(r, len, "{\"topic\":\"presence\",\"number\":7,"
+			 "\"contents\":{\"connections\":7,\"uids\":4}}");
+	r = wmsg_counts_reply("success", UINT64_MAX, totals, 1, &two, &len);
+	reply_is(r, len, "{\"topic\":\"success\",\"number\":18446744073709551615,"
+			 "\"contents\":{\"connections\":7},"
+			 "\"partial\":true,\"workers_missing\":[0,2]}");
+	r = wmsg_reply_flag("success", 3, "kicked", "revoked", &len);
+	reply_is(r, len, "{\"topic\":\"success\",\"number\":3,\"contents\":\"kicked\","
+			 "\"revoked\":true}");
+	r = wmsg_reply_flag("success", 0, "kicked", NULL, &len);
+	reply_is(r, len, "{\"topic\":\"success\",\"number\":0,\"contents\":\"kicked\"}");
+}
+
+/* Presence of many: each uid once in the order first given, null when unknown,
+ * "number" the uids known to have a connection. */
+static void test_presence_many_reply(void **state)
+{
+	static const char body[] = "[\"b\",\"a\",\"b\",\"z\\\"\",\"c\",\"a\"]";
+	static const unsigned gone[] = { 1 };
+	const uint64_t conns[] = { 2, 0, 2, WMSG_UNKNOWN, 1, 0 };
+	const struct wmsg_missing m = { gone, 1 };
+	struct wmsg_batch b;
+	char why[256], *r;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(wmsg_parse_uids(body, strlen(body), 8, 16, &b, why, sizeof why), 0);
+	r = wmsg_presence_many(&b, conns, NULL, &len);
+	reply_is(r, len, "{\"topic\":\"presence\",\"number\":2,"
+			 "\"contents\":{\"b\":2,\"a\":0,\"z\\\"\":null,\"c\":1}}");
+	r = wmsg_presence_many(&b, conns, &m, &len);
+	reply_is(r, len, "{\"topic\":\"presence\",\"number\":2,"
+			 "\"contents\":{\"b\":2,\"a\":0,\"z\\\"\":null,\"c\":1},"
+			 "\"partial\":true,\"workers_missing\":[1]}");
+	wmsg_batch_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -956,6 +1188,12 @@ int main(void)
 		cmocka_unit_test(test_parse_ack),
 		cmocka_unit_test(test_parse_batch_ack),
 		cmocka_unit_test(test_reply_seq),
+		cmocka_unit_test(test_parse_multicast),
+		cmocka_unit_test(test_parse_multicast_refused),
+		cmocka_unit_test(test_parse_uids),
+		cmocka_unit_test(test_parse_broadcast),
+		cmocka_unit_test(test_control_replies),
+		cmocka_unit_test(test_presence_many_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
