@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer driver for ipc/ipc.c: the input is decoded as a datagram of every kind (views
- * must stay in the buffer, re-encoding must give the same bytes) and drives encode->decode trips. */
+ * must stay in the buffer, re-encoding must give the same bytes, each request type's rules
+ * hold) and drives encode->decode trips of every request type, shared multicasts included. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,45 +68,97 @@ static void check_hdr(const uint8_t *data, size_t size, const struct ipc_hdr *h,
 	FUZZ_CHECK(h->workers ? h->index < h->workers : h->index == 0);
 }
 
+/* The request types made of items, with what each allows (ipc.h). */
+struct req_rules {
+	uint8_t type;
+	uint16_t item_flags, hdr_flags;
+	int uid, message;
+	size_t max_items;
+};
+
+static const struct req_rules req_types[] = {
+	{ IPC_T_PUSH, IPC_F_ACK, IPC_H_SHARED, 1, 1, IPC_MAX_ITEMS },
+	{ IPC_T_PRESENCE, 0, 0, 1, 0, IPC_MAX_ITEMS },
+	{ IPC_T_KICK, IPC_F_REVOKE, 0, 1, 0, IPC_MAX_ITEMS },
+	{ IPC_T_BROADCAST, 0, 0, 0, 1, 1 },
+};
+#define N_REQ_TYPES (sizeof req_types / sizeof req_types[0])
+
+static const struct req_rules *rules_of(uint8_t type)
+{
+	for (size_t i = 0; i < N_REQ_TYPES; i++)
+		if (req_types[i].type == type)
+			return &req_types[i];
+	return NULL;
+}
+
+/* Item i of a decoded request against its wire bytes at *next and its type's
+ * rules; *next moves past it. A shared multicast's tail items carry no parts
+ * on the wire and get the first item's. */
+static void check_request_item(const uint8_t *data, size_t size, const struct ipc_hdr *hp,
+			       size_t i, const uint8_t **next)
+{
+	const struct req_rules *rules = rules_of(hp->type);
+	const struct ipc_push_item *it = &items2[i];
+	int tail = (hp->flags & IPC_H_SHARED) && i > 0;
+	const uint8_t *p = *next;
+
+	FUZZ_CHECK(inside(p, IPC_PUSH_ITEM_HDR, data, size));
+	FUZZ_CHECK(it->uid_len == rd16(p));
+	FUZZ_CHECK(it->flags == rd16(p + 2) && (it->flags & ~rules->item_flags) == 0);
+	FUZZ_CHECK((const uint8_t *)it->uid == p + IPC_PUSH_ITEM_HDR);
+	FUZZ_CHECK(inside(it->uid, it->uid_len, data, size));
+	FUZZ_CHECK(rules->uid || it->uid_len == 0);
+	FUZZ_CHECK(rules->message || (it->topic_len == 0 && it->contents_len == 0));
+	*next = (const uint8_t *)it->uid + it->uid_len;
+	if (tail) {
+		FUZZ_CHECK(rd32(p + 4) == 0 && rd32(p + 8) == 0);
+		FUZZ_CHECK(it->topic == items2[0].topic && it->topic_len == items2[0].topic_len);
+		FUZZ_CHECK(it->contents == items2[0].contents &&
+			   it->contents_len == items2[0].contents_len);
+		return;
+	}
+	/* Laid out as item header | uid | topic | contents. */
+	FUZZ_CHECK(it->topic_len == rd32(p + 4) && it->contents_len == rd32(p + 8));
+	FUZZ_CHECK((const uint8_t *)it->topic == *next);
+	FUZZ_CHECK(inside(it->topic, it->topic_len, data, size));
+	FUZZ_CHECK((const uint8_t *)it->contents == (const uint8_t *)it->topic + it->topic_len);
+	FUZZ_CHECK(inside(it->contents, it->contents_len, data, size));
+	*next = (const uint8_t *)it->contents + it->contents_len;
+}
+
 static int check_push(const uint8_t *data, size_t size, const struct ipc_hdr *h, enum ipc_rc rh)
 {
 	const uint8_t *next = data + IPC_HDR_LEN;
 	struct ipc_hdr hp;
 	enum ipc_rc rp = ipc_decode_request(data, size, &hp, items2);
+	const struct req_rules *rules = rh == IPC_OK ? rules_of(h->type) : NULL;
 	uint8_t *enc;
 
 	if (rh != IPC_OK)
 		FUZZ_CHECK(rp == rh);
+	if (rh == IPC_OK && !rules)
+		FUZZ_CHECK(rp == IPC_ERR_TYPE);
 	if (rp != IPC_OK) {
-		if (rh == IPC_OK && h->type == IPC_T_PUSH && h->count >= 1 &&
-		    h->count <= IPC_MAX_ITEMS)
+		if (rules && h->count >= 1 && h->count <= rules->max_items)
 			FUZZ_CHECK(rp == IPC_ERR_BOUNDS || rp == IPC_ERR_FLAGS);
+		if (rules && (h->flags & ~rules->hdr_flags))
+			FUZZ_CHECK(rp == IPC_ERR_FLAGS);
 		return 0;
 	}
-	FUZZ_CHECK(hp.type == IPC_T_PUSH && hp.count >= 1 && hp.count <= IPC_MAX_ITEMS);
-	for (size_t i = 0; i < hp.count; i++) {
-		const struct ipc_push_item *it = &items2[i];
-
-		/* Each view inside the datagram, laid out as item header | uid | topic | contents. */
-		FUZZ_CHECK(inside(next, IPC_PUSH_ITEM_HDR, data, size));
-		FUZZ_CHECK(it->uid_len == rd16(next));
-		FUZZ_CHECK(it->flags == rd16(next + 2) && (it->flags & ~IPC_F_KNOWN) == 0);
-		FUZZ_CHECK(it->topic_len == rd32(next + 4));
-		FUZZ_CHECK(it->contents_len == rd32(next + 8));
-		FUZZ_CHECK((const uint8_t *)it->uid == next + IPC_PUSH_ITEM_HDR);
-		FUZZ_CHECK(inside(it->uid, it->uid_len, data, size));
-		FUZZ_CHECK((const uint8_t *)it->topic == (const uint8_t *)it->uid + it->uid_len);
-		FUZZ_CHECK(inside(it->topic, it->topic_len, data, size));
-		FUZZ_CHECK((const uint8_t *)it->contents == (const uint8_t *)it->topic + it->topic_len);
-		FUZZ_CHECK(inside(it->contents, it->contents_len, data, size));
-		next = (const uint8_t *)it->contents + it->contents_len;
-	}
+	rules = rules_of(hp.type);
+	FUZZ_CHECK(rules && hp.count >= 1 && hp.count <= rules->max_items);
+	FUZZ_CHECK((hp.flags & ~rules->hdr_flags) == 0);
+	for (size_t i = 0; i < hp.count; i++)
+		check_request_item(data, size, &hp, i, &next);
 	FUZZ_CHECK(next == data + size); /* no trailing bytes */
-	FUZZ_CHECK(ipc_push_size(items2, hp.count) == size);
+	FUZZ_CHECK(ipc_request_size(items2, hp.count, hp.flags) == size);
 	enc = malloc(size);
 	FUZZ_CHECK(enc != NULL);
-	check_same(enc, ipc_encode_push(enc, size, &hp, items2, hp.count), data, size);
-	FUZZ_CHECK(ipc_encode_push(enc, size - 1, &hp, items2, hp.count) == 0);
+	check_same(enc, ipc_encode_request(enc, size, hp.type, &hp, items2, hp.count), data, size);
+	FUZZ_CHECK(ipc_encode_request(enc, size - 1, hp.type, &hp, items2, hp.count) == 0);
+	if (hp.type == IPC_T_PUSH && hp.flags == 0)
+		check_same(enc, ipc_encode_push(enc, size, &hp, items2, hp.count), data, size);
 	free(enc);
 	return 1;
 }
@@ -263,15 +316,17 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 	uint8_t *buf;
 
 	req.workers = req.index = 0; /* a request */
+	req.flags = 0;                /* a plain push (check_encode_request shares) */
 	/* PUSH items as views into the input; lengths from the input too. */
 	for (size_t i = 0; i < n; i++) {
 		struct ipc_push_item *it = &items[i];
 		uint8_t lu = take8(r), lt = take8(r), lc = take8(r);
 		uint16_t f = (uint16_t)take_be(r, 2);
 
-		/* Mostly known flags; a top byte of 0xFF keeps an unknown bit or more. */
+		/* Mostly known flags (REVOKE is another type's: unknown to a PUSH); a
+		 * top byte of 0xFF keeps an unknown bit or more. */
 		it->flags = (f >> 8) == 0xFF ? f : (uint16_t)(f & IPC_F_KNOWN);
-		unknown |= it->flags & ~IPC_F_KNOWN;
+		unknown |= it->flags & ~IPC_F_ACK;
 		it->uid = take_view(r, lu, &it->uid_len);
 		it->topic = take_view(r, lt, &it->topic_len);
 		it->contents = take_view(r, lc, &it->contents_len);
@@ -287,7 +342,7 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 		/* Written as given, refused by the decoder; then the same without them. */
 		FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_ERR_FLAGS);
 		for (size_t i = 0; i < n; i++)
-			items[i].flags &= IPC_F_KNOWN;
+			items[i].flags &= IPC_F_ACK;
 		FUZZ_CHECK(ipc_encode_push(buf, total, &req, items, n) == total);
 	}
 	FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_OK);
@@ -309,6 +364,112 @@ static void check_encode_push(struct rd *r, const struct ipc_hdr *hw)
 	FUZZ_CHECK(ipc_decode_push_reply(buf, total, &h, results2, IPC_MAX_ITEMS) == IPC_ERR_TYPE);
 	free(buf);
 	FUZZ_CHECK(ipc_encode_push(NULL, 0, &req, items, 0) == 0);
+}
+
+/* Items of a request of the given rules from the input, as views into it; the
+ * type's shape kept (no uid for a broadcast, no parts for uid-only types). */
+static size_t take_request_items(struct rd *r, const struct req_rules *rules, size_t n)
+{
+	size_t model = IPC_HDR_LEN;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ipc_push_item *it = &items[i];
+		uint8_t lu = take8(r), lt = take8(r), lc = take8(r);
+
+		it->flags = (uint16_t)take_be(r, 2) & rules->item_flags;
+		it->uid = take_view(r, rules->uid ? lu : 0, &it->uid_len);
+		it->topic = take_view(r, rules->message ? lt : 0, &it->topic_len);
+		it->contents = take_view(r, rules->message ? lc : 0, &it->contents_len);
+		model += IPC_PUSH_ITEM_HDR + it->uid_len + it->topic_len + it->contents_len;
+	}
+	return model;
+}
+
+/* What a decoded request item must say: the encoded one's uid and flags, and
+ * its message, or in a shared multicast the first item's. */
+static void check_same_request(size_t n, int shared)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct ipc_push_item *want = shared ? &items[0] : &items[i];
+
+		FUZZ_CHECK(items2[i].uid_len == items[i].uid_len);
+		FUZZ_CHECK(memcmp(items2[i].uid, items[i].uid, items[i].uid_len) == 0);
+		FUZZ_CHECK(items2[i].flags == items[i].flags);
+		FUZZ_CHECK(items2[i].topic_len == want->topic_len);
+		FUZZ_CHECK(items2[i].contents_len == want->contents_len);
+		FUZZ_CHECK(memcmp(items2[i].topic, want->topic, want->topic_len) == 0);
+		FUZZ_CHECK(memcmp(items2[i].contents, want->contents, want->contents_len) == 0);
+	}
+}
+
+/* The rules of the type refuse what an encoder writes as given: an item flag of
+ * another type, an unknown header flag, and (for a multicast) a tail item that
+ * brings a message. */
+static void check_request_rules(uint8_t *buf, size_t total, const struct req_rules *rules,
+				struct ipc_hdr *req, size_t n)
+{
+	struct ipc_hdr h;
+	uint16_t keep = items[n - 1].flags;
+	int tail_parts = 0;
+	uint8_t *plain;
+
+	items[n - 1].flags |= (uint16_t)(IPC_F_KNOWN & ~rules->item_flags);
+	FUZZ_CHECK(ipc_encode_request(buf, total, rules->type, req, items, n) == total);
+	FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_ERR_FLAGS);
+	items[n - 1].flags = keep;
+	/* A header flag the type does not know, likewise. */
+	req->flags |= 0x8000;
+	FUZZ_CHECK(ipc_encode_request(buf, total, rules->type, req, items, n) == total);
+	FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_ERR_FLAGS);
+	req->flags &= (uint16_t)~0x8000u;
+	if (rules->type != IPC_T_PUSH || req->flags != IPC_H_SHARED)
+		return;
+	/* The same items sent unshared, then claimed shared. */
+	for (size_t i = 1; i < n; i++)
+		tail_parts |= items[i].topic_len || items[i].contents_len;
+	req->flags = 0;
+	total = ipc_request_size(items, n, 0);
+	plain = malloc(total);
+	FUZZ_CHECK(plain != NULL);
+	FUZZ_CHECK(ipc_encode_request(plain, total, IPC_T_PUSH, req, items, n) == total);
+	plain[11] |= IPC_H_SHARED; /* the low byte of the header flags */
+	FUZZ_CHECK(ipc_decode_request(plain, total, &h, items2) ==
+		   (tail_parts ? IPC_ERR_BOUNDS : IPC_OK));
+	free(plain);
+	req->flags = IPC_H_SHARED;
+}
+
+/* A request of any type made of items: encode -> decode gives it back, with
+ * the message once in a shared multicast; the type's rules hold. */
+static void check_encode_request(struct rd *r, const struct ipc_hdr *hw)
+{
+	uint8_t sel = take8(r);
+	const struct req_rules *rules = &req_types[sel % N_REQ_TYPES];
+	size_t n = rules->max_items == 1 ? 1 : (size_t)(take8(r) & 15) + 1, model, total;
+	struct ipc_hdr req = *hw, h;
+	uint8_t *buf;
+
+	req.workers = req.index = 0; /* a request */
+	req.flags = rules->type == IPC_T_PUSH && (sel & 0x80) ? IPC_H_SHARED : 0;
+	model = take_request_items(r, rules, n);
+	/* Shared: the tail items' parts are not written. */
+	for (size_t i = 1; req.flags && i < n; i++)
+		model -= items[i].topic_len + items[i].contents_len;
+	total = ipc_request_size(items, n, req.flags);
+	FUZZ_CHECK(total == model);
+	buf = malloc(total);
+	FUZZ_CHECK(buf != NULL);
+	FUZZ_CHECK(ipc_encode_request(buf, total - 1, rules->type, &req, items, n) == 0);
+	FUZZ_CHECK(ipc_encode_request(buf, total, rules->type, &req, items, n) == total);
+	FUZZ_CHECK(ipc_decode_request(buf, total, &h, items2) == IPC_OK);
+	FUZZ_CHECK(h.type == rules->type && h.count == n && h.flags == req.flags &&
+		   h.req_id == req.req_id && h.workers == 0);
+	check_same_request(n, req.flags != 0);
+	/* Any shorter datagram is refused as a whole. */
+	FUZZ_CHECK(ipc_decode_request(buf, total - 1 - (size_t)sel % (total - IPC_HDR_LEN), &h,
+				      items2) != IPC_OK);
+	check_request_rules(buf, total, rules, &req, n);
+	free(buf);
 }
 
 static void check_encode_reply(struct rd *r, const struct ipc_hdr *hw)
@@ -378,6 +539,7 @@ static void check_encode(const uint8_t *data, size_t size)
 	uint8_t type = take8(&r);
 
 	check_encode_push(&r, &hw);
+	check_encode_request(&r, &hw);
 	check_encode_reply(&r, &hw);
 	check_encode_bare(&hw, type);
 }

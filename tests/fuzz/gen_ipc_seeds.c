@@ -33,6 +33,15 @@ int main(int argc, char **argv)
 		ITEM("\xe4\xbd\xa0\xe5\xa5\xbd", "\"\xe6\xb6\x88\xe6\x81\xaf\"", "[1,2.5,null]"),
 		ITEM("b", "\"\"", ""),
 	};
+	const struct ipc_push_item uids[] = {
+		ITEMF("alice", IPC_F_REVOKE, "", ""), ITEM("\xe4\xbd\xa0\xe5\xa5\xbd", "", ""),
+		ITEM("b", "", ""),
+	};
+	const struct ipc_push_item all[] = { ITEM("", "\"all\"", "{\"a\":[1,2]}") };
+	const struct ipc_push_item mc[] = { ITEM("alice", "\"news\"", "[1,2.5]"),
+					    ITEM("bob", "", ""), ITEM("c", "", "") };
+	const struct ipc_hdr shared = { .req_id = 5, .flags = IPC_H_SHARED,
+					.generation = 0x5eed0001u };
 	const struct ipc_result r1[] = { { 1, IPC_S_DELIVERED, 7, 0 } };
 	const struct ipc_result r5[] = { { 2, IPC_S_DELIVERED, 1, 1 }, { 0, IPC_S_OFFLINE, 0, 0 },
 					 { 0, IPC_S_REFUSED, 0, 0 }, { 0, IPC_S_WRONG_WORKER, 0, 0 },
@@ -52,6 +61,10 @@ int main(int argc, char **argv)
 		v[i] = i * 3;
 	save(dir, "push-1", ipc_encode_push(buf, sizeof buf, &req, one, 1));
 	save(dir, "push-3", ipc_encode_push(buf, sizeof buf, &req3, three, 3));
+	save(dir, "presence-2", ipc_encode_request(buf, sizeof buf, IPC_T_PRESENCE, &req, uids + 1, 2));
+	save(dir, "kick-3", ipc_encode_request(buf, sizeof buf, IPC_T_KICK, &req3, uids, 3));
+	save(dir, "broadcast", ipc_encode_request(buf, sizeof buf, IPC_T_BROADCAST, &req, all, 1));
+	save(dir, "multicast-3", ipc_encode_request(buf, sizeof buf, IPC_T_PUSH, &shared, mc, 3));
 	save(dir, "reply-1", ipc_encode_push_reply(buf, sizeof buf, &w0, r1, 1));
 	save(dir, "reply-7", ipc_encode_push_reply(buf, sizeof buf, &w2, r5,
 						   sizeof r5 / sizeof r5[0]));

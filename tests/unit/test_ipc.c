@@ -826,6 +826,213 @@ static void test_worker_fields(void **state)
 	assert_int_equal(hdr.index, IPC_WORKERS_MAX - 1);
 }
 
+/* ---- Requests of the control API: PRESENCE, KICK, BROADCAST, shared PUSH ---- */
+
+/* A request of `type` with header flags hflags; asserts it was written. */
+static size_t encode_req(uint8_t *buf, size_t cap, uint8_t type, uint16_t hflags,
+			 const struct ipc_push_item *items, size_t n)
+{
+	struct ipc_hdr h = { .req_id = 77, .flags = hflags, .generation = GEN };
+	size_t len = ipc_encode_request(buf, cap, type, &h, items, n);
+
+	assert_int_equal(len, ipc_request_size(items, n, hflags));
+	return len;
+}
+
+#define UID_ONLY(u, f) { u, sizeof u - 1, f, "", 0, "", 0 }
+
+/* PRESENCE and KICK: uid-only items, the layout of a PUSH item with empty parts. */
+static void test_uid_only_round_trip(void **state)
+{
+	static const struct ipc_push_item kick[] = {
+		UID_ONLY("alice", IPC_F_REVOKE), UID_ONLY("张三", 0), UID_ONLY("b", IPC_F_REVOKE),
+	};
+	static const uint8_t want[] = {
+		'W', 'P', IPC_VERSION, IPC_T_PRESENCE, 0, 0, 0, 77, 0x00, 0x01, 0x00, 0x00,
+		0x0A, 0x0B, 0x0C, 0x0D, 0, 0, 0, 0,
+		0x00, 0x02, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 'a', 'b',
+	};
+	static const struct ipc_push_item one = UID_ONLY("ab", 0);
+	uint8_t buf[256];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	n = encode_req(buf, sizeof buf, IPC_T_PRESENCE, 0, &one, 1);
+	assert_int_equal(n, sizeof want);
+	assert_memory_equal(buf, want, sizeof want);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_PRESENCE);
+	expect_same_item(&items_out[0], &one);
+
+	n = encode_req(buf, sizeof buf, IPC_T_KICK, 0, kick, 3);
+	assert_int_equal(n, IPC_HDR_LEN + 3 * IPC_PUSH_ITEM_HDR + 5 + 6 + 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_KICK);
+	assert_int_equal(hdr.count, 3);
+	for (size_t i = 0; i < 3; i++)
+		expect_same_item(&items_out[i], &kick[i]);
+	for (size_t len = 0; len < n; len++)
+		assert_int_not_equal(decode_push_exact(buf, len, &hdr), IPC_OK);
+}
+
+/* Each type's item flags: PUSH knows ACK, KICK knows REVOKE, the others none;
+ * a known bit on the wrong type is as unknown as any other. */
+static void test_item_flags_per_type(void **state)
+{
+	static const struct { uint8_t type; uint16_t known; } types[] = {
+		{ IPC_T_PUSH, IPC_F_ACK }, { IPC_T_PRESENCE, 0 }, { IPC_T_KICK, IPC_F_REVOKE },
+		{ IPC_T_BROADCAST, 0 },
+	};
+	uint8_t buf[128];
+	struct ipc_hdr hdr;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+		int bcast = types[t].type == IPC_T_BROADCAST;
+		int msg = bcast || types[t].type == IPC_T_PUSH;
+
+		for (unsigned b = 0; b < 16; b++) {
+			uint16_t f = (uint16_t)(1u << b);
+			struct ipc_push_item it = { bcast ? "" : "u", bcast ? 0 : 1, f,
+						    msg ? "\"t\"" : "", msg ? 3 : 0,
+						    msg ? "1" : "", msg ? 1 : 0 };
+			size_t n = encode_req(buf, sizeof buf, types[t].type, 0, &it, 1);
+
+			assert_int_equal(decode_push_exact(buf, n, &hdr),
+					 f & types[t].known ? IPC_OK : IPC_ERR_FLAGS);
+		}
+	}
+}
+
+/* Header flags: only a PUSH may be shared; every other bit on any type is refused. */
+static void test_header_flags_per_type(void **state)
+{
+	static const struct ipc_push_item uid = UID_ONLY("u", 0);
+	static const struct ipc_push_item msg = ITEM("", "\"t\"", "1");
+	static const uint8_t types[] = { IPC_T_PUSH, IPC_T_PRESENCE, IPC_T_KICK, IPC_T_BROADCAST };
+	uint8_t buf[128];
+	struct ipc_hdr hdr;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof types; t++) {
+		const struct ipc_push_item *it = types[t] == IPC_T_BROADCAST ? &msg : &uid;
+
+		for (unsigned b = 0; b < 16; b++) {
+			uint16_t f = (uint16_t)(1u << b);
+			size_t n = encode_req(buf, sizeof buf, types[t], f, it, 1);
+			int ok = types[t] == IPC_T_PUSH && f == IPC_H_SHARED;
+
+			assert_int_equal(decode_push_exact(buf, n, &hdr), ok ? IPC_OK : IPC_ERR_FLAGS);
+			if (ok)
+				assert_int_equal(hdr.flags, IPC_H_SHARED);
+		}
+	}
+}
+
+/* A uid-only item that carries a topic or contents is malformed, not ignored. */
+static void test_uid_only_with_parts(void **state)
+{
+	static const struct ipc_push_item topic = { "u", 1, 0, "\"t\"", 3, "", 0 };
+	static const struct ipc_push_item contents = { "u", 1, 0, "", 0, "1", 1 };
+	static const uint8_t types[] = { IPC_T_PRESENCE, IPC_T_KICK };
+	uint8_t buf[128];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	for (size_t t = 0; t < sizeof types; t++) {
+		n = encode_req(buf, sizeof buf, types[t], 0, &topic, 1);
+		assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+		n = encode_req(buf, sizeof buf, types[t], 0, &contents, 1);
+		assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+	}
+}
+
+/* BROADCAST: exactly one item, no uid, a message. */
+static void test_broadcast_rules(void **state)
+{
+	static const struct ipc_push_item two[] = { ITEM("", "\"t\"", "[1]"), ITEM("", "\"t\"", "2") };
+	static const struct ipc_push_item with_uid = ITEM("u", "\"t\"", "1");
+	uint8_t buf[128];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	n = encode_req(buf, sizeof buf, IPC_T_BROADCAST, 0, two, 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.type, IPC_T_BROADCAST);
+	assert_int_equal(hdr.count, 1);
+	expect_same_item(&items_out[0], &two[0]);
+	n = encode_req(buf, sizeof buf, IPC_T_BROADCAST, 0, two, 2);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_COUNT);
+	n = encode_req(buf, sizeof buf, IPC_T_BROADCAST, 0, &with_uid, 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+}
+
+/* A shared multicast: the message once, with the first item; every item gets it. */
+static void test_shared_push_round_trip(void **state)
+{
+	static const struct ipc_push_item mc[] = {
+		ITEM("alice", "\"news\"", "{\"a\":1}"), ITEM("bob", "\"ignored\"", "0"),
+		ITEM("张三", "", ""),
+	};
+	uint8_t buf[256];
+	struct ipc_hdr hdr;
+	size_t n, uids = 5 + 3 + 6;
+
+	(void)state;
+	assert_int_equal(ipc_request_size(mc, 3, IPC_H_SHARED),
+			 IPC_HDR_LEN + 3 * IPC_PUSH_ITEM_HDR + uids + 6 + 7);
+	assert_int_equal(ipc_request_size(mc, 3, 0), ipc_push_size(mc, 3));
+	n = encode_req(buf, sizeof buf, IPC_T_PUSH, IPC_H_SHARED, mc, 3);
+	/* The second item follows the first's message; its topic and contents
+	 * lengths are 0 on the wire. */
+	assert_memory_equal(buf + IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + 5 + 6 + 7 + 4,
+			    "\0\0\0\0\0\0\0\0", 8);
+	assert_memory_equal(buf + IPC_HDR_LEN + 2 * IPC_PUSH_ITEM_HDR + 5 + 6 + 7, "bob", 3);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	assert_int_equal(hdr.flags, IPC_H_SHARED);
+	assert_int_equal(hdr.count, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(items_out[i].uid_len, mc[i].uid_len);
+		assert_memory_equal(items_out[i].uid, mc[i].uid, mc[i].uid_len);
+		/* The first item's message, the same bytes of the datagram. */
+		assert_ptr_equal(items_out[i].topic, items_out[0].topic);
+		assert_int_equal(items_out[i].topic_len, 6);
+		assert_ptr_equal(items_out[i].contents, items_out[0].contents);
+		assert_int_equal(items_out[i].contents_len, 7);
+	}
+	assert_memory_equal(items_out[2].contents, "{\"a\":1}", 7);
+	for (size_t len = 0; len < n; len++)
+		assert_int_not_equal(decode_push_exact(buf, len, &hdr), IPC_OK);
+}
+
+/* A shared multicast whose tail item carries a message of its own is refused:
+ * which of the two would be meant? */
+static void test_shared_tail_with_parts(void **state)
+{
+	static const struct ipc_push_item two[] = { ITEM("a", "\"t\"", "1"), ITEM("b", "\"t\"", "1") };
+	static const struct ipc_push_item tail_contents[] = { ITEM("a", "\"t\"", "1"),
+							      ITEM("b", "", "1") };
+	uint8_t buf[128];
+	struct ipc_hdr hdr;
+	size_t n;
+
+	(void)state;
+	n = encode_req(buf, sizeof buf, IPC_T_PUSH, 0, two, 2);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	set16(buf + 10, IPC_H_SHARED); /* the same items, now claimed shared */
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+	n = encode_req(buf, sizeof buf, IPC_T_PUSH, 0, tail_contents, 2);
+	set16(buf + 10, IPC_H_SHARED);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_ERR_BOUNDS);
+	/* A single shared item is an ordinary push. */
+	n = encode_req(buf, sizeof buf, IPC_T_PUSH, IPC_H_SHARED, two, 1);
+	assert_int_equal(decode_push_exact(buf, n, &hdr), IPC_OK);
+	expect_same_item(&items_out[0], &two[0]);
+}
+
 static void test_rc_str(void **state)
 {
 	static const enum ipc_rc rcs[] = { IPC_OK, IPC_ERR_SHORT, IPC_ERR_MAGIC, IPC_ERR_VERSION,
@@ -872,6 +1079,13 @@ int main(void)
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_config_reply),
 		cmocka_unit_test(test_worker_fields),
+		cmocka_unit_test(test_uid_only_round_trip),
+		cmocka_unit_test(test_item_flags_per_type),
+		cmocka_unit_test(test_header_flags_per_type),
+		cmocka_unit_test(test_uid_only_with_parts),
+		cmocka_unit_test(test_broadcast_rules),
+		cmocka_unit_test(test_shared_push_round_trip),
+		cmocka_unit_test(test_shared_tail_with_parts),
 		cmocka_unit_test(test_rc_str),
 	};
 
