@@ -14,7 +14,7 @@
 #include "log.h"
 #include "req.h"
 
-#define API_REPLY_GRACE_MS 250 /* see api_daemon_push */
+#define API_REPLY_GRACE_MS 250 /* see api_reply_deadline */
 #define API_PROBE_MS 250       /* longest wait of a configuration check */
 #define API_CONFIRM_MS 1000    /* after a timeout, the daemon is asked again no sooner */
 #define API_FILE_RETRY_S 5     /* ipc_socket re-read from the file at most this often */
@@ -24,9 +24,9 @@ _Static_assert(IPC_HDR_LEN + CFG_PACK_MAX <= IPC_MAX_DATAGRAM, "CONFIG_REPLY fit
 _Static_assert(IPC_HDR_LEN + IPC_PUSH_ITEM_HDR + REQ_UID_MAX + CFG_MESSAGE_MAX <= IPC_MAX_DATAGRAM,
 	       "the largest single push fits one datagram");
 _Static_assert(IPC_WORKERS_MAX == CFG_WORKERS_MAX, "one bound of the worker count");
-_Static_assert(IPC_WORKERS_MAX <= 256, "api_plan keeps a worker index in a byte");
+_Static_assert(IPC_WORKERS_MAX < 256, "api_plan keeps a worker index, or IPC_WORKERS_MAX, in a byte");
 
-/* One PUSH datagram of an exchange: its items are order[start..end). */
+/* One datagram of an exchange: its items are order[start..end). */
 struct api_dgram {
 	unsigned worker;
 	uint32_t id;
@@ -292,17 +292,35 @@ static void api_fail(struct api_item *items, const size_t *order, size_t start, 
 	}
 }
 
-/* Groups the unsent items by owning worker (array order kept within one, so
- * per-uid numbers follow it) into as few datagrams as fit. Returns their count. */
-static size_t api_plan(const struct api_daemon *d, const struct api_item *items, size_t n,
-		       size_t *order, struct api_dgram *dg)
+/* The worker an item goes to: the uid's owner, or for a broadcast (one item
+ * per worker) the item's index; IPC_WORKERS_MAX when there is no such worker. */
+static unsigned api_owner(const struct api_daemon *d, const struct api_kind *k,
+			  const struct api_item *items, size_t i)
+{
+	if (k->type == IPC_T_BROADCAST)
+		return i < d->nworkers ? (unsigned)i : IPC_WORKERS_MAX;
+	return req_uid_shard(items[i].it.uid, items[i].it.uid_len, d->nworkers);
+}
+
+/* An item's share of a datagram: its size beyond an empty datagram's header;
+ * in a shared multicast the message travels with the first item only. */
+static size_t api_share(const struct api_kind *k, const struct ipc_push_item *it, int first)
+{
+	if ((k->hflags & IPC_H_SHARED) && !first)
+		return IPC_PUSH_ITEM_HDR + it->uid_len;
+	return ipc_push_size(it, 1) - IPC_HDR_LEN;
+}
+
+/* Groups the unsent items by worker (array order kept within one, so per-uid
+ * numbers follow it) into as few datagrams as fit. Returns their count. */
+static size_t api_plan(const struct api_daemon *d, const struct api_kind *kind,
+		       const struct api_item *items, size_t n, size_t *order, struct api_dgram *dg)
 {
 	static unsigned char owner[IPC_MAX_ITEMS]; /* each item's worker, hashed once */
 	size_t k = 0, ndg = 0;
 
 	for (size_t i = 0; i < n; i++)
-		owner[i] = (unsigned char)req_uid_shard(items[i].it.uid, items[i].it.uid_len,
-							d->nworkers);
+		owner[i] = (unsigned char)api_owner(d, kind, items, i);
 	for (unsigned w = 0; w < d->nworkers; w++) {
 		size_t start = k;
 
@@ -310,11 +328,11 @@ static size_t api_plan(const struct api_daemon *d, const struct api_item *items,
 			if (items[i].http == 0 && owner[i] == w)
 				order[k++] = i;
 		while (start < k) {
-			size_t end = start + 1, size = ipc_push_size(&items[order[start]].it, 1);
+			size_t end = start + 1;
+			size_t size = IPC_HDR_LEN + api_share(kind, &items[order[start]].it, 1);
 
-			/* An item's share is its size beyond an empty datagram's header. */
 			while (end < k && end - start < IPC_MAX_ITEMS && size <= IPC_MAX_DATAGRAM) {
-				size_t share = ipc_push_size(&items[order[end]].it, 1) - IPC_HDR_LEN;
+				size_t share = api_share(kind, &items[order[end]].it, 0);
 
 				if (share > IPC_MAX_DATAGRAM - size)
 					break;
@@ -329,16 +347,19 @@ static size_t api_plan(const struct api_daemon *d, const struct api_item *items,
 }
 
 /* Sends one datagram; wait 0: a full queue is left for a second pass (1). */
-static int api_send(struct api_daemon *d, struct api_item *items, const size_t *order,
-		    struct api_dgram *g, long deadline, int wait)
+static int api_send(struct api_daemon *d, const struct api_kind *kind, struct api_item *items,
+		    const size_t *order, struct api_dgram *g, long deadline, int wait)
 {
-	struct ipc_hdr h = { .req_id = d->next_req_id++, .generation = d->cfg.generation };
+	struct ipc_hdr h = { .req_id = d->next_req_id++, .flags = kind->hflags,
+			     .generation = d->cfg.generation };
 	size_t cnt = g->end - g->start, len;
 	enum ipc_call_rc rc;
 
-	for (size_t k = 0; k < cnt; k++)
+	for (size_t k = 0; k < cnt; k++) {
 		d->scratch_items[k] = items[order[g->start + k]].it;
-	len = ipc_encode_push(d->tx, IPC_MAX_DATAGRAM, &h, d->scratch_items, cnt);
+		items[order[g->start + k]].worker = g->worker;
+	}
+	len = ipc_encode_request(d->tx, IPC_MAX_DATAGRAM, kind->type, &h, d->scratch_items, cnt);
 	if (len == 0) {
 		api_fail(items, order, g->start, g->end, 413, "message is too large once encoded");
 		return 0;
@@ -438,26 +459,27 @@ static void api_collect(struct api_daemon *d, struct api_item *items, const size
 	}
 }
 
-static void api_exchange(struct api_daemon *d, struct api_item *items, size_t n, size_t *order,
-			 struct api_dgram *dg)
+static void api_exchange(struct api_daemon *d, const struct api_kind *kind,
+			 struct api_item *items, size_t n, size_t *order, struct api_dgram *dg)
 {
 	/* Room in a full queue is waited for no longer than a push's own bound. */
 	long now = ipc_clock_ms(), deadline = now + d->cfg.push_timeout_ms + API_REPLY_GRACE_MS;
-	size_t ndg = api_plan(d, items, n, order, dg);
+	size_t ndg = api_plan(d, kind, items, n, order, dg);
 	int again = 0;
 
 	for (size_t j = 0; j < ndg; j++) {
 		dg[j].until = api_reply_deadline(d, items, order, &dg[j], now);
-		again |= dg[j].busy_retry = api_send(d, items, order, &dg[j], deadline, 0);
+		again |= dg[j].busy_retry = api_send(d, kind, items, order, &dg[j], deadline, 0);
 	}
 	for (size_t j = 0; again && j < ndg; j++)
 		if (dg[j].busy_retry)
-			(void)api_send(d, items, order, &dg[j], deadline, 1);
+			(void)api_send(d, kind, items, order, &dg[j], deadline, 1);
 	for (unsigned w = 0; w < d->nworkers; w++)
 		api_collect(d, items, order, dg, ndg, w);
 }
 
-void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n)
+void api_daemon_request(struct api_daemon *d, const struct api_kind *kind,
+			struct api_item *items, size_t n)
 {
 	size_t *order = malloc(n * sizeof *order);
 	struct api_dgram *dg = malloc(n * sizeof *dg);
@@ -466,10 +488,11 @@ void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n)
 	if (!order || !dg) {
 		for (size_t i = 0; i < n; i++)
 			if (items[i].http == 0)
-				items[i] = (struct api_item){ items[i].it, { 0 }, 500, "out of memory" };
+				items[i] = (struct api_item){ .it = items[i].it, .http = 500,
+							      .why = "out of memory" };
 	} else {
 		if (d->nworkers > 0)
-			api_exchange(d, items, n, order, dg);
+			api_exchange(d, kind, items, n, order, dg);
 		for (size_t i = 0; i < n; i++) {
 			if (items[i].http == 0) { /* no worker known */
 				items[i].http = 503;

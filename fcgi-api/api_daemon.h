@@ -40,13 +40,15 @@ struct api_daemon {
 	struct ipc_result *scratch_res;      /* IPC_MAX_ITEMS */
 };
 
-/* One message of a /push request and what became of it. */
+/* One item of a request (a /push message, a uid asked about or kicked, a
+ * worker's share of a broadcast) and what became of it. */
 struct api_item {
 	struct ipc_push_item it; /* views into the request */
 	struct ipc_result res;   /* the worker's answer when http is 200 */
 	int http;                /* 0: not sent yet; 200: a worker answered; else not
 				  * delivered, for this status (503, 413, 401) */
 	const char *why;         /* the reason when http is neither 0 nor 200 */
+	unsigned worker;         /* the worker it was last sent to (when it was sent) */
 };
 
 /* Loads conf_path (kept by pointer); -1 with the reason logged. */
@@ -64,17 +66,27 @@ void api_daemon_keep_up(struct api_daemon *d, int exchange);
  * 1 if the configuration changed, so the password is worth a second look. */
 int api_daemon_recheck(struct api_daemon *d);
 
+/* What a request made of items asks for: its type, and IPC_H_SHARED in hflags
+ * for a multicast (every item with the same topic and contents). */
+struct api_kind {
+	uint8_t type;    /* IPC_T_PUSH, IPC_T_PRESENCE, IPC_T_KICK or IPC_T_BROADCAST */
+	uint16_t hflags;
+};
+
 /*
- * Sends the items with http 0 to their workers (503 for all when no worker is
- * known: call api_daemon_keep_up first) (all datagrams first, then the
- * replies, all within push_timeout_ms, or push_timeout_ms +
+ * Sends the items with http 0 as requests of `kind` to their workers (503 for
+ * all when no worker is known: call api_daemon_keep_up first) (all datagrams
+ * first, then the replies, all within push_timeout_ms, or push_timeout_ms +
  * IPC_ACK_WAIT_MS(push_timeout_ms) for a datagram with an IPC_F_ACK item) and
- * fills each one's outcome; a worker
- * that does not answer in time fails only its own items (503). Items come back
- * with status IPC_S_STALE or IPC_S_WRONG_WORKER after the daemon's
- * configuration or worker count was re-learned: the caller may resend them once.
+ * fills each one's outcome and worker; a worker that does not answer in time
+ * fails only its own items (503). An item goes to the worker owning its uid,
+ * except in a broadcast, which has one item per worker: item i goes to worker
+ * i (one beyond the workers now known gets 503). Items come back with status
+ * IPC_S_STALE or IPC_S_WRONG_WORKER after the daemon's configuration or worker
+ * count was re-learned: the caller may resend them once.
  */
-void api_daemon_push(struct api_daemon *d, struct api_item *items, size_t n);
+void api_daemon_request(struct api_daemon *d, const struct api_kind *kind,
+			struct api_item *items, size_t n);
 
 /* Asks every worker for its counters; up[i] says who answered in time.
  * Returns the worker count (v and up hold IPC_WORKERS_MAX), 0 if unknown

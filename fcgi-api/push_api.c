@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* push-api: the persistent FastCGI responder for /access, /push and /metrics. One
- * program routes on REQUEST_URI so one process pool and one daemon view serve all. */
+/* push-api: the persistent FastCGI responder for /access, /push, /metrics, /health
+ * and the control API (/presence, /kick, /multicast, /broadcast). One program
+ * routes on REQUEST_URI so one process pool and one daemon view serve all. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include "wmsg.h"
 
 #define API_MAX_SECRET 1024 /* longest password accepted from a client */
+#define API_REASON_MAX 256  /* a body refused by a wmsg parser: jansson's text and position fit */
 /* After a 429 for too many pushes waiting for acknowledgements: each waits at
  * most its timeout, and most are answered far sooner; a second is a fair pause. */
 #define API_BUSY_RETRY_S 1
@@ -41,6 +43,8 @@
 #define API_OFFLINE "此用户不在线"
 #define API_BUSY "too many pushes are waiting for an acknowledgement"
 #define API_REFUSED "the push daemon refused the message"
+#define API_UNAUTHORIZED "wrong or missing password"
+#define API_REVOKE_FULL "the push daemon holds as many revocations as it can; nothing was done"
 
 struct api {
 	struct api_daemon d;         /* its cfg is the configuration we run */
@@ -181,7 +185,30 @@ static int api_method_ok(struct api *a, FCGX_Request *r, const char *allow)
 	return 0;
 }
 
-/* Every worker's counters from the last scrape (/metrics, /health). */
+/* Method and password, the first checks of every request but /health; answers
+ * the error itself and returns -1. */
+static int api_gate(struct api *a, FCGX_Request *r, const char *allow)
+{
+	if (!api_method_ok(a, r, allow))
+		return -1;
+	if (!api_authorized(a, r)) {
+		api_refuse(a, r, 401, API_UNAUTHORIZED);
+		return -1;
+	}
+	return 0;
+}
+
+/* 200 with body (malloc'd, freed here), or 500 when it could not be made. */
+static void api_answer(FCGX_Request *r, char *body, size_t len)
+{
+	if (body)
+		api_respond(r, 200, NULL, body, len);
+	else
+		api_error(r, 500, "out of memory");
+	free(body);
+}
+
+/* Every worker's counters from the last scrape (/metrics, /health, /presence). */
 static uint64_t api_stats[IPC_WORKERS_MAX][IPC_STATS_N];
 
 /* Asks every worker for its counters (into api_stats); returns how many
@@ -201,13 +228,7 @@ static void api_access(struct api *a, FCGX_Request *r)
 	char key[AKEY_MAX_LEN], *body;
 	size_t uid_len, klen, blen = 0;
 
-	if (!api_method_ok(a, r, "GET, HEAD"))
-		return;
-	if (!api_authorized(a, r)) {
-		api_refuse(a, r, 401, "wrong or missing password");
-		return;
-	}
-	if (api_get_uid(a, r, &uid_len) != 0)
+	if (api_gate(a, r, "GET, HEAD") != 0 || api_get_uid(a, r, &uid_len) != 0)
 		return;
 	klen = akey_issue(a->d.cfg.secret, a->uid, uid_len, time(NULL), a->d.cfg.access_key_ttl,
 			  key, sizeof key);
@@ -228,53 +249,44 @@ struct api_push_req {
 	int ack;         /* ?ack=1: every message waits for an acknowledgement */
 };
 
-/* Reads ?ack= (1 or true, 0 or false, absent = 0); answers 400 itself and
- * returns -1 on another value. */
-static int api_get_ack(struct api *a, FCGX_Request *r, int *ack)
+/* Reads ?<name>= as a boolean (1 or true, 0 or false, absent = 0); answers 400
+ * itself and returns -1 on another value. */
+static int api_get_bool(struct api *a, FCGX_Request *r, const char *name, int *on)
 {
 	const char *qs = api_param(r, "QUERY_STRING");
-	char v[8];
+	char v[8], why[64];
 	size_t n;
-	enum req_rc rc = req_query_get(qs, strlen(qs), "ack", v, sizeof v, &n);
+	enum req_rc rc = req_query_get(qs, strlen(qs), name, v, sizeof v, &n);
 
-	*ack = 0;
+	*on = 0;
 	if (rc == REQ_ABSENT)
 		return 0;
 	if (rc == REQ_OK && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)) {
-		*ack = 1;
+		*on = 1;
 		return 0;
 	}
 	if (rc == REQ_OK && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0))
 		return 0;
-	api_refuse(a, r, 400, "ack must be 0 or 1");
+	(void)snprintf(why, sizeof why, "%s must be 0 or 1", name);
+	api_refuse(a, r, 400, why);
 	return -1;
 }
 
-/* Checks method, password, uid (absent: a batch), ack, type and size, and reads
- * the body into a->body; answers the error itself and returns -1. */
-static int api_push_read(struct api *a, FCGX_Request *r, struct api_push_req *q)
+/* 1 when the query has the parameter, whatever its value. */
+static int api_has_query(FCGX_Request *r, const char *name)
 {
 	const char *qs = api_param(r, "QUERY_STRING");
 	char probe[1];
 	size_t plen;
 
-	if (!api_method_ok(a, r, "POST"))
-		return -1;
-	if (!api_authorized(a, r)) {
-		api_refuse(a, r, 401, "wrong or missing password");
-		return -1;
-	}
-	/* No uid in the query: the body carries one per message. */
-	q->batch = req_query_get(qs, strlen(qs), "uid", probe, sizeof probe, &plen) == REQ_ABSENT;
-	if (!q->batch && api_get_uid(a, r, &q->uid_len) != 0)
-		return -1;
-	if (api_get_ack(a, r, &q->ack) != 0)
-		return -1;
-	if (!api_is_json_type(api_param(r, "CONTENT_TYPE"))) {
-		api_refuse(a, r, 415, "Content-Type must be application/json");
-		return -1;
-	}
-	switch (api_read_body(r, a->body, (size_t)a->d.cfg.max_message_bytes, &q->blen)) {
+	return req_query_get(qs, strlen(qs), name, probe, sizeof probe, &plen) != REQ_ABSENT;
+}
+
+/* Reads the body into a->body, *blen its length; answers the error itself
+ * (400 incomplete, 413 over max_message_bytes) and returns -1. */
+static int api_body(struct api *a, FCGX_Request *r, size_t *blen)
+{
+	switch (api_read_body(r, a->body, (size_t)a->d.cfg.max_message_bytes, blen)) {
 	case API_BODY_OK:
 		return 0;
 	case API_BODY_TOO_LARGE:
@@ -288,6 +300,31 @@ static int api_push_read(struct api *a, FCGX_Request *r, struct api_push_req *q)
 	return -1;
 }
 
+/* A JSON body: 415 for another Content-Type, then api_body. */
+static int api_json_body(struct api *a, FCGX_Request *r, size_t *blen)
+{
+	if (!api_is_json_type(api_param(r, "CONTENT_TYPE"))) {
+		api_refuse(a, r, 415, "Content-Type must be application/json");
+		return -1;
+	}
+	return api_body(a, r, blen);
+}
+
+/* Checks method, password, uid (absent: a batch), ack, type and size, and reads
+ * the body into a->body; answers the error itself and returns -1. */
+static int api_push_read(struct api *a, FCGX_Request *r, struct api_push_req *q)
+{
+	if (api_gate(a, r, "POST") != 0)
+		return -1;
+	/* No uid in the query: the body carries one per message. */
+	q->batch = !api_has_query(r, "uid");
+	if (!q->batch && api_get_uid(a, r, &q->uid_len) != 0)
+		return -1;
+	if (api_get_bool(a, r, "ack", &q->ack) != 0)
+		return -1;
+	return api_json_body(a, r, &q->blen);
+}
+
 static int api_resend(const struct api_item *it)
 {
 	return it->http == 200 &&
@@ -295,17 +332,18 @@ static int api_resend(const struct api_item *it)
 }
 
 /*
- * Delivers items[0..n). A worker that refused some as sent under another
- * configuration or to the wrong worker taught us its configuration or count
- * (api_daemon_push re-learned it): the password is checked again under the
- * configuration now running, then those items go out once more.
+ * Hands items[0..n) to the daemon. A worker that refused some as sent under
+ * another configuration or to the wrong worker taught us its configuration or
+ * count (api_daemon_request re-learned it): the password is checked again under
+ * the configuration now running, then those items go out once more.
  */
-static void api_deliver(struct api *a, FCGX_Request *r, struct api_item *items, size_t n)
+static void api_deliver(struct api *a, FCGX_Request *r, const struct api_kind *kind,
+			struct api_item *items, size_t n)
 {
 	size_t again = 0;
 	int ok;
 
-	api_daemon_push(&a->d, items, n);
+	api_daemon_request(&a->d, kind, items, n);
 	for (size_t i = 0; i < n; i++)
 		again += api_resend(&items[i]);
 	if (again == 0)
@@ -315,11 +353,11 @@ static void api_deliver(struct api *a, FCGX_Request *r, struct api_item *items, 
 		if (!api_resend(&items[i]))
 			continue;
 		items[i].http = ok ? 0 : 401;
-		items[i].why = ok ? NULL : "wrong or missing password";
+		items[i].why = ok ? NULL : API_UNAUTHORIZED;
 	}
 	if (!ok)
 		return;
-	api_daemon_push(&a->d, items, n);
+	api_daemon_request(&a->d, kind, items, n);
 	for (size_t i = 0; i < n; i++) {
 		if (api_resend(&items[i])) {
 			items[i].http = 503;
@@ -391,11 +429,13 @@ static uint16_t api_flags(int query_ack, int msg_ack)
 	return query_ack || msg_ack ? IPC_F_ACK : 0;
 }
 
+static const struct api_kind api_push_kind = { IPC_T_PUSH, 0 };
+
 static void api_push_one(struct api *a, FCGX_Request *r, const struct api_push_req *q)
 {
 	struct wmsg_push msg;
 	struct api_item it;
-	char reason[256];
+	char reason[API_REASON_MAX];
 
 	if (wmsg_parse_push(a->body, q->blen, &msg, reason, sizeof reason) != 0) {
 		api_refuse(a, r, 400, reason);
@@ -407,7 +447,7 @@ static void api_push_one(struct api *a, FCGX_Request *r, const struct api_push_r
 					.topic = msg.topic_json, .topic_len = msg.topic_len,
 					.contents = msg.contents_json,
 					.contents_len = msg.contents_len };
-	api_deliver(a, r, &it, 1);
+	api_deliver(a, r, &api_push_kind, &it, 1);
 	api_push_answer(a, r, &it);
 	wmsg_push_free(&msg);
 }
@@ -457,7 +497,7 @@ static void api_batch_answer(struct api *a, FCGX_Request *r, const struct wmsg_b
 	struct wmsg_batch_result *out = calloc(b->n, sizeof *out);
 	int unauth = 0, reached = 0, unavailable = 0;
 	size_t len = 0;
-	char *text = NULL;
+	char *text;
 
 	for (size_t k = 0; out && k < b->n; k++)
 		out[k].contents = b->items[k].error;
@@ -468,17 +508,13 @@ static void api_batch_answer(struct api *a, FCGX_Request *r, const struct wmsg_b
 		unavailable |= items[i].http == 503;
 	}
 	if (out && unauth && !reached) {
-		api_refuse(a, r, 401, "wrong or missing password");
+		api_refuse(a, r, 401, API_UNAUTHORIZED);
 	} else {
 		text = out ? wmsg_batch_reply(b, out, &len) : NULL;
-		if (text)
-			api_respond(r, 200, NULL, text, len);
-		else
-			api_error(r, 500, "out of memory");
+		api_answer(r, text, len);
 		if (unavailable)
 			api_report(a, 503); /* a request that met an unavailable daemon */
 	}
-	free(text);
 	free(out);
 }
 
@@ -505,40 +541,43 @@ static size_t api_batch_items(const struct wmsg_batch *b, int query_ack, struct 
 	return n;
 }
 
+/* Sends a parsed batch (or multicast) and answers it item by item. */
+static void api_batch_send(struct api *a, FCGX_Request *r, const struct api_kind *kind,
+			   const struct wmsg_batch *b, int query_ack)
+{
+	struct api_item *items = calloc(b->n, sizeof *items);
+	size_t *map = calloc(b->n, sizeof *map), n;
+
+	if (!items || !map) {
+		api_error(r, 500, "out of memory");
+	} else {
+		n = api_batch_items(b, query_ack, items, map);
+		if (n > 0)
+			api_deliver(a, r, kind, items, n);
+		api_batch_answer(a, r, b, items, map, n);
+	}
+	free(items);
+	free(map);
+}
+
 static void api_push_batch(struct api *a, FCGX_Request *r, const struct api_push_req *q)
 {
-	size_t blen = q->blen;
+	size_t blen = q->blen, sp = 0;
 	struct wmsg_batch b;
-	struct api_item *items = NULL;
-	size_t *map = NULL, n, sp = 0;
-	char reason[256];
+	char reason[API_REASON_MAX];
 
-	memset(&b, 0, sizeof b);
 	while (sp < blen && strchr(" \t\r\n", a->body[sp]))
 		sp++;
 	/* The seed's single form without ?uid=: say what is missing, not "array". */
 	if (sp == blen || a->body[sp] != '[') {
 		api_refuse(a, r, 400, "uid is missing");
-		goto out;
+		return;
 	}
 	if (wmsg_parse_batch(a->body, blen, IPC_MAX_ITEMS, (size_t)a->d.cfg.max_uid_bytes, &b,
-			     reason, sizeof reason) != 0) {
+			     reason, sizeof reason) != 0)
 		api_refuse(a, r, 400, reason);
-		goto out;
-	}
-	items = calloc(b.n, sizeof *items);
-	map = calloc(b.n, sizeof *map);
-	if (!items || !map) {
-		api_error(r, 500, "out of memory");
-		goto out;
-	}
-	n = api_batch_items(&b, q->ack, items, map);
-	if (n > 0)
-		api_deliver(a, r, items, n);
-	api_batch_answer(a, r, &b, items, map, n);
-out:
-	free(items);
-	free(map);
+	else
+		api_batch_send(a, r, &api_push_kind, &b, q->ack);
 	wmsg_batch_free(&b);
 }
 
@@ -554,6 +593,349 @@ static void api_push(struct api *a, FCGX_Request *r)
 		api_push_one(a, r, &q);
 }
 
+/* ---- The control API: presence, kick, multicast, broadcast ---------------- */
+
+/* An item naming a uid only (presence, kick). Empty strings, not NULL: the
+ * encoder copies topic and contents with memcpy, which wants real pointers. */
+static void api_item_uid(struct api_item *it, const char *uid, size_t len, uint16_t flags)
+{
+	memset(it, 0, sizeof *it);
+	it->it = (struct ipc_push_item){ .uid = uid, .uid_len = len, .flags = flags,
+					 .topic = "", .contents = "" };
+}
+
+/* A worker's answer about a uid we can give: its connections (or connections
+ * closed), none when it has none or the daemon refused the uid. */
+static int api_item_known(const struct api_item *it)
+{
+	return it->http == 200 &&
+	       (it->res.status == IPC_S_DELIVERED || it->res.status == IPC_S_OFFLINE ||
+		it->res.status == IPC_S_REFUSED);
+}
+
+static uint64_t api_item_count(const struct api_item *it)
+{
+	return it->res.status == IPC_S_DELIVERED ? it->res.delivered : 0;
+}
+
+/* A one-uid request (GET /presence?uid=, /kick) without an answer to give:
+ * answers the error as /push would (503: nothing was done, safe to send again)
+ * and returns 1. */
+static int api_one_failed(struct api *a, FCGX_Request *r, const struct api_item *it)
+{
+	if (it->http != 200) {
+		if (it->http == 503)
+			log_warn("request to ws-daemon failed: %s", it->why);
+		api_refuse(a, r, it->http, it->why);
+		return 1;
+	}
+	if (it->res.status == IPC_S_BUSY) {
+		log_warn("uid=%s: %s", a->uid, API_REVOKE_FULL);
+		api_refuse(a, r, 503, API_REVOKE_FULL);
+		return 1;
+	}
+	if (it->res.status == IPC_S_REFUSED) {
+		api_error(r, 400, "the push daemon refused the uid");
+		return 1;
+	}
+	return 0;
+}
+
+/* The workers flagged in gone[], in index order, as wmsg marks a partial answer. */
+static struct wmsg_missing api_missing(const unsigned char *gone, unsigned *list)
+{
+	struct wmsg_missing m = { list, 0 };
+
+	for (unsigned w = 0; w < IPC_WORKERS_MAX; w++)
+		if (gone[w])
+			list[m.n++] = w;
+	return m;
+}
+
+/* GET /presence?uid=U: the connections of one uid, from the worker owning it. */
+static void api_presence_one(struct api *a, FCGX_Request *r)
+{
+	static const struct api_kind kind = { IPC_T_PRESENCE, 0 };
+	struct api_item it;
+	size_t uid_len, len = 0;
+	char *body;
+
+	if (api_get_uid(a, r, &uid_len) != 0)
+		return;
+	api_item_uid(&it, a->uid, uid_len, 0);
+	api_deliver(a, r, &kind, &it, 1);
+	if (api_one_failed(a, r, &it))
+		return;
+	body = wmsg_presence_one(a->uid, uid_len, api_item_count(&it), &len);
+	api_answer(r, body, len);
+}
+
+/* GET /presence: connections and uids online, summed over the workers that
+ * answered; a partial answer names the others, 503 when none answered. */
+static void api_presence_totals(struct api *a, FCGX_Request *r)
+{
+	unsigned char up[IPC_WORKERS_MAX] = { 0 }, gone[IPC_WORKERS_MAX] = { 0 };
+	struct wmsg_count c[2] = { { "connections", 0 }, { "uids", 0 } };
+	unsigned list[IPC_WORKERS_MAX], n;
+	struct wmsg_missing m;
+	size_t len = 0;
+	char *body;
+
+	if (api_workers_up(a, up, &n) == 0) {
+		api_refuse(a, r, 503, n ? "no push daemon worker answered in time" : a->d.down_why);
+		return;
+	}
+	for (unsigned w = 0; w < n; w++) {
+		gone[w] = !up[w];
+		c[0].value += up[w] ? api_stats[w][IPC_ST_CONNECTIONS] : 0;
+		c[1].value += up[w] ? api_stats[w][IPC_ST_UIDS_ONLINE] : 0;
+	}
+	m = api_missing(gone, list);
+	if (m.n)
+		api_report(a, 503); /* a request that met an unavailable worker */
+	body = wmsg_counts_reply("presence", c[0].value, c, 2, &m, &len);
+	api_answer(r, body, len);
+}
+
+/* Each uid's count, WMSG_UNKNOWN where its worker did not answer (flagged in
+ * gone); returns how many are known. */
+static size_t api_presence_counts(const struct api_item *items, size_t n, uint64_t *conns,
+				  unsigned char *gone)
+{
+	size_t known = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (api_item_known(&items[i])) {
+			conns[i] = api_item_count(&items[i]);
+			known++;
+		} else {
+			conns[i] = WMSG_UNKNOWN;
+			gone[items[i].worker] = 1;
+		}
+	}
+	return known;
+}
+
+/* The answer to POST /presence: 401 as a whole when the daemon's new
+ * configuration refuses the password, 503 when no worker answered. */
+static void api_presence_answer(struct api *a, FCGX_Request *r, const struct wmsg_batch *b,
+				const struct api_item *items, uint64_t *conns)
+{
+	unsigned char gone[IPC_WORKERS_MAX] = { 0 };
+	unsigned list[IPC_WORKERS_MAX];
+	struct wmsg_missing m;
+	size_t len = 0;
+	char *body;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (items[i].http == 401) {
+			api_refuse(a, r, 401, API_UNAUTHORIZED);
+			return;
+		}
+	}
+	if (api_presence_counts(items, b->n, conns, gone) == 0) {
+		api_refuse(a, r, 503, items[0].why ? items[0].why : "push daemon gave no answer");
+		return;
+	}
+	m = api_missing(gone, list);
+	if (m.n)
+		api_report(a, 503);
+	body = wmsg_presence_many(b, conns, &m, &len);
+	api_answer(r, body, len);
+}
+
+/* POST /presence with a JSON array of uids: each one's connections. */
+static void api_presence_many(struct api *a, FCGX_Request *r)
+{
+	static const struct api_kind kind = { IPC_T_PRESENCE, 0 };
+	struct api_item *items = NULL;
+	uint64_t *conns = NULL;
+	struct wmsg_batch b;
+	size_t blen;
+	char reason[API_REASON_MAX];
+
+	if (api_has_query(r, "uid")) {
+		api_refuse(a, r, 400, "POST /presence takes its uids in the body, not in the query");
+		return;
+	}
+	if (api_json_body(a, r, &blen) != 0)
+		return;
+	if (wmsg_parse_uids(a->body, blen, IPC_MAX_ITEMS, (size_t)a->d.cfg.max_uid_bytes, &b,
+			    reason, sizeof reason) != 0) {
+		api_refuse(a, r, 400, reason);
+		return;
+	}
+	items = calloc(b.n, sizeof *items);
+	conns = calloc(b.n, sizeof *conns);
+	if (items && conns) {
+		for (size_t i = 0; i < b.n; i++)
+			api_item_uid(&items[i], b.items[i].uid, b.items[i].uid_len, 0);
+		api_deliver(a, r, &kind, items, b.n);
+		api_presence_answer(a, r, &b, items, conns);
+	} else {
+		api_error(r, 500, "out of memory");
+	}
+	free(items);
+	free(conns);
+	wmsg_batch_free(&b);
+}
+
+/* /presence: GET for one uid (?uid=) or the totals, POST for a list of uids. */
+static void api_presence(struct api *a, FCGX_Request *r)
+{
+	if (api_gate(a, r, "GET, POST") != 0)
+		return;
+	if (strcmp(api_param(r, "REQUEST_METHOD"), "POST") == 0)
+		api_presence_many(a, r);
+	else if (api_has_query(r, "uid"))
+		api_presence_one(a, r);
+	else
+		api_presence_totals(a, r);
+}
+
+/* A request whose parameters are all in the query: a body sent anyway is
+ * refused, so a client that put them there learns it. */
+static int api_no_body(struct api *a, FCGX_Request *r, const char *why)
+{
+	size_t blen = 0;
+
+	if (api_body(a, r, &blen) != 0)
+		return -1;
+	if (blen == 0)
+		return 0;
+	if (!api_is_json_type(api_param(r, "CONTENT_TYPE")))
+		api_refuse(a, r, 415, "Content-Type must be application/json");
+	else
+		api_refuse(a, r, 400, why);
+	return -1;
+}
+
+/* POST /kick?uid=U[&revoke=1]: closes every connection of the uid (close code
+ * 4000, reason "kicked"); with revoke its keys issued until now are refused. */
+static void api_kick(struct api *a, FCGX_Request *r)
+{
+	static const struct api_kind kind = { IPC_T_KICK, 0 };
+	struct api_item it;
+	size_t uid_len, len = 0;
+	int revoke;
+	char *body;
+
+	if (api_gate(a, r, "POST") != 0 || api_get_uid(a, r, &uid_len) != 0 ||
+	    api_get_bool(a, r, "revoke", &revoke) != 0 ||
+	    api_no_body(a, r, "/kick takes no body: uid and revoke go in the query") != 0)
+		return;
+	api_item_uid(&it, a->uid, uid_len, revoke ? IPC_F_REVOKE : 0);
+	api_deliver(a, r, &kind, &it, 1);
+	if (api_one_failed(a, r, &it))
+		return;
+	body = wmsg_reply_flag("success", (long long)api_item_count(&it), "kicked",
+			       revoke ? "revoked" : NULL, &len);
+	api_answer(r, body, len);
+}
+
+/* POST /multicast {"uids":[...],"topic":..,"contents":..}: one message to each
+ * uid, encoded once per datagram, answered item by item as a batch push. */
+static void api_multicast(struct api *a, FCGX_Request *r)
+{
+	static const struct api_kind kind = { IPC_T_PUSH, IPC_H_SHARED };
+	struct wmsg_batch b;
+	size_t blen;
+	char reason[API_REASON_MAX];
+
+	if (api_gate(a, r, "POST") != 0 || api_json_body(a, r, &blen) != 0)
+		return;
+	if (wmsg_parse_multicast(a->body, blen, IPC_MAX_ITEMS, (size_t)a->d.cfg.max_uid_bytes, &b,
+				 reason, sizeof reason) != 0)
+		api_refuse(a, r, 400, reason);
+	else
+		api_batch_send(a, r, &kind, &b, 0);
+	wmsg_batch_free(&b);
+}
+
+/* What the workers said about a broadcast: sums over those that delivered it,
+ * the others flagged in gone. */
+struct api_reach {
+	struct wmsg_count c[2]; /* uids, connections */
+	size_t delivered, refused;
+	int unauth;
+	unsigned char gone[IPC_WORKERS_MAX];
+};
+
+static void api_reach_add(struct api_reach *s, const struct api_item *it, unsigned w)
+{
+	if (it->http == 200 && it->res.status == IPC_S_DELIVERED) {
+		s->c[0].value += it->res.number;
+		s->c[1].value += it->res.delivered;
+		s->delivered++;
+		return;
+	}
+	s->gone[w] = 1;
+	s->unauth |= it->http == 401;
+	s->refused += it->http == 200 && it->res.status == IPC_S_REFUSED;
+}
+
+/* 200 once a worker delivered it (partial when not all did); else why not. */
+static void api_broadcast_answer(struct api *a, FCGX_Request *r, const struct api_item *items,
+				 size_t n)
+{
+	struct api_reach s = { .c = { { "uids", 0 }, { "connections", 0 } } };
+	unsigned list[IPC_WORKERS_MAX];
+	struct wmsg_missing m;
+	size_t len = 0;
+	char *body;
+
+	for (size_t i = 0; i < n; i++)
+		api_reach_add(&s, &items[i], (unsigned)i);
+	if (s.delivered == 0) {
+		if (s.unauth)
+			api_refuse(a, r, 401, API_UNAUTHORIZED);
+		else if (s.refused)
+			api_error(r, 400, API_REFUSED); /* too large for a send queue */
+		else
+			api_refuse(a, r, 503, items[0].why ? items[0].why : "push daemon gave no answer");
+		return;
+	}
+	m = api_missing(s.gone, list);
+	if (m.n)
+		api_report(a, 503);
+	body = wmsg_counts_reply("success", s.c[1].value, s.c, 2, &m, &len);
+	api_answer(r, body, len);
+}
+
+/* POST /broadcast {"topic":..,"contents":..}: one message to every connected
+ * uid, each numbered in its own sequence; one datagram to every worker. */
+static void api_broadcast(struct api *a, FCGX_Request *r)
+{
+	static const struct api_kind kind = { IPC_T_BROADCAST, 0 };
+	struct api_item items[IPC_WORKERS_MAX];
+	struct wmsg_push msg;
+	size_t blen, n;
+	char reason[API_REASON_MAX];
+
+	if (api_gate(a, r, "POST") != 0 || api_json_body(a, r, &blen) != 0)
+		return;
+	if (wmsg_parse_broadcast(a->body, blen, &msg, reason, sizeof reason) != 0) {
+		api_refuse(a, r, 400, reason);
+		return;
+	}
+	n = a->d.nworkers; /* now: a password check may have re-learned it */
+	if (n == 0) {
+		api_refuse(a, r, 503, a->d.down_why);
+		wmsg_push_free(&msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		api_item_uid(&items[i], "", 0, 0);
+		items[i].it.topic = msg.topic_json;
+		items[i].it.topic_len = msg.topic_len;
+		items[i].it.contents = msg.contents_json;
+		items[i].it.contents_len = msg.contents_len;
+	}
+	api_deliver(a, r, &kind, items, n);
+	api_broadcast_answer(a, r, items, n);
+	wmsg_push_free(&msg);
+}
+
 /* GET /metrics: ws-daemon's counters summed over the workers that answered in
  * time; 503 only when none did. Password required. */
 static void api_metrics(struct api *a, FCGX_Request *r)
@@ -563,12 +945,8 @@ static void api_metrics(struct api *a, FCGX_Request *r)
 	size_t len = 0;
 	char *text;
 
-	if (!api_method_ok(a, r, "GET"))
+	if (api_gate(a, r, "GET") != 0)
 		return;
-	if (!api_authorized(a, r)) {
-		api_refuse(a, r, 401, "wrong or missing password");
-		return;
-	}
 	got = api_workers_up(a, up, &n);
 	if (got == 0) {
 		api_error(r, 503, n ? "no push daemon worker answered in time" : a->d.down_why);
@@ -607,30 +985,39 @@ static void api_health(struct api *a, FCGX_Request *r)
 	free(body);
 }
 
+/* The service's paths (the last segment), who answers each, and whether the
+ * request talks to the daemon anyway (see api_daemon_keep_up). */
+static const struct api_path {
+	const char *name;
+	void (*serve)(struct api *a, FCGX_Request *r);
+	int exchange;
+} api_paths[] = {
+	{ "access", api_access, 0 },       { "push", api_push, 1 },
+	{ "metrics", api_metrics, 1 },     { "health", api_health, 1 },
+	{ "presence", api_presence, 1 },   { "kick", api_kick, 1 },
+	{ "multicast", api_multicast, 1 }, { "broadcast", api_broadcast, 1 },
+};
+
 /* Routes on the path's last segment, so the service can sit under any prefix. */
 static void api_route(struct api *a, FCGX_Request *r)
 {
 	const char *uri = api_param(r, "REQUEST_URI");
 	size_t n = strcspn(uri, "?");
+	const struct api_path *p = NULL;
 
-	int push = n >= 5 && memcmp(uri + n - 5, "/push", 5) == 0;
-	int metrics = n >= 8 && memcmp(uri + n - 8, "/metrics", 8) == 0;
-	int access = n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0;
-	int health = n >= 7 && memcmp(uri + n - 7, "/health", 7) == 0;
+	for (size_t i = 0; !p && i < sizeof api_paths / sizeof api_paths[0]; i++) {
+		size_t k = strlen(api_paths[i].name);
 
+		if (n > k && uri[n - k - 1] == '/' && memcmp(uri + n - k, api_paths[i].name, k) == 0)
+			p = &api_paths[i];
+	}
 	/* Only the service's own paths wait for the daemon: a 404 never does. */
-	if (access || push || metrics || health)
-		api_daemon_keep_up(&a->d, !access);
-	if (access)
-		api_access(a, r);
-	else if (push)
-		api_push(a, r);
-	else if (metrics)
-		api_metrics(a, r);
-	else if (health)
-		api_health(a, r);
-	else
+	if (p) {
+		api_daemon_keep_up(&a->d, p->exchange);
+		p->serve(a, r);
+	} else {
 		api_error(r, 404, "not found");
+	}
 	api_daemon_flush(&a->d); /* refusals kept while the daemon was away */
 }
 
