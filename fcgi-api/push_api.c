@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* push-api: the persistent FastCGI responder for /access, /push and /metrics. One
- * program routes on REQUEST_URI so one process pool and one daemon view serve all. */
+ * program routes on REQUEST_URI so one process pool and one daemon view serve all.
+ * With the demo on (api_demo_enabled) it also answers /demo/api/key and
+ * /demo/api/push, the demo page's backend, which need no password. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -48,6 +50,7 @@ struct api {
 	 * configuration never needs them to grow. */
 	char body[CFG_MESSAGE_MAX + 1];
 	char uid[REQ_UID_MAX + 1];
+	int demo;                    /* /demo/api/ is served (decided once, at start) */
 };
 
 static volatile sig_atomic_t api_stop;
@@ -196,14 +199,16 @@ static unsigned api_workers_up(struct api *a, unsigned char *up, unsigned *n)
 	return got;
 }
 
-static void api_access(struct api *a, FCGX_Request *r)
+/* GET /access (password required) and, with the demo on, GET /demo/api/key
+ * (none): the same answer, an access key for ?uid=. */
+static void api_access(struct api *a, FCGX_Request *r, int need_password)
 {
 	char key[AKEY_MAX_LEN], *body;
 	size_t uid_len, klen, blen = 0;
 
 	if (!api_method_ok(a, r, "GET, HEAD"))
 		return;
-	if (!api_authorized(a, r)) {
+	if (need_password && !api_authorized(a, r)) {
 		api_refuse(a, r, 401, "wrong or missing password");
 		return;
 	}
@@ -226,6 +231,7 @@ struct api_push_req {
 	size_t blen;     /* the body (in a->body) */
 	int batch;       /* no ?uid=: the body is an array of messages with their uids */
 	int ack;         /* ?ack=1: every message waits for an acknowledgement */
+	int demo;        /* /demo/api/push: no password, one message for ?uid= only */
 };
 
 /* Reads ?ack= (1 or true, 0 or false, absent = 0); answers 400 itself and
@@ -260,12 +266,13 @@ static int api_push_read(struct api *a, FCGX_Request *r, struct api_push_req *q)
 
 	if (!api_method_ok(a, r, "POST"))
 		return -1;
-	if (!api_authorized(a, r)) {
+	if (!q->demo && !api_authorized(a, r)) {
 		api_refuse(a, r, 401, "wrong or missing password");
 		return -1;
 	}
-	/* No uid in the query: the body carries one per message. */
-	q->batch = req_query_get(qs, strlen(qs), "uid", probe, sizeof probe, &plen) == REQ_ABSENT;
+	/* No uid in the query: the body carries one per message (not for the demo). */
+	q->batch = !q->demo &&
+		   req_query_get(qs, strlen(qs), "uid", probe, sizeof probe, &plen) == REQ_ABSENT;
 	if (!q->batch && api_get_uid(a, r, &q->uid_len) != 0)
 		return -1;
 	if (api_get_ack(a, r, &q->ack) != 0)
@@ -310,7 +317,7 @@ static void api_deliver(struct api *a, FCGX_Request *r, struct api_item *items, 
 		again += api_resend(&items[i]);
 	if (again == 0)
 		return;
-	ok = api_password_matches(a, r);
+	ok = a->demo && api_is_demo_path(api_param(r, "REQUEST_URI")) ? 1 : api_password_matches(a, r);
 	for (size_t i = 0; i < n; i++) {
 		if (!api_resend(&items[i]))
 			continue;
@@ -542,9 +549,9 @@ out:
 	wmsg_batch_free(&b);
 }
 
-static void api_push(struct api *a, FCGX_Request *r)
+static void api_push(struct api *a, FCGX_Request *r, int demo)
 {
-	struct api_push_req q = { 0 };
+	struct api_push_req q = { .demo = demo };
 
 	if (api_push_read(a, r, &q) != 0)
 		return;
@@ -607,6 +614,24 @@ static void api_health(struct api *a, FCGX_Request *r)
 	free(body);
 }
 
+/* The demo page's backend: /demo/api/key and /demo/api/push. Without the demo
+ * every path under /demo/ is an unknown one (404), never /push by its last segment. */
+static void api_demo_route(struct api *a, FCGX_Request *r, const char *uri, size_t n)
+{
+	int key = n >= 13 && memcmp(uri + n - 13, "/demo/api/key", 13) == 0;
+	int push = n >= 14 && memcmp(uri + n - 14, "/demo/api/push", 14) == 0;
+
+	if (!a->demo || !(key || push)) {
+		api_error(r, 404, "not found");
+		return;
+	}
+	api_daemon_keep_up(&a->d, push);
+	if (key)
+		api_access(a, r, 0);
+	else
+		api_push(a, r, 1);
+}
+
 /* Routes on the path's last segment, so the service can sit under any prefix. */
 static void api_route(struct api *a, FCGX_Request *r)
 {
@@ -618,13 +643,18 @@ static void api_route(struct api *a, FCGX_Request *r)
 	int access = n >= 7 && memcmp(uri + n - 7, "/access", 7) == 0;
 	int health = n >= 7 && memcmp(uri + n - 7, "/health", 7) == 0;
 
+	if (api_is_demo_path(uri)) {
+		api_demo_route(a, r, uri, n);
+		api_daemon_flush(&a->d);
+		return;
+	}
 	/* Only the service's own paths wait for the daemon: a 404 never does. */
 	if (access || push || metrics || health)
 		api_daemon_keep_up(&a->d, !access);
 	if (access)
-		api_access(a, r);
+		api_access(a, r, 1);
 	else if (push)
-		api_push(a, r);
+		api_push(a, r, 0);
 	else if (metrics)
 		api_metrics(a, r);
 	else if (health)
@@ -636,11 +666,26 @@ static void api_route(struct api *a, FCGX_Request *r)
 
 static int api_setup(struct api *a, const char *conf)
 {
+	const char *env = getenv("PUSH_DEMO");
+
 	memset(a, 0, sizeof *a);
 	if (api_daemon_init(&a->d, conf) != 0)
 		return -1;
 	log_set_level(a->d.cfg.log_level);
+	/* `demo: true`, or `make run` (PUSH_DEMO=1) on a loopback address only. */
+	a->demo = api_demo_enabled(a->d.cfg.demo, env, a->d.cfg.addr);
+	if (env && strcmp(env, "1") == 0 && !a->demo)
+		log_notice("PUSH_DEMO=1 ignored: addr %s is not a loopback address", a->d.cfg.addr);
 	return 0;
+}
+
+/* Once per process that serves: the demo backend is a hole by design. */
+static void api_demo_warn(const struct api *a)
+{
+	if (a->demo)
+		log_warn("demo on: /demo/api/key and /demo/api/push hand out access keys and "
+			 "push to any uid WITHOUT the password (addr %s); never expose this setup",
+			 a->d.cfg.addr);
 }
 
 static void api_teardown(struct api *a)
@@ -770,6 +815,7 @@ int main(int argc, char **argv)
 		api_teardown(&a);
 		return rc != 0;
 	}
+	api_demo_warn(&a);
 	if (!sock)
 		return api_serve(0, &a);
 	if (strcmp(sock, "-") == 0)

@@ -68,6 +68,7 @@ struct cfg {
 	long history_memory;           /* bytes all histories of the daemon may hold */
 	int offline_messages;          /* keep pushes to a uid with no connection */
 	long ack_waiters_max;          /* pushes waiting for an ack at once; -1: cfg_ack_waiters */
+	int demo;                      /* push-api serves /demo/api/ (no password) */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid
