@@ -55,7 +55,7 @@ BIN_UNIT := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 # Objects are kept between builds (they are not just intermediates).
 .SECONDARY:
 
-.PHONY: all unit deps deps-test run test test-unit test-system install uninstall clean bench fuzz
+.PHONY: all unit deps deps-test run test test-unit test-js test-system install uninstall clean bench fuzz
 .PHONY: man deb
 all: $(BIN_DAEMON) $(BIN_FCGI)
 
@@ -125,10 +125,15 @@ deps-test:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run.sh $(RUN_CONF) $(BUILD)/bin $(WEB)
+	@PUSH_DEMO=$(if $(filter 0,$(DEMO)),0,1) scripts/run.sh $(RUN_CONF) $(BUILD)/bin $(WEB)
 
 test-unit: unit
 	@set -e; for t in $(BIN_UNIT); do echo "== $$t"; $$t; done
+
+# The JS client's unit tests (backoff, state machine, resume, acks) under node's
+# built-in runner: no browser, no packages (test_browser.py runs it in Chromium).
+test-js:
+	@node --test clients/js/test/
 
 test-system: all
 	@scripts/system-tests.sh $(BUILD)/bin
@@ -156,6 +161,7 @@ fuzz:
 # replayed first).
 test: deps-test
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang WERROR=-Werror all unit
+	@$(MAKE) --no-print-directory test-js
 	@$(MAKE) --no-print-directory coverage
 	@PUSH_WEB=$${PUSH_WEB:-lighttpd,nginx} $(MAKE) --no-print-directory SAN=1 test-unit test-system
 	@tests/fuzz/run.sh 5

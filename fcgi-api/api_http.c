@@ -206,3 +206,53 @@ void api_finish(FCGX_Request *r)
 		(void)FCGX_Attach(r); /* a kept connection must not stay detached */
 	FCGX_Finish_r(r);
 }
+
+int api_is_demo_path(const char *uri)
+{
+	size_t n = strcspn(uri, "?");
+
+	for (size_t i = 0; i + 6 <= n; i++)
+		if (memcmp(uri + i, "/demo/", 6) == 0)
+			return 1;
+	return 0;
+}
+
+int api_addr_is_loopback(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n == 3 && memcmp(addr, "::1", 3) == 0)
+		return 1;
+	if (n == 9 && strncasecmp(addr, "localhost", 9) == 0)
+		return 1;
+	/* 127.0.0.0/8, written as a dotted quad */
+	if (n < 7 || n > 15 || memcmp(addr, "127.", 4) != 0)
+		return 0;
+	for (size_t i = 4, dots = 0, digits = 0; i <= n; i++) {
+		if (i == n || addr[i] == '.') {
+			if (digits == 0 || digits > 3)
+				return 0;
+			if (i == n)
+				return dots == 2;
+			dots++;
+			digits = 0;
+		} else if (addr[i] >= '0' && addr[i] <= '9') {
+			digits++;
+		} else {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int api_demo_enabled(int cfg_demo, const char *env, const char *addr)
+{
+	if (cfg_demo)
+		return 1;
+	return env && strcmp(env, "1") == 0 && addr && api_addr_is_loopback(addr);
+}

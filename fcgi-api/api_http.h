@@ -37,6 +37,18 @@ int api_is_json_type(const char *content_type);
 /* The token of an "Authorization: Bearer <token>" header, or NULL. */
 const char *api_bearer_token(const char *authorization);
 
+/* 1 when the path of `uri` (query ignored) lies under a /demo/ segment, the
+ * demo page's: such paths never reach /access or /push by their last segment. */
+int api_is_demo_path(const char *uri);
+
+/* 1 when `host:port` ("[v6]:port") names a loopback host: 127.0.0.0/8, ::1 or
+ * localhost. An empty host (all addresses) is not loopback. */
+int api_addr_is_loopback(const char *addr);
+
+/* Whether push-api serves the demo routes: `demo: true` in the configuration,
+ * or PUSH_DEMO=1 in the environment (`make run`) with a loopback addr. */
+int api_demo_enabled(int cfg_demo, const char *env, const char *addr);
+
 enum api_body_rc { API_BODY_OK = 0, API_BODY_TOO_LARGE, API_BODY_BAD_LENGTH, API_BODY_SHORT };
 
 /* Reads the request body into buf[0..cap). CONTENT_LENGTH is checked against cap

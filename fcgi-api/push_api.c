@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* push-api: the persistent FastCGI responder for /access, /push, /metrics, /health
  * and the control API (/presence, /kick, /multicast, /broadcast). One program
- * routes on REQUEST_URI so one process pool and one daemon view serve all. */
+ * routes on REQUEST_URI so one process pool and one daemon view serve all.
+ * With the demo on (api_demo_enabled) it also answers /demo/api/key and
+ * /demo/api/push, the demo page's backend, which need no password. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -52,6 +54,7 @@ struct api {
 	 * configuration never needs them to grow. */
 	char body[CFG_MESSAGE_MAX + 1];
 	char uid[REQ_UID_MAX + 1];
+	int demo;                    /* /demo/api/ is served (decided once, at start) */
 };
 
 static volatile sig_atomic_t api_stop;
@@ -185,17 +188,22 @@ static int api_method_ok(struct api *a, FCGX_Request *r, const char *allow)
 	return 0;
 }
 
-/* Method and password, the first checks of every request but /health; answers
- * the error itself and returns -1. */
-static int api_gate(struct api *a, FCGX_Request *r, const char *allow)
+/* Method and (unless the demo backend asks) password, the first checks of every
+ * request but /health; answers the error itself and returns -1. */
+static int api_gate_as(struct api *a, FCGX_Request *r, const char *allow, int password)
 {
 	if (!api_method_ok(a, r, allow))
 		return -1;
-	if (!api_authorized(a, r)) {
+	if (password && !api_authorized(a, r)) {
 		api_refuse(a, r, 401, API_UNAUTHORIZED);
 		return -1;
 	}
 	return 0;
+}
+
+static int api_gate(struct api *a, FCGX_Request *r, const char *allow)
+{
+	return api_gate_as(a, r, allow, 1);
 }
 
 /* 200 with body (malloc'd, freed here), or 500 when it could not be made. */
@@ -223,12 +231,15 @@ static unsigned api_workers_up(struct api *a, unsigned char *up, unsigned *n)
 	return got;
 }
 
-static void api_access(struct api *a, FCGX_Request *r)
+/* GET /access (password required) and, with the demo on, GET /demo/api/key
+ * (none: the demo page's backend). */
+static void api_access_as(struct api *a, FCGX_Request *r, int need_password)
 {
 	char key[AKEY_MAX_LEN], *body;
 	size_t uid_len, klen, blen = 0;
 
-	if (api_gate(a, r, "GET, HEAD") != 0 || api_get_uid(a, r, &uid_len) != 0)
+	if (api_gate_as(a, r, "GET, HEAD", need_password) != 0 ||
+	    api_get_uid(a, r, &uid_len) != 0)
 		return;
 	klen = akey_issue(a->d.cfg.secret, a->uid, uid_len, time(NULL), a->d.cfg.access_key_ttl,
 			  key, sizeof key);
@@ -247,6 +258,7 @@ struct api_push_req {
 	size_t blen;     /* the body (in a->body) */
 	int batch;       /* no ?uid=: the body is an array of messages with their uids */
 	int ack;         /* ?ack=1: every message waits for an acknowledgement */
+	int demo;        /* /demo/api/push: no password, one message for ?uid= only */
 };
 
 /* Reads ?<name>= as a boolean (1 or true, 0 or false, absent = 0); answers 400
@@ -314,10 +326,10 @@ static int api_json_body(struct api *a, FCGX_Request *r, size_t *blen)
  * the body into a->body; answers the error itself and returns -1. */
 static int api_push_read(struct api *a, FCGX_Request *r, struct api_push_req *q)
 {
-	if (api_gate(a, r, "POST") != 0)
+	if (api_gate_as(a, r, "POST", !q->demo) != 0)
 		return -1;
-	/* No uid in the query: the body carries one per message. */
-	q->batch = !api_has_query(r, "uid");
+	/* No uid in the query: the body carries one per message (not for the demo). */
+	q->batch = !q->demo && !api_has_query(r, "uid");
 	if (!q->batch && api_get_uid(a, r, &q->uid_len) != 0)
 		return -1;
 	if (api_get_bool(a, r, "ack", &q->ack) != 0)
@@ -348,7 +360,8 @@ static void api_deliver(struct api *a, FCGX_Request *r, const struct api_kind *k
 		again += api_resend(&items[i]);
 	if (again == 0)
 		return;
-	ok = api_password_matches(a, r);
+	ok = a->demo && api_is_demo_path(api_param(r, "REQUEST_URI")) ? 1
+									: api_password_matches(a, r);
 	for (size_t i = 0; i < n; i++) {
 		if (!api_resend(&items[i]))
 			continue;
@@ -581,9 +594,9 @@ static void api_push_batch(struct api *a, FCGX_Request *r, const struct api_push
 	wmsg_batch_free(&b);
 }
 
-static void api_push(struct api *a, FCGX_Request *r)
+static void api_push_as(struct api *a, FCGX_Request *r, int demo)
 {
-	struct api_push_req q = { 0 };
+	struct api_push_req q = { .demo = demo };
 
 	if (api_push_read(a, r, &q) != 0)
 		return;
@@ -591,6 +604,11 @@ static void api_push(struct api *a, FCGX_Request *r)
 		api_push_batch(a, r, &q);
 	else
 		api_push_one(a, r, &q);
+}
+
+static void api_push(struct api *a, FCGX_Request *r)
+{
+	api_push_as(a, r, 0);
 }
 
 /* ---- The control API: presence, kick, multicast, broadcast ---------------- */
@@ -985,6 +1003,29 @@ static void api_health(struct api *a, FCGX_Request *r)
 	free(body);
 }
 
+static void api_access(struct api *a, FCGX_Request *r)
+{
+	api_access_as(a, r, 1);
+}
+
+/* The demo page's backend: /demo/api/key and /demo/api/push. Without the demo
+ * every path under /demo/ is an unknown one (404), never /push by its last segment. */
+static void api_demo_route(struct api *a, FCGX_Request *r, const char *uri, size_t n)
+{
+	int key = n >= 13 && memcmp(uri + n - 13, "/demo/api/key", 13) == 0;
+	int push = n >= 14 && memcmp(uri + n - 14, "/demo/api/push", 14) == 0;
+
+	if (!a->demo || !(key || push)) {
+		api_error(r, 404, "not found");
+		return;
+	}
+	api_daemon_keep_up(&a->d, push);
+	if (key)
+		api_access_as(a, r, 0);
+	else
+		api_push_as(a, r, 1);
+}
+
 /* The service's paths (the last segment), who answers each, and whether the
  * request talks to the daemon anyway (see api_daemon_keep_up). */
 static const struct api_path {
@@ -1005,6 +1046,11 @@ static void api_route(struct api *a, FCGX_Request *r)
 	size_t n = strcspn(uri, "?");
 	const struct api_path *p = NULL;
 
+	if (api_is_demo_path(uri)) {
+		api_demo_route(a, r, uri, n);
+		api_daemon_flush(&a->d);
+		return;
+	}
 	for (size_t i = 0; !p && i < sizeof api_paths / sizeof api_paths[0]; i++) {
 		size_t k = strlen(api_paths[i].name);
 
@@ -1023,11 +1069,26 @@ static void api_route(struct api *a, FCGX_Request *r)
 
 static int api_setup(struct api *a, const char *conf)
 {
+	const char *env = getenv("PUSH_DEMO");
+
 	memset(a, 0, sizeof *a);
 	if (api_daemon_init(&a->d, conf) != 0)
 		return -1;
 	log_set_level(a->d.cfg.log_level);
+	/* `demo: true`, or `make run` (PUSH_DEMO=1) on a loopback address only. */
+	a->demo = api_demo_enabled(a->d.cfg.demo, env, a->d.cfg.addr);
+	if (env && strcmp(env, "1") == 0 && !a->demo)
+		log_notice("PUSH_DEMO=1 ignored: addr %s is not a loopback address", a->d.cfg.addr);
 	return 0;
+}
+
+/* Once per process that serves: the demo backend is a hole by design. */
+static void api_demo_warn(const struct api *a)
+{
+	if (a->demo)
+		log_warn("demo on: /demo/api/key and /demo/api/push hand out access keys and "
+			 "push to any uid WITHOUT the password (addr %s); never expose this setup",
+			 a->d.cfg.addr);
 }
 
 static void api_teardown(struct api *a)
@@ -1157,6 +1218,7 @@ int main(int argc, char **argv)
 		api_teardown(&a);
 		return rc != 0;
 	}
+	api_demo_warn(&a);
 	if (!sock)
 		return api_serve(0, &a);
 	if (strcmp(sock, "-") == 0)

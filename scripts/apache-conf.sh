@@ -21,8 +21,15 @@ case "$host" in *:*) bind="[$host]:$(split_port "$addr")" ;; *) bind="$host:$(sp
 # Apache refuses to serve as root: its workers run as www-data then.
 if [ "$(id -u)" -eq 0 ]; then users='User www-data\nGroup www-data'; else users=''; fi
 
+# The demo page (make run on loopback, or demo: true): never in the packaged files.
+demo_re=""
+if demo_on; then
+	www=$(demo_dir)
+	demo_re='\|/demo/'  # for sed below: a literal |
+fi
 sed -e "s|@RUN_DIR@|$run|g" \
     -e "s|@BIND@|$bind|" \
+    -e "s|@DEMO_RE@|$demo_re|" \
     -e "s|@USER_LINES@|$users|" \
     -e "s|@PREFIX@|$prefix|g" \
     -e "s|@PREFIX_RE@|$prefix|g" \
@@ -31,6 +38,12 @@ sed -e "s|@RUN_DIR@|$run|g" \
     -e "s|@WS_IDLE@|$(( idle * 2 ))|g" \
     -e "s|@SNIPPET@|$top/etc/apache2/push-service.conf|g" \
     "$top/etc/apache2/standalone.conf.in"
+if [ -n "$demo_re" ]; then
+	sed -e "s|@FCGI_ADDR@|$fcgi|g" \
+	    -e "s|@DEMO_DIR@|$www|g" \
+	    -e "s|@CLIENT_DIR@|$top/clients/js/src|g" \
+	    "$top/demo/web/apache.conf.in"
+fi
 # TLS on the public address: https:// for the API, wss:// for /ws.
 cert=$(get tls_cert); key=$(get tls_key)
 if [ -n "$cert" ]; then

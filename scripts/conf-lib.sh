@@ -16,3 +16,28 @@ nginx_addr() {
 	case "$h" in *:*) h="[$h]" ;; esac
 	echo "$h:$(split_port "$1")"
 }
+# The demo page and its password-less backend (demo/): on with `demo: true`, or
+# with PUSH_DEMO=1 (what `make run` sets) when addr is a loopback address; the
+# same rule push-api applies (api_demo_enabled).
+is_loopback() {
+	case "$1" in
+	::1 | localhost | LOCALHOST | Localhost) return 0 ;;
+	127.*.*.*)
+		case "$1" in *[!0-9.]* | *..* | *. | *.*.*.*.*) return 1 ;; esac
+		return 0 ;;
+	*) return 1 ;;
+	esac
+}
+demo_on() {
+	[ "$(get demo)" = true ] && return 0
+	[ "${PUSH_DEMO:-}" = 1 ] && is_loopback "$(split_host "$(get addr)")"
+}
+# The demo's files: the page and the JS client's ES module (source tree only).
+demo_dir() {
+	d="$top/demo/www"
+	if [ ! -f "$d/index.html" ] || [ ! -f "$top/clients/js/src/push-client.js" ]; then
+		echo "the demo page needs the source tree's demo/ and clients/js/ (not in $top)" >&2
+		return 1
+	fi
+	echo "$d"
+}

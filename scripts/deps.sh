@@ -19,7 +19,8 @@ if [ "$mode" = deb ]; then
 		sed -e 's/(.*)//' -e 's/[[:space:]]//g' -e '/^$/d' -e 's/^debhelper-compat$/debhelper/')
 	pkgs="dpkg-dev debhelper lintian groff-base man-db make gcc $build_deps"
 elif [ "$mode" = test ]; then
-	pkgs="$pkgs apache2 nginx systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev"
+	pkgs="$pkgs apache2 nginx systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev
+	      chromium chromium-driver python3-selenium"
 elif [ "$web" = apache ]; then
 	pkgs="$pkgs apache2"
 elif [ "$web" = nginx ]; then

@@ -30,6 +30,17 @@ sed -e "s|@BIND_HOST@|$(split_host "$addr")|" \
     -e "s|@ERRORS@|$top/etc/lighttpd/errors|g" \
     -e "s|@SNIPPET@|$top/etc/lighttpd/push-service.conf|g" \
     "$top/etc/lighttpd/standalone.conf.in"
+# The demo page (make run on loopback, or demo: true): never in the packaged files.
+if demo_on; then
+	www=$(demo_dir)
+	sed -e "s|@BIN_DIR@|$bin|g" \
+	    -e "s|@FCGI_SOCKET@|$fsock|g" \
+	    -e "s|@CONF@|$conf|g" \
+	    -e "s|@ERRORS@|$top/etc/lighttpd/errors|g" \
+	    -e "s|@DEMO_DIR@|$www|g" \
+	    -e "s|@CLIENT_DIR@|$top/clients/js/src|g" \
+	    "$top/demo/web/lighttpd.conf.in"
+fi
 # TLS on the public address: https:// for the API, wss:// for /ws.
 cert=$(get tls_cert); key=$(get tls_key)
 if [ -n "$cert" ]; then

@@ -79,12 +79,15 @@ nginx_json_error_locations() {
 	done
 }
 snippet() {
+	fill "$top/etc/nginx/push-service.conf.in"
+}
+fill() {
 	# awk, not sed, for the blocks that span lines: the same FastCGI parameters in
 	# each FastCGI location, the JSON error pages in each location.
 	P_PREFIX=$prefix P_FCGI=$fcgi_pass P_WS=$(nginx_addr "$ws") \
 	P_MAX=$(( max * 2 + 65536 )) P_IDLE=$(( idle * 2 )) P_WSBODY=$(ws_body_limit) \
 	P_PARAMS=$(nginx_fcgi_params) P_ERRS=$(nginx_json_errors) \
-	P_ERRLOCS=$(nginx_json_error_locations) awk '
+	P_ERRLOCS=$(nginx_json_error_locations) P_DEMO_DIR=${www:-} P_CLIENT_DIR="$top/clients/js/src" awk '
 	function block(text, indent,   n, i, lines, out) {
 		n = split(text, lines, "\n")
 		out = ""
@@ -100,8 +103,10 @@ snippet() {
 		gsub(/@PREFIX@/, ENVIRON["P_PREFIX"]); gsub(/@FCGI_ADDR@/, ENVIRON["P_FCGI"])
 		gsub(/@WS_ADDR@/, ENVIRON["P_WS"]); gsub(/@MAX_REQUEST_BYTES@/, ENVIRON["P_MAX"])
 		gsub(/@WS_IDLE@/, ENVIRON["P_IDLE"]); gsub(/@WS_BODY_BYTES@/, ENVIRON["P_WSBODY"])
+		gsub(/@FCGI_PASS@/, ENVIRON["P_FCGI"])
+		gsub(/@DEMO_DIR@/, ENVIRON["P_DEMO_DIR"]); gsub(/@CLIENT_DIR@/, ENVIRON["P_CLIENT_DIR"])
 		print
-	}' "$top/etc/nginx/push-service.conf.in"
+	}' "$1"
 }
 
 if [ $only_include -eq 1 ]; then
@@ -110,6 +115,13 @@ if [ $only_include -eq 1 ]; then
 fi
 mkdir -p "$run/nginx"
 snippet > "$run/nginx-push-service.conf"
+# The demo page (make run on loopback, or demo: true): never in the packaged snippet.
+demo_line=''
+if demo_on; then
+	www=$(demo_dir)
+	fill "$top/demo/web/nginx.conf.in" > "$run/nginx-demo.conf"
+	demo_line="include $run/nginx-demo.conf;"
+fi
 # nginx drops to an unprivileged user only when started as root.
 if [ "$(id -u)" -eq 0 ]; then user='user www-data;'; else user=''; fi
 cert=$(get tls_cert); key=$(get tls_key)
@@ -124,4 +136,5 @@ sed -e "s|@RUN_DIR@|$run|g" \
     -e "s|@USER_LINE@|$user|" \
     -e "s|@TLS_LINES@|$tls|" \
     -e "s|@SNIPPET@|$run/nginx-push-service.conf|" \
+    -e "s|@DEMO_LINE@|$demo_line|" \
     "$top/etc/nginx/standalone.conf.in"

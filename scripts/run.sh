@@ -3,12 +3,18 @@
 # `make run`: ws-daemon plus a private web server (lighttpd, or Apache or nginx
 # with a push-api pool when WEB=apache or WEB=nginx) configured from conf.yaml, in
 # the foreground with logs on the terminal; Ctrl-C stops everything.
+# On a loopback addr it also serves the demo page, /demo/, whose backend hands out
+# access keys and pushes without the password (PUSH_DEMO=0 leaves it out; `demo:
+# true` in the config turns it on whatever the address).
 # usage: scripts/run.sh CONF_YAML BIN_DIR [lighttpd|apache|nginx]
 set -eu
 conf=$1
 bin=$2
 web=${3:-lighttpd}
 top=$(cd "$(dirname "$0")/.." && pwd)
+# Read by the web-server config scripts and push-api: honoured on loopback only.
+PUSH_DEMO=${PUSH_DEMO:-1}
+export PUSH_DEMO
 
 "$bin/ws-daemon" -c "$conf" -t >/dev/null
 run=$("$bin/ws-daemon" -c "$conf" -g run_dir)
@@ -17,6 +23,8 @@ sock=$("$bin/ws-daemon" -c "$conf" -g ipc_socket)
 mkdir -p "$run"
 case "$web" in
 lighttpd)
+	# The demo's own push-api processes get PUSH_DEMO from the config; the
+	# others, and lighttpd, do without it (env -u below).
 	"$top/scripts/lighttpd-conf.sh" "$conf" "$bin" > "$run/lighttpd.conf"
 	lighttpd -tt -f "$run/lighttpd.conf"
 	;;
@@ -97,13 +105,16 @@ if [ "$web" = apache ]; then
 elif [ "$web" = nginx ]; then
 	nginx -e stderr -p "$run/nginx" -c "$run/nginx.conf" &
 else
-	lighttpd -D -f "$run/lighttpd.conf" &
+	env -u PUSH_DEMO lighttpd -D -f "$run/lighttpd.conf" &
 fi
 pids="$! $pids"
 wait_for "$web on $addr" listening "$addr" $!
 scheme=http
 [ -n "$("$bin/ws-daemon" -c "$conf" -g tls_cert)" ] && scheme=https
 echo "push service on $scheme://$addr via $web (/access, /push, /ws) - Ctrl-C stops it"
+if (. "$top/scripts/conf-lib.sh"; demo_on); then
+	echo "demo page: $scheme://$addr/demo/ (its /demo/api/ routes need no password: loopback only)"
+fi
 # Any component ending ends the service, as a failure.
 while :; do
 	for p in $pids; do

@@ -74,6 +74,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "workers", CT_LONG, CF_RESTART, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
 	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, CFG_FCGI_PROCS_MAX, "4", "FastCGI processes per web server" },
 	{ "log_level", CT_LEVEL, 0, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
+	{ "demo", CT_BOOL, CF_RESTART, OFF(demo), 0, 0, "false", "serve the demo page's backend routes (/demo/api/key, /demo/api/push): keys and pushes without the password; for a loopback test setup only" },
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -866,6 +867,15 @@ int cfg_keep_restart_only(const struct cfg *cur, struct cfg *next, int warn)
 				continue;
 			if (warn)
 				log_warn("reload: '%s' changes only on restart; keeping %ld", k->name, cv);
+			*nv = cv;
+		} else if (k->type == CT_BOOL) {
+			int *nv = (int *)(void *)np, cv = *(const int *)(const void *)cp;
+
+			if (*nv == cv)
+				continue;
+			if (warn)
+				log_warn("reload: '%s' changes only on restart; keeping %s", k->name,
+					 cv ? "true" : "false");
 			*nv = cv;
 		} else {
 			char **ns = (char **)(void *)np;

@@ -71,6 +71,7 @@ struct cfg {
 	char *allowed_origins;         /* Origins a WebSocket may come from, one a line; "" = any */
 	long max_connections_per_uid;  /* a uid's connections per daemon; 0 = no limit */
 	long max_connections;          /* WebSockets per worker; 0 = from the open-files limit */
+	int demo;                      /* push-api serves /demo/api/ (no password) */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid

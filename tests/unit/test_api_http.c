@@ -511,6 +511,45 @@ static void test_respond_to_departed_client(void **state)
 	fake_free(f);
 }
 
+static void test_demo_path(void **state)
+{
+	(void)state;
+	assert_true(api_is_demo_path("/demo/api/key?uid=1"));
+	assert_true(api_is_demo_path("/prefix/demo/api/push"));
+	assert_false(api_is_demo_path("/push?x=/demo/"));
+	assert_false(api_is_demo_path("/demo"));
+	assert_false(api_is_demo_path("/demopush"));
+}
+
+static void test_addr_is_loopback(void **state)
+{
+	(void)state;
+	assert_true(api_addr_is_loopback("127.0.0.1:8080"));
+	assert_true(api_addr_is_loopback("127.1.2.3:1"));
+	assert_true(api_addr_is_loopback("[::1]:8080"));
+	assert_true(api_addr_is_loopback("localhost:80"));
+	assert_false(api_addr_is_loopback("0.0.0.0:8080"));
+	assert_false(api_addr_is_loopback(":8080"));
+	assert_false(api_addr_is_loopback("[::]:8080"));
+	assert_false(api_addr_is_loopback("10.0.0.1:8080"));
+	assert_false(api_addr_is_loopback("127.0.0.1.example.com:80"));
+	assert_false(api_addr_is_loopback("127.0.0:80"));
+	assert_false(api_addr_is_loopback("127.0.0.1000:80"));
+	assert_false(api_addr_is_loopback("127.a.0.1:80"));
+	assert_false(api_addr_is_loopback(""));
+}
+
+static void test_demo_enabled(void **state)
+{
+	(void)state;
+	assert_true(api_demo_enabled(1, NULL, "0.0.0.0:8080"));
+	assert_true(api_demo_enabled(0, "1", "127.0.0.1:8080"));
+	assert_false(api_demo_enabled(0, "1", "0.0.0.0:8080"));
+	assert_false(api_demo_enabled(0, "yes", "127.0.0.1:8080"));
+	assert_false(api_demo_enabled(0, NULL, "127.0.0.1:8080"));
+	assert_false(api_demo_enabled(0, "", "127.0.0.1:8080"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +570,9 @@ int main(void)
 		cmocka_unit_test(test_respond_accepted),
 		cmocka_unit_test(test_respond_head_too_long_writes_nothing),
 		cmocka_unit_test(test_respond_to_departed_client),
+		cmocka_unit_test(test_demo_path),
+		cmocka_unit_test(test_addr_is_loopback),
+		cmocka_unit_test(test_demo_enabled),
 	};
 
 	log_init("test_api_http", LOG_LVL_ERR);

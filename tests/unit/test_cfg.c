@@ -490,6 +490,27 @@ static void test_offline_needs_history(void **state)
 	cfg_free(&c);
 }
 
+/* `demo` (the demo page's password-less routes) is off unless set, and only a
+ * restart changes it: a reload that turns it on or off keeps the running value. */
+static void test_demo_is_restart_only(void **state)
+{
+	struct cfg off, on;
+
+	(void)state;
+	load_ok("password: pw\n", &off);
+	assert_int_equal(off.demo, 0);
+	load_ok("password: pw\ndemo: true\n", &on);
+	assert_int_equal(on.demo, 1);
+	assert_true(cfg_key_is_restart_only("demo"));
+	assert_int_equal(cfg_keep_restart_only(&off, &on, 0), 1);
+	assert_int_equal(on.demo, 0);
+	on.demo = 1;
+	assert_int_equal(cfg_keep_restart_only(&on, &off, 0), 1);
+	assert_int_equal(off.demo, 1);
+	cfg_free(&off);
+	cfg_free(&on);
+}
+
 /* Booleans are spelt as YAML 1.2's core schema does (true, True, TRUE, ...);
  * YAML 1.1's other spellings are refused. */
 static void test_booleans(void **state)
@@ -1236,6 +1257,7 @@ int main(void)
 		T(test_history_fits_queue),
 		T(test_offline_needs_history),
 		T(test_booleans),
+		T(test_demo_is_restart_only),
 		T(test_log_levels),
 		T(test_ping_below_idle),
 		T(test_structure_errors),
