@@ -214,29 +214,18 @@ struct cfg_list {
 	size_t n;       /* origins in buf */
 };
 
-/* A dotted-quad IPv4 address; inet_pton takes no other spelling. */
-static int cfg_ipv4_ok(const char *s, size_t n)
-{
-	char a[INET_ADDRSTRLEN];
-	struct in_addr ia;
-
-	if (n >= sizeof a)
-		return 0;
-	memcpy(a, s, n);
-	a[n] = '\0';
-	return inet_pton(AF_INET, a, &ia) == 1;
-}
-
-static int cfg_ipv6_ok(const char *s, size_t n)
+/* An IPv4 (dotted-quad: inet_pton takes no other spelling) or IPv6 address of
+ * family af in s[0..n). */
+static int cfg_inet_ok(int af, const char *s, size_t n)
 {
 	char a[INET6_ADDRSTRLEN];
-	struct in6_addr ia;
+	struct in6_addr ia; /* room for either family */
 
 	if (n >= sizeof a)
 		return 0;
 	memcpy(a, s, n);
 	a[n] = '\0';
-	return inet_pton(AF_INET6, a, &ia) == 1;
+	return inet_pton(af, a, &ia) == 1;
 }
 
 /* Lowercase DNS labels (letters, digits, '-', '_'), or an IPv4 address: a browser
@@ -265,7 +254,7 @@ static int cfg_host_ok(const char *h, size_t n)
 	}
 	if (label == 0)
 		return 0;
-	return strspn(h + last, "0123456789") < n - last || cfg_ipv4_ok(h, n);
+	return strspn(h + last, "0123456789") < n - last || cfg_inet_ok(AF_INET, h, n);
 }
 
 /* 1..65535 as browsers write it: digits, no leading zero. */
@@ -303,7 +292,7 @@ static int cfg_origin_norm(char *o)
 		return -1;
 	if (host[0] == '[') {
 		end = strchr(host, ']');
-		if (!end || !cfg_ipv6_ok(host + 1, (size_t)(end - host - 1)))
+		if (!end || !cfg_inet_ok(AF_INET6, host + 1, (size_t)(end - host - 1)))
 			return -1;
 		end++;
 	} else {

@@ -231,20 +231,31 @@ static const char *wmsg_message_problem(const json_t *msg)
 	return NULL;
 }
 
+/* A body as JSON, by the rules every body shares (no duplicate keys; NUL
+ * allowed inside strings); NULL with the reason written. */
+static json_t *wmsg_load(const char *body, size_t len, char *reason, size_t reason_len)
+{
+	json_error_t e;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+
+	if (!root)
+		wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+	return root;
+}
+
 /* A message of the /push rules; no_ack NULL: "ack" may ask for an
  * acknowledgement, else a body with "ack" is refused with no_ack as the reason. */
 static int wmsg_parse_message(const char *body, size_t len, struct wmsg_push *out,
 			      const char *no_ack, char *reason, size_t reason_len)
 {
-	json_error_t e;
 	json_t *root;
 	const char *why;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	root = wmsg_load(body, len, reason, reason_len);
 	if (!root)
-		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+		return -1;
 	why = json_is_object(root) ? wmsg_message_problem(root) : "body must be a JSON object";
 	if (!why && no_ack && json_object_get(root, "ack"))
 		why = no_ack;
@@ -413,14 +424,13 @@ int wmsg_parse_batch(const char *body, size_t len, size_t max_items, size_t max_
 		     struct wmsg_batch *out, char *reason, size_t reason_len)
 {
 	struct wmsg_build w = { 0 };
-	json_error_t e;
 	json_t *root;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	root = wmsg_load(body, len, reason, reason_len);
 	if (!root)
-		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+		return -1;
 	if (!wmsg_list_ok(root, max_items, "a batch push body", "messages", reason, reason_len))
 		goto fail;
 	if (wmsg_build_start(&w, out, json_array_size(root), len) != 0)
@@ -489,15 +499,14 @@ static const char *wmsg_multicast_problem(const json_t *root)
 int wmsg_parse_multicast(const char *body, size_t len, size_t max_items, size_t max_uid,
 			 struct wmsg_batch *out, char *reason, size_t reason_len)
 {
-	json_error_t e;
 	json_t *root;
 	const char *why;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	root = wmsg_load(body, len, reason, reason_len);
 	if (!root)
-		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+		return -1;
 	why = wmsg_multicast_problem(root);
 	if (why) {
 		wmsg_fail(reason, reason_len, why, NULL);
@@ -535,14 +544,13 @@ static int wmsg_uids_refused(struct wmsg_batch *out, char *reason, size_t reason
 int wmsg_parse_uids(const char *body, size_t len, size_t max_items, size_t max_uid,
 		    struct wmsg_batch *out, char *reason, size_t reason_len)
 {
-	json_error_t e;
 	json_t *root;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	root = wmsg_load(body, len, reason, reason_len);
 	if (!root)
-		return wmsg_fail(reason, reason_len, "body is not valid JSON", &e);
+		return -1;
 	if (!wmsg_list_ok(root, max_items, "body", "uids", reason, reason_len))
 		goto out;
 	if (wmsg_uid_items(root, NULL, NULL, max_uid, len, out) != 0) {
