@@ -2,7 +2,10 @@
 /* Benchmark load generator: N libwebsockets subscribers (libuv loop) in P forked
  * processes, plus an HTTP keep-alive or datagram publisher; prints one JSON result line.
  * --storm K: the resume storm (subscribers learn their position, disconnect, K pushes
- * each while offline, all reconnect at once with since/epoch; the replay is checked). */
+ * each while offline, all reconnect at once with since/epoch; the replay is checked).
+ * --broadcast: POST /broadcast (every connected uid) instead of /push.
+ * --ack-conns K: plain /push load in two phases, without and then with K pushes
+ * (?ack=1) kept waiting on uids whose subscribers never acknowledge. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -65,13 +68,22 @@ struct child_stats {
 	_Atomic uint64_t connected, failed, closed, slow_closed, received, unique, dup, ooo, bad;
 	/* --storm: position frames, and how the resumes went (see storm_frame) */
 	_Atomic uint64_t positioned, recovered, epoch_changed, first_bad, last_bad, gaps, done;
+	/* --broadcast: frames whose "number" is not the uid's own next one (each uid's
+	 * stream only gets the broadcasts: number = seq); --ack-conns: frames of the
+	 * ack pushes (their uids' subscribers, kept out of everything else) */
+	_Atomic uint64_t number_bad, ack_frames;
 	_Atomic uint64_t hist[H_N];
+	/* --ack-conns: latency of the pushes sent in phase 0 (without ack waiters)
+	 * and phase 1 (with them), by the send time the push carries */
+	_Atomic uint64_t phist[2][H_N];
 	_Atomic uint64_t max_us;
 };
 
 struct shm {
 	atomic_int stop;
 	uint64_t t0;         /* --storm: CLOCK_MONOTONIC ns when the reconnect began */
+	/* --ack-conns: phase 0 is [ph[0], ph[1]), phase 1 [ph[2], ph[3]) (send times, ns) */
+	_Atomic uint64_t ph[4];
 	struct child_stats ch[64];
 	/* per subscriber: 1 once its WebSocket is open */
 	atomic_uchar up[];
@@ -96,16 +108,21 @@ static struct opts {
 	int server_cpu;
 	long subs, uids, procs, src_ips, src_base, conn_par, inflight, count, body_pad, batch, slow_every;
 	long contents_bytes, storm, storm_live, storm_par;
-	int metrics, mint;
+	long ack_conns, ack_retry_ms;
+	int metrics, mint, broadcast;
 	const char *daemon_pids;
-	double rate, duration, idle, drain, connect_timeout;
+	double rate, duration, idle, drain, connect_timeout, ack_settle;
 } o = {
 	.target = T_SERVICE, .pub = P_NONE, .ws_host = "127.0.0.1", .ws_port = 8081,
 	.http_host = "127.0.0.1", .http_port = 8080, .password = "abc123",
 	.scenario = "run", .subs = 100, .uids = 0, .procs = 0, .src_ips = 0, .src_base = 2, .conn_par = 128,
 	.inflight = 16, .count = 0, .batch = 0, .rate = 0, .duration = 5, .idle = 0, .drain = 5,
-	.connect_timeout = 60,
+	.connect_timeout = 60, .ack_retry_ms = 100, .ack_settle = 0.5,
 };
+
+/* --ack-conns: plain pushes go to uids 0 .. plain_uids-1, ack pushes to the last
+ * ack_conns uids (one each); otherwise plain_uids = uids. */
+static long plain_uids;
 
 static struct shm *shm;
 static char (*keys)[AKEY_MAX_LEN];
@@ -618,7 +635,13 @@ static void storm_frame(struct sess *ss, const char *m, size_t len)
 
 static void on_message(struct sess *ss, const char *m, size_t len)
 {
-	uint64_t ts, seq, now = now_ns();
+	uint64_t ts, seq, num, now = now_ns();
+
+	if (o.ack_conns > 0 && ss->idx % o.uids >= plain_uids) {
+		/* an ack push's frame (never acknowledged): counted apart */
+		atomic_fetch_add_explicit(&me->ack_frames, 1, memory_order_relaxed);
+		return;
+	}
 
 	/* The service's own frames are {"topic":..,"contents":{"ts":..}}; nchan passes the
 	 * POST body through. Anything without our marker (errors) counts as bad. */
@@ -648,10 +671,18 @@ static void on_message(struct sess *ss, const char *m, size_t len)
 	else
 		ss->last = seq;
 	atomic_fetch_add_explicit(&me->unique, 1, memory_order_relaxed);
+	if (o.broadcast && (json_u64(m, len, "\"number\"", &num) != 0 || num != seq))
+		atomic_fetch_add_explicit(&me->number_bad, 1, memory_order_relaxed);
 	uint64_t us = now > ts ? (now - ts) / 1000 : 0;
 	atomic_fetch_add_explicit(&me->hist[h_index(us)], 1, memory_order_relaxed);
 	if (us > atomic_load_explicit(&me->max_us, memory_order_relaxed))
 		atomic_store_explicit(&me->max_us, us, memory_order_relaxed);
+	if (o.ack_conns > 0) {
+		for (int p = 0; p < 2; p++)
+			if (ts >= atomic_load(&shm->ph[2 * p]) && ts < atomic_load(&shm->ph[2 * p + 1]))
+				atomic_fetch_add_explicit(&me->phist[p][h_index(us)], 1,
+							  memory_order_relaxed);
+	}
 }
 
 /* --slow-pct: one subscriber in every slow_every (by index) stops reading; the
@@ -838,6 +869,73 @@ static uint64_t pub_sent, pub_ok, pub_err, pub_reached, pub_reqs;
 static uint64_t pub_stored, frame_bytes_sum;
 static long next_uid;
 
+/* A latency histogram of the publisher's own (one process, no atomics), µs. */
+struct hist {
+	uint64_t b[H_N], n, max;
+};
+
+static void hist_add(struct hist *h, uint64_t us)
+{
+	h->b[h_index(us)]++;
+	h->n++;
+	if (us > h->max)
+		h->max = us;
+}
+
+/* Quantile q of n samples in buckets b: the bucket's upper edge. */
+static double hist_q(const uint64_t *b, uint64_t n, double q)
+{
+	uint64_t want = (uint64_t)ceil(q * (double)n), acc = 0;
+
+	for (unsigned i = 0; i < H_N && n; i++) {
+		acc += b[i];
+		if (acc >= want)
+			return (double)h_value(i);
+	}
+	return 0;
+}
+
+/* HTTP request latency: the request written to its answer complete (plain,
+ * batch and broadcast requests; not --ack-conns' pushes). */
+static struct hist req_hist;
+
+/* --ack-conns: the plain pushes sent in phase 0 (no ack waiters) and phase 1
+ * (ack waiters held), by send time; server CPU over each phase. */
+static struct phase {
+	uint64_t t0, t1, ok, reqs, err;
+	uint64_t stalled;   /* answered after >= STALL_US: held up behind a waiting push */
+	struct hist req;
+	double cpu0, cpu1;
+	int cpu_state;   /* 0: not begun, 1: cpu0 taken, 2: cpu1 taken */
+} ph[2];
+
+#define STALL_US 500000u
+
+/* --ack-conns: pushes with ?ack=1 to uids whose subscribers never acknowledge:
+ * answered 200 with "acked":false after push_timeout_ms (unacked), "acked":true
+ * (acked: never expected), 429 (busy: ack_waiters_max already waiting), other. */
+static struct {
+	uint64_t sent, unacked, acked, busy, other;
+	/* unacked ones answered more than 100 ms after push_timeout_ms: they queued
+	 * in the web server behind a process that was waiting, before waiting */
+	uint64_t queued;
+	/* summed time the unacked ones waited in the daemon (the last push_timeout_ms
+	 * before their answer) inside phase 1 */
+	uint64_t wait_in_p1_ns;
+	struct hist wait, busy_t;
+} ack;
+static struct pubconn *ackc;
+static uint64_t *ack_next;        /* per ack connection: not before (after a 429) */
+static long cfg_fcgi = -1, cfg_ack_max = -1, cfg_push_timeout = -1;   /* from --conf */
+
+static struct phase *phase_of(uint64_t t)
+{
+	for (int p = 0; o.ack_conns > 0 && p < 2; p++)
+		if (t >= ph[p].t0 && t < ph[p].t1)
+			return &ph[p];
+	return NULL;
+}
+
 /* The daemon's frame of a message with topic "bench" and the --contents-bytes
  * string: {"topic":"bench","number":N,"contents":"x..x"} (shared/wmsg.c). */
 static uint64_t frame_len(uint64_t number)
@@ -877,12 +975,21 @@ static int http_send(struct pubconn *c, uint64_t ts)
 	long u = next_uid;
 	int bl, rl;
 
-	next_uid = (next_uid + 1) % o.uids;
+	/* --broadcast: one request at a time (as one uid), numbered in seq_of[0] */
+	if (!o.broadcast)
+		next_uid = (next_uid + 1) % plain_uids;
 	bl = build_body(body, sizeof body, ts, u);
-	rl = snprintf(req, sizeof req,
-		      "POST /push?uid=b%ld&password=%s HTTP/1.1\r\nHost: %s\r\n"
-		      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		      u, o.password, o.http_host, bl, body);
+	if (o.broadcast)
+		rl = snprintf(req, sizeof req,
+			      "POST /broadcast?password=%s HTTP/1.1\r\nHost: %s\r\n"
+			      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			      o.password, o.http_host, bl, body);
+	else
+		rl = snprintf(req, sizeof req,
+			      "POST /push?uid=b%ld&password=%s HTTP/1.1\r\nHost: %s\r\n"
+			      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			      u, o.password, o.http_host, bl, body);
+	c->sent_at = now_ns();
 	c->uid = u;
 	c->nuids = 1;
 	c->busy = 1;
@@ -941,6 +1048,7 @@ static int http_send_batch(struct pubconn *c, uint64_t ts)
 	c->nuids = o.batch;
 	c->busy = 1;
 	c->have = 0;
+	c->sent_at = now_ns();
 	pub_sent += (uint64_t)o.batch;
 	pub_reqs++;
 	size_t len = (size_t)hl + bl, off = 0;
@@ -1063,6 +1171,19 @@ static void http_read(struct pubconn *c)
 		http_reconnect(c);
 		return;
 	}
+	uint64_t req_us = (now_ns() - c->sent_at) / 1000;
+	struct phase *pp = phase_of(c->sent_at);
+
+	hist_add(&req_hist, req_us);
+	if (pp) {
+		pp->reqs++;
+		hist_add(&pp->req, req_us);
+		pp->stalled += req_us >= STALL_US;
+		if (status >= 200 && status < 300)
+			pp->ok++;
+		else
+			pp->err++;
+	}
 	if (o.batch > 0 && status == 200) {
 		http_batch_result(c, body, blen);
 	} else if (o.batch > 0) {
@@ -1074,7 +1195,11 @@ static void http_read(struct pubconn *c)
 		uint64_t num = 0;
 
 		pub_ok++;
-		ok_of[c->uid]++;
+		if (o.broadcast)   /* expected at every uid's connections */
+			for (long u = 0; u < o.uids; u++)
+				ok_of[u]++;
+		else
+			ok_of[c->uid]++;
 		if (status == 202)   /* offline_messages: stored for the next connection */
 			pub_stored++;
 		if (o.target == T_SERVICE && json_u64(body, blen, "\"number\"", &num) == 0)
@@ -1087,6 +1212,92 @@ static void http_read(struct pubconn *c)
 	pub_mark(c, 0);
 	c->busy = 0;
 	if (http_close) {   /* server's keep-alive request limit: reconnect before reuse */
+		http_reconnect(c);
+		return;
+	}
+	memmove(c->buf, c->buf + n, c->have - (size_t)n);
+	c->have -= (size_t)n;
+}
+
+/* --ack-conns: one push with ?ack=1 to ack uid j (its subscriber never sends
+ * {"ack":N}); contents without the ts/seq marker (its frames are counted apart). */
+static void ack_send(struct pubconn *c, long j)
+{
+	char body[256], req[1024];
+	long u = plain_uids + j;
+	int bl = snprintf(body, sizeof body, "{\"topic\":\"ackwait\",\"contents\":{\"n\":%" PRIu64 "}}",
+			  ack.sent + 1);
+	int rl = snprintf(req, sizeof req,
+			  "POST /push?uid=b%ld&password=%s&ack=1 HTTP/1.1\r\nHost: %s\r\n"
+			  "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			  u, o.password, o.http_host, bl, body);
+
+	c->uid = u;
+	c->nuids = 1;
+	c->busy = 1;
+	c->have = 0;
+	c->sent_at = now_ns();
+	ack.sent++;
+	if (write(c->fd, req, (size_t)rl) != rl) {
+		ack.other++;
+		http_reconnect(c);
+	}
+}
+
+static void ack_read(struct pubconn *c, long j)
+{
+	ssize_t r = read(c->fd, c->buf + c->have, c->cap - 1 - c->have);
+	int status;
+	const char *body;
+	size_t blen;
+	long n;
+
+	if (r <= 0) {
+		if (c->busy)
+			ack.other++;
+		http_reconnect(c);
+		return;
+	}
+	c->have += (size_t)r;
+	n = http_complete(c->buf, c->have, &status, &body, &blen);
+	if (n == 0 && c->have < c->cap - 1)
+		return;
+	if (n <= 0) {
+		ack.other++;
+		http_reconnect(c);
+		return;
+	}
+	uint64_t now = now_ns(), us = (now - c->sent_at) / 1000;
+
+	if (status == 200) {
+		/* in the daemon: the last push_timeout_ms (unknown without --conf: all) */
+		uint64_t in = cfg_push_timeout > 0 ? (uint64_t)cfg_push_timeout * 1000000u : now - c->sent_at;
+		uint64_t from = now - c->sent_at > in ? now - in : c->sent_at;
+		uint64_t a = from > ph[1].t0 ? from : ph[1].t0;
+		uint64_t b = now < ph[1].t1 ? now : ph[1].t1;
+
+		if (cfg_push_timeout > 0 && us > (uint64_t)cfg_push_timeout * 1000u + 100000u)
+			ack.queued++;
+
+		if (memmem(body, blen, "\"acked\":true", 12))
+			ack.acked++;
+		else
+			ack.unacked++;
+		hist_add(&ack.wait, us);
+		if (b > a)
+			ack.wait_in_p1_ns += b - a;
+	} else if (status == 429) {
+		ack.busy++;
+		hist_add(&ack.busy_t, us);
+		ack_next[j] = now + (uint64_t)o.ack_retry_ms * 1000000u;
+	} else {
+		if (++ack.other <= 3)
+			fprintf(stderr, "loadgen: ack push status %d: %.*s\n", status,
+				(int)(blen > 200 ? 200 : blen), body);
+		ack_next[j] = now + (uint64_t)o.ack_retry_ms * 1000000u;
+	}
+	c->busy = 0;
+	if (http_close) {
 		http_reconnect(c);
 		return;
 	}
@@ -1212,13 +1423,27 @@ static void ipc_open(void)
  * inflight requests outstanding). Returns the publishing time in seconds. */
 static double run_publisher(void)
 {
-	long nc = o.pub == P_HTTP ? o.inflight : 1;
+	long nc = o.pub == P_HTTP ? o.inflight : 1, na = o.ack_conns;
 	struct pubconn *pc = calloc((size_t)nc, sizeof *pc);
-	struct pollfd *pfd = calloc((size_t)nc, sizeof *pfd);
-	uint64_t t0, end, k = 0, last_send = 0;
+	struct pollfd *pfd = calloc((size_t)(nc + na), sizeof *pfd);
+	uint64_t t0, end, k = 0, last_send = 0, ack_on = 0;
 
 	if (!pc || !pfd)
 		die("out of memory");
+	if (na > 0) {
+		ackc = calloc((size_t)na, sizeof *ackc);
+		ack_next = calloc((size_t)na, sizeof *ack_next);
+		if (!ackc || !ack_next)
+			die("out of memory");
+		for (long j = 0; j < na; j++) {
+			ackc[j].fd = -1;
+			ackc[j].cap = 4096;
+			ackc[j].buf = malloc(ackc[j].cap);
+			if (!ackc[j].buf)
+				die("out of memory");
+			http_reconnect(&ackc[j]);
+		}
+	}
 	if (o.pub == P_HTTP)
 		for (long i = 0; i < nc; i++) {
 			pc[i].fd = -1;
@@ -1233,10 +1458,35 @@ static double run_publisher(void)
 		ipc_open();
 	t0 = now_ns();
 	end = t0 + (uint64_t)(o.duration * 1e9);
+	if (na > 0) {
+		/* phase 0: --duration without ack pushes; then the ack connections start,
+		 * --ack-settle s later phase 1: --duration with them */
+		ph[0].t0 = t0;
+		ph[0].t1 = ack_on = end;
+		ph[1].t0 = ack_on + (uint64_t)(o.ack_settle * 1e9);
+		ph[1].t1 = end = ph[1].t0 + (uint64_t)(o.duration * 1e9);
+		for (int p = 0; p < 4; p++)
+			atomic_store(&shm->ph[p], p % 2 ? ph[p / 2].t1 : ph[p / 2].t0);
+	}
 	for (;;) {
 		uint64_t now = now_ns();
 		int done_sending = now >= end || (o.count > 0 && (long)pub_sent >= o.count);
 		int busy = 0;
+
+		for (int p = 0; na > 0 && p < 2; p++) {
+			if (ph[p].cpu_state == 0 && now >= ph[p].t0) {
+				ph[p].cpu0 = server_cpu_us();
+				ph[p].cpu_state = 1;
+			}
+			if (ph[p].cpu_state == 1 && now >= ph[p].t1) {
+				ph[p].cpu1 = server_cpu_us();
+				ph[p].cpu_state = 2;
+			}
+		}
+		if (na > 0 && !done_sending && now >= ack_on)
+			for (long j = 0; j < na; j++)
+				if (!ackc[j].busy && now >= ack_next[j])
+					ack_send(&ackc[j], j);
 
 		if (!done_sending) {
 			last_send = now;
@@ -1244,6 +1494,11 @@ static double run_publisher(void)
 				for (long i = 0; i < nc; i++) {
 					if (pc[i].busy)
 						continue;
+					/* --ack-conns: a push held up (behind a waiting one) keeps its
+					 * uid; the others go on with the next free uids, so the
+					 * generator does not stall on it */
+					for (long skip = 0; na > 0 && skip < plain_uids && uid_busy[next_uid]; skip++)
+						next_uid = (next_uid + 1) % plain_uids;
 					uint64_t due = o.rate > 0 ? t0 + (uint64_t)((double)k * 1e9 / o.rate) : now;
 					if (due > now || (o.count > 0 && (long)pub_sent >= o.count) ||
 					    !pub_uids_free(next_uid, o.batch > 0 ? o.batch : 1))
@@ -1274,6 +1529,11 @@ static double run_publisher(void)
 				pfd[i].events = POLLIN;
 				busy += pc[i].busy;
 			}
+			for (long j = 0; j < na; j++) {
+				pfd[nc + j].fd = ackc[j].fd;
+				pfd[nc + j].events = POLLIN;
+				busy += ackc[j].busy;
+			}
 		} else {
 			pfd[0].fd = ipc_fd;
 			/* sendto hit EAGAIN (daemon queue full): also wake when it drains */
@@ -1292,17 +1552,28 @@ static double run_publisher(void)
 		int timeout = 1;
 		if (o.rate <= 0 && !done_sending)
 			timeout = 10;
-		int pr = poll(pfd, (nfds_t)nc, timeout);
+		int pr = poll(pfd, (nfds_t)(nc + na), timeout);
 		if (pr < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
-		for (long i = 0; pr > 0 && i < nc; i++) {
+		for (long i = 0; pr > 0 && i < nc + na; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP)))
 				continue;
-			if (o.pub == P_HTTP)
+			if (i >= nc)
+				ack_read(&ackc[i - nc], i - nc);
+			else if (o.pub == P_HTTP)
 				http_read(&pc[i]);
 			else
 				ipc_read();
 		}
+	}
+	for (int p = 0; na > 0 && p < 2; p++)   /* (cut short by --count) */
+		if (ph[p].cpu_state == 1) {
+			ph[p].cpu1 = server_cpu_us();
+			ph[p].cpu_state = 2;
+		}
+	for (long j = 0; j < na; j++) {
+		(void)close(ackc[j].fd);
+		free(ackc[j].buf);
 	}
 	double secs = (double)(last_send - t0) / 1e9;
 	if (o.pub == P_HTTP)
@@ -1503,6 +1774,15 @@ static void usage(void)
 		"                        all reconnect at once with since=<last>&epoch=<epoch>;\n"
 		"                        latency = per client, reconnect start to its last message\n"
 		"  --storm-par M         reconnect handshakes in flight per process (default all)\n"
+		"  --broadcast           --pub http: POST /broadcast (every connected uid; one\n"
+		"                        request at a time) instead of /push\n"
+		"  --ack-conns K         --pub http: plain /push for --duration s, then K more\n"
+		"                        connections each keep one ?ack=1 push waiting on one of\n"
+		"                        the last K uids (never acknowledged), and after\n"
+		"                        --ack-settle S (default 0.5) --duration s more; both\n"
+		"                        phases reported apart (base_*, held_*, ack_*)\n"
+		"  --ack-retry-ms R      an ack connection answered 429 sends again R ms later\n"
+		"                        (default 100)\n"
 		"  --server-cpu N        CPU the server is pinned to (default 0)\n"
 		"  --scenario NAME       label in the JSON line\n");
 	exit(2);
@@ -1536,7 +1816,8 @@ static void parse(int argc, char **argv)
 		{ "server-cpu", 1, 0, 'X' }, { "batch", 1, 0, 'B' }, { "help", 0, 0, 'h' },
 		{ "daemon-pids", 1, 0, 'y' }, { "contents-bytes", 1, 0, 'Y' }, { "metrics", 0, 0, 'M' },
 		{ "mint", 0, 0, 'K' }, { "storm", 1, 0, 'Z' }, { "storm-live", 1, 0, 'L' },
-		{ "storm-par", 1, 0, 'R' },
+		{ "storm-par", 1, 0, 'R' }, { "broadcast", 0, 0, 'A' }, { "ack-conns", 1, 0, 'a' },
+		{ "ack-retry-ms", 1, 0, 'e' }, { "ack-settle", 1, 0, 'E' },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -1592,6 +1873,10 @@ static void parse(int argc, char **argv)
 		case 'Z': o.storm = atol(optarg); break;
 		case 'L': o.storm_live = atol(optarg); break;
 		case 'R': o.storm_par = atol(optarg); break;
+		case 'A': o.broadcast = 1; break;
+		case 'a': o.ack_conns = atol(optarg); break;
+		case 'e': o.ack_retry_ms = atol(optarg); break;
+		case 'E': o.ack_settle = atof(optarg); break;
 		default: usage();
 		}
 	}
@@ -1637,6 +1922,20 @@ static void parse(int argc, char **argv)
 			die("--storm: uids x K (and x L) must be a multiple of --batch");
 		o.metrics = 1;
 	}
+	plain_uids = o.uids;
+	if (o.broadcast && (o.pub != P_HTTP || o.target != T_SERVICE || o.batch > 0 || o.storm > 0))
+		die("--broadcast needs --pub http and --target service, without --batch or --storm");
+	if (o.ack_conns < 0 || o.ack_retry_ms < 0 || o.ack_settle < 0)
+		usage();
+	if (o.ack_conns > 0) {
+		if (o.pub != P_HTTP || o.target != T_SERVICE || o.batch > 0 || o.storm > 0 ||
+		    o.broadcast || o.rate > 0)
+			die("--ack-conns needs --pub http flat out to --target service (no --batch, "
+			    "--storm, --broadcast or --rate)");
+		if (o.uids != o.subs || o.subs <= o.ack_conns)
+			die("--ack-conns K needs one subscriber per uid and more than K of them");
+		plain_uids = o.uids - o.ack_conns;
+	}
 	if (o.pids)
 		parse_pids(o.pids, spids, &nspids);
 	if (o.daemon_pids)
@@ -1680,6 +1979,17 @@ int main(int argc, char **argv)
 			die("mmap: %s", strerror(errno));
 		st_last = st_epoch + o.subs;
 		storm_phase = 1;
+	}
+	if (o.conf && o.ack_conns > 0) {   /* the limits the ack rows are judged against */
+		struct cfg c;
+		char err[CFG_ERR_LEN];
+
+		if (cfg_load(o.conf, &c, err, sizeof err) != 0)
+			die("%s", err);
+		cfg_fcgi = c.fcgi_procs;
+		cfg_ack_max = cfg_ack_waiters(&c);
+		cfg_push_timeout = c.push_timeout_ms;
+		cfg_free(&c);
 	}
 	if (o.conf && (o.mint || o.target == T_DAEMON))
 		mint_keys_conf();
@@ -1820,10 +2130,55 @@ int main(int argc, char **argv)
 	       unique ? (cpu1 - cpu0) / (double)unique : 0);
 	/* ws-daemon's own processes (--daemon-pids), messages stored for offline uids */
 	if (ndpids > 0)
-		printf(",\"daemon_cpu_s\":%.3f,\"daemon_cpu_us_per_push\":%.2f,\"daemon_rss_before_kb\":%ld,"
+		printf(",\"daemon_cpu_s\":%.3f,\"daemon_cpu_us_per_push\":%.2f,"
+		       "\"daemon_cpu_us_per_delivery\":%.3f,\"daemon_rss_before_kb\":%ld,"
 		       "\"daemon_rss_after_kb\":%ld,\"daemon_rss_peak_kb\":%ld",
 		       (dcpu1 - dcpu0) / 1e6, pub_sent ? (dcpu1 - dcpu0) / (double)pub_sent : 0,
-		       drss1, drss2, drss_peak);
+		       unique ? (dcpu1 - dcpu0) / (double)unique : 0, drss1, drss2, drss_peak);
+	/* HTTP requests: written to answered (the publisher's view) */
+	if (o.pub == P_HTTP)
+		printf(",\"req_p50_us\":%.0f,\"req_p99_us\":%.0f,\"req_max_us\":%" PRIu64,
+		       hist_q(req_hist.b, req_hist.n, 0.5), hist_q(req_hist.b, req_hist.n, 0.99),
+		       req_hist.max);
+	if (o.broadcast)
+		printf(",\"broadcast\":1,\"number_bad\":%" PRIu64 ",\"reached_per_req\":%.1f",
+		       SUM(number_bad), pub_ok ? (double)pub_reached / (double)pub_ok : 0);
+	if (o.ack_conns > 0) {
+		printf(",\"fcgi_procs\":%ld,\"ack_waiters_max\":%ld,\"push_timeout_ms\":%ld,"
+		       "\"ack_conns\":%ld,\"ack_retry_ms\":%ld,\"phase_s\":%.3f,\"ack_settle_s\":%.3f",
+		       cfg_fcgi, cfg_ack_max, cfg_push_timeout, o.ack_conns, o.ack_retry_ms,
+		       o.duration, o.ack_settle);
+		for (int p = 0; p < 2; p++) {
+			uint64_t dh[H_N] = { 0 }, dn = 0;
+			double len = (double)(ph[p].t1 - ph[p].t0) / 1e9;
+			const char *pre = p ? "held" : "base";
+
+			for (long c = 0; c < o.procs; c++)
+				for (unsigned b = 0; b < H_N; b++)
+					dh[b] += atomic_load(&shm->ch[c].phist[p][b]);
+			for (unsigned b = 0; b < H_N; b++)
+				dn += dh[b];
+			printf(",\"%s_stalled\":%" PRIu64, pre, ph[p].stalled);
+			printf(",\"%s_pushes\":%" PRIu64 ",\"%s_push_err\":%" PRIu64 ",\"%s_push_rate\":%.1f,"
+			       "\"%s_req_p50_us\":%.0f,\"%s_req_p99_us\":%.0f,\"%s_req_max_us\":%" PRIu64 ","
+			       "\"%s_p50_us\":%.0f,\"%s_p99_us\":%.0f,\"%s_cpu_us_per_push\":%.2f",
+			       pre, ph[p].ok, pre, ph[p].err, pre, len > 0 ? (double)ph[p].ok / len : 0,
+			       pre, hist_q(ph[p].req.b, ph[p].req.n, 0.5), pre,
+			       hist_q(ph[p].req.b, ph[p].req.n, 0.99), pre, ph[p].req.max,
+			       pre, hist_q(dh, dn, 0.5), pre, hist_q(dh, dn, 0.99), pre,
+			       ph[p].ok && ph[p].cpu_state == 2 ? (ph[p].cpu1 - ph[p].cpu0) / (double)ph[p].ok : 0);
+		}
+		printf(",\"ack_sent\":%" PRIu64 ",\"ack_unacked\":%" PRIu64 ",\"ack_acked\":%" PRIu64
+		       ",\"ack_429\":%" PRIu64 ",\"ack_other\":%" PRIu64 ",\"ack_queued\":%" PRIu64
+		       ",\"ack_frames\":%" PRIu64
+		       ",\"ack_waiting_avg\":%.2f,\"ack_wait_p50_ms\":%.1f,\"ack_wait_max_ms\":%.1f"
+		       ",\"ack_429_p50_us\":%.0f,\"ack_429_p99_us\":%.0f,\"ack_429_max_us\":%" PRIu64,
+		       ack.sent, ack.unacked, ack.acked, ack.busy, ack.other, ack.queued, SUM(ack_frames),
+		       ph[1].t1 > ph[1].t0 ? (double)ack.wait_in_p1_ns / (double)(ph[1].t1 - ph[1].t0) : 0,
+		       hist_q(ack.wait.b, ack.wait.n, 0.5) / 1000, (double)ack.wait.max / 1000,
+		       hist_q(ack.busy_t.b, ack.busy_t.n, 0.5), hist_q(ack.busy_t.b, ack.busy_t.n, 0.99),
+		       ack.busy_t.max);
+	}
 	printf(",\"stored\":%" PRIu64 ",\"contents_bytes\":%ld,\"frame_bytes\":%.2f,"
 	       "\"rss_bytes_per_stored\":%.1f",
 	       pub_stored, o.contents_bytes,

@@ -115,7 +115,8 @@ run_dir: "$d/run"
 ipc_socket: "$d/run/ws-daemon.sock"
 fcgi_socket: "$d/run/push-api.sock"
 access_key_ttl: 3600
-fcgi_procs: 2
+# push-api processes: 2 (the default is 4, which ackwait runs: FCGI_PROCS=4)
+fcgi_procs: ${FCGI_PROCS:-2}
 # One worker (the default is one per CPU): every server process is pinned to one
 # CPU, and the datagram injector talks to a single ipc_socket. hold100k sets 6:
 # 100k sockets need several processes under the 20,000 open files limit.
@@ -313,6 +314,12 @@ bench_run() { # scenario target run -- loadgen args...
 	# resume10k: 4 addresses to connect, the next 4 to reconnect, fresh ones per run
 	# (127.0.0.100-123: no other scenario's TIME_WAIT there)
 	[ "$scen" = resume10k ] && targs+=(--src-base $(( 100 + 8 * (run - 1) )))
+	# broadcast10k: 4 addresses per target and run (127.0.0.130-153)
+	if [ "$scen" = broadcast10k ]; then
+		local sb=$(( 130 + 8 * (run - 1) ))
+		[ "$tgt" = nchan ] && sb=$(( sb + 4 ))
+		targs+=(--src-base "$sb")
+	fi
 	if line=$(timeout 180 taskset -c $LOAD_CPU "$LOADGEN" "${targs[@]}" "$@" 2>"$d/loadgen.err"); then
 		:
 	else
@@ -334,6 +341,16 @@ if "storm_k" in r:
   "daemon RSS %d KiB filled, peak %d KiB") % (r["storm_done"],r["subs"],r["storm_s"],r["storm_connect_s"],
   r["storm_recovered"],r["storm_epoch_changed"],r["storm_gaps"],r["storm_dup"],r["storm_missing"],
   r["daemon_rss_filled_kb"],r.get("daemon_rss_peak_kb",-1))
+if r.get("broadcast"):
+ x+=", /broadcast answered p50 %dus p99 %dus, reached %.0f per broadcast, number_bad %d" % (
+  r["req_p50_us"],r["req_p99_us"],r["reached_per_req"],r["number_bad"])
+if "ack_conns" in r:
+ x+=("; without ack waiters %.0f push/s p99 %dus (request p99 %dus); with %.2f waiting (limit %d of %d procs): "
+  "%.0f push/s p99 %dus (request p99 %dus); ack pushes: %d unacked (wait p50 %.0fms), %d acked, %d got 429 "
+  "(answered in max %dus), %d other") % (r["base_push_rate"],r["base_p99_us"],r["base_req_p99_us"],
+  r["ack_waiting_avg"],r["ack_waiters_max"],r["fcgi_procs"],r["held_push_rate"],r["held_p99_us"],
+  r["held_req_p99_us"],r["ack_unacked"],r["ack_wait_p50_ms"],r["ack_acked"],r["ack_429"],
+  r["ack_429_max_us"],r["ack_other"])
 print("conn %d/%d in %.2fs, sent %d ok %d err %d, recv %d lost %d dup %d ooo %d, %.0f push/s%s %.0f deliv/s, p50 %dus p99 %dus, rss/conn %.0fB%s" % (
  r["connected"],r["subs"],r["connect_s"],r["sent"],r["push_ok"],r["push_err"],r["unique"],r["lost"],r["dup"],r["ooo"],
  r["push_rate"],b,r["deliveries_per_s"],r["p50_us"],r["p99_us"],r["rss_per_conn_bytes"],x))')"
@@ -431,6 +448,28 @@ if [ "$QUICK" != 1 ]; then
 		--rate 2 --inflight 8 --duration 5 --drain 10
 	scenario fanout10k "nchan" -- --subs 10000 --uids 1 --procs 2 --src-ips 4 --pub http \
 		--rate 2 --inflight 8 --duration 5 --drain 10
+fi
+# Broadcast: POST /broadcast through lighttpd to 10,000 connected uids (1 subscriber
+# each, on ws-daemon's port: lighttpd cannot proxy 10k sockets here; keys minted),
+# open loop 2 broadcasts/s, one request at a time; beside it nchan's nearest thing,
+# one channel with 10,000 subscribers, published to at the same rate (fanout10k's
+# setup). 20,000 deliveries/s offered: the receiving side on one core tops out near
+# 30k/s, so the server's capacity shows as deliveries per server-CPU-second.
+if [ "$QUICK" = 1 ]; then BDUR=3; else BDUR=5; fi
+scenario broadcast10k "service-wsd" -- --subs 10000 --procs 2 --src-ips 4 --pub http --broadcast \
+	--rate 2 --inflight 1 --duration $BDUR --drain 10 --mint
+scenario broadcast10k "nchan" -- --subs 10000 --uids 1 --procs 2 --src-ips 4 --pub http \
+	--rate 2 --inflight 1 --duration $BDUR --drain 10
+# Pushes waiting for an ack against the FastCGI pool, default config (fcgi_procs 4,
+# so ack_waiters_max 2): plain /push flat out (32 in flight, 1k subscribers) for
+# $ADUR s; then 3 connections (ack_waiters_max + 1) each keep one ?ack=1 push going
+# to its own uid, whose subscriber never acknowledges (each waits push_timeout_ms,
+# 2 s, then answers acked:false; the third finds the limit taken: 429, again 100 ms
+# later), and 0.5 s later $ADUR s more of the same plain load; both phases reported.
+if [ "$QUICK" = 1 ]; then ADUR=3; else ADUR=4; fi
+FCGI_PROCS=4 scenario ackwait "service-wsd" -- --subs 1000 --pub http --inflight 32 \
+	--duration $ADUR --ack-conns 3 --ack-retry-ms 100
+if [ "$QUICK" != 1 ]; then
 	# 100,000 held connections: 6 workers (each under the 20,000-file limit), 6 load
 	# processes from 8 source addresses; idle CPU over 31 s, longer than
 	# ping_interval (30 s), so every connection's keepalive ping falls in it. Last:
