@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -110,8 +111,12 @@ static int api_keep_digest(struct api_daemon *d)
 {
 	unsigned int len = 0;
 
-	return EVP_Digest(d->cfg.password, strlen(d->cfg.password), d->pw_digest, &len,
-			  EVP_sha256(), NULL) == 1 && len == sizeof d->pw_digest ? 0 : -1;
+	if (EVP_Digest(d->cfg.password, strlen(d->cfg.password), d->pw_digest, &len,
+		       EVP_sha256(), NULL) == 1 && len == sizeof d->pw_digest)
+		return 0;
+	/* All zero matches no password's digest: the old password must not stay. */
+	OPENSSL_cleanse(d->pw_digest, sizeof d->pw_digest);
+	return -1;
 }
 
 /* The daemon's configuration replaces ours as it does in its workers: rotation

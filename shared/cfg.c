@@ -1103,5 +1103,9 @@ int cfg_split_addr(const char *addr, char *host, size_t host_len, int *port)
 
 long cfg_ack_waiters(const struct cfg *c)
 {
-	return c->ack_waiters_max < 0 ? c->fcgi_procs / 2 : c->ack_waiters_max;
+	long n = c->ack_waiters_max < 0 ? c->fcgi_procs / 2 : c->ack_waiters_max;
+
+	/* Checked at load, but a reload keeps the running fcgi_procs (restart-only):
+	 * the rule holds against the one in force. */
+	return n < c->fcgi_procs ? n : c->fcgi_procs - 1;
 }

@@ -870,7 +870,9 @@ size_t wmsg_frame_write(char *out, size_t cap, const char *topic_json, size_t to
 	int nl = snprintf(num, sizeof num, "%" PRIu64, number);
 	size_t o = 0;
 
-	if (nl <= 0 || wmsg_frame_len(topic_len, number, contents_len) > cap)
+	/* wmsg_frame_len's sum, with the digits snprintf just counted. */
+	if (nl <= 0 || wmsg_frame_max(topic_len, contents_len) == SIZE_MAX ||
+	    WMSG_FIXED + (size_t)nl + topic_len + contents_len > cap)
 		return 0;
 #define PUT(s, n) do { memcpy(out + o, (s), (n)); o += (n); } while (0)
 	PUT(WMSG_P1, sizeof WMSG_P1 - 1);

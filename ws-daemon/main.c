@@ -25,6 +25,7 @@
 #include "version.h"
 #include "req.h"
 #include "wmsg.h"
+#include "wsd_ackwait.h"
 #include "wsd_alive.h"
 #include "wsd_engine.h"
 #include "wsd_revoke.h"
@@ -60,6 +61,7 @@ struct wsd {
 	char ipc_path[128];        /* this worker's datagram socket */
 	unsigned index;            /* worker number, 0..workers-1 */
 	struct wsd_handoff handoff[64]; /* made by the supervisor (workers > 1) */
+	struct wsd_ackwait_shared *ack_shared; /* mapped by the supervisor, for all */
 	lws_retry_bo_t retry;
 };
 
@@ -293,6 +295,7 @@ static int wsd_start(void)
 		return -1;
 	}
 	/* Owner-only until the group is right, then the group may push. */
+	wsd_ackwait_share(wsd.ack_shared, wsd.index);
 	if (wsd_ipc_open(wsd.vhost, wsd.ipc_path, 0600, err, sizeof err) != 0) {
 		log_err("ipc socket %s: %s", wsd.ipc_path, err[0] ? err : strerror(errno));
 		return -1;
@@ -430,6 +433,7 @@ static int wsd_supervisor_setup(void *arg)
 		log_err("cannot create hand-off sockets: %s", strerror(errno));
 		return -1;
 	}
+	wsd.ack_shared = wsd_ackwait_shared_new();
 	log_notice("ws-daemon %s: supervising %ld workers", PUSH_VERSION, wsd.cfg.workers);
 	return 0;
 }

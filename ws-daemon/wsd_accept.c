@@ -85,8 +85,8 @@ static struct {
 
 /* The configuration the router reads (allowed_origins, max_connections); c must
  * stay valid until the next call. Before the first, every Origin passes and only
- * the open-files limit bounds the connections. Declared here until wsd_accept.h
- * declares it; main.c's wsd_apply_cfg calls it, so reloads reach the router. */
+ * the open-files limit bounds the connections. main.c's wsd_apply_cfg calls it,
+ * so reloads reach the router. */
 
 void wsd_accept_use(const struct cfg *c) { acc.cfg = c; }
 

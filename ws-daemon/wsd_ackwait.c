@@ -3,8 +3,13 @@
  * numbers, one timer per held datagram, a bound on how many wait at once. */
 #include "wsd_ackwait.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "cfg.h"
 
 #include "log.h"
 #include "siphash.h"
@@ -45,8 +50,14 @@ struct aw_reply {
 	struct ipc_result res[];       /* n */
 };
 
+struct wsd_ackwait_shared {
+	_Atomic uint32_t waiting[CFG_WORKERS_MAX]; /* each worker writes its own */
+};
+
 static struct {
 	struct lws_context *ctx;
+	struct wsd_ackwait_shared *sh;
+	unsigned index;
 	wsd_ackwait_send_fn send;
 	struct aw_uid *uids;
 	struct aw_reply *replies;
@@ -61,13 +72,50 @@ void wsd_ackwait_init(struct lws_context *ctx, wsd_ackwait_send_fn send)
 	aw.send = send;
 }
 
+struct wsd_ackwait_shared *wsd_ackwait_shared_new(void)
+{
+	void *p = mmap(NULL, sizeof(struct wsd_ackwait_shared), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		log_warn("no shared count of ack waiters (%s): each worker counts alone",
+			 strerror(errno));
+		return NULL;
+	}
+	return p; /* zero-filled */
+}
+
+void wsd_ackwait_share(struct wsd_ackwait_shared *sh, unsigned index)
+{
+	aw.sh = index < CFG_WORKERS_MAX ? sh : NULL;
+	aw.index = index;
+	if (aw.sh)
+		atomic_store_explicit(&aw.sh->waiting[index], 0, memory_order_relaxed);
+}
+
 void wsd_ackwait_use(size_t max_waiters, long wait_ms)
 {
 	aw.max = max_waiters;
 	aw.wait_ms = wait_ms;
 }
 
-int wsd_ackwait_room(size_t n) { return aw.waiting + n <= aw.max; }
+/* This worker's count changed: the others see it in its slot. */
+static void aw_publish(void)
+{
+	if (aw.sh)
+		atomic_store_explicit(&aw.sh->waiting[aw.index], (uint32_t)aw.waiting,
+				      memory_order_relaxed);
+}
+
+int wsd_ackwait_room(size_t n)
+{
+	size_t all = aw.waiting;
+
+	for (unsigned i = 0; aw.sh && i < CFG_WORKERS_MAX; i++)
+		if (i != aw.index)
+			all += atomic_load_explicit(&aw.sh->waiting[i], memory_order_relaxed);
+	return all + n <= aw.max;
+}
 size_t wsd_ackwait_waiting(void) { return aw.waiting; }
 
 static void aw_unlink(struct aw_waiter *w)
@@ -85,6 +133,7 @@ static void aw_unlink(struct aw_waiter *w)
 	w->uid = NULL;
 	w->reply->pending--;
 	aw.waiting--;
+	aw_publish();
 	if (!u->list) {
 		HASH_DELETE(hh, aw.uids, u);
 		free(u);
@@ -140,13 +189,14 @@ static int aw_listen(struct aw_waiter *w, const char *uid, size_t uid_len)
 	u->list = w;
 	w->reply->pending++;
 	aw.waiting++;
+	aw_publish();
 	return 0;
 }
 
 static int aw_waits(const struct ipc_push_item *it, const struct ipc_result *res)
 {
-	return (it->flags & IPC_F_ACK) &&
-	       (res->status == IPC_S_DELIVERED || res->status == IPC_S_STORED);
+	/* A stored message reached no connection: its answer says so at once. */
+	return (it->flags & IPC_F_ACK) && res->status == IPC_S_DELIVERED;
 }
 
 int wsd_ackwait_hold(const struct ipc_hdr *me, const struct ipc_push_item *items,

@@ -17,9 +17,22 @@
 typedef void (*wsd_ackwait_send_fn)(const struct ipc_hdr *me, const struct ipc_result *res,
 				    size_t n, const struct sockaddr_un *to, socklen_t to_len);
 
+/*
+ * ack_waiters_max bounds the whole daemon's waiters (it keeps FastCGI processes
+ * free, whichever worker holds the uid): each worker publishes its count in a
+ * slot of memory the supervisor maps shared before it forks, and admits by the
+ * sum. Two workers admitting in the same instant may go over by one each.
+ */
+struct wsd_ackwait_shared;
+/* The supervisor, before forking; NULL if it cannot be mapped (each worker then
+ * counts alone against the whole bound). */
+struct wsd_ackwait_shared *wsd_ackwait_shared_new(void);
+
 /* The timers run on ctx's loop; complete replies go out through send. */
 void wsd_ackwait_init(struct lws_context *ctx, wsd_ackwait_send_fn send);
-/* At most max_waiters items wait at once in this process, each wait_ms. */
+/* Worker `index` counts in sh (its slot starts at 0: a restarted worker holds none). */
+void wsd_ackwait_share(struct wsd_ackwait_shared *sh, unsigned index);
+/* At most max_waiters items wait at once in the daemon, each wait_ms. */
 void wsd_ackwait_use(size_t max_waiters, long wait_ms);
 
 /* Whether n more items may wait now. */
@@ -27,7 +40,7 @@ int wsd_ackwait_room(size_t n);
 
 /*
  * The datagram whose answer is res[0..n) (to `to`): every item flagged IPC_F_ACK
- * that reached a connection or history (status DELIVERED or STORED) waits for
+ * that reached a connection (status DELIVERED) waits for
  * the acknowledgement of its number in epochs[i] of its uid. Returns 1 when the
  * reply is now held here (res and the address copied), 0 when nothing waits and
  * the caller answers at once, -1 on no memory (the caller answers at once).

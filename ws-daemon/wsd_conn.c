@@ -283,16 +283,20 @@ void wsd_conn_close_soon(struct wsd_conn *c, uint16_t code, const char *reason)
 	wsd_conn_mark_closing(c, code, reason);
 }
 
+/* Closes every connection of u; closing the last one frees u. */
+static void wsd_user_close(struct wsd_user *u, uint16_t code, const char *reason)
+{
+	while (u->nconns > 1)
+		wsd_conn_close_soon(u->conns, code, reason);
+	wsd_conn_close_soon(u->conns, code, reason);
+}
+
 void wsd_conn_close_all(uint16_t code, const char *reason)
 {
 	struct wsd_user *u, *tmp;
 
-	HASH_ITER(hh, wsd_users, u, tmp) {
-		/* Closing the last connection frees u; HASH_ITER kept tmp for us. */
-		while (u->conns && u->nconns > 1)
-			wsd_conn_close_soon(u->conns, code, reason);
-		wsd_conn_close_soon(u->conns, code, reason);
-	}
+	HASH_ITER(hh, wsd_users, u, tmp) /* tmp survives u being freed */
+		wsd_user_close(u, code, reason);
 }
 
 int wsd_conn_send_then_close(struct wsd_conn *c, const char *json, size_t len,
@@ -412,10 +416,7 @@ size_t wsd_conn_kick(const char *uid, size_t uid_len, uint16_t code, const char 
 	if (!u)
 		return 0;
 	n = u->nconns;
-	/* Closing the last connection frees u. */
-	while (u->nconns > 1)
-		wsd_conn_close_soon(u->conns, code, reason);
-	wsd_conn_close_soon(u->conns, code, reason);
+	wsd_user_close(u, code, reason);
 	return n;
 }
 

@@ -227,7 +227,10 @@ static void eng_budget(struct wsd_stream *keep, uint32_t now)
 		if (s->count == 0) {
 			if (s == keep)
 				break; /* only itself left, and nothing to drop */
-			eng_end(s);  /* listed and empty: nobody holds it */
+			if (s->holds)
+				eng_sync(s, 0, now); /* belongs to its connections: off the list */
+			else
+				eng_end(s);          /* lingering, empty: its time is up */
 			continue;
 		}
 		eng.evicted++;
@@ -367,9 +370,19 @@ void wsd_engine_position(struct wsd_stream *s, struct wsd_position *p)
 	p->acked = s->acked;
 }
 
+/* Age out what is past history_ttl before a reader looks, keeping the eviction
+ * list true (a held stream emptied here leaves it: the budget must not end it). */
+static void eng_trim_now(struct wsd_stream *s)
+{
+	uint32_t now = wsd_msg_clock();
+
+	eng_trim(s, now);
+	eng_sync(s, 0, now);
+}
+
 uint64_t wsd_engine_first(struct wsd_stream *s, uint64_t after)
 {
-	eng_trim(s, wsd_msg_clock());
+	eng_trim_now(s);
 	if (s->count == 0 || after >= s->base + s->count - 1)
 		return s->last + 1;
 	return after < s->base ? s->base : after + 1;
@@ -378,7 +391,7 @@ uint64_t wsd_engine_first(struct wsd_stream *s, uint64_t after)
 int wsd_engine_range(struct wsd_stream *s, uint64_t after,
 		     int (*fn)(struct wsd_msg *m, uint64_t number, void *arg), void *arg)
 {
-	eng_trim(s, wsd_msg_clock());
+	eng_trim_now(s);
 	for (uint32_t i = 0; i < s->count; i++) {
 		uint64_t n = s->base + i;
 		int rc;

@@ -46,7 +46,7 @@ static struct {
 	size_t max_uid;
 	size_t max_frame;
 	long max_age_ms;
-	long key_ttl;        /* access_key_ttl: how long a revocation must last */
+	long key_ttl;        /* the largest access_key_ttl run: how long a revocation lasts */
 	uint32_t generation;
 	uint16_t workers;
 	uint16_t index;
@@ -59,16 +59,16 @@ void wsd_ipc_use(const struct cfg *c, unsigned index)
 	wsd_run.max_uid = (size_t)c->max_uid_bytes;
 	wsd_run.max_frame = (size_t)c->send_queue_max_bytes;
 	wsd_run.max_age_ms = c->push_timeout_ms;
-	wsd_run.key_ttl = c->access_key_ttl;
+	/* A revocation must outlive every key push-api may have issued, also under
+	 * a longer access_key_ttl that a reload since lowered: the largest seen. */
+	if (c->access_key_ttl > wsd_run.key_ttl)
+		wsd_run.key_ttl = c->access_key_ttl;
 	wsd_run.generation = c->generation;
 	wsd_run.workers = (uint16_t)(c->workers < 1 ? 1 : c->workers);
 	wsd_run.index = (uint16_t)(index < wsd_run.workers ? index : 0);
 	wsd_run.packed_len = cfg_pack(c, wsd_run.packed, sizeof wsd_run.packed);
-	/* ack_waiters_max is the daemon's: the workers share it, the first ones
-	 * taking one more each when it does not divide evenly. */
-	wsd_ackwait_use((size_t)cfg_ack_waiters(c) / wsd_run.workers +
-				((size_t)cfg_ack_waiters(c) % wsd_run.workers > wsd_run.index),
-			IPC_ACK_WAIT_MS(c->push_timeout_ms));
+	/* ack_waiters_max is the daemon's: wsd_ackwait counts across workers. */
+	wsd_ackwait_use((size_t)cfg_ack_waiters(c), IPC_ACK_WAIT_MS(c->push_timeout_ms));
 	if (wsd_run.packed_len == 0)
 		log_err("ipc: the configuration cannot be handed to push-api (too large?)");
 }
@@ -186,14 +186,12 @@ static void wsd_ipc_broadcast(const struct ipc_push_item *it, struct ipc_result 
 static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res,
 			 uint64_t *epoch)
 {
-	if (req_uid_shard(it->uid, it->uid_len, wsd_run.workers) != wsd_run.index) {
-		wsd_ipc_refuse(res, IPC_S_WRONG_WORKER);
-		wsd_stats.pushes_wrong_worker++;
-		return;
-	}
+	int ours = wsd_ipc_ours(it, res);
+
+	if (!ours && res->status == IPC_S_WRONG_WORKER)
+		return; /* handed back: another worker receives it */
 	wsd_stats.pushes_received++;
-	if (req_uid_problem(it->uid, it->uid_len, wsd_run.max_uid) ||
-	    wmsg_frame_max(it->topic_len, it->contents_len) > wsd_run.max_frame) {
+	if (!ours || wmsg_frame_max(it->topic_len, it->contents_len) > wsd_run.max_frame) {
 		wsd_ipc_refuse(res, IPC_S_REFUSED);
 		wsd_stats.pushes_invalid++;
 		return;
@@ -213,7 +211,7 @@ static void wsd_ipc_item(const struct ipc_push_item *it, struct ipc_result *res,
 	} else {
 		wsd_stats.pushes_offline++;
 	}
-	if ((it->flags & IPC_F_ACK) && res->number) {
+	if ((it->flags & IPC_F_ACK) && res->status == IPC_S_DELIVERED) {
 		*epoch = wsd_ipc_epoch(it);
 		wsd_ack_items++;
 	}

@@ -12,7 +12,7 @@ import time
 import websockets
 
 from conftest import is_error_body, push_until_delivered, recv_json, wait_until
-from test_workers import shard, uids_of_workers, worker_pid
+from test_workers import uids_of_workers, worker_pid
 
 JSON = {"Content-Type": "application/json"}
 KICK_CODE, KICK_REASON = 4000, "kicked"
@@ -179,7 +179,6 @@ def test_kick_with_revoke_refuses_old_keys(make_service):
         asked_at = time.time()
         st, _, d = await asyncio.to_thread(ctl, svc, "POST", "/kick",
                                            {"uid": uid, "revoke": "1"})
-        kicked_at = time.time()
         assert st == 200 and d == {"topic": "success", "number": 2, "contents": "kicked",
                                    "revoked": True}, (st, d)
         for ws in tabs:
@@ -373,7 +372,6 @@ def check_partial(svc, uids, mine, stopped):
     assert st == 200 and d == {"topic": "success", "number": 4,
                                "contents": {"uids": 4, "connections": 4},
                                "partial": True, "workers_missing": [stopped]}, (st, d)
-    assert shard(mine[0], 3) == stopped
 
 
 def expect(svc, want, method, path, query=None, body=None, ctype="application/json",

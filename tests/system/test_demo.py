@@ -3,7 +3,6 @@
 /demo/api/push) exist only with `demo: true` or `make run` (PUSH_DEMO=1) on a
 loopback address, never in the packaged snippets; and what the backend answers.
 (test_browser.py drives the page itself.)"""
-import asyncio
 import os
 import signal
 import subprocess

@@ -617,6 +617,28 @@ static void test_ttl(void **state)
 	assert_null(find("a"));
 }
 
+/* A held stream a reader emptied by age leaves the eviction list: the budget, run
+ * by another uid's publish, must not end it while its connection holds it. */
+static void test_reader_trim_keeps_a_held_stream(void **state)
+{
+	struct wsd_stream *h;
+	uint32_t t;
+	int r;
+
+	(void)state;
+	use(64, 1L << 20, 1, 4096, 1);
+	h = hold("h");
+	t = wsd_msg_clock();
+	pub(h, SMALL, NULL);
+	wait_clock(t + 1);
+	assert_int_equal(wsd_engine_first(h, 0), 2); /* aged out: nothing to replay */
+	for (int i = 0; i < 100; i++)
+		pub_uid(i % 2 ? "x" : "y", SMALL, NULL); /* over the budget, evicting */
+	assert_ptr_equal(find("h"), h);
+	assert_int_equal(pub(h, SMALL, &r), 2); /* still its stream, numbering on */
+	wsd_engine_unhold(h);
+}
+
 /* first and range: after, oldest first, early stop. */
 static void test_first_and_range(void **state)
 {
@@ -810,6 +832,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_budget_lru_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_budget_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frame_over_budget_evicts_nobody, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_trim_keeps_a_held_stream, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_idle_held_streams_outside_budget, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
