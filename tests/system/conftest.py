@@ -672,3 +672,185 @@ def raw_exchange(port, request, until=None, timeout=10):
     finally:
         s.close()
     return raw
+
+
+# == Clusters: several hosts joined by Redis (engine: redis) ==================
+# Used by test_cluster.py. A "host" is what one machine runs today (ws-daemon, a
+# web server, push-api) on its own loopback address 127.0.0.N; the hosts share a
+# password and a list of redis-server shards.
+
+def resp_command(port, *args, timeout=10.0):
+    """One Redis command over a plain socket (RESP); returns the raw reply bytes."""
+    req = f"*{len(args)}\r\n".encode()
+    for a in args:
+        a = str(a).encode()
+        req += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(req)
+        raw = b""
+        while not raw.endswith(b"\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+        return raw
+
+
+class RedisServer:
+    """One redis-server without persistence on 127.0.0.1:port (restartable there);
+    DEBUG (SLEEP) allowed from loopback."""
+
+    def __init__(self, workdir, port):
+        self.dir, self.port, self.proc = workdir, port, None
+
+    def start(self):
+        log = open(os.path.join(self.dir, f"redis-{self.port}.log"), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--daemonize", "no",
+                 "--dir", self.dir, "--enable-debug-command", "local"], stdout=log, stderr=log, cwd=self.dir)
+        finally:
+            log.close()
+
+        def up():
+            try:
+                return resp_command(self.port, "PING", timeout=0.5) == b"+PONG\r\n"
+            except OSError:
+                return False
+        if not wait_until(lambda: up() or self.proc.poll() is not None, 10) or \
+                self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server on {self.port} did not start")
+        return self
+
+    def stop(self, sig=signal.SIGKILL):
+        Service._stop_proc(self.proc, sig)
+        self.proc = None
+
+
+class ClusterHost(Service):
+    """A Service whose web server listens on its own address (127.0.0.N); ws_addr
+    and fcgi_addr stay on 127.0.0.1, they are the host's internals. Always lighttpd,
+    without TLS."""
+
+    def __init__(self, workdir, host, **overrides):
+        self.host = host
+        super().__init__(workdir, "lighttpd", **overrides)
+        self.write_conf(addr=f"{host}:{self.http_port}")
+
+    def start_web(self):
+        argv = ["lighttpd", "-D", "-f", self._web_conf("lighttpd-conf.sh")]
+        self.webserver = self._spawn(argv, self.web_log)
+
+        def listening():
+            try:
+                with socket.create_connection((self.host, self.http_port), timeout=0.2):
+                    return True
+            except OSError:
+                return False
+        if not wait_until(listening, 30):
+            raise RuntimeError("lighttpd did not start:\n" + self.read_log(self.web_log))
+
+    def request(self, method, path, query=None, body=None, headers=None, timeout=10):
+        url = path
+        if query is not None:
+            url += "?" + (query if isinstance(query, str) else urllib.parse.urlencode(query))
+        conn = http.client.HTTPConnection(self.host, self.http_port, timeout=timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+            elif isinstance(body, str):
+                body = body.encode()
+            conn.request(method, url, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            raw = resp.read()
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = raw
+        return resp.status, hdrs, data
+
+    def ws_url(self, uid=None, key=None, direct=False, path="/ws"):
+        url = super().ws_url(uid, key, direct, path)
+        return url if direct else url.replace("//127.0.0.1:", f"//{self.host}:", 1)
+
+
+# Lines that mean a crash or a sanitizer report in any log; with strict logs also
+# the daemons' own "error:" lines.
+_CRASH = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
+                    r"runtime error:|Segmentation fault|core dumped|Assertion .* failed")
+_ERROR_LINE = re.compile(r"\] error: ")
+
+
+class Cluster:
+    """`hosts` ClusterHosts (127.0.0.1, .2, .3, ...) and `shards` redis-servers, each
+    in its own temp dir; `engine: redis`, workers 2 unless overridden. Use as a
+    context manager: everything is stopped (Redis by pid) even when a start fails,
+    and the logs are checked: no crash or sanitizer report anywhere, and with
+    strict_logs no daemon "error:" line either (faults make some on purpose)."""
+
+    def __init__(self, hosts=3, shards=2, strict_logs=True, **overrides):
+        self.n_hosts, self.n_shards, self.strict = hosts, shards, strict_logs
+        self.overrides = {"workers": 2, **overrides}
+        self.dir = tempfile.mkdtemp(prefix="push-cluster.")
+        self.redis, self.hosts, self.killed = [], [], set()
+
+    def __enter__(self):
+        try:
+            for port in free_ports(self.n_shards):
+                self.redis.append(RedisServer(self.dir, port).start())
+            servers = ", ".join(f"127.0.0.1:{r.port}" for r in self.redis)
+            for i in range(self.n_hosts):
+                d = os.path.join(self.dir, f"host{i + 1}")
+                os.mkdir(d)
+                self.hosts.append(ClusterHost(d, f"127.0.0.{i + 1}", engine="redis",
+                                              redis_servers=servers, **self.overrides))
+            for h in self.hosts:
+                h.start_daemon()
+            for h in self.hosts:
+                h.start_web()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def kill_host(self, i):
+        """kill -9 of host i's whole daemon (supervisor and workers)."""
+        self.killed.add(i)
+        self.hosts[i].stop_daemon(signal.SIGKILL)
+
+    def restart_shard(self, i):
+        """Shard i killed and started again, empty, on the same port."""
+        self.redis[i].stop(signal.SIGKILL)
+        self.redis[i].start()
+
+    def log_problems(self):
+        out = []
+        for i, h in enumerate(self.hosts):
+            if i not in self.killed and h.daemon is not None and h.daemon.poll() is not None:
+                out.append(f"{h.host}: ws-daemon exited with {h.daemon.returncode}")
+            for path in (h.daemon_log, h.web_log):
+                for line in h.read_log(path).splitlines():
+                    if _CRASH.search(line) or (self.strict and _ERROR_LINE.search(line)):
+                        out.append(f"{h.host} {os.path.basename(path)}: {line}")
+        return out
+
+    def __exit__(self, *exc):
+        problems = self.log_problems()
+        for i, h in enumerate(self.hosts):
+            try:
+                rc = h.stop()
+            except Exception as e:  # pylint: disable=broad-except
+                rc = f"{e!r}"
+            if i not in self.killed and rc not in (0, None):
+                problems.append(f"{h.host}: ws-daemon stopped with {rc}")
+        for r in self.redis:
+            r.stop()
+        if not os.environ.get("PUSH_KEEP_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if exc[0] is None:
+            assert not problems, "\n".join(problems[:40])
+        return False

@@ -1,0 +1,653 @@
+# SPDX-License-Identifier: MIT
+"""Several hosts joined by Redis (engine: redis, issue 13): three real hosts (ws-daemon,
+lighttpd, push-api, each on its own loopback address 127.0.0.N) and two real
+redis-server shards. The contract suite with one uid's tabs on two hosts and the
+business server talking to a third; then faults: a Redis shard down, a host killed,
+a shard restarted empty, a slow shard.
+
+One web server suffices here: what is under test is the daemons' exchange through
+Redis, which no web server takes part in (every web server is tested per host by the
+rest of the suite), so the cluster always runs lighttpd, whatever PUSH_WEB says."""
+import asyncio
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+import websockets
+
+from conftest import BIN, Cluster, is_error_body, recv_json, resp_command, wait_until
+from test_batch import batch
+from test_control import (KICK_CODE, KICK_REASON, closed_with, ctl, presence,
+                          presence_of, refused_as_revoked, until_connections)
+from test_history import connect_at, numbers, position, push_ok, quiet
+from test_workers import uids_of_workers
+
+
+def _knows_engine():
+    try:
+        r = subprocess.run([f"{BIN}/ws-daemon", "-k"], capture_output=True, text=True,
+                           timeout=30)
+    except OSError:
+        return False
+    return any(line.split()[:1] == ["engine"] for line in r.stdout.splitlines())
+
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("redis-server") is None,
+                       reason="redis-server is not installed (scripts/deps.sh test)"),
+    pytest.mark.skipif(not _knows_engine(), reason="this ws-daemon has no `engine` key"),
+]
+
+OFFLINE = {"topic": "error", "number": 0, "contents": "此用户不在线"}
+
+
+def success(n):
+    return {"topic": "success", "number": n, "contents": "推送成功"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Three hosts, two shards, for the tests that leave both as they found them."""
+    with Cluster(hosts=3, shards=2) as c:
+        yield c
+
+
+def wait_presence(host, uid, n, timeout=10.0):
+    """Until GET /presence?uid on `host` counts n connections over all hosts. A tab
+    opened without `since` is reachable from other hosts once its Redis subscription
+    is confirmed, with no signal to the client: a push from another host waits for
+    this. (A tab that gave `since` gets its position frame only once subscribed.)"""
+    until_connections(host, uid, n, timeout)
+
+
+async def open_tabs(places, uid, key=None):
+    """Seed-style tabs (no `since`) of uid, one per host in `places` (a host may be
+    listed twice), with one key when given (any host's key opens any host)."""
+    return [await h.connect(uid, key) for h in places]
+
+
+async def close_tabs(*groups):
+    for g in groups:
+        for ws in g:
+            try:
+                await asyncio.wait_for(ws.close(), 3)
+            except asyncio.TimeoutError:
+                ws.transport.abort()
+
+
+def kick(host, uid, revoke=False):
+    """POST /kick with an empty body: lighttpd wants a Content-Length on a POST."""
+    q = {"uid": uid, **({"revoke": "1"} if revoke else {})}
+    return ctl(host, "POST", "/kick", q, body=None, headers={"Content-Length": "0"})
+
+
+async def pong_seconds(ws, timeout=5.0):
+    t0 = time.monotonic()
+    waiter = await ws.ping()
+    await asyncio.wait_for(waiter, timeout)
+    return time.monotonic() - t0
+
+
+async def drain(ws, seconds=0.5):
+    """Every frame that arrives until `seconds` pass without one."""
+    out = []
+    while True:
+        try:
+            out.append(await recv_json(ws, seconds))
+        except asyncio.TimeoutError:
+            return out
+
+
+# -- the contract across hosts -------------------------------------------------
+
+def test_seed_flow_with_keys_from_any_host(cluster):
+    """The seed example flow: a key from host A opens a tab on A, a key from host C
+    opens one on B (keys are signed with the shared password, no host state); a push
+    to C reaches both, numbered as the uid's first message."""
+    a, b, c = cluster.hosts
+    uid = "cl-seed"
+
+    async def go():
+        key_a = await asyncio.to_thread(a.access, uid)
+        key_c = await asyncio.to_thread(c.access, uid)
+        tabs = await open_tabs([a], uid, key_a) + await open_tabs([b], uid, key_c)
+        try:
+            await asyncio.to_thread(wait_presence, c, uid, 2)
+            st, hdrs, d = await asyncio.to_thread(c.push, uid, "info_update",
+                                                  {"name": "张三", "age": 17})
+            assert st == 200 and d == success(2), (st, d)
+            assert hdrs["content-type"].startswith("application/json")
+            for ws in tabs:
+                assert await recv_json(ws) == {"topic": "info_update", "number": 1,
+                                               "contents": {"name": "张三", "age": 17}}
+                await quiet(ws, 0.2)
+        finally:
+            await close_tabs(tabs)
+    asyncio.run(go())
+
+
+def test_one_sequence_per_uid_whichever_host_pushes(cluster):
+    """Pushes to hosts A, B and C, one after another and then all at once: every
+    answer counts both tabs, and both tabs see the same numbers 1..N, in order."""
+    a, b, c = cluster.hosts
+    uid = "cl-seq"
+
+    async def go():
+        tabs = await open_tabs([a, b], uid)
+        try:
+            await asyncio.to_thread(wait_presence, c, uid, 2)
+            for i, h in enumerate((c, a, b)):
+                st, _, d = await asyncio.to_thread(h.push, uid, "t", i)
+                assert st == 200 and d == success(2), (h.host, st, d)
+            # Then 30 at once, ten through each host.
+            def pusher(h, base):
+                for i in range(10):
+                    st, _, d = h.push(uid, "t", base + i)
+                    assert st == 200 and d == success(2), (h.host, st, d)
+            await asyncio.gather(*(asyncio.to_thread(pusher, h, 100 * (k + 1))
+                                   for k, h in enumerate((a, b, c))))
+            got = [await numbers(ws, 33) for ws in tabs]
+            assert got[0][0] == list(range(1, 34)), got[0][0]
+            assert got[0] == got[1], "the two hosts' tabs saw different streams"
+            assert got[0][1][:3] == [0, 1, 2]
+            assert sorted(got[0][1][3:]) == sorted(100 * (k + 1) + i for k in range(3)
+                                                   for i in range(10))
+            for ws in tabs:
+                await quiet(ws, 0.2)
+        finally:
+            await close_tabs(tabs)
+    asyncio.run(go())
+
+
+def test_offline_uid_is_404_on_every_host(cluster):
+    a, b, c = cluster.hosts
+    uid = "cl-gone"
+    for h in (a, b, c):
+        st, hdrs, d = h.push("cl-nobody", "t", {"x": 1})
+        assert st == 404 and d == OFFLINE, (h.host, st, d)
+        assert hdrs["content-type"].startswith("application/json")
+
+    async def go():
+        tabs = await open_tabs([a], uid)
+        await asyncio.to_thread(wait_presence, c, uid, 1)
+        st, _, d = await asyncio.to_thread(c.push, uid, "t", 1)
+        assert st == 200 and d == success(1), (st, d)
+        await close_tabs(tabs)
+        # Once host A has seen the tab go, no host reaches the uid.
+        await asyncio.to_thread(wait_presence, c, uid, 0)
+        for h in (a, b, c):
+            st, _, d = await asyncio.to_thread(h.push, uid, "t", 2)
+            assert st == 404 and d == OFFLINE, (h.host, st, d)
+    asyncio.run(go())
+
+
+def test_batch_mixes_hosts_and_offline_uids(cluster):
+    a, b, c = cluster.hosts
+    two, one = "cl-batch-2", "cl-batch-1"
+
+    async def go():
+        tabs2 = await open_tabs([a, b], two)
+        tabs1 = await open_tabs([b], one)
+        try:
+            await asyncio.to_thread(wait_presence, c, two, 2)
+            await asyncio.to_thread(wait_presence, c, one, 1)
+            msgs = [{"uid": two, "topic": "m", "contents": 1},
+                    {"uid": "cl-batch-off", "topic": "m", "contents": 2},
+                    {"uid": one, "topic": "m", "contents": {"x": "三"}},
+                    {"uid": two, "topic": "m", "contents": [3]},
+                    {"uid": "", "topic": "m", "contents": 4}]
+            st, _, d = await asyncio.to_thread(batch, c, msgs)
+            assert st == 200 and d["topic"] == "success" and d["number"] == 3, (st, d)
+            r = d["contents"]
+            assert [x["uid"] for x in r] == [m["uid"] for m in msgs], r
+            assert r[0] == {"uid": two, **success(2)}, r
+            assert r[1] == {"uid": "cl-batch-off", **OFFLINE}, r
+            assert r[2] == {"uid": one, **success(1)}, r
+            assert r[3] == {"uid": two, **success(2)}, r
+            assert r[4]["topic"] == "error" and r[4]["contents"] == "uid is missing", r
+            for ws in tabs2:
+                assert await numbers(ws, 2) == ([1, 2], [1, [3]])
+            assert await numbers(tabs1[0], 1) == ([1], [{"x": "三"}])
+        finally:
+            await close_tabs(tabs1, tabs2)
+    asyncio.run(go())
+
+
+def test_resume_on_another_host_gets_exactly_the_missed(cluster):
+    """A tab on host A sees 1..2, drops, and comes back on host B with its position:
+    the messages pushed meanwhile (through C, kept for the uid by a tab on C), then
+    live ones."""
+    a, b, c = cluster.hosts
+    uid = "cl-resume"
+
+    async def go():
+        stay = (await open_tabs([c], uid))[0]
+        tab = await connect_at(a, uid, since="now")
+        p = await position(tab)
+        epoch = p["epoch"]
+        assert (p["last"], p["recovered"]) == (0, True), p
+        await asyncio.to_thread(wait_presence, c, uid, 2)
+        for i in range(2):
+            assert (await asyncio.to_thread(push_ok, c, uid, f"seen{i}"))["number"] == 2
+        assert await numbers(tab, 2) == ([1, 2], ["seen0", "seen1"])
+        await tab.close()
+        await asyncio.to_thread(wait_presence, c, uid, 1)
+        for i in range(3):
+            assert (await asyncio.to_thread(push_ok, c, uid, f"missed{i}"))["number"] == 1
+        tab = await connect_at(b, uid, since=2, epoch=epoch)
+        try:
+            p = await position(tab)
+            assert (p["epoch"], p["recovered"], p["first"], p["last"]) == \
+                (epoch, True, 3, 5), p
+            assert await numbers(tab, 3) == ([3, 4, 5], ["missed0", "missed1", "missed2"])
+            d = await asyncio.to_thread(push_ok, a, uid, "live")
+            assert d == success(2), d
+            assert await numbers(tab, 1) == ([6], ["live"])
+            await quiet(tab)
+            assert (await numbers(stay, 6))[0] == [1, 2, 3, 4, 5, 6]
+        finally:
+            await close_tabs([tab, stay])
+    asyncio.run(go())
+
+
+def test_presence_counts_every_host(cluster):
+    """Presence of one uid and of many counts the tabs on all hosts, whichever host is
+    asked; the totals (GET /presence without uid) are the asked host's own."""
+    a, b, c = cluster.hosts
+    p1, p2, off = "cl-pres-1", "cl-pres-2", "cl-pres-off"
+
+    async def go():
+        t1 = await open_tabs([a, b, b], p1)
+        t2 = await open_tabs([c], p2)
+        try:
+            await asyncio.to_thread(wait_presence, a, p1, 3)
+            for h in (a, b, c):
+                assert await asyncio.to_thread(presence, h, p1) == \
+                    {"topic": "presence", "number": 3,
+                     "contents": {"uid": p1, "connections": 3}}, h.host
+                d = await asyncio.to_thread(presence_of, h, [p2, off, p1, p2])
+                assert d == {"topic": "presence", "number": 2,
+                             "contents": {p2: 1, off: 0, p1: 3}}, (h.host, d)
+                assert list(d["contents"]) == [p2, off, p1]
+            assert (await asyncio.to_thread(presence, b, off))["number"] == 0
+            # Totals: per host (what this host holds), not the cluster's.
+            for h, conns in ((a, 1), (b, 2), (c, 1)):
+                assert await asyncio.to_thread(
+                    wait_until, lambda h=h, n=conns: presence(h)["contents"] ==
+                    {"connections": n, "uids": 1}, 5), (h.host, presence(h))
+            await t1[1].close()
+            await asyncio.to_thread(wait_presence, c, p1, 2)
+        finally:
+            await close_tabs(t1, t2)
+        await asyncio.to_thread(wait_presence, b, p1, 0)
+    asyncio.run(go())
+
+
+def test_kick_closes_the_tabs_on_every_host(cluster):
+    a, b, c = cluster.hosts
+    target, other = "cl-kick", "cl-kick-stay"
+
+    async def go():
+        key = await asyncio.to_thread(a.access, target)
+        tabs = await open_tabs([a, b, b], target, key)
+        stay = await open_tabs([a], other)
+        try:
+            await asyncio.to_thread(wait_presence, c, target, 3)
+            await asyncio.to_thread(wait_presence, c, other, 1)
+            st, _, d = await asyncio.to_thread(kick, c, target)
+            assert st == 200 and d == {"topic": "success", "number": 3,
+                                       "contents": "kicked"}, (st, d)
+            for ws in tabs:
+                assert await closed_with(ws) == (KICK_CODE, KICK_REASON)
+            await asyncio.to_thread(wait_presence, c, target, 0)
+            st, _, d = await asyncio.to_thread(c.push, other, "still", 1)
+            assert st == 200 and d == success(1), d
+            assert (await recv_json(stay[0]))["topic"] == "still"
+            st, _, d = await asyncio.to_thread(kick, b, target)
+            assert st == 200 and d["number"] == 0, (st, d)
+            # Without revoke the key still opens a tab, on any host.
+            again = await open_tabs([b], target, key)
+            tabs.extend(again)
+            await asyncio.to_thread(wait_presence, a, target, 1)
+            st, _, d = await asyncio.to_thread(a.push, target, "back", 2)
+            assert st == 200 and d == success(1), d
+            assert (await recv_json(again[0]))["topic"] == "back"
+        finally:
+            await close_tabs(tabs, stay)
+    asyncio.run(go())
+
+
+def test_kick_with_revoke_refuses_the_key_on_every_host(cluster):
+    """Revoked through host C: the old key is refused on A and B, which held tabs,
+    and on C, which held none; so is the key of a uid that had no tab anywhere."""
+    a, b, c = cluster.hosts
+    uid, quiet_uid = "cl-revoke", "cl-revoke-quiet"
+
+    async def go():
+        old = await asyncio.to_thread(a.access, uid)
+        old_quiet = await asyncio.to_thread(b.access, quiet_uid)
+        tabs = await open_tabs([a, b], uid, old)
+        await asyncio.to_thread(wait_presence, c, uid, 2)
+        st, _, d = await asyncio.to_thread(kick, c, uid, True)
+        assert st == 200 and d == {"topic": "success", "number": 2, "contents": "kicked",
+                                   "revoked": True}, (st, d)
+        for ws in tabs:
+            assert await closed_with(ws) == (KICK_CODE, KICK_REASON)
+        for h in (a, b, c):
+            await refused_as_revoked(h, uid, old)
+        st, _, d = await asyncio.to_thread(kick, a, quiet_uid, True)
+        assert st == 200 and d["number"] == 0 and d["revoked"] is True, (st, d)
+        for h in (a, b, c):
+            await refused_as_revoked(h, quiet_uid, old_quiet)
+        # A key issued in a later second opens a tab on any host.
+        await asyncio.sleep(max(0.0, int(time.time()) + 1.05 - time.time()))
+        fresh = await asyncio.to_thread(c.access, uid)
+        ws = await b.connect(uid, fresh)
+        try:
+            await asyncio.to_thread(wait_presence, a, uid, 1)
+            st, _, d = await asyncio.to_thread(a.push, uid, "welcome-back", 1)
+            assert st == 200 and d == success(1), d
+            assert (await recv_json(ws))["topic"] == "welcome-back"
+        finally:
+            await ws.close()
+    asyncio.run(go())
+
+
+def test_multicast_across_hosts(cluster):
+    a, b, c = cluster.hosts
+    m1, m2, m3 = "cl-mc-1", "cl-mc-2", "cl-mc-3"
+
+    async def go():
+        tabs = {m1: await open_tabs([a, b], m1), m2: await open_tabs([c], m2),
+                m3: await open_tabs([b, b], m3)}
+        try:
+            for u, t in tabs.items():
+                await asyncio.to_thread(wait_presence, c, u, len(t))
+            body = {"uids": [m3, "cl-mc-off", m1, m2], "topic": "news",
+                    "contents": {"n": 1}}
+            st, _, d = await asyncio.to_thread(ctl, c, "POST", "/multicast", None, body)
+            assert st == 200 and d["topic"] == "success" and d["number"] == 3, (st, d)
+            assert d["contents"] == [{"uid": m3, **success(2)},
+                                     {"uid": "cl-mc-off", **OFFLINE},
+                                     {"uid": m1, **success(2)},
+                                     {"uid": m2, **success(1)}], d
+            for u, t in tabs.items():
+                for ws in t:
+                    assert await recv_json(ws) == {"topic": "news", "number": 1,
+                                                   "contents": {"n": 1}}, u
+            st, _, d = await asyncio.to_thread(a.push, m1, "after", 0)
+            assert st == 200 and d == success(2), d
+            for ws in tabs[m1]:
+                assert (await recv_json(ws))["number"] == 2
+        finally:
+            await close_tabs(*tabs.values())
+    asyncio.run(go())
+
+
+def test_broadcast_reaches_every_tab_on_every_host_once(cluster):
+    a, b, c = cluster.hosts
+    u1, u2, u3 = "cl-bc-1", "cl-bc-2", "cl-bc-3"
+
+    async def go():
+        tabs = {u1: await open_tabs([a, b], u1), u2: await open_tabs([c], u2),
+                u3: await open_tabs([b, b], u3)}
+        try:
+            for u, t in tabs.items():
+                await asyncio.to_thread(wait_presence, c, u, len(t))
+            # Nothing else is connected (earlier tests' tabs are gone).
+            for h, n in ((a, 1), (b, 3), (c, 1)):
+                assert await asyncio.to_thread(
+                    wait_until, lambda h=h, n=n: presence(h)["number"] == n, 5), \
+                    (h.host, presence(h))
+            st, _, d = await asyncio.to_thread(ctl, c, "POST", "/broadcast", None,
+                                               {"topic": "all", "contents": [1, "x"]})
+            # uids: distinct uids over all hosts (cl-bc-1 counts once).
+            assert st == 200 and d == {"topic": "success", "number": 5,
+                                       "contents": {"uids": 3, "connections": 5}}, (st, d)
+            for u, t in tabs.items():
+                for ws in t:
+                    assert await recv_json(ws) == {"topic": "all", "number": 1,
+                                                   "contents": [1, "x"]}, u
+            for u, t in tabs.items():
+                for ws in t:
+                    await quiet(ws, 0.2)
+            st, _, d = await asyncio.to_thread(b.push, u1, "next", 0)
+            assert st == 200 and d == success(2), d
+            for ws in tabs[u1]:
+                assert (await recv_json(ws))["number"] == 2
+        finally:
+            await close_tabs(*tabs.values())
+    asyncio.run(go())
+
+
+def test_slow_redis_does_not_block_the_websocket_loop(cluster):
+    """DEBUG SLEEP 1 on one shard: pushes to its uids are slow or 503, pushes to the
+    other shard's uids are not, and every worker of the host keeps answering pings
+    while its pushes wait. Uids spread over both workers; over both shards by number
+    (12 uids: all on one shard has odds 1 in 2048)."""
+    a, _, _ = cluster.hosts
+    owners = uids_of_workers(2, 6, "cl-slow-")
+    uids = owners[0] + owners[1]
+
+    async def go():
+        tabs = {u: await open_tabs([a], u) for u in uids}
+        try:
+            for u in uids:
+                await asyncio.to_thread(wait_presence, a, u, 1)
+            sleeper = threading.Thread(
+                target=resp_command, args=(cluster.redis[1].port, "DEBUG", "SLEEP", "1"))
+            sleeper.start()
+            await asyncio.sleep(0.05)
+
+            def timed_push(u):
+                t0 = time.monotonic()
+                st, _, d = a.push(u, "slow", u)
+                return u, st, d, time.monotonic() - t0
+            pushes = [asyncio.create_task(asyncio.to_thread(timed_push, u)) for u in uids]
+            await asyncio.sleep(0.15)
+            pongs = [await pong_seconds(t[0]) for t in tabs.values()]
+            done = await asyncio.gather(*pushes)
+            await asyncio.to_thread(sleeper.join)
+            assert max(pongs) < 0.3, pongs
+            fast = [u for u, st, d, dt in done if st == 200 and dt < 0.3]
+            held = [u for u, st, d, dt in done if st == 503 or dt >= 0.5]
+            for u, st, d, dt in done:
+                assert (st == 200 and d == success(1)) or (st == 503 and is_error_body(d)), \
+                    (u, st, d, dt)
+            assert fast and held and len(fast) + len(held) == len(uids), done
+            # Once the shard is back every uid is pushed to again; a 503 was not
+            # delivered, a 200 was, once.
+            for u, st, _, _ in done:
+                d = await asyncio.to_thread(push_ok, a, u, "after")
+                assert d == success(1), (u, d)
+                got = [m["contents"] for m in await drain(tabs[u][0], 0.3)]
+                assert got == ([u] if st == 200 else []) + ["after"], (u, st, got)
+        finally:
+            await close_tabs(*tabs.values())
+    asyncio.run(go())
+
+
+# -- faults, each on a cluster of its own ---------------------------------------
+
+def test_redis_shard_down_then_back(tmp_path):
+    """Shard 1 killed: pushes to its uids answer 503 at once, the others' go on; every
+    WebSocket stays open. Once it is back on its port (empty), pushes are delivered
+    again: nothing refused is delivered late, nothing reaches another uid."""
+    with Cluster(hosts=2, shards=2, strict_logs=False, push_timeout_ms=3000) as cl:
+        a, b = cl.hosts
+        uids = [f"cl-down-{i}" for i in range(12)]
+
+        async def go():
+            tabs = {u: await open_tabs([a, b], u) for u in uids}
+            try:
+                for u in uids:
+                    await asyncio.to_thread(wait_presence, b, u, 2)
+                    assert (await asyncio.to_thread(push_ok, b, u, [u, "before"])) == \
+                        success(2)
+                cl.redis[1].stop()
+                down, up = [], []
+                for u in uids:
+                    t0 = time.monotonic()
+                    st, _, d = await asyncio.to_thread(a.push, u, "t", [u, "down"])
+                    dt = time.monotonic() - t0
+                    if st == 503:
+                        assert is_error_body(d) and dt < 1.0, (u, d, dt)
+                        down.append(u)
+                    else:
+                        assert st == 200 and d == success(2), (u, st, d)
+                        up.append(u)
+                assert down and up, (down, up)
+                await asyncio.sleep(0.3)
+                for u in uids:
+                    for ws in tabs[u]:
+                        assert ws.close_code is None, (u, ws.close_code)
+                        assert await pong_seconds(ws) < 0.5
+                cl.redis[1].start()
+                for u in down:
+                    # Every host subscribed again before the push, or it would
+                    # reach only some tabs.
+                    assert await asyncio.to_thread(
+                        wait_until, lambda u=u: presence_now(a, u) == 2, 15), u
+                    st, d = await asyncio.to_thread(poll_push, a, u, [u, "back"], 15)
+                    assert st == 200 and d == success(2), (u, st, d)
+                for u in uids:
+                    got = [await drain(ws) for ws in tabs[u]]
+                    want = [[u, "before"]] + ([[u, "down"]] if u in up else []) + \
+                        ([[u, "back"]] if u in down else [])
+                    for frames in got:
+                        assert [m["contents"] for m in frames] == want, (u, frames)
+                    assert [m["number"] for m in got[0]] == [m["number"] for m in got[1]]
+            finally:
+                await close_tabs(*tabs.values())
+        asyncio.run(go())
+
+
+def presence_now(host, uid):
+    """GET /presence?uid's count, None when not answered 200 (Redis unreachable)."""
+    st, _, d = ctl(host, "GET", "/presence", {"uid": uid})
+    return d["number"] if st == 200 else None
+
+
+def poll_push(host, uid, contents, timeout):
+    """Pushes until the answer is no longer 503 (the daemons reconnect to Redis);
+    each try carries the same contents, so only the answered one may arrive."""
+    end = time.monotonic() + timeout
+    while True:
+        st, _, d = host.push(uid, "t", contents)
+        if st != 503 or time.monotonic() > end:
+            return st, d
+        time.sleep(0.05)
+
+
+def test_a_killed_host_drops_out(tmp_path):
+    """kill -9 of host A's daemon: its tabs leave presence at once or within the
+    gather wait, and pushes count the tabs left on the other hosts."""
+    with Cluster(hosts=3, shards=2, strict_logs=False) as cl:
+        a, b, c = cl.hosts
+        uid, only_a = "cl-dead", "cl-dead-only-a"
+
+        async def go():
+            tabs = await open_tabs([a, a, b], uid)
+            lone = await open_tabs([a], only_a)
+            try:
+                await asyncio.to_thread(wait_presence, c, uid, 3)
+                await asyncio.to_thread(wait_presence, c, only_a, 1)
+                st, _, d = await asyncio.to_thread(c.push, uid, "t", "before")
+                assert st == 200 and d == success(3), d
+                cl.kill_host(0)
+                t0 = time.monotonic()
+                assert await asyncio.to_thread(
+                    wait_until, lambda: presence(c, uid)["number"] == 1, 5), presence(c, uid)
+                assert time.monotonic() - t0 <= 1.5, time.monotonic() - t0
+                assert (await asyncio.to_thread(presence_of, b, [uid, only_a]))["contents"] \
+                    == {uid: 1, only_a: 0}
+                st, _, d = await asyncio.to_thread(c.push, uid, "t", "after")
+                assert st == 200 and d == success(1), d
+                st, _, d = await asyncio.to_thread(b.push, only_a, "t", "after")
+                assert st == 404 and d == OFFLINE, (st, d)
+                assert [m["contents"] for m in await drain(tabs[2])] == ["before", "after"]
+                for h in (b, c):
+                    assert h.daemon.poll() is None
+            finally:
+                await close_tabs(tabs, lone)
+        asyncio.run(go())
+
+
+def test_a_shard_restarted_empty_starts_a_new_epoch(tmp_path):
+    """Both shards killed and started again empty: a tab resuming with the old epoch
+    is told recovered:false; a connected resumable tab is closed with 1012 when the
+    new epoch's first message reaches it, and told recovered:false on reconnecting;
+    nothing crashes."""
+    with Cluster(hosts=2, shards=2, strict_logs=False) as cl:
+        a, b = cl.hosts
+        uid = "cl-empty"
+
+        async def go():
+            live = await connect_at(a, uid, since="now")
+            p = await position(live)
+            epoch = p["epoch"]
+            gone = await connect_at(b, uid, since="now")
+            assert (await position(gone))["epoch"] == epoch
+            for i in range(2):
+                assert (await asyncio.to_thread(push_ok, b, uid, i)) == success(2)
+            for ws in (live, gone):
+                assert await numbers(ws, 2) == ([1, 2], [0, 1])
+            await gone.close()
+            await asyncio.to_thread(wait_presence, b, uid, 1)
+            for i in range(len(cl.redis)):
+                cl.restart_shard(i)
+            # Resuming with the old epoch, once the daemons are connected again.
+            end = time.monotonic() + 15
+            while True:
+                back = await connect_at(b, uid, since=2, epoch=epoch)
+                try:
+                    p = await position(back)
+                    break
+                except (AssertionError, asyncio.TimeoutError, websockets.ConnectionClosed):
+                    await back.close()
+                    assert time.monotonic() < end, "no position after the restart"
+                    await asyncio.sleep(0.2)
+            try:
+                assert not p["recovered"] and p["epoch"] != epoch, p
+                new_epoch = p["epoch"]
+                st, d = await asyncio.to_thread(poll_push, a, uid, "new", 15)
+                assert st == 200 and d["number"] >= 1, (st, d)
+                msgs = await drain(back)
+                assert [m["contents"] for m in msgs] == ["new"], msgs
+                # The old epoch's tab is closed instead of getting the new epoch's
+                # number 1 (which would look like a rewind).
+                early = []
+                try:
+                    while True:
+                        early.append(await recv_json(live))
+                except websockets.ConnectionClosed:
+                    pass
+                assert live.close_code == 1012 and early == [], (live.close_code, early)
+                again = await connect_at(a, uid, since=2, epoch=epoch)
+                p = await position(again)
+                assert not p["recovered"] and p["epoch"] == new_epoch, p
+                await again.close()
+            finally:
+                await back.close()
+            for h in cl.hosts:
+                assert h.daemon.poll() is None
+                await asyncio.to_thread(check_roundtrip, h, cl.hosts)
+        asyncio.run(go())
+
+
+def check_roundtrip(host, hosts):
+    """A fresh uid, a tab on `host`, a push through every host."""
+    async def go():
+        uid = f"cl-alive-{host.host}"
+        ws = await host.connect(uid)
+        try:
+            await asyncio.to_thread(wait_presence, hosts[0], uid, 1)
+            for h in hosts:
+                st, _, d = await asyncio.to_thread(poll_push, h, uid, h.host, 10)
+                assert st == 200 and d == success(1), (h.host, st, d)
+                assert (await recv_json(ws))["contents"] == h.host
+        finally:
+            await ws.close()
+    asyncio.run(go())
