@@ -680,20 +680,33 @@ def raw_exchange(port, request, until=None, timeout=10):
 # password and a list of redis-server shards.
 
 def resp_command(port, *args, timeout=10.0):
-    """One Redis command over a plain socket (RESP); returns the raw reply bytes."""
+    """One Redis command over a plain socket (RESP). The reply: str for a status,
+    bytes for a bulk string, int, None, list; an error reply raises RuntimeError."""
     req = f"*{len(args)}\r\n".encode()
     for a in args:
-        a = str(a).encode()
+        a = a if isinstance(a, bytes) else str(a).encode()
         req += b"$%d\r\n%s\r\n" % (len(a), a)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(req)
-        raw = b""
-        while not raw.endswith(b"\r\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
-        return raw
+        f = s.makefile("rb")
+
+        def value():
+            line = f.readline()
+            if not line.endswith(b"\r\n"):
+                raise EOFError("Redis closed the connection")
+            kind, rest = line[:1], line[1:-2]
+            if kind == b"+":
+                return rest.decode()
+            if kind == b"-":
+                raise RuntimeError(rest.decode())
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                return None if int(rest) < 0 else f.read(int(rest) + 2)[:-2]
+            if kind == b"*":
+                return None if int(rest) < 0 else [value() for _ in range(int(rest))]
+            raise ValueError(f"RESP: {line!r}")
+        return value()
 
 
 class RedisServer:
@@ -715,8 +728,8 @@ class RedisServer:
 
         def up():
             try:
-                return resp_command(self.port, "PING", timeout=0.5) == b"+PONG\r\n"
-            except OSError:
+                return resp_command(self.port, "PING", timeout=0.5) == "PONG"
+            except (OSError, EOFError, RuntimeError):
                 return False
         if not wait_until(lambda: up() or self.proc.poll() is not None, 10) or \
                 self.proc.poll() is not None:

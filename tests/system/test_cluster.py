@@ -22,7 +22,7 @@ from test_batch import batch
 from test_control import (KICK_CODE, KICK_REASON, closed_with, ctl, presence,
                           presence_of, refused_as_revoked, until_connections)
 from test_history import connect_at, numbers, position, push_ok, quiet
-from test_workers import uids_of_workers
+from test_workers import shard
 
 
 def _knows_engine():
@@ -50,7 +50,7 @@ def success(n):
 @pytest.fixture(scope="module")
 def cluster():
     """Three hosts, two shards, for the tests that leave both as they found them."""
-    with Cluster(hosts=3, shards=2) as c:
+    with Cluster(hosts=3, shards=2, fcgi_procs=3) as c:
         yield c
 
 
@@ -423,99 +423,150 @@ def test_broadcast_reaches_every_tab_on_every_host_once(cluster):
 
 
 def test_slow_redis_does_not_block_the_websocket_loop(cluster):
-    """DEBUG SLEEP 1 on one shard: pushes to its uids are slow or 503, pushes to the
-    other shard's uids are not, and every worker of the host keeps answering pings
-    while its pushes wait. Uids spread over both workers; over both shards by number
-    (12 uids: all on one shard has odds 1 in 2048)."""
-    a, _, _ = cluster.hosts
-    owners = uids_of_workers(2, 6, "cl-slow-")
-    uids = owners[0] + owners[1]
+    """DEBUG SLEEP 1 on one shard: a push to one of its uids is slow or 503, and
+    meanwhile the worker waiting for it (and the host's other worker) answers pings,
+    takes a new WebSocket and delivers a push to a uid of the other shard at once."""
+    a = cluster.hosts[0]
 
     async def go():
-        tabs = {u: await open_tabs([a], u) for u in uids}
+        tabs, where = {}, {}
         try:
-            for u in uids:
-                await asyncio.to_thread(wait_presence, a, u, 1)
-            sleeper = threading.Thread(
-                target=resp_command, args=(cluster.redis[1].port, "DEBUG", "SLEEP", "1"))
+            # Tabs until one worker holds uids of both shards.
+            for i in range(40):
+                u = f"cl-slow-{i}"
+                tabs[u], where[u] = await open_classified(cluster, lambda u=u: a.connect(u))
+                pair = same_worker_pair(where)
+                if pair and len(tabs) >= 4:
+                    break
+            assert pair, where
+            slow, fast = pair
+            port = cluster.redis[where[slow]].port
+            sleeper = threading.Thread(target=resp_command, args=(port, "DEBUG", "SLEEP", "1"))
             sleeper.start()
             await asyncio.sleep(0.05)
 
-            def timed_push(u):
+            def timed_push(u, contents):
                 t0 = time.monotonic()
-                st, _, d = a.push(u, "slow", u)
-                return u, st, d, time.monotonic() - t0
-            pushes = [asyncio.create_task(asyncio.to_thread(timed_push, u)) for u in uids]
+                st, _, d = a.push(u, "t", contents)
+                return st, d, time.monotonic() - t0
+            held = asyncio.create_task(asyncio.to_thread(timed_push, slow, "held"))
             await asyncio.sleep(0.15)
-            pongs = [await pong_seconds(t[0]) for t in tabs.values()]
-            done = await asyncio.gather(*pushes)
+            pongs = {u: await pong_seconds(ws) for u, ws in tabs.items()}
+            assert max(pongs.values()) < 0.3, pongs
+            # A new tab of the other shard's uid, then a push to it: both tabs have it.
+            t0 = time.monotonic()
+            extra = await a.connect(fast)
+            try:
+                st, d, _ = await asyncio.to_thread(timed_push, fast, "quick")
+                for ws in (tabs[fast], extra):
+                    assert (await recv_json(ws, 2))["contents"] == "quick"
+                took = time.monotonic() - t0
+                assert st == 200 and d == success(2), (st, d)
+                # /access, the handshake, /push and the frame: more than a ping.
+                assert took < 0.5, took
+            finally:
+                await extra.close()
+            st, d, took = await held
             await asyncio.to_thread(sleeper.join)
-            assert max(pongs) < 0.3, pongs
-            fast = [u for u, st, d, dt in done if st == 200 and dt < 0.3]
-            held = [u for u, st, d, dt in done if st == 503 or dt >= 0.5]
-            for u, st, d, dt in done:
-                assert (st == 200 and d == success(1)) or (st == 503 and is_error_body(d)), \
-                    (u, st, d, dt)
-            assert fast and held and len(fast) + len(held) == len(uids), done
-            # Once the shard is back every uid is pushed to again; a 503 was not
-            # delivered, a 200 was, once.
-            for u, st, _, _ in done:
-                d = await asyncio.to_thread(push_ok, a, u, "after")
-                assert d == success(1), (u, d)
-                got = [m["contents"] for m in await drain(tabs[u][0], 0.3)]
-                assert got == ([u] if st == 200 else []) + ["after"], (u, st, got)
+            assert (st == 200 and d == success(1) and took >= 0.5) or \
+                (st == 503 and is_error_body(d)), (st, d, took)
+            # Once the shard answers again every uid is pushed to as before; the held
+            # push arrives when it was answered 200 (a 503 may say it is late: then it
+            # may arrive too, once).
+            for u, ws in tabs.items():
+                assert (await asyncio.to_thread(push_ok, a, u, "after")) == success(1), u
+                got = [m["contents"] for m in await drain(ws, 0.3)]
+                if u == slow and st == 200:
+                    assert got == ["held", "after"], got
+                elif u == slow:
+                    assert got in (["after"], ["held", "after"]), (got, d)
+                elif u == fast:
+                    assert got == ["after"], got
+                else:
+                    assert got == ["after"], (u, got)
         finally:
-            await close_tabs(*tabs.values())
+            await close_tabs(tabs.values())
     asyncio.run(go())
+
+
+def channels(cluster):
+    return [set(resp_command(r.port, "PUBSUB", "CHANNELS")) for r in cluster.redis]
+
+
+async def open_classified(cluster, connect):
+    """(tab, shard index): a tab of a uid no one holds yet, and the Redis server its
+    subscription went to (the one where a pub/sub channel appeared): which shard a
+    uid lives on, whatever the hashing and the channel names."""
+    before = await asyncio.to_thread(channels, cluster)
+    ws = await connect()
+    new = []
+
+    def landed():
+        new[:] = [i for i, (b, n) in enumerate(zip(before, channels(cluster))) if n - b]
+        return bool(new)
+    assert await asyncio.to_thread(wait_until, landed, 5), "no new channel in Redis"
+    assert len(new) == 1, new
+    return ws, new[0]
+
+
+def same_worker_pair(where):
+    """(uid, uid) of one worker on different shards, or None."""
+    for u in where:
+        for v in where:
+            if where[u] != where[v] and shard(u, 2) == shard(v, 2):
+                return u, v
+    return None
 
 
 # -- faults, each on a cluster of its own ---------------------------------------
 
 def test_redis_shard_down_then_back(tmp_path):
-    """Shard 1 killed: pushes to its uids answer 503 at once, the others' go on; every
-    WebSocket stays open. Once it is back on its port (empty), pushes are delivered
-    again: nothing refused is delivered late, nothing reaches another uid."""
+    """A shard killed: pushes to its uids answer 503 at once, the other shard's go
+    on; every WebSocket stays open. Once it is back on its port (empty), pushes are
+    delivered again: nothing refused is delivered late, nothing reaches another uid."""
     with Cluster(hosts=2, shards=2, strict_logs=False, push_timeout_ms=3000) as cl:
         a, b = cl.hosts
-        uids = [f"cl-down-{i}" for i in range(12)]
 
         async def go():
-            tabs = {u: await open_tabs([a, b], u) for u in uids}
+            tabs, where = {}, {}
             try:
-                for u in uids:
-                    await asyncio.to_thread(wait_presence, b, u, 2)
+                for i in range(40):
+                    u = f"cl-down-{i}"
+                    ws, where[u] = await open_classified(cl, lambda u=u: a.connect(u))
+                    tabs[u] = [ws, await b.connect(u)]
+                    if min(list(where.values()).count(k) for k in (0, 1)) >= 2:
+                        break
+                for u in tabs:
+                    await asyncio.to_thread(wait_presence, a, u, 2)
                     assert (await asyncio.to_thread(push_ok, b, u, [u, "before"])) == \
                         success(2)
                 cl.redis[1].stop()
-                down, up = [], []
-                for u in uids:
+                for u in tabs:
                     t0 = time.monotonic()
                     st, _, d = await asyncio.to_thread(a.push, u, "t", [u, "down"])
                     dt = time.monotonic() - t0
-                    if st == 503:
-                        assert is_error_body(d) and dt < 1.0, (u, d, dt)
-                        down.append(u)
+                    if where[u] == 1:
+                        assert st == 503 and is_error_body(d), (u, st, d)
+                        assert dt < 1.0, (u, dt)  # push_timeout_ms is 3 s
                     else:
                         assert st == 200 and d == success(2), (u, st, d)
-                        up.append(u)
-                assert down and up, (down, up)
                 await asyncio.sleep(0.3)
-                for u in uids:
+                for u in tabs:
                     for ws in tabs[u]:
                         assert ws.close_code is None, (u, ws.close_code)
                         assert await pong_seconds(ws) < 0.5
                 cl.redis[1].start()
-                for u in down:
-                    # Every host subscribed again before the push, or it would
-                    # reach only some tabs.
-                    assert await asyncio.to_thread(
-                        wait_until, lambda u=u: presence_now(a, u) == 2, 15), u
-                    st, d = await asyncio.to_thread(poll_push, a, u, [u, "back"], 15)
-                    assert st == 200 and d == success(2), (u, st, d)
-                for u in uids:
+                for u in tabs:
+                    if where[u] == 1:
+                        # Every host subscribed again before the push, or it would
+                        # reach only some tabs.
+                        assert await asyncio.to_thread(
+                            wait_until, lambda u=u: presence_now(a, u) == 2, 15), u
+                        st, d = await asyncio.to_thread(poll_push, a, u, [u, "back"], 15)
+                        assert st == 200 and d == success(2), (u, st, d)
+                for u in tabs:
                     got = [await drain(ws) for ws in tabs[u]]
-                    want = [[u, "before"]] + ([[u, "down"]] if u in up else []) + \
-                        ([[u, "back"]] if u in down else [])
+                    want = [[u, "before"], [u, "back" if where[u] == 1 else "down"]]
                     for frames in got:
                         assert [m["contents"] for m in frames] == want, (u, frames)
                     assert [m["number"] for m in got[0]] == [m["number"] for m in got[1]]
@@ -576,32 +627,40 @@ def test_a_killed_host_drops_out(tmp_path):
 
 
 def test_a_shard_restarted_empty_starts_a_new_epoch(tmp_path):
-    """Both shards killed and started again empty: a tab resuming with the old epoch
-    is told recovered:false; a connected resumable tab is closed with 1012 when the
-    new epoch's first message reaches it, and told recovered:false on reconnecting;
-    nothing crashes."""
+    """The shard of uid E killed and started again empty: a tab resuming with E's old
+    epoch is told recovered:false; E's connected resumable tab is closed with 1012
+    when the new epoch's first message reaches it, and told recovered:false on
+    reconnecting. A uid of the other shard keeps its stream. Nothing crashes."""
     with Cluster(hosts=2, shards=2, strict_logs=False) as cl:
         a, b = cl.hosts
-        uid = "cl-empty"
 
         async def go():
-            live = await connect_at(a, uid, since="now")
-            p = await position(live)
-            epoch = p["epoch"]
+            live, where = {}, {}
+            for i in range(40):
+                u = f"cl-empty-{i}"
+                live[u], where[u] = await open_classified(
+                    cl, lambda u=u: connect_at(a, u, since="now"))
+                if len(set(where.values())) == 2:
+                    break
+            uid, other = list(where)[-1], list(where)[0]
+            for u in list(live):
+                if u not in (uid, other):
+                    await live.pop(u).close()
+            epochs = {u: (await position(live[u]))["epoch"] for u in (uid, other)}
             gone = await connect_at(b, uid, since="now")
-            assert (await position(gone))["epoch"] == epoch
+            assert (await position(gone))["epoch"] == epochs[uid]
             for i in range(2):
                 assert (await asyncio.to_thread(push_ok, b, uid, i)) == success(2)
-            for ws in (live, gone):
+                assert (await asyncio.to_thread(push_ok, b, other, i)) == success(1)
+            for ws in (live[uid], gone, live[other]):
                 assert await numbers(ws, 2) == ([1, 2], [0, 1])
             await gone.close()
             await asyncio.to_thread(wait_presence, b, uid, 1)
-            for i in range(len(cl.redis)):
-                cl.restart_shard(i)
+            cl.restart_shard(where[uid])
             # Resuming with the old epoch, once the daemons are connected again.
             end = time.monotonic() + 15
             while True:
-                back = await connect_at(b, uid, since=2, epoch=epoch)
+                back = await connect_at(b, uid, since=2, epoch=epochs[uid])
                 try:
                     p = await position(back)
                     break
@@ -610,27 +669,36 @@ def test_a_shard_restarted_empty_starts_a_new_epoch(tmp_path):
                     assert time.monotonic() < end, "no position after the restart"
                     await asyncio.sleep(0.2)
             try:
-                assert not p["recovered"] and p["epoch"] != epoch, p
+                assert not p["recovered"] and p["epoch"] != epochs[uid], p
                 new_epoch = p["epoch"]
                 st, d = await asyncio.to_thread(poll_push, a, uid, "new", 15)
                 assert st == 200 and d["number"] >= 1, (st, d)
-                msgs = await drain(back)
-                assert [m["contents"] for m in msgs] == ["new"], msgs
+                assert [m["contents"] for m in await drain(back)] == ["new"]
                 # The old epoch's tab is closed instead of getting the new epoch's
                 # number 1 (which would look like a rewind).
                 early = []
                 try:
                     while True:
-                        early.append(await recv_json(live))
+                        early.append(await recv_json(live[uid]))
                 except websockets.ConnectionClosed:
                     pass
-                assert live.close_code == 1012 and early == [], (live.close_code, early)
-                again = await connect_at(a, uid, since=2, epoch=epoch)
+                assert live[uid].close_code == 1012 and early == [], \
+                    (live[uid].close_code, early)
+                again = await connect_at(a, uid, since=2, epoch=epochs[uid])
                 p = await position(again)
                 assert not p["recovered"] and p["epoch"] == new_epoch, p
                 await again.close()
+                # The other shard's uid: same epoch, same numbers, nothing closed.
+                assert (await asyncio.to_thread(push_ok, a, other, 2)) == success(1)
+                assert await numbers(live[other], 1) == ([3], [2])
+                resumed = await connect_at(b, other, since=2, epoch=epochs[other])
+                p = await position(resumed)
+                assert (p["epoch"], p["recovered"], p["first"], p["last"]) == \
+                    (epochs[other], True, 3, 3), p
+                assert await numbers(resumed, 1) == ([3], [2])
+                await resumed.close()
             finally:
-                await back.close()
+                await close_tabs([back, live[other]])
             for h in cl.hosts:
                 assert h.daemon.poll() is None
                 await asyncio.to_thread(check_roundtrip, h, cl.hosts)
