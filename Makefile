@@ -31,7 +31,7 @@ CFLAGS_ALL := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS_MODE) $(LDFLAGS)
 
 LIBS_SHARED := -ljansson -lyaml -lcrypto
-LIBS_DAEMON := -lwebsockets -luv -lsystemd $(LIBS_SHARED)
+LIBS_DAEMON := -lwebsockets -luv -lhiredis -lsystemd $(LIBS_SHARED)
 LIBS_FCGI := -lfcgi $(LIBS_SHARED)
 
 SHARED_SRC := shared/log.c shared/cfg.c shared/akey.c shared/req.c shared/wmsg.c shared/proc.c \
@@ -42,7 +42,7 @@ FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c fcgi-api/api_pool.c \
 DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c ws-daemon/wsd_stats.c \
               ws-daemon/wsd_accept.c ws-daemon/wsd_alive.c ws-daemon/wsd_ws.c \
               ws-daemon/wsd_msg.c ws-daemon/wsd_engine.c ws-daemon/wsd_ackwait.c \
-              ws-daemon/wsd_revoke.c
+              ws-daemon/wsd_revoke.c ws-daemon/wsd_redis.c
 UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req test_siphash test_hs test_climsg
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

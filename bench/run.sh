@@ -47,7 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- dependencies (apt-get only when something is missing) -------------------------
-need_pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+need_pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
 	libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd
 	libnginx-mod-nchan gnuplot-nox util-linux iproute2"
 missing=""

@@ -483,6 +483,21 @@ static void api_exchange(struct api_daemon *d, const struct api_kind *kind,
 		api_collect(d, items, order, dg, ndg, w);
 }
 
+/* The daemon answered but its engine (Redis) could not act: answered as an
+ * unavailable daemon is, 503, with the reason. */
+static void api_engine_failed(struct api_item *it)
+{
+	if (it->http != 200)
+		return;
+	if (it->res.status == IPC_S_UNAVAILABLE) {
+		it->http = 503;
+		it->why = "message engine unavailable: the uid's Redis server cannot be reached; nothing was delivered";
+	} else if (it->res.status == IPC_S_LATE) {
+		it->http = 503;
+		it->why = "message engine too slow: Redis did not answer in time; the message may still be delivered";
+	}
+}
+
 void api_daemon_request(struct api_daemon *d, const struct api_kind *kind,
 			struct api_item *items, size_t n)
 {
@@ -504,6 +519,7 @@ void api_daemon_request(struct api_daemon *d, const struct api_kind *kind,
 				items[i].why = d->down_why;
 			}
 			wrong |= items[i].http == 200 && items[i].res.status == IPC_S_WRONG_WORKER;
+			api_engine_failed(&items[i]);
 		}
 		api_settle(d, wrong);
 	}

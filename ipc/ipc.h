@@ -91,8 +91,10 @@ enum ipc_status {
 	IPC_S_STALE = 4,        /* sent under another configuration generation; nothing delivered */
 	IPC_S_STORED = 5,       /* uid has no connection; kept in its history (offline_messages) */
 	IPC_S_BUSY = 6,         /* too many pushes wait for an acknowledgement; nothing delivered */
+	IPC_S_UNAVAILABLE = 7,  /* engine redis: the uid's Redis server cannot be reached */
+	IPC_S_LATE = 8,         /* engine redis: no answer from Redis in time; may still be delivered */
 };
-#define IPC_S_MAX IPC_S_BUSY /* the largest status a reply may carry */
+#define IPC_S_MAX IPC_S_LATE /* the largest status a reply may carry */
 
 /* Item flags, and the request types each belongs to. */
 #define IPC_F_ACK 0x0001u       /* PUSH: answer once a connection acknowledged the message */

@@ -8,7 +8,7 @@ mode=${1:-run}
 web=${2:-lighttpd}
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
       libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd lighttpd-mod-openssl
       iproute2"
 if [ "$mode" = deb ]; then
@@ -19,7 +19,7 @@ if [ "$mode" = deb ]; then
 		sed -e 's/(.*)//' -e 's/[[:space:]]//g' -e '/^$/d' -e 's/^debhelper-compat$/debhelper/')
 	pkgs="dpkg-dev debhelper lintian groff-base man-db make gcc $build_deps"
 elif [ "$mode" = test ]; then
-	pkgs="$pkgs apache2 nginx systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl nodejs node-ws openssl gcovr clang libclang-rt-14-dev
+	pkgs="$pkgs apache2 nginx systemd libcmocka-dev python3 python3-pytest python3-websockets curl php-cli php-curl redis-server nodejs node-ws openssl gcovr clang libclang-rt-14-dev
 	      chromium chromium-driver python3-selenium"
 elif [ "$web" = apache ]; then
 	pkgs="$pkgs apache2"

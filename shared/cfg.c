@@ -73,6 +73,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "max_connections_per_uid", CT_LONG, 0, OFF(max_connections_per_uid), 0, 1000000, "0", "connections one uid may have at once, per daemon; the newest beyond is closed with 1013; 0 = no limit" },
 	{ "workers", CT_LONG, CF_RESTART, OFF(workers), 0, 64, "0", "ws-daemon worker processes; 0 = one per CPU" },
 	{ "fcgi_procs", CT_LONG, CF_RESTART, OFF(fcgi_procs), 1, CFG_FCGI_PROCS_MAX, "4", "FastCGI processes per web server" },
+	{ "engine", CT_STR, CF_RESTART, OFF(engine), 1, 0, "memory", "where uids' streams live: memory (this host alone) or redis (several hosts joined by redis_servers)" },
+	{ "redis_servers", CT_STR, CF_RESTART, OFF(redis_servers), 0, 0, "", "engine redis: the Redis servers, host:port separated by commas or spaces; uids are spread over them by consistent hashing" },
 	{ "log_level", CT_LEVEL, 0, OFF(log_level), 0, 0, "info", "error|warn|notice|info|debug" },
 	{ "demo", CT_BOOL, CF_RESTART, OFF(demo), 0, 0, "false", "serve the demo page's backend routes (/demo/api/key, /demo/api/push): keys and pushes without the password; for a loopback test setup only" },
 };
@@ -699,10 +701,60 @@ static int cfg_check_ack_waiters(struct cfg_ctx *x, const struct cfg *c)
 	return 0;
 }
 
+int cfg_engine_redis(const struct cfg *c)
+{
+	return c->engine && strcmp(c->engine, "redis") == 0;
+}
+
+int cfg_redis_servers(const struct cfg *c, struct cfg_redis_server *out, size_t max)
+{
+	const char *p = c->redis_servers ? c->redis_servers : "";
+	char one[300];
+	size_t n = 0, len;
+
+	for (;;) {
+		p += strspn(p, ", \t");
+		if (*p == '\0')
+			return (int)n;
+		len = strcspn(p, ", \t");
+		if (n == max || len >= sizeof one)
+			return -1;
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (cfg_split_addr(one, out[n].host, sizeof out[n].host, &out[n].port) != 0 ||
+		    out[n].host[0] == '\0')
+			return -1;
+		n++;
+		p += len;
+	}
+}
+
+/* engine redis needs its servers, each host:port, none twice. */
+static int cfg_check_engine(struct cfg_ctx *x, const struct cfg *c)
+{
+	struct cfg_redis_server s[CFG_REDIS_SERVERS_MAX];
+	int n;
+
+	if (strcmp(c->engine, "memory") != 0 && !cfg_engine_redis(c))
+		return cfg_fail(x, 0, "'engine' must be memory or redis, got '%s'", c->engine);
+	n = cfg_redis_servers(c, s, CFG_REDIS_SERVERS_MAX);
+	if (n < 0)
+		return cfg_fail(x, 0, "'redis_servers' must list at most %d host:port entries, got '%s'",
+				CFG_REDIS_SERVERS_MAX, c->redis_servers);
+	if (cfg_engine_redis(c) && n == 0)
+		return cfg_fail(x, 0, "'engine' redis needs 'redis_servers'");
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < i; j++)
+			if (s[i].port == s[j].port && strcmp(s[i].host, s[j].host) == 0)
+				return cfg_fail(x, 0, "'redis_servers' lists %s:%d twice", s[i].host,
+						s[i].port);
+	return 0;
+}
+
 /* Cross-key rules, after every key has its value. */
 static int cfg_check(struct cfg_ctx *x, struct cfg *c)
 {
-	if (cfg_check_addrs(x, c) != 0)
+	if (cfg_check_addrs(x, c) != 0 || cfg_check_engine(x, c) != 0)
 		return -1;
 	if (c->workers == 0) {
 		/* One per CPU, as many as the cap allows. */

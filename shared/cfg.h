@@ -72,6 +72,8 @@ struct cfg {
 	long max_connections_per_uid;  /* a uid's connections per daemon; 0 = no limit */
 	long max_connections;          /* WebSockets per worker; 0 = from the open-files limit */
 	int demo;                      /* push-api serves /demo/api/ (no password) */
+	char *engine;                  /* "memory" or "redis" (cfg_engine_redis) */
+	char *redis_servers;           /* host:port list for engine redis (cfg_redis_servers) */
 	enum log_level log_level;
 	unsigned char secret[CFG_SECRET_LEN]; /* derived; see cfg_load */
 	/* Secret rotation (cfg_reload): keys signed with prev_secret stay valid
@@ -147,6 +149,20 @@ int cfg_key_is_restart_only(const char *name);
 
 /* The key table as a reference: name, default, meaning, one key a line. */
 void cfg_print_reference(FILE *f);
+
+/* The Redis servers of engine redis, at most this many (uids are spread over them). */
+#define CFG_REDIS_SERVERS_MAX 32
+
+struct cfg_redis_server {
+	char host[256];
+	int port;
+};
+
+/* Whether engine is redis. */
+int cfg_engine_redis(const struct cfg *c);
+/* Parses redis_servers (host:port entries separated by commas or spaces) into
+ * out[0..max); returns how many, -1 on a bad entry or more than max. */
+int cfg_redis_servers(const struct cfg *c, struct cfg_redis_server *out, size_t max);
 
 /* Splits "host:port", "[v6]:port" or ":port" (host then empty). Returns 0 on
  * success with host copied into host (NUL-terminated), -1 on bad syntax/port. */

@@ -32,6 +32,7 @@
 #include "wsd_conn.h"
 #include "wsd_accept.h"
 #include "wsd_ipc.h"
+#include "wsd_redis.h"
 #include "wsd_stats.h"
 #include "wsd_ws.h"
 
@@ -110,6 +111,7 @@ static void wsd_destroy(void)
 		wsd_close_handle((uv_handle_t *)&wsd.channel, NULL);
 	wsd.channel_on = 0;
 	wsd_alive_stop();
+	wsd_redis_stop(); /* answers what waits on Redis */
 	/* lws closes its handles asynchronously; uv_run returns once all are gone. */
 	if (wsd.ctx)
 		lws_context_destroy(wsd.ctx);
@@ -182,6 +184,8 @@ static void wsd_apply_cfg(void)
 	wsd_conn_init((size_t)wsd.cfg.send_queue_max_messages, (size_t)wsd.cfg.send_queue_max_bytes);
 	wsd_engine_use(&wsd.cfg, (unsigned)(wsd.cfg.workers < 1 ? 1 : wsd.cfg.workers));
 	wsd_ipc_use(&wsd.cfg, wsd.index);
+	if (wsd_redis_on())
+		wsd_redis_use(&wsd.cfg);
 	/* wsd_alive pings and hangs up; the vhost's retry policy stays all zero,
 	 * which turns lws's own validity timers off (see wsd_alive.h). */
 	wsd_alive_set(wsd.cfg.ping_interval, wsd.cfg.idle_timeout);
@@ -298,6 +302,11 @@ static int wsd_start(void)
 	wsd_ackwait_share(wsd.ack_shared, wsd.index);
 	if (wsd_ipc_open(wsd.vhost, wsd.ipc_path, 0600, err, sizeof err) != 0) {
 		log_err("ipc socket %s: %s", wsd.ipc_path, err[0] ? err : strerror(errno));
+		return -1;
+	}
+	if (wsd_ipc_engine_start(&wsd.loop, &wsd.cfg, wsd.index) != 0) {
+		log_err("cannot start the redis engine");
+		wsd_ipc_close();
 		return -1;
 	}
 	if (wsd_ipc_share(wsd.ipc_path, wsd.cfg.ipc_socket_group, WSD_IPC_MODE) != 0 ||

@@ -15,6 +15,7 @@
 #include "wmsg.h"
 #include "wsd_alive.h"
 #include "wsd_engine.h"
+#include "wsd_redis.h"
 #include "wsd_stats.h"
 
 /*
@@ -53,6 +54,7 @@ static size_t wsd_nclosing;         /* state CLOSING */
 static size_t wsd_closing_held;     /* their lws_held, summed */
 static uint64_t wsd_closes_reset;
 static int wsd_uid_keyed;           /* wsd_uid_key holds a random key */
+static uint64_t wsd_conn_ids;       /* the last id given (wsd_conn.id) */
 
 void wsd_conn_init(size_t queue_max_messages, size_t queue_max_bytes)
 {
@@ -201,7 +203,9 @@ int wsd_conn_attach(struct wsd_conn *c, const char *uid, size_t uid_len)
 		u->uid_len = uid_len;
 		HASH_ADD_KEYPTR(hh, wsd_users, u->uid, u->uid_len, u);
 		wsd_nusers++;
+		wsd_redis_hold(u->uid, u->uid_len); /* engine redis: this host listens */
 	}
+	c->id = ++wsd_conn_ids;
 	c->opened_ms = (uint64_t)(lws_now_usecs() / 1000);
 	c->user = u;
 	c->prev = NULL;
@@ -238,6 +242,7 @@ static void wsd_conn_detach(struct wsd_conn *c)
 	if (u->nconns == 0) {
 		HASH_DELETE(hh, wsd_users, u);
 		wsd_engine_unhold(u->stream); /* NULL when it never needed one */
+		wsd_redis_unhold(u->uid, u->uid_len);
 		free(u);
 		wsd_nusers--;
 	}
@@ -350,26 +355,31 @@ static void wsd_conn_push_offline(const struct ipc_push_item *it, struct ipc_res
 	wsd_msg_unref(m);
 }
 
+/* m to c (of u): 1 when it took it; a full queue closes c as a slow consumer. */
+static int wsd_conn_deliver_one(struct wsd_user *u, struct wsd_conn *c, struct wsd_msg *m)
+{
+	enum wsd_sent sent = wsd_deliver(c, m);
+
+	if (sent != WSD_SENT_QUEUE_FULL)
+		return sent == WSD_SENT;
+	log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
+		 (int)u->uid_len, u->uid, c->count, c->queued_bytes);
+	wsd_stats.slow_closed++;
+	wsd_stats.slow_dropped += c->count + 1; /* what it still had, and this one */
+	wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER, "send queue full");
+	return 0;
+}
+
 /* m to every connection of u; a connection whose queue is full is closed as a
  * slow consumer. Returns how many took it. u may be freed on return. */
 static size_t wsd_conn_deliver_all(struct wsd_user *u, struct wsd_msg *m)
 {
 	struct wsd_conn *c, *next;
 	size_t delivered = 0;
-	enum wsd_sent sent;
 
 	for (c = u->conns; c; c = next) {
 		next = c->next; /* a full queue detaches c, and may free u with it */
-		sent = wsd_deliver(c, m);
-		if (sent == WSD_SENT)
-			delivered++;
-		if (sent != WSD_SENT_QUEUE_FULL)
-			continue;
-		log_warn("uid %.*s: send queue full (%zu messages, %zu bytes); closing slow connection",
-			 (int)u->uid_len, u->uid, c->count, c->queued_bytes);
-		wsd_stats.slow_closed++;
-		wsd_stats.slow_dropped += c->count + 1; /* what it still had, and this one */
-		wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER, "send queue full");
+		delivered += wsd_conn_deliver_one(u, c, m);
 	}
 	return delivered;
 }
@@ -485,41 +495,110 @@ static int wsd_conn_resume_from(const struct wsd_resume *r, const struct wsd_pos
 	return 0;
 }
 
-int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
+int wsd_conn_send_position(struct wsd_conn *c, const struct wsd_conn_position *pos)
 {
-	struct wsd_position p;
-	uint64_t after, first;
-	int valid, recovered, n;
 	char json[WSD_CONN_POSITION_MAX];
 	struct wsd_msg *m;
+	int n;
 
-	if (!c->user || r->kind == HS_SINCE_NONE)
-		return 0;
-	if (!wsd_user_stream(c->user))
-		return -1;
-	wsd_engine_position(c->user->stream, &p);
-	valid = wsd_conn_resume_from(r, &p, &after);
-	first = wsd_engine_first(c->user->stream, after);
-	recovered = valid && first == after + 1;
 	n = snprintf(json, sizeof json,
 		     "{\"control\":\"position\",\"epoch\":\"%016" PRIx64 "\",\"last\":%" PRIu64
 		     ",\"acked\":%" PRIu64 ",\"recovered\":%s,\"first\":%" PRIu64 "}",
-		     p.epoch, p.last, p.acked, recovered ? "true" : "false", first);
+		     pos->p.epoch, pos->p.last, pos->p.acked, pos->recovered ? "true" : "false",
+		     pos->first);
 	m = n > 0 && (size_t)n < sizeof json ? wsd_msg_copy(json, (size_t)n) : NULL;
 	if (!m)
 		return -1;
 	wsd_stats.resumes++;
-	if (!recovered)
+	if (!pos->recovered)
 		wsd_stats.resume_gaps++;
 	n = wsd_deliver(c, m) == WSD_SENT ? 0 : -1;
 	wsd_msg_unref(m);
-	if (n == 0)
-		n = wsd_engine_range(c->user->stream, after, wsd_conn_replay_one, c);
 	return n;
+}
+
+int wsd_conn_replay(struct wsd_conn *c, struct wsd_msg *m)
+{
+	return wsd_conn_replay_one(m, 0, c);
+}
+
+int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
+{
+	struct wsd_conn_position pos;
+	uint64_t after;
+	int valid;
+
+	if (!c->user || r->kind == HS_SINCE_NONE)
+		return 0;
+	if (wsd_redis_on()) {
+		c->resumable = c->resuming = 1;
+		return wsd_redis_resume(c, c->user->uid, c->user->uid_len, r);
+	}
+	if (!wsd_user_stream(c->user))
+		return -1;
+	wsd_engine_position(c->user->stream, &pos.p);
+	valid = wsd_conn_resume_from(r, &pos.p, &after);
+	pos.first = wsd_engine_first(c->user->stream, after);
+	pos.recovered = valid && pos.first == after + 1;
+	if (wsd_conn_send_position(c, &pos) != 0)
+		return -1;
+	return wsd_engine_range(c->user->stream, after, wsd_conn_replay_one, c);
+}
+
+size_t wsd_conn_deliver_numbered(const char *uid, size_t uid_len, struct wsd_msg *m,
+				 uint64_t epoch, uint64_t number)
+{
+	struct wsd_user *u = NULL;
+	struct wsd_conn *c, *next;
+	size_t delivered = 0;
+
+	HASH_FIND(hh, wsd_users, uid, uid_len, u);
+	for (c = u ? u->conns : NULL; c; c = next) {
+		next = c->next; /* closing c may free u with it */
+		if (c->resuming)
+			continue; /* its replay, read after this frame was kept, has it */
+		if (c->resumable && c->seen_epoch && c->seen_epoch != epoch) {
+			wsd_conn_close_soon(c, WSD_CLOSE_RESTART, "stream restarted");
+			continue;
+		}
+		if (c->seen_epoch == epoch && number <= c->seen_last)
+			continue; /* replayed already */
+		c->seen_epoch = epoch;
+		c->seen_last = number;
+		if (wsd_conn_deliver_one(u, c, m))
+			delivered++;
+	}
+	return delivered;
+}
+
+struct wsd_conn *wsd_conn_by_id(const char *uid, size_t uid_len, uint64_t id)
+{
+	struct wsd_user *u = NULL;
+
+	HASH_FIND(hh, wsd_users, uid, uid_len, u);
+	for (struct wsd_conn *c = u ? u->conns : NULL; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+void wsd_conn_each(const char *uid, size_t uid_len, void (*fn)(struct wsd_conn *c, void *arg),
+		   void *arg)
+{
+	struct wsd_user *u = NULL;
+
+	HASH_FIND(hh, wsd_users, uid, uid_len, u);
+	for (struct wsd_conn *c = u ? u->conns : NULL; c; c = c->next)
+		fn(c, arg);
 }
 
 int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p)
 {
+	if (wsd_redis_on()) { /* answered later, by Redis */
+		if (c->user)
+			wsd_redis_ack(c, c->user->uid, c->user->uid_len, number);
+		return 0;
+	}
 	int moved = c->user && wsd_user_stream(c->user) ? wsd_engine_ack(c->user->stream, number)
 						      : 0;
 

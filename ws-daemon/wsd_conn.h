@@ -60,6 +60,12 @@ struct wsd_conn {
 	uint32_t ping_sent;             /* when the unanswered ping left (loop clock) */
 	uint16_t end_code;              /* the first close code known: ours or the peer's */
 	uint64_t opened_ms;             /* when it was attached (lws clock), for the log */
+	/* Engine redis: frames of every host arrive by Redis; a connection takes
+	 * each number once (a resume's replay and a live frame may overlap). */
+	uint64_t id;                    /* unique in the process, from attach */
+	uint64_t seen_epoch, seen_last; /* the newest frame queued to it */
+	uint8_t resuming;               /* its replay is on its way from Redis */
+	uint8_t resumable;              /* it gave since: an epoch change closes it */
 };
 
 /* The uid table is process-wide, one per daemon: set its queue limits first. */
@@ -100,6 +106,40 @@ size_t wsd_conn_kick(const char *uid, size_t uid_len, uint16_t code, const char 
 /* The message to every uid with a connection here, each numbered in its own
  * sequence (and kept in its history); *uids and *conns say how many took it. */
 void wsd_conn_broadcast(const struct ipc_push_item *it, uint64_t *uids, uint64_t *conns);
+
+/* A kick closes with this code: an application code (RFC 6455 7.4.2) clients
+ * can tell from a network or server problem, and need not reconnect on. */
+#define WSD_CLOSE_KICKED 4000
+/* RFC 6455's "service restart": the uid's stream began anew (its Redis server
+ * lost it); the client reconnects and is told what it cannot recover. */
+#define WSD_CLOSE_RESTART 1012
+
+/*
+ * Engine redis: a frame of uid's stream, published by any host, to the uid's
+ * connections here, each of which takes the number once and in order (a
+ * resuming one gets it from its replay). A connection that gave a position
+ * and sees another epoch is closed with WSD_CLOSE_RESTART. Returns how many
+ * took it.
+ */
+size_t wsd_conn_deliver_numbered(const char *uid, size_t uid_len, struct wsd_msg *m,
+				 uint64_t epoch, uint64_t number);
+/* The connection of uid with this id, NULL when it is gone. */
+struct wsd_conn *wsd_conn_by_id(const char *uid, size_t uid_len, uint64_t id);
+/* Calls fn for every connection of uid here (fn must not close any). */
+void wsd_conn_each(const char *uid, size_t uid_len, void (*fn)(struct wsd_conn *c, void *arg),
+		   void *arg);
+
+/* Where a uid's stream stands for a resuming connection, as the position
+ * control frame tells it. */
+struct wsd_conn_position {
+	struct wsd_position p;
+	uint64_t first;     /* the first number that follows (replayed or live) */
+	int recovered;
+};
+/* Queues the position control frame; -1 when it cannot be queued. */
+int wsd_conn_send_position(struct wsd_conn *c, const struct wsd_conn_position *pos);
+/* Queues one replayed frame; -1 when it cannot be queued. */
+int wsd_conn_replay(struct wsd_conn *c, struct wsd_msg *m);
 
 /* Where a connection asked to start: the handshake's since and epoch. */
 struct wsd_resume {

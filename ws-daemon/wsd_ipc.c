@@ -20,6 +20,7 @@
 #include "wsd_ackwait.h"
 #include "wsd_conn.h"
 #include "wsd_engine.h"
+#include "wsd_redis.h"
 #include "wsd_revoke.h"
 #include "wsd_stats.h"
 
@@ -141,10 +142,6 @@ static void wsd_ipc_presence(const struct ipc_push_item *it, struct ipc_result *
 	res->status = n ? IPC_S_DELIVERED : IPC_S_OFFLINE;
 }
 
-/* A kick closes with this code: an application code (RFC 6455 7.4.2) clients
- * can tell from a network or server problem, and need not reconnect on. */
-#define WSD_IPC_KICK_CODE 4000
-
 static void wsd_ipc_kick(const struct ipc_push_item *it, struct ipc_result *res)
 {
 	size_t n;
@@ -159,7 +156,7 @@ static void wsd_ipc_kick(const struct ipc_push_item *it, struct ipc_result *res)
 		wsd_ipc_refuse(res, IPC_S_BUSY);
 		return;
 	}
-	n = wsd_conn_kick(it->uid, it->uid_len, WSD_IPC_KICK_CODE, "kicked");
+	n = wsd_conn_kick(it->uid, it->uid_len, WSD_CLOSE_KICKED, "kicked");
 	log_info("kick uid=%.*s: %zu connections closed%s", (int)it->uid_len, it->uid, n,
 		 it->flags & IPC_F_REVOKE ? ", keys revoked" : "");
 	memset(res, 0, sizeof *res);
@@ -227,6 +224,72 @@ static void wsd_ipc_send_held(const struct ipc_hdr *me, const struct ipc_result 
 		wsd_ipc_reply(wsd_tx, out, to, to_len);
 }
 
+/* Engine redis: what this worker decides before Redis (the uid is ours and
+ * valid, the frame fits, an ack push has room); 1 when the item goes on. */
+static int wsd_ipc_redis_todo(uint8_t type, const struct ipc_push_item *it,
+			      struct ipc_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (type == IPC_T_BROADCAST) {
+		if (wmsg_frame_max(it->topic_len, it->contents_len) > wsd_run.max_frame) {
+			res->status = IPC_S_REFUSED;
+			return 0;
+		}
+		/* Every worker of every host hears it from the first one here. */
+		return wsd_run.index == 0;
+	}
+	if (type != IPC_T_PUSH)
+		return wsd_ipc_ours(it, res);
+	if (!wsd_ipc_ours(it, res) && res->status == IPC_S_WRONG_WORKER)
+		return 0;
+	wsd_stats.pushes_received++;
+	if (res->status == IPC_S_REFUSED ||
+	    wmsg_frame_max(it->topic_len, it->contents_len) > wsd_run.max_frame) {
+		wsd_ipc_refuse(res, IPC_S_REFUSED);
+		wsd_stats.pushes_invalid++;
+		return 0;
+	}
+	if ((it->flags & IPC_F_ACK) && !wsd_ackwait_room(wsd_ack_items + 1)) {
+		wsd_ipc_refuse(res, IPC_S_BUSY);
+		wsd_stats.pushes_busy++;
+		return 0;
+	}
+	wsd_ack_items += (it->flags & IPC_F_ACK) != 0;
+	return 1;
+}
+
+/* Engine redis: the datagram goes on to Redis; 1 when its reply comes later. */
+static int wsd_ipc_redis(const struct ipc_hdr *h, const struct ipc_hdr *me,
+			 const struct sockaddr_un *from, socklen_t from_len)
+{
+	static uint8_t todo[IPC_MAX_ITEMS];
+
+	for (size_t i = 0; i < h->count; i++)
+		todo[i] = (uint8_t)wsd_ipc_redis_todo(h->type, &wsd_items[i], &wsd_results[i]);
+	if (wsd_redis_request(me, h->type, wsd_items, wsd_results, todo, h->count, from,
+			      from_len) == 0)
+		return 1;
+	for (size_t i = 0; i < h->count; i++)
+		if (todo[i])
+			wsd_ipc_refuse(&wsd_results[i], IPC_S_UNAVAILABLE);
+	return 0;
+}
+
+/* Engine redis: a datagram's answer, complete (ack pushes may wait on). */
+static void wsd_ipc_redis_reply(const struct ipc_hdr *me, const struct ipc_push_item *items,
+				const struct ipc_result *res, const uint64_t *epochs, size_t n,
+				const struct sockaddr_un *to, socklen_t to_len)
+{
+	int acks = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acks |= (items[i].flags & IPC_F_ACK) && res[i].status == IPC_S_DELIVERED;
+	if (acks && to_len > sizeof(sa_family_t) &&
+	    wsd_ackwait_hold(me, items, res, epochs, n, to, to_len) == 1)
+		return;
+	wsd_ipc_send_held(me, res, n, to, to_len);
+}
+
 /* Each item of a decoded request to its type's handler. */
 static void wsd_ipc_dispatch(uint8_t type, size_t count)
 {
@@ -263,6 +326,9 @@ static size_t wsd_ipc_push(const uint8_t *rx, size_t len, const struct sockaddr_
 		for (size_t i = 0; i < h.count; i++)
 			wsd_ipc_refuse(&wsd_results[i], IPC_S_STALE);
 		wsd_stats.pushes_stale += h.count;
+	} else if (wsd_redis_on()) {
+		if (wsd_ipc_redis(&h, &me, from, from_len))
+			return 0;
 	} else {
 		wsd_ipc_dispatch(h.type, h.count);
 	}
@@ -512,4 +578,9 @@ void wsd_ipc_close(void)
 		(void)close(wsd_ipc_lock); /* releases the flock */
 	wsd_ipc_lock = -1;
 	wsd_ipc_fd = -1;
+}
+
+int wsd_ipc_engine_start(uv_loop_t *loop, const struct cfg *c, unsigned index)
+{
+	return wsd_redis_start(loop, c, index, wsd_ipc_redis_reply);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include <libwebsockets.h>
+#include <uv.h>
 
 #include "cfg.h"
 
@@ -38,5 +39,9 @@ void wsd_ipc_close(void);
  *    up) are dropped unanswered.
  */
 void wsd_ipc_use(const struct cfg *c, unsigned index);
+
+/* Starts the configured engine's connections (engine redis) on loop; the
+ * datagrams it answers later go out through this module. -1 on failure. */
+int wsd_ipc_engine_start(uv_loop_t *loop, const struct cfg *c, unsigned index);
 
 #endif

@@ -194,6 +194,11 @@ static void wsd_client_error(struct wsd_conn *c, const struct wsd_route *r, cons
 		log_debug("could not tell a client why its message was refused");
 }
 
+void wsd_ws_client_error(struct wsd_conn *c, const char *reason)
+{
+	wsd_client_error(c, lws_get_opaque_user_data(c->wsi), reason);
+}
+
 /* One whole text message from the client: an acknowledgement, or a heartbeat. */
 static void wsd_client_text(struct wsd_conn *c, const char *text, size_t len)
 {

@@ -64,4 +64,8 @@ size_t wsd_ws_live(void);
 int wsd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len);
 
+/* Tells a client that gave a position why its message was refused (a control
+ * error frame); nothing for a wave-1 client. */
+void wsd_ws_client_error(struct wsd_conn *c, const char *reason);
+
 #endif
