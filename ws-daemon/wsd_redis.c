@@ -18,10 +18,10 @@
 #include <uthash.h>
 
 #include "log.h"
-#include "siphash.h"
 #include "wmsg.h"
 #include "wsd_ackwait.h"
 #include "wsd_revoke.h"
+#include "wsd_ring.h"
 #include "wsd_stats.h"
 #include "wsd_ws.h"
 
@@ -45,9 +45,8 @@
 #define WRD_PREFIX_LEN 4 /* every per-uid prefix above */
 #define WRD_NAME_MAX (WRD_PREFIX_LEN + REQ_UID_MAX)
 
-#define WRD_VNODES 160          /* ring points per server (consistent hashing) */
-#define WRD_RECONNECT_MS 500    /* a lost server is tried again this often */
-#define WRD_TICK_MS 500
+#define WRD_TICK_MS 250
+#define WRD_CONNECT_MS 1000     /* a connect not done by then is tried again */
 #define WRD_HEAD_MAX 160        /* a message's header line, before its body */
 
 _Static_assert(WRD_PREFIX_LEN == sizeof WRD_P_STREAM - 1 && WRD_PREFIX_LEN == sizeof WRD_P_HISTORY - 1 &&
@@ -204,12 +203,8 @@ struct wrd_shard {
 	redisAsyncContext *cmd, *sub;
 	uint8_t cmd_up, sub_up;   /* connected (not just connecting) */
 	uint8_t was_up;           /* for logging the transitions once */
+	uint64_t cmd_since, sub_since; /* when the connect began (loop ms) */
 	unsigned index;
-};
-
-struct wrd_point {
-	uint64_t hash;
-	unsigned shard;
 };
 
 /* A uid held here: its channel's subscription state on its server. */
@@ -264,9 +259,9 @@ static struct {
 	uv_loop_t *loop;
 	uv_timer_t tick;
 	wsd_redis_reply_fn reply;
-	unsigned worker, nshards, npoints;
+	unsigned worker, nshards;
 	struct wrd_shard shards[CFG_REDIS_SERVERS_MAX];
-	struct wrd_point *ring;
+	struct wsd_ring *ring;
 	char node[WRD_PREFIX_LEN + 17];  /* this worker's channel */
 	struct wrd_sub *subs;
 	struct wrd_item *items;
@@ -283,55 +278,9 @@ int wsd_redis_on(void) { return wrd.on; }
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static const uint8_t wrd_ring_key[SIPHASH_KEY_BYTES]; /* zero: every host must agree */
-
-static uint64_t wrd_hash(const void *p, size_t n) { return siphash24(wrd_ring_key, p, n); }
-
-static int wrd_point_cmp(const void *a, const void *b)
-{
-	const struct wrd_point *x = a, *y = b;
-
-	return x->hash < y->hash ? -1 : x->hash > y->hash;
-}
-
-/* The ring: WRD_VNODES points per server, named by host:port, so every host
- * with the same list (in any order) maps a uid to the same server, and adding
- * a server moves only the uids that land on its points. */
-static int wrd_ring_build(void)
-{
-	char name[300];
-
-	wrd.npoints = wrd.nshards * WRD_VNODES;
-	wrd.ring = calloc(wrd.npoints, sizeof *wrd.ring);
-	if (!wrd.ring)
-		return -1;
-	for (unsigned s = 0; s < wrd.nshards; s++) {
-		for (unsigned v = 0; v < WRD_VNODES; v++) {
-			int len = snprintf(name, sizeof name, "%s:%d-%u", wrd.shards[s].addr.host,
-					   wrd.shards[s].addr.port, v);
-
-			wrd.ring[s * WRD_VNODES + v] =
-				(struct wrd_point){ wrd_hash(name, (size_t)len), s };
-		}
-	}
-	qsort(wrd.ring, wrd.npoints, sizeof *wrd.ring, wrd_point_cmp);
-	return 0;
-}
-
 static struct wrd_shard *wrd_shard_of(const char *uid, size_t uid_len)
 {
-	uint64_t h = wrd_hash(uid, uid_len);
-	unsigned lo = 0, hi = wrd.npoints;
-
-	while (lo < hi) { /* the first point at or after h */
-		unsigned mid = lo + (hi - lo) / 2;
-
-		if (wrd.ring[mid].hash < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return &wrd.shards[wrd.ring[lo == wrd.npoints ? 0 : lo].shard];
+	return &wrd.shards[wsd_ring_pick(wrd.ring, uid, uid_len)];
 }
 
 /* prefix + uid into out (WRD_NAME_MAX + 1); its length. */
@@ -1464,10 +1413,34 @@ static void wrd_connect(struct wrd_shard *sh, int sub)
 	(void)redisAsyncSetDisconnectCallback(ac, wrd_on_disconnect);
 	/* hiredis learns the connect completed from its first write. */
 	(void)redisAsyncCommand(ac, NULL, NULL, "PING");
-	if (sub)
+	if (sub) {
 		sh->sub = ac;
-	else
+		sh->sub_since = uv_now(wrd.loop);
+	} else {
 		sh->cmd = ac;
+		sh->cmd_since = uv_now(wrd.loop);
+	}
+}
+
+/*
+ * hiredis 0.14's libuv adapter drops a poll error, which is how a refused or
+ * failed connect shows: the context would wait for ever. A connect not done
+ * within WRD_CONNECT_MS is given up here and tried again.
+ */
+static void wrd_connect_expire(struct wrd_shard *sh, uint64_t now)
+{
+	redisAsyncContext *ac;
+
+	if (sh->cmd && !sh->cmd_up && now - sh->cmd_since >= WRD_CONNECT_MS) {
+		ac = sh->cmd;
+		sh->cmd = NULL; /* before the free: its callbacks no longer match */
+		redisAsyncFree(ac);
+	}
+	if (sh->sub && !sh->sub_up && now - sh->sub_since >= WRD_CONNECT_MS) {
+		ac = sh->sub;
+		sh->sub = NULL;
+		redisAsyncFree(ac);
+	}
 }
 
 /* Held uids' streams outlive history_ttl while someone is connected. */
@@ -1495,6 +1468,7 @@ static void wrd_on_tick(uv_timer_t *t)
 	uint64_t every = (uint64_t)(wrd.ttl > 3 ? wrd.ttl / 3 : 1) * 1000u;
 
 	for (unsigned i = 0; i < wrd.nshards; i++) {
+		wrd_connect_expire(&wrd.shards[i], now);
 		if (!wrd.shards[i].cmd)
 			wrd_connect(&wrd.shards[i], 0);
 		if (!wrd.shards[i].sub)
@@ -1555,7 +1529,8 @@ int wsd_redis_start(uv_loop_t *loop, const struct cfg *c, unsigned worker,
 	wrd.nshards = (unsigned)n;
 	for (unsigned i = 0; i < wrd.nshards; i++)
 		wrd.shards[i] = (struct wrd_shard){ .addr = s[i], .index = i };
-	if (wrd_ring_build() != 0 || getrandom(&node, sizeof node, 0) != (ssize_t)sizeof node ||
+	wrd.ring = wsd_ring_new(s, wrd.nshards);
+	if (!wrd.ring || getrandom(&node, sizeof node, 0) != (ssize_t)sizeof node ||
 	    uv_timer_init(loop, &wrd.tick) != 0)
 		return -1;
 	snprintf(wrd.node, sizeof wrd.node, WRD_P_NODE "%016" PRIx64, node);
@@ -1598,7 +1573,7 @@ void wsd_redis_stop(void)
 		HASH_ITER(hh, wrd.subs, s, tmp)
 			wrd_sub_free(s);
 	}
-	free(wrd.ring);
+	wsd_ring_free(wrd.ring);
 	wrd.ring = NULL;
 	wrd.on = 0;
 }

@@ -1237,6 +1237,36 @@ static void test_reload_origins(void **state)
 	cfg_free(&next);
 }
 
+
+/* engine redis: its servers, parsed once (commas or spaces), checked at load. */
+static void test_engine_redis(void **state)
+{
+	struct cfg_redis_server sv[CFG_REDIS_SERVERS_MAX];
+	struct cfg c;
+
+	(void)state;
+	load_ok("password: p\n", &c);
+	assert_false(cfg_engine_redis(&c));
+	assert_int_equal(cfg_redis_servers(&c, sv, CFG_REDIS_SERVERS_MAX), 0);
+	cfg_free(&c);
+	load_ok("password: p\nengine: redis\nredis_servers: \"10.0.0.1:6379, 10.0.0.2:6380 [::1]:7000\"\n", &c);
+	assert_true(cfg_engine_redis(&c));
+	assert_int_equal(cfg_redis_servers(&c, sv, CFG_REDIS_SERVERS_MAX), 3);
+	assert_string_equal(sv[0].host, "10.0.0.1");
+	assert_int_equal(sv[0].port, 6379);
+	assert_string_equal(sv[1].host, "10.0.0.2");
+	assert_int_equal(sv[1].port, 6380);
+	assert_string_equal(sv[2].host, "::1");
+	assert_int_equal(sv[2].port, 7000);
+	assert_int_equal(cfg_redis_servers(&c, sv, 2), -1); /* more than the room */
+	cfg_free(&c);
+	load_fails("password: p\nengine: redis\n", 0, "'engine' redis needs 'redis_servers'");
+	load_fails("password: p\nengine: mongo\n", 0, "'engine' must be memory or redis");
+	load_fails("password: p\nengine: redis\nredis_servers: 10.0.0.1\n", 0, "'redis_servers' must list");
+	load_fails("password: p\nengine: redis\nredis_servers: \":6379\"\n", 0, "'redis_servers' must list");
+	load_fails("password: p\nengine: redis\nredis_servers: a:1 a:1\n", 0, "lists a:1 twice");
+}
+
 #define T(f) cmocka_unit_test_teardown(f, test_teardown)
 
 int main(void)
@@ -1247,6 +1277,7 @@ int main(void)
 		T(test_document_markers),
 		T(test_password_required),
 		T(test_empty_strings),
+		T(test_engine_redis),
 		T(test_yaml_null_is_empty),
 		T(test_string_length_limit),
 		T(test_unknown_key),
