@@ -587,9 +587,13 @@ void wsd_conn_each(const char *uid, size_t uid_len, void (*fn)(struct wsd_conn *
 {
 	struct wsd_user *u = NULL;
 
+	struct wsd_conn *c, *next;
+
 	HASH_FIND(hh, wsd_users, uid, uid_len, u);
-	for (struct wsd_conn *c = u ? u->conns : NULL; c; c = c->next)
+	for (c = u ? u->conns : NULL; c; c = next) {
+		next = c->next; /* fn may close c (and with the last one, free u) */
 		fn(c, arg);
+	}
 }
 
 int wsd_conn_ack(struct wsd_conn *c, uint64_t number, struct wsd_position *p)

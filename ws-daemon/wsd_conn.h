@@ -125,7 +125,7 @@ size_t wsd_conn_deliver_numbered(const char *uid, size_t uid_len, struct wsd_msg
 				 uint64_t epoch, uint64_t number);
 /* The connection of uid with this id, NULL when it is gone. */
 struct wsd_conn *wsd_conn_by_id(const char *uid, size_t uid_len, uint64_t id);
-/* Calls fn for every connection of uid here (fn must not close any). */
+/* Calls fn for every connection of uid here; fn may close the one it is given. */
 void wsd_conn_each(const char *uid, size_t uid_len, void (*fn)(struct wsd_conn *c, void *arg),
 		   void *arg);
 

@@ -1044,7 +1044,9 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 	sh = wrd_shard_of(rt->uid, rt->uid_len);
 	wrd_epoch_new(cand);
 	snprintf(since, sizeof since, "%" PRIu64, r->since);
-	snprintf(ce, sizeof ce, r->has_epoch ? "%016" PRIx64 : "", r->epoch);
+	ce[0] = '\0';
+	if (r->has_epoch)
+		snprintf(ce, sizeof ce, "%016" PRIx64, r->epoch);
 	snprintf(ttl, sizeof ttl, "%ld", wrd.ttl);
 	snprintf(id, sizeof id, "%" PRIu64, c->id);
 	argv[0] = "EVALSHA";
