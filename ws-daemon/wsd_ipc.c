@@ -582,5 +582,7 @@ void wsd_ipc_close(void)
 
 int wsd_ipc_engine_start(uv_loop_t *loop, const struct cfg *c, unsigned index)
 {
-	return wsd_redis_start(loop, c, index, wsd_ipc_redis_reply);
+	if (!wsd_ipc_wsi)
+		return -1;
+	return wsd_redis_start(loop, lws_get_context(wsd_ipc_wsi), c, index, wsd_ipc_redis_reply);
 }

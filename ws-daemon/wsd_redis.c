@@ -258,6 +258,9 @@ static struct {
 	int on, stopping;
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_check_t check;           /* after each loop turn: wake lws if poked */
+	struct lws_context *ctx;
+	int poke;                   /* a Redis callback touched connections */
 	wsd_redis_reply_fn reply;
 	unsigned worker, nshards;
 	struct wrd_shard shards[CFG_REDIS_SERVERS_MAX];
@@ -543,6 +546,7 @@ static void wrd_item_done(struct wrd_item *it)
 
 static void wrd_on_deadline(uv_timer_t *t)
 {
+	wrd.poke = 1;
 	wrd_req_finish((struct wrd_req *)(void *)t);
 }
 
@@ -605,6 +609,7 @@ static void wrd_on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *r = reply;
 	struct ipc_result *res;
 
+	wrd.poke = 1;
 	(void)ac;
 	if (!it)
 		return; /* answered already (its time ran out) */
@@ -631,6 +636,7 @@ static void wrd_on_count_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct wrd_item *it = wrd_item_of(priv);
 	redisReply *r = reply;
 
+	wrd.poke = 1;
 	(void)ac;
 	if (!it)
 		return;
@@ -932,6 +938,7 @@ static void wrd_on_uid_message(redisAsyncContext *ac, void *reply, void *priv)
 	const char *uid, *p, *end;
 	size_t uid_len;
 
+	wrd.poke = 1;
 	(void)priv;
 	if (!r || wrd.stopping || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[1]->type != REDIS_REPLY_STRING || r->element[1]->len <= WRD_PREFIX_LEN)
@@ -1105,6 +1112,7 @@ static void wrd_on_ack_reply(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *r = reply;
 	struct wsd_conn *c;
 
+	wrd.poke = 1;
 	(void)ac;
 	if (r && r->type == REDIS_REPLY_INTEGER && !wrd.stopping) {
 		if (r->integer == 1)
@@ -1251,6 +1259,7 @@ static void wrd_on_own_message(redisAsyncContext *ac, void *reply, void *priv)
 	const char *p, *end;
 	uint64_t when;
 
+	wrd.poke = 1;
 	(void)ac;
 	(void)priv;
 	if (!r || wrd.stopping || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
@@ -1377,6 +1386,7 @@ static void wrd_on_disconnect(const redisAsyncContext *cac, int status)
 	struct wrd_shard *sh = ac->data;
 	struct wrd_sub *s, *tmp;
 
+	wrd.poke = 1;
 	(void)status;
 	if (ac == sh->sub) {
 		sh->sub = NULL;
@@ -1512,8 +1522,19 @@ void wsd_redis_use(const struct cfg *c)
 	wrd.ack_ms = 2 * (long)IPC_ACK_WAIT_MS(c->push_timeout_ms) + 1000;
 }
 
-int wsd_redis_start(uv_loop_t *loop, const struct cfg *c, unsigned worker,
-		    wsd_redis_reply_fn reply)
+/* lws arms the timers (sul) its calls scheduled as its own callbacks return:
+ * those made from Redis's callbacks wait for lws's next wake-up, so give it one. */
+static void wrd_on_check(uv_check_t *h)
+{
+	(void)h;
+	if (wrd.poke && wrd.ctx) {
+		wrd.poke = 0;
+		lws_cancel_service(wrd.ctx);
+	}
+}
+
+int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *c,
+		    unsigned worker, wsd_redis_reply_fn reply)
 {
 	struct cfg_redis_server s[CFG_REDIS_SERVERS_MAX];
 	int n;
@@ -1526,6 +1547,7 @@ int wsd_redis_start(uv_loop_t *loop, const struct cfg *c, unsigned worker,
 		return -1;
 	memset(&wrd, 0, sizeof wrd);
 	wrd.loop = loop;
+	wrd.ctx = ctx;
 	wrd.reply = reply;
 	wrd.worker = worker;
 	wrd.nshards = (unsigned)n;
@@ -1533,7 +1555,8 @@ int wsd_redis_start(uv_loop_t *loop, const struct cfg *c, unsigned worker,
 		wrd.shards[i] = (struct wrd_shard){ .addr = s[i], .index = i };
 	wrd.ring = wsd_ring_new(s, wrd.nshards);
 	if (!wrd.ring || getrandom(&node, sizeof node, 0) != (ssize_t)sizeof node ||
-	    uv_timer_init(loop, &wrd.tick) != 0)
+	    uv_timer_init(loop, &wrd.tick) != 0 || uv_check_init(loop, &wrd.check) != 0 ||
+	    uv_check_start(&wrd.check, wrd_on_check) != 0)
 		return -1;
 	snprintf(wrd.node, sizeof wrd.node, WRD_P_NODE "%016" PRIx64, node);
 	wrd_sha_all();
@@ -1569,6 +1592,7 @@ void wsd_redis_stop(void)
 		wrd.shards[i].cmd = wrd.shards[i].sub = NULL;
 	}
 	uv_close((uv_handle_t *)&wrd.tick, NULL);
+	uv_close((uv_handle_t *)&wrd.check, NULL);
 	{
 		struct wrd_sub *s, *tmp;
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <libwebsockets.h>
 #include <uv.h>
 
 #include "cfg.h"
@@ -34,9 +35,11 @@ typedef void (*wsd_redis_reply_fn)(const struct ipc_hdr *me, const struct ipc_pu
 				   const struct sockaddr_un *to, socklen_t to_len);
 
 /* Starts connecting when c's engine is redis (else nothing, 0); -1 on a bad
- * server list or no memory. worker: this worker's index, for the logs. */
-int wsd_redis_start(uv_loop_t *loop, const struct cfg *c, unsigned worker,
-		    wsd_redis_reply_fn reply);
+ * server list or no memory. ctx: the lws context on loop, woken after Redis's
+ * callbacks touched connections (lws arms its timers when its own callbacks
+ * return). worker: this worker's index, for the logs. */
+int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *c,
+		    unsigned worker, wsd_redis_reply_fn reply);
 /* Reload: history bounds, offline delivery, timeouts (servers are restart-only). */
 void wsd_redis_use(const struct cfg *c);
 /* Answers what waits, disconnects (exit). */
