@@ -476,16 +476,21 @@ static void wrd_sub_left(struct wrd_sub *s)
 
 /* ---- datagram requests ------------------------------------------------ */
 
-static void wrd_req_closed(uv_handle_t *h)
+static void wrd_req_free(struct wrd_req *q)
 {
-	struct wrd_req *q = (struct wrd_req *)(void *)h;
-
+	if (!q)
+		return;
 	free(q->its);
 	free(q->res);
 	free(q->epochs);
 	free(q->items);
 	free(q->uids);
 	free(q);
+}
+
+static void wrd_req_closed(uv_handle_t *h)
+{
+	wrd_req_free((struct wrd_req *)(void *)h);
 }
 
 static void wrd_count(const struct wrd_req *q, size_t i)
@@ -813,14 +818,7 @@ static struct wrd_req *wrd_req_new(size_t n, const struct ipc_push_item *items)
 	}
 	if (!q || !q->its || !q->res || !q->epochs || !q->items || !q->uids ||
 	    uv_timer_init(wrd.loop, &q->timer) != 0) {
-		if (q) {
-			free(q->its);
-			free(q->res);
-			free(q->epochs);
-			free(q->items);
-			free(q->uids);
-		}
-		free(q);
+		wrd_req_free(q); /* the timer was not made: nothing to close */
 		return NULL;
 	}
 	ulen = 0;
