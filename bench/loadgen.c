@@ -5,7 +5,9 @@
  * each while offline, all reconnect at once with since/epoch; the replay is checked).
  * --broadcast: POST /broadcast (every connected uid) instead of /push.
  * --ack-conns K: plain /push load in two phases, without and then with K pushes
- * (?ack=1) kept waiting on uids whose subscribers never acknowledge. */
+ * (?ack=1) kept waiting on uids whose subscribers never acknowledge.
+ * --ws2/--http2: a second host (engine redis): subscribers split over both hosts,
+ * some uids with a tab on each, pushes alternating between them. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +102,12 @@ static struct opts {
 	int ws_port;
 	const char *http_host;
 	int http_port;
+	/* --ws2/--http2: the second host (0: one host) */
+	const char *ws2_host;
+	int ws2_port;
+	const char *http2_host;
+	int http2_port;
+	const char *redis_pids;
 	const char *conf;
 	const char *ipc_path;
 	const char *password;
@@ -159,8 +167,8 @@ static void sleep_s(double s)
 
 /* ---- server process accounting from /proc ---- */
 #define MAX_PIDS 64
-static int spids[MAX_PIDS], dpids[MAX_PIDS];
-static int nspids, ndpids;
+static int spids[MAX_PIDS], dpids[MAX_PIDS], rpids[MAX_PIDS];
+static int nspids, ndpids, nrpids;
 
 static void parse_pids(const char *s, int *pids, int *n)
 {
@@ -477,6 +485,61 @@ static struct metrics fetch_metrics(void)
 	return m;
 }
 
+/* POST /presence?password=.. with the uids b0.. (1,000 per request) on the first
+ * host: the connections the service counts for them, over every host (engine
+ * redis asks each holder through Redis); -1 on any failure. */
+static long presence_total(void)
+{
+	static char buf[1 << 16];
+	static char body[16 * 1000 + 16];
+	long total = 0;
+
+	for (long first = 0; first < o.uids; first += 1000) {
+		long last = first + 1000 < o.uids ? first + 1000 : o.uids;
+		size_t bl = 0, have = 0;
+		int fd, status = 0;
+		const char *ans = NULL;
+		size_t alen = 0;
+		long n = 0;
+		char req[512];
+
+		body[bl++] = '[';
+		for (long u = first; u < last; u++)
+			bl += (size_t)snprintf(body + bl, sizeof body - bl, "%s\"b%ld\"", u > first ? "," : "", u);
+		body[bl++] = ']';
+		fd = tcp_connect(o.http_host, o.http_port, 0);
+		if (fd < 0)
+			return -1;
+		int rl = snprintf(req, sizeof req,
+				  "POST /presence?password=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+				  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+				  o.password, o.http_host, bl);
+		if (write(fd, req, (size_t)rl) != rl || write(fd, body, bl) != (ssize_t)bl) {
+			(void)close(fd);
+			return -1;
+		}
+		while (n == 0 && have < sizeof buf - 1) {
+			ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+
+			if (r <= 0)
+				break;
+			have += (size_t)r;
+			n = http_complete(buf, have, &status, &ans, &alen);
+		}
+		(void)close(fd);
+		if (n <= 0 || status != 200)
+			return -1;
+		/* {"topic":"presence","number":K,"contents":{"b0":1,"b1":2,...}} */
+		const char *p = memmem(ans, alen, "\"contents\":{", 12), *end = ans + alen;
+
+		if (!p)
+			return -1;
+		for (p += 12; p < end && (p = memmem(p, (size_t)(end - p), "\":", 2)) != NULL; p += 2)
+			total += strtol(p + 2, NULL, 10);
+	}
+	return total;
+}
+
 static void mint_keys_conf(void)
 {
 	struct cfg c;
@@ -758,12 +821,22 @@ static const struct lws_protocols sub_protocols[] = {
 
 static const lws_retry_bo_t no_validity;
 
+/* --ws2: subscriber i's host. The first tab of uid u (i < uids) is on host u % 2,
+ * its second tab (i = u + uids) on the other one, and so on: the uids with two
+ * tabs have one on each host. */
+static int sub_on_host2(long i)
+{
+	return o.ws2_port > 0 && (i % o.uids + i / o.uids) % 2 == 1;
+}
+
 static void sub_connect_one(long i)
 {
 	struct lws_client_connect_info ci;
 	char path[256], host[64];
 	long u = i % o.uids;
 	struct sess *ss;
+	const char *wh = sub_on_host2(i) ? o.ws2_host : o.ws_host;
+	int wp = sub_on_host2(i) ? o.ws2_port : o.ws_port;
 
 	ss = calloc(1, sizeof *ss);  /* lws copies userdata it allocates; we pass ours */
 	if (!ss)
@@ -779,11 +852,11 @@ static void sub_connect_one(long i)
 			 u, keys[u], ss->since, st_epoch[i]);
 	} else
 		snprintf(path, sizeof path, "/ws?uid=b%ld&access_key=%s", u, keys[u]);
-	snprintf(host, sizeof host, "%s:%d", o.ws_host, o.ws_port);
+	snprintf(host, sizeof host, "%s:%d", wh, wp);
 	memset(&ci, 0, sizeof ci);
 	ci.context = sub_ctx;
-	ci.address = o.ws_host;
-	ci.port = o.ws_port;
+	ci.address = wh;
+	ci.port = wp;
 	ci.path = path;
 	ci.host = host;
 	ci.origin = host;
@@ -851,6 +924,7 @@ static void run_subscriber(int child)
 struct pubconn {
 	int fd;
 	int busy;
+	int host2;          /* --http2: this connection publishes to the second host */
 	uint64_t sent_at;
 	long uid;
 	long *uids;         /* --batch: uid of each message of the request in flight */
@@ -864,6 +938,8 @@ static uint8_t *uid_busy;    /* per uid: in a request still in flight */
 static uint64_t *ok_of;      /* per uid: pushes acknowledged as accepted */
 static long *conns_of;       /* per uid: open subscriber connections */
 static uint64_t pub_sent, pub_ok, pub_err, pub_reached, pub_reqs;
+static uint64_t pub_sent2;   /* --http2: pushes sent to the second host */
+static uint64_t req_slow;    /* requests answered after STALL_US or more */
 /* answered "stored" (offline_messages), and the frame bytes those messages are kept
  * as (--contents-bytes: {"topic":"bench","number":<seq>,"contents":"x..x"}) */
 static uint64_t pub_stored, frame_bytes_sum;
@@ -995,6 +1071,7 @@ static int http_send(struct pubconn *c, uint64_t ts)
 	c->busy = 1;
 	c->have = 0;
 	pub_sent++;
+	pub_sent2 += c->host2 ? 1 : 0;
 	pub_reqs++;
 	/* A keep-alive request this small fits the socket buffer at once. */
 	if (write(c->fd, req, (size_t)rl) != rl)
@@ -1141,9 +1218,12 @@ static void http_reconnect(struct pubconn *c)
 	pub_mark(c, 0);
 	if (c->fd >= 0)
 		(void)close(c->fd);
-	c->fd = tcp_connect(o.http_host, o.http_port, 0);
+	const char *hh = c->host2 ? o.http2_host : o.http_host;
+	int hp = c->host2 ? o.http2_port : o.http_port;
+
+	c->fd = tcp_connect(hh, hp, 0);
 	if (c->fd < 0)
-		die("publisher: cannot connect to %s:%d", o.http_host, o.http_port);
+		die("publisher: cannot connect to %s:%d", hh, hp);
 	c->busy = 0;
 	c->have = 0;
 }
@@ -1175,6 +1255,7 @@ static void http_read(struct pubconn *c)
 	struct phase *pp = phase_of(c->sent_at);
 
 	hist_add(&req_hist, req_us);
+	req_slow += req_us >= STALL_US;
 	if (pp) {
 		pp->reqs++;
 		hist_add(&pp->req, req_us);
@@ -1452,6 +1533,8 @@ static double run_publisher(void)
 			pc[i].uids = calloc(o.batch > 0 ? (size_t)o.batch : 1, sizeof *pc[i].uids);
 			if (!pc[i].buf || !pc[i].uids)
 				die("out of memory");
+			/* --http2: every other connection goes to the second host */
+			pc[i].host2 = o.http2_port > 0 && i % 2 == 1;
 			http_reconnect(&pc[i]);
 		}
 	else
@@ -1783,6 +1866,11 @@ static void usage(void)
 		"                        phases reported apart (base_*, held_*, ack_*)\n"
 		"  --ack-retry-ms R      an ack connection answered 429 sends again R ms later\n"
 		"                        (default 100)\n"
+		"  --ws2 HOST:PORT       a second host's WebSocket endpoint (engine redis): the\n"
+		"                        first tab of uid u on host u %% 2, a second tab on the\n"
+		"                        other host; waits until /presence counts every tab\n"
+		"  --http2 HOST:PORT     a second host's /push: every other publisher connection\n"
+		"  --redis-pids P1,P2    redis-server processes: their CPU per push (redis_*)\n"
 		"  --server-cpu N        CPU the server is pinned to (default 0)\n"
 		"  --scenario NAME       label in the JSON line\n");
 	exit(2);
@@ -1818,6 +1906,7 @@ static void parse(int argc, char **argv)
 		{ "mint", 0, 0, 'K' }, { "storm", 1, 0, 'Z' }, { "storm-live", 1, 0, 'L' },
 		{ "storm-par", 1, 0, 'R' }, { "broadcast", 0, 0, 'A' }, { "ack-conns", 1, 0, 'a' },
 		{ "ack-retry-ms", 1, 0, 'e' }, { "ack-settle", 1, 0, 'E' },
+		{ "ws2", 1, 0, 'v' }, { "http2", 1, 0, 'V' }, { "redis-pids", 1, 0, 'g' },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -1877,6 +1966,9 @@ static void parse(int argc, char **argv)
 		case 'a': o.ack_conns = atol(optarg); break;
 		case 'e': o.ack_retry_ms = atol(optarg); break;
 		case 'E': o.ack_settle = atof(optarg); break;
+		case 'v': split_hp(optarg, &o.ws2_host, &o.ws2_port); break;
+		case 'V': split_hp(optarg, &o.http2_host, &o.http2_port); break;
+		case 'g': o.redis_pids = optarg; break;
 		default: usage();
 		}
 	}
@@ -1940,6 +2032,13 @@ static void parse(int argc, char **argv)
 		parse_pids(o.pids, spids, &nspids);
 	if (o.daemon_pids)
 		parse_pids(o.daemon_pids, dpids, &ndpids);
+	if (o.redis_pids)
+		parse_pids(o.redis_pids, rpids, &nrpids);
+	if ((o.ws2_port > 0 || o.http2_port > 0) &&
+	    (o.target != T_SERVICE || o.storm > 0 || o.broadcast || o.ack_conns > 0 || o.batch > 0 ||
+	     o.subs < 1))
+		die("--ws2/--http2 need --target service with subscribers, without --storm, --broadcast, "
+		    "--ack-conns or --batch");
 }
 
 static long slow_count(void)
@@ -2026,9 +2125,31 @@ int main(int argc, char **argv)
 	for (long i = 0; i < o.subs; i++)
 		if (atomic_load(&shm->up[i]) && !is_slow(i))
 			conns_of[i % o.uids]++;
+	/* --ws2: a tab is reachable from the other host once its daemon's Redis
+	 * subscription is confirmed, with no signal to the client: wait (at most
+	 * 10 s) until /presence on the first host counts every open tab. */
+	long conns_total = 0, pres_seen = -2, subs2 = 0, uids_both = 0;
+	double pres_wait_s = 0;
+	for (long u = 0; u < o.uids; u++)
+		conns_total += conns_of[u];
+	for (long i = 0; o.ws2_port > 0 && i < o.subs; i++) {
+		subs2 += sub_on_host2(i);
+		/* uid i has a later tab on the other host (i + uids: the other parity) */
+		uids_both += i < o.uids && i + o.uids < o.subs;
+	}
+	if (o.ws2_port > 0 && o.pub != P_NONE) {
+		uint64_t tp = now_ns();
+
+		while ((pres_seen = presence_total()) != conns_total && (double)(now_ns() - tp) / 1e9 < 10)
+			sleep_s(0.05);
+		pres_wait_s = (double)(now_ns() - tp) / 1e9;
+		if (pres_seen != conns_total)
+			fprintf(stderr, "loadgen: /presence counts %ld of %ld open tabs after %.1f s\n",
+				pres_seen, conns_total, pres_wait_s);
+	}
 
 	cpu0 = server_cpu_us();
-	double dcpu0 = pids_cpu_us(dpids, ndpids);
+	double dcpu0 = pids_cpu_us(dpids, ndpids), rcpu0 = pids_cpu_us(rpids, nrpids);
 	double busy0 = cpu_busy_us(o.server_cpu);
 	if (o.storm > 0)
 		pub_secs = storm_run(kids);
@@ -2053,7 +2174,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t t_pub_end = now_ns();
 	cpu1 = server_cpu_us();
-	double dcpu1 = pids_cpu_us(dpids, ndpids);
+	double dcpu1 = pids_cpu_us(dpids, ndpids), rcpu1 = pids_cpu_us(rpids, nrpids);
 	double busy1 = cpu_busy_us(o.server_cpu);
 	rss2 = server_rss_kb();
 	drss2 = daemon_rss_kb();
@@ -2135,6 +2256,28 @@ int main(int argc, char **argv)
 		       "\"daemon_rss_after_kb\":%ld,\"daemon_rss_peak_kb\":%ld",
 		       (dcpu1 - dcpu0) / 1e6, pub_sent ? (dcpu1 - dcpu0) / (double)pub_sent : 0,
 		       unique ? (dcpu1 - dcpu0) / (double)unique : 0, drss1, drss2, drss_peak);
+	/* --redis-pids: redis-server's CPU (utime + stime from /proc/<pid>/stat) over
+	 * the same window as the server's, per push acknowledged as sent */
+	if (nrpids > 0)
+		printf(",\"redis_cpu_s\":%.3f,\"redis_cpu_us_per_push\":%.2f,\"redis_rss_kb\":%ld",
+		       (rcpu1 - rcpu0) / 1e6, pub_sent ? (rcpu1 - rcpu0) / (double)pub_sent : 0,
+		       pids_status_kb(rpids, nrpids, "VmRSS"));
+	/* --ws2/--http2: how the load was split over the two hosts */
+	if (o.ws2_port > 0 || o.http2_port > 0)
+		printf(",\"hosts\":2,\"subs_host2\":%ld,\"uids_both_hosts\":%ld,\"pushes_host2\":%" PRIu64
+		       ",\"presence_seen\":%ld,\"presence_wait_s\":%.3f",
+		       subs2, uids_both, pub_sent2, pres_seen, pres_wait_s);
+	if (o.pub == P_HTTP && o.target == T_SERVICE && o.batch == 0 && !o.broadcast)
+		/* reached_short: connections the answers' "number" left out (open tabs of
+		 * the uids pushed to, minus what the answers counted); delivered_refused:
+		 * deliveries beyond those expected, i.e. of pushes answered with an error
+		 * (404 or 503) that reached a tab all the same */
+		printf(",\"reached_per_push\":%.3f,\"expected_per_push\":%.3f,\"reached_short\":%" PRIu64
+		       ",\"delivered_refused\":%" PRIu64 ",\"req_slow\":%" PRIu64,
+		       pub_ok ? (double)pub_reached / (double)pub_ok : 0,
+		       pub_ok ? (double)expected / (double)pub_ok : 0,
+		       expected > pub_reached ? expected - pub_reached : 0,
+		       unique > expected ? unique - expected : 0, req_slow);
 	/* HTTP requests: written to answered (the publisher's view) */
 	if (o.pub == P_HTTP)
 		printf(",\"req_p50_us\":%.0f,\"req_p99_us\":%.0f,\"req_max_us\":%" PRIu64,

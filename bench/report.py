@@ -196,6 +196,52 @@ SCENARIOS = [
       ("number_bad", "number wrong", "{:.0f}"),
       ("lost", "lost", "{:.0f}"), ("dup", "dup", "{:.0f}"), ("ooo", "out of order", "{:.0f}"),
       PUSH_ERR, ("closed_early", "closed early", "{:.0f}"), OTHER]),
+    ("redis1k", "several hosts joined by Redis (engine: redis) against one host with the memory "
+     "engine, the same load: single /push flat out, 32 keep-alive connections, 1,200 "
+     "subscribers over 1,000 uids (b0–b199 have two tabs), /ws on ws-daemon's port. "
+     "*2 hosts + Redis*: two hosts (each its own conf, ws-daemon with 1 worker, lighttpd, "
+     "push-api ×2, on their own ports of 127.0.0.1, the same password) and one redis-server "
+     "(`--save \"\" --appendonly no`; one rather than two shards: on one core a second shard "
+     "only adds context switches, and a uid's push involves one shard either way); the first "
+     "tab of uid u is on host u mod 2, a second tab on the other host (200 uids with a tab on "
+     "each), every other publisher connection sends to host 2, and publishing starts once "
+     "/presence on host 1 counts every tab (a tab is reachable from the other host only once "
+     "its daemon's Redis subscription is confirmed). *CPU*: both hosts' processes and "
+     "redis-server share the server CPU, as the single host of the memory-engine row has it "
+     "alone; the load generator is on the other CPU. *redis-server CPU µs/push* is its "
+     "utime+stime (/proc/<pid>/stat) over the run / pushes, and part of the server CPU. "
+     "*answers' number / push* is the /push answers' connections reached (across hosts), "
+     "beside the tabs open for the uids pushed to; *tabs left out* = tabs − answers' counts "
+     "over pushes answered 200; *delivered though refused* = deliveries of pushes answered "
+     "404/503; *requests ≥ 0.5 s* = /push requests answered after half a second or more; "
+     "*ws-daemon warn / error lines* are both hosts' daemon.log lines during the run",
+     [("push_rate", "pushes/s", "{:.0f}"), ("deliveries_per_s", "deliveries/s", "{:.0f}")]
+     + LAT + [cpu("push"), ("redis_cpu_us_per_push", "of which redis-server µs/push", "{:.1f}"),
+              ("daemon_cpu_us_per_push", "of which ws-daemon µs/push", "{:.1f}"),
+              ("req_p50_us", "request p50 µs", "{:.0f}"), ("req_p99_us", "request p99 µs", "{:.0f}"),
+              ("req_slow", "requests ≥ 0.5 s", "{:.0f}"),
+              ("reached_per_push", "answers' number / push", "{:.3f}"),
+              ("expected_per_push", "tabs / push", "{:.3f}"),
+              ("reached_short", "tabs left out of answers", "{:.0f}"),
+              ("delivered_refused", "delivered though refused", "{:.0f}")]
+     + QUALITY + [PUSH_ERR, ("daemon_log_warnings", "ws-daemon warn lines", "{:.0f}"),
+                  ("daemon_log_errors", "ws-daemon error lines", "{:.0f}"), OTHER]),
+    ("redislat2k", "redis1k's two setups (same subscribers, same split, same CPU sharing) "
+     "open loop at 2,000 pushes/s over up to 64 keep-alive connections (lat2k's rate, well "
+     "under the memory engine's flat-out rate); latency from the scheduled send time to "
+     "receipt, so a push that waited for a free publisher connection counts its wait: *sent* "
+     "below *offered* means all 64 were waiting for answers. The latency Redis adds is the "
+     "difference to the memory-engine row, computed below the table",
+     [("offered", "offered", "{:.0f}"), ("sent", "sent", "{:.0f}"),
+      ("push_rate", "pushes/s sent", "{:.0f}"), ("p50_us", "p50 µs", "{:.0f}"),
+      ("p90_us", "p90 µs", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}")] + TAIL
+     + [cpu("push"), ("redis_cpu_us_per_push", "of which redis-server µs/push", "{:.1f}"),
+        ("req_p50_us", "request p50 µs", "{:.0f}"), ("req_p99_us", "request p99 µs", "{:.0f}"),
+        ("req_slow", "requests ≥ 0.5 s", "{:.0f}"),
+        ("reached_short", "tabs left out of answers", "{:.0f}"),
+        ("delivered_refused", "delivered though refused", "{:.0f}")]
+     + QUALITY + [PUSH_ERR, ("daemon_log_warnings", "ws-daemon warn lines", "{:.0f}"),
+                  ("daemon_log_errors", "ws-daemon error lines", "{:.0f}"), OTHER]),
     ("hold100k", "100,000 idle WebSockets held by ws-daemon with 6 workers (each process may "
      "open at most 20,000 files), 6 load processes from 8 source addresses (a fresh set each "
      "run: 127.0.0.2-9, then 10-17, 18-25), straight to the "
@@ -214,7 +260,32 @@ TARGET_NAMES = {"service": "this service, one port (lighttpd: /push and /ws)",
                 "nginx-wsd": "this service (nginx /push, /ws on ws-daemon's port)",
                 "daemon": "ws-daemon alone", "daemon6": "ws-daemon alone, 6 workers",
                 "floor": "lighttpd + trivial FastCGI responder",
-                "kernel": "kernel write() loop", "nchan": "nginx + nchan"}
+                "kernel": "kernel write() loop", "nchan": "nginx + nchan",
+                "redis2": "2 hosts + Redis (engine redis, 1 redis-server; lighttpd /push to both, "
+                          "/ws on each ws-daemon's port; all on the server CPU)"}
+# redis1k / redislat2k: the memory-engine row they are compared with (same load).
+REDIS_BASE = "service-wsd"
+
+
+def redis_compare(groups):
+    """Medians of redis2 against the memory engine's row, per scenario: a dict of
+    the figures the targets and the lines below the tables use (None: not run)."""
+    def med(scen, tgt, key):
+        v = [float(r[key]) for r in groups.get((scen, tgt), []) if key in r]
+        return statistics.median(v) if v else None
+
+    out = {}
+    for scen in ("redis1k", "redislat2k"):
+        m = {k: med(scen, REDIS_BASE, k) for k in ("push_rate", "p50_us", "p99_us", "cpu_us_per_push")}
+        r = {k: med(scen, "redis2", k) for k in ("push_rate", "p50_us", "p99_us", "cpu_us_per_push",
+                                                  "redis_cpu_us_per_push", "lost", "push_err")}
+        rs = groups.get((scen, "redis2"), [])
+        # correctness counts: the worst run
+        worst = {k: max((float(x.get(k, 0)) for x in rs), default=None)
+                 for k in ("reached_short", "delivered_refused", "req_slow", "daemon_log_errors",
+                           "lost", "dup", "ooo")}
+        out[scen] = (m, r, worst) if m["push_rate"] and r["push_rate"] else None
+    return out
 
 
 def cmd_out(argv):
@@ -406,6 +477,52 @@ def target_rows(groups):
                 f"peak RSS {peak / 1024:.1f} MiB" if s99 and base and peak else "—",
                 verdict(None if not (s99 and base) else
                         s99 <= max(1.5 * base, base + 1000) and slost == 0)))
+    # Several hosts joined by Redis against one host with the memory engine.
+    rc = redis_compare(groups)
+    c = rc["redis1k"]
+    out.append(("redis1k", "2 hosts + Redis sharing the server core: /push ≥ 50 % of the memory "
+                "engine's single-host rate, same load, zero loss (a second host and Redis on the "
+                "same core may cost up to as much again per push, no more)",
+                f"{c[1]['push_rate']:.0f}/s vs {c[0]['push_rate']:.0f}/s = "
+                f"{c[1]['push_rate'] / c[0]['push_rate'] * 100:.0f} %; server CPU "
+                f"{c[1]['cpu_us_per_push']:.0f} vs {c[0]['cpu_us_per_push']:.0f} µs/push; lost "
+                f"{c[2]['lost']:.0f}" if c else "—",
+                verdict(None if not c else
+                        c[1]["push_rate"] >= 0.5 * c[0]["push_rate"] and c[2]["lost"] == 0)))
+    out.append(("redis1k", "Redis is not the first limit: redis-server CPU per push ≤ 1 s / the "
+                "memory engine's single-host pushes/s (one Redis core keeps up with one host's core)",
+                f"{c[1]['redis_cpu_us_per_push']:.1f} µs/push (≤ {1e6 / c[0]['push_rate']:.1f}) = "
+                f"{1e6 / c[1]['redis_cpu_us_per_push']:.0f} pushes per Redis-CPU-second"
+                if c and c[1]["redis_cpu_us_per_push"] else "—",
+                verdict(None if not (c and c[1]["redis_cpu_us_per_push"]) else
+                        c[1]["redis_cpu_us_per_push"] <= 1e6 / c[0]["push_rate"])))
+    c = rc["redislat2k"]
+    out.append(("redislat2k", "latency Redis adds at 2,000 pushes/s (2 hosts + Redis − memory "
+                "engine): p50 ≤ +1 ms, p99 ≤ +2 ms, zero loss (a loopback Redis round trip is "
+                "~0.1 ms; the push crosses Redis twice: the script, then pub/sub to the holders)",
+                f"p50 {c[1]['p50_us'] / 1000:.2f} vs {c[0]['p50_us'] / 1000:.2f} ms "
+                f"({(c[1]['p50_us'] - c[0]['p50_us']) / 1000:+.2f} ms), p99 {c[1]['p99_us'] / 1000:.2f} vs "
+                f"{c[0]['p99_us'] / 1000:.2f} ms ({(c[1]['p99_us'] - c[0]['p99_us']) / 1000:+.2f} ms); "
+                f"sent {c[1]['push_rate']:.0f}/s of 2,000; lost {c[2]['lost']:.0f}" if c else "—",
+                verdict(None if not c else
+                        c[1]["p50_us"] - c[0]["p50_us"] <= 1000 and c[1]["p99_us"] - c[0]["p99_us"] <= 2000
+                        and c[2]["lost"] == 0)))
+    ws = [rc[s][2] for s in ("redis1k", "redislat2k") if rc[s]]
+    if ws:
+        tot = {k: sum(w[k] or 0 for w in ws) for k in ws[0]}
+        ok = all(tot[k] == 0 for k in ("reached_short", "delivered_refused", "req_slow",
+                                       "daemon_log_errors", "dup", "ooo"))
+        multi = any(len(groups.get((s, "redis2"), [])) > 1 for s in ("redis1k", "redislat2k"))
+        measured = (f"tabs left out of answers {tot['reached_short']:.0f}, delivered though refused "
+                    f"{tot['delivered_refused']:.0f}, requests ≥ 0.5 s {tot['req_slow']:.0f}, ws-daemon "
+                    f"error lines {tot['daemon_log_errors']:.0f}, dup {tot['dup']:.0f}, out of order "
+                    f"{tot['ooo']:.0f} (both scenarios{', the worst run of each' if multi else ''})")
+    else:
+        ok, measured = None, "—"
+    out.append(("redis1k / redislat2k", "2 hosts + Redis: every /push answered at once with the "
+                "connections it reached on both hosts (answers count every tab, none refused yet "
+                "delivered, none ≥ 0.5 s), no dup or reordering, no ws-daemon error", measured,
+                verdict(ok)))
     out.append(("hold100k", "idle CPU with 100k idle connections ≈ 0 (< 1 % of a core)",
                 f"{ipct:.2f} % of a core" if ipct is not None else "—",
                 verdict(None if ipct is None else ipct < 1.0)))
@@ -525,6 +642,21 @@ def main():
                      if don and doff else "")
                   + ". Differences of a few % either way are within the run-to-run spread "
                   "(min–max above); history's own work is in ws-daemon's share.")
+                w("")
+        if name in ("redis1k", "redislat2k"):
+            c = redis_compare(groups)[name]
+            if c:
+                m, r, _ = c
+                w(f"* 2 hosts + Redis against the memory engine (medians): {r['push_rate']:.0f} vs "
+                  f"{m['push_rate']:.0f} pushes/s ({(r['push_rate'] - m['push_rate']) / m['push_rate'] * 100:+.0f} %); "
+                  f"latency Redis adds: p50 {(r['p50_us'] - m['p50_us']) / 1000:+.2f} ms, p99 "
+                  f"{(r['p99_us'] - m['p99_us']) / 1000:+.2f} ms; server CPU {r['cpu_us_per_push']:.0f} vs "
+                  f"{m['cpu_us_per_push']:.0f} µs/push"
+                  + (f", of which redis-server {r['redis_cpu_us_per_push']:.1f} µs/push "
+                     f"({1e6 / r['redis_cpu_us_per_push']:.0f} pushes per Redis-CPU-second)"
+                     if r["redis_cpu_us_per_push"] else "")
+                  + ". Both hosts and Redis share the one server core, so the rate compares "
+                  "the cost per push, not what two machines would do.")
                 w("")
         if name == "batch1k":
             # Comparison line: single-push rates of the same run (push1k).

@@ -49,7 +49,7 @@ trap 'exit 130' INT TERM
 # ---- dependencies (apt-get only when something is missing) -------------------------
 need_pkgs="gcc make pkg-config libfcgi-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libhiredis-dev
 	libjansson-dev libyaml-dev libssl-dev uthash-dev libsystemd-dev lighttpd
-	libnginx-mod-nchan gnuplot-nox util-linux iproute2"
+	libnginx-mod-nchan gnuplot-nox util-linux iproute2 redis-server"
 missing=""
 for p in $need_pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -262,6 +262,44 @@ EOF
 	WS_ADDR=$HTTP_ADDR
 }
 
+# Two hosts joined by one redis-server (engine: redis), what a deployment of several
+# push hosts runs: each host its own dir, conf, ws-daemon, lighttpd and push-api, on
+# its own ports of 127.0.0.1; the same password (so a key from either host opens a
+# tab on both); one redis-server without persistence. Every process -- both hosts and
+# redis-server -- on the server CPU, as the single host of the memory-engine rows: the
+# comparison is at equal server CPU. One redis-server rather than two shards: on one
+# core a second shard only adds context switches, and one uid's push involves one
+# shard either way. Sets HTTP_ADDR/WS_ADDR (host 1), HTTP2_ADDR/WS2_ADDR (host 2),
+# SPIDS (both hosts and Redis), DPIDS (both ws-daemons), RPIDS (redis-server).
+start_redis2() { # dir
+	local d=$1 rport rpid i
+	rport=$(free_port)
+	mkdir -p "$d/redis" "$d/h1" "$d/h2"
+	taskset -c $SERVER_CPU redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+		--daemonize no --dir "$d/redis" --logfile "$d/redis/redis.log" >>"$d/redis/redis.out" 2>&1 &
+	rpid=$!
+	STARTED+=("$rpid")
+	for i in $(seq 100); do
+		[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break
+		sleep 0.05
+	done
+	if ! [ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || ! kill -0 "$rpid" 2>/dev/null; then
+		tail -3 "$d/redis/redis.log" >&2
+		return 1
+	fi
+	local nl=$'\n' extra
+	extra="engine: redis${nl}redis_servers: \"127.0.0.1:$rport\"${CONF_EXTRA:+$nl$CONF_EXTRA}"
+	CONF_EXTRA=$extra start_service "$d/h1" || return 1
+	local h1http=$HTTP_ADDR h1ws=127.0.0.1:$WS_PORT h1spids=$SPIDS h1dpids=$DPIDS
+	CONF_EXTRA=$extra start_service "$d/h2" || return 1
+	HTTP2_ADDR=$HTTP_ADDR; WS2_ADDR=127.0.0.1:$WS_PORT
+	HTTP_ADDR=$h1http; WS_ADDR=$h1ws
+	CONF=$d/h1/conf.yaml
+	SPIDS=$h1spids,$SPIDS,$rpid
+	DPIDS=$h1dpids,$DPIDS
+	RPIDS=$rpid
+}
+
 # Appends one result line to $RESULTS with its run number and target name.
 record() { # json run target
 	printf '%s\n' "$1" | python3 -c '
@@ -278,7 +316,7 @@ bench_run() { # scenario target run -- loadgen args...
 	RUN_NO=$((RUN_NO + 1))
 	d=$WORK/$scen-$tgt-$run
 	mkdir -p "$d"
-	CONF=""; DPIDS=""
+	CONF=""; DPIDS=""; RPIDS=""; HTTP2_ADDR=""; WS2_ADDR=""
 	local try ok=0
 	for try in 1 2 3; do
 		case $tgt in
@@ -293,6 +331,9 @@ bench_run() { # scenario target run -- loadgen args...
 		nchan) start_nchan "$d" && ok=1 ;;
 		# /push through nginx (push-api pool), subscribers on the daemon's own port
 		nginx-wsd) start_nginx "$d" && ok=1 ;;
+		# two hosts (engine redis) and one redis-server: subscribers on both hosts'
+		# ws-daemon ports, /push to both hosts' lighttpd, alternating
+		redis2) start_redis2 "$d" && ok=1 ;;
 		esac
 		[ $ok = 1 ] && break
 		stop_started
@@ -300,7 +341,7 @@ bench_run() { # scenario target run -- loadgen args...
 	done
 	[ $ok = 1 ] || return 0
 	local lt=$tgt
-	case $tgt in service-wsd|service-wsd-nohist|nginx-wsd|floor) lt=service ;; daemon6) lt=daemon ;; esac
+	case $tgt in service-wsd|service-wsd-nohist|nginx-wsd|floor|redis2) lt=service ;; daemon6) lt=daemon ;; esac
 	local targs=(--target "$lt" --http "$HTTP_ADDR" --ws "$WS_ADDR" --password "$PASSWORD"
 		--pids "$SPIDS" --server-cpu "$SERVER_CPU" --scenario "$scen")
 	[ "$lt" = daemon ] && targs+=(--ipc "$IPC")
@@ -308,6 +349,9 @@ bench_run() { # scenario target run -- loadgen args...
 	# its RSS apart from lighttpd's and push-api's (daemon_rss_*)
 	[ -n "$CONF" ] && targs+=(--conf "$CONF")
 	[ -n "$DPIDS" ] && targs+=(--daemon-pids "$DPIDS")
+	# redis2: the second host, and redis-server's CPU apart (redis_cpu_us_per_push)
+	[ -n "$WS2_ADDR" ] && targs+=(--ws2 "$WS2_ADDR" --http2 "$HTTP2_ADDR")
+	[ -n "$RPIDS" ] && targs+=(--redis-pids "$RPIDS")
 	# 100k closed connections stay in TIME_WAIT for a minute and slow down the
 	# next run's connects: each hold100k run takes its own 8 source addresses.
 	[ "$scen" = hold100k ] && targs+=(--src-base $(( 2 + 8 * (run - 1) )))
@@ -324,6 +368,19 @@ bench_run() { # scenario target run -- loadgen args...
 		:
 	else
 		log "  $scen/$tgt run $run: loadgen failed (rc $?): $(tail -3 "$d/loadgen.err" | tr '\n' ' ')"
+	fi
+	# ws-daemon's error and warning lines during the run (redis2: both hosts' logs)
+	local dlogs=() dl
+	for dl in "$d/daemon.log" "$d"/h*/daemon.log; do [ -f "$dl" ] && dlogs+=("$dl"); done
+	if [ -n "$line" ] && [ ${#dlogs[@]} -gt 0 ]; then
+		line=$(printf '%s' "$line" | python3 -c '
+import json,re,sys
+r=json.load(sys.stdin); e=w=0
+for p in sys.argv[1:]:
+ for l in open(p,errors="replace"):
+  e+=bool(re.search(r"\] error: ",l)); w+=bool(re.search(r"\] warn: ",l))
+r["daemon_log_errors"]=e; r["daemon_log_warnings"]=w
+print(json.dumps(r))' "${dlogs[@]}")
 	fi
 	if [ -n "$line" ]; then
 		record "$line" "$run" "$tgt"
@@ -351,11 +408,23 @@ if "ack_conns" in r:
   r["ack_waiting_avg"],r["ack_waiters_max"],r["fcgi_procs"],r["held_push_rate"],r["held_p99_us"],
   r["held_req_p99_us"],r["ack_unacked"],r["ack_wait_p50_ms"],r["ack_acked"],r["ack_429"],
   r["ack_429_max_us"],r["ack_other"])
+if "redis_cpu_us_per_push" in r:
+ x+=", redis-server %.1fus/push" % r["redis_cpu_us_per_push"]
+if r.get("hosts"):
+ x+=(", 2 hosts: %d subs and %d pushes on host 2, %d uids on both; answers counted %.3f of %.3f tabs/push, "
+  "%d delivered though refused, %d requests >= 0.5s") % (r["subs_host2"],r["pushes_host2"],r["uids_both_hosts"],
+  r["reached_per_push"],r["expected_per_push"],r["delivered_refused"],r["req_slow"])
+if r.get("daemon_log_warnings") or r.get("daemon_log_errors"):
+ x+=", ws-daemon log: %d warn %d error lines" % (r["daemon_log_warnings"],r["daemon_log_errors"])
 print("conn %d/%d in %.2fs, sent %d ok %d err %d, recv %d lost %d dup %d ooo %d, %.0f push/s%s %.0f deliv/s, p50 %dus p99 %dus, rss/conn %.0fB%s" % (
  r["connected"],r["subs"],r["connect_s"],r["sent"],r["push_ok"],r["push_err"],r["unique"],r["lost"],r["dup"],r["ooo"],
  r["push_rate"],b,r["deliveries_per_s"],r["p50_us"],r["p99_us"],r["rss_per_conn_bytes"],x))')"
 	fi
 	grep -v '^$' "$d/loadgen.err" | head -3 | sed 's/^/    /' >&2 || true
+	# ws-daemon's first warnings and errors (redis2: each host's), at most 3 lines each
+	for dl in "${dlogs[@]}"; do
+		grep -E '\] (warn|error): ' "$dl" | head -3 | sed "s|^|    ${dl#"$d"/}: |" >&2 || true
+	done
 	stop_started
 }
 
@@ -438,6 +507,17 @@ scenario ipc64 "daemon" -- --subs 1000 --pub ipc --batch 64 --inflight 8 --durat
 if [ "$QUICK" = 1 ]; then LAT_T="service-wsd"; else LAT_T="service-wsd nchan"; fi
 scenario lat2k "$SVC ${LAT_T#service-wsd}" -- --subs 1000 --pub http --rate 2000 --inflight 64 --duration $LDUR
 scenario lat10k "$LAT_T" -- --subs 1000 --pub http --rate 10000 --inflight 128 --duration $LDUR
+# Several hosts joined by Redis (engine: redis) against one host with the memory
+# engine, the same load on both: 1,200 subscribers over 1,000 uids, uids b0-b199
+# with two tabs (redis2: one on each host, the other uids' one tab on host 1 or 2 by
+# parity), /push to lighttpd (redis2: every other publisher connection to host 2);
+# flat out (32 in flight), then open loop at 2,000/s (lat2k's rate: well under
+# both setups' capacity, so the latency is not queueing). redis2 = 2 hosts + 1
+# redis-server, all on the server CPU (start_redis2); service-wsd = the memory
+# engine, one host, the same CPU. Redis CPU per push from redis-server's /proc stat.
+scenario redis1k "service-wsd redis2" -- --subs 1200 --uids 1000 --pub http --inflight 32 --duration $DUR
+scenario redislat2k "service-wsd redis2" -- --subs 1200 --uids 1000 --pub http --rate 2000 \
+	--inflight 64 --duration $LDUR
 if [ "$QUICK" != 1 ]; then
 	# Slow consumers: lat2k again with 1 % of the subscribers never reading.
 	scenario slow1k "service-wsd nchan" -- --subs 1000 --pub http --rate 2000 --inflight 64 \
