@@ -517,9 +517,9 @@ static void wrd_req_finish(struct wrd_req *q)
 
 		if (it->state != WRD_I_DONE)
 			HASH_DELETE(hh, wrd.items, it);
-		if (it->state == WRD_I_CMD) {
+		if (it->state == WRD_I_CMD && it->got == 0) {
 			q->res[i] = (struct ipc_result){ .status = IPC_S_LATE };
-		} else if (it->state == WRD_I_GATHER) {
+		} else if (it->state != WRD_I_DONE) {
 			/* Answers that never came: a host that stopped without closing
 			 * its connection. What the others said is the answer. */
 			q->res[i].delivered = (uint32_t)(q->type == IPC_T_BROADCAST ? it->sum2 : it->sum);
@@ -574,16 +574,16 @@ static void wrd_item_gathered(struct wrd_item *it)
 	wrd_item_done(it);
 }
 
-/* An item whose publish reached `got` workers: they answer on our channel. */
+/* An item whose publish reached `got` workers: they answer on our channel,
+ * another connection than the script's reply, so some answers may be in
+ * already (wrd_gather counts them in either state). */
 static void wrd_item_expect(struct wrd_item *it, long long got)
 {
-	if (got <= 0) {
-		it->expect = 0;
+	it->expect = got > 0 ? (uint32_t)got : 0;
+	if (it->got >= it->expect)
 		wrd_item_gathered(it);
-		return;
-	}
-	it->expect = (uint32_t)got;
-	it->state = WRD_I_GATHER;
+	else
+		it->state = WRD_I_GATHER;
 }
 
 static struct wrd_item *wrd_item_of(void *priv)
@@ -663,11 +663,13 @@ static void wrd_gather(const char *p, const char *end)
 	if (p < end && wrd_num(&p, end, &b) != 0)
 		return;
 	HASH_FIND(hh, wrd.items, &token, sizeof token, it);
-	if (!it || it->state != WRD_I_GATHER)
+	if (!it)
 		return; /* late: the request was answered without it */
 	it->sum += a;
 	it->sum2 += b;
-	if (++it->got >= it->expect)
+	it->got++;
+	/* Before the script's reply (WRD_I_CMD) the count is not known yet. */
+	if (it->state == WRD_I_GATHER && it->got >= it->expect)
 		wrd_item_gathered(it);
 }
 
