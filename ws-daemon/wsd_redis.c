@@ -47,6 +47,11 @@
 
 #define WRD_TICK_MS 250
 #define WRD_CONNECT_MS 1000     /* a connect not done by then is tried again */
+/* A server that has not answered a probe for this long is taken for gone (a
+ * host that vanished without closing the connection; hiredis 0.14 has no
+ * command timeout): its connections are dropped, its uids' pushes get 503 at
+ * once instead of each waiting out its time, and it is connected anew. */
+#define WRD_STALL_MS 5000
 #define WRD_HEAD_MAX 160        /* a message's header line, before its body */
 
 _Static_assert(WRD_PREFIX_LEN == sizeof WRD_P_STREAM - 1 && WRD_PREFIX_LEN == sizeof WRD_P_HISTORY - 1 &&
@@ -204,6 +209,7 @@ struct wrd_shard {
 	uint8_t cmd_up, sub_up;   /* connected (not just connecting) */
 	uint8_t was_up;           /* for logging the transitions once */
 	uint64_t cmd_since, sub_since; /* when the connect began (loop ms) */
+	uint64_t ping_sent;       /* loop ms of the unanswered probe; 0: none out */
 	unsigned index;
 };
 
@@ -263,6 +269,7 @@ static struct {
 	int poke;                   /* a Redis callback touched connections */
 	wsd_redis_reply_fn reply;
 	unsigned worker, nshards;
+	unsigned all_shard;         /* the server of "p:all", picked like a uid's */
 	struct wrd_shard shards[CFG_REDIS_SERVERS_MAX];
 	struct wsd_ring *ring;
 	char node[WRD_PREFIX_LEN + 17];  /* this worker's channel */
@@ -756,7 +763,7 @@ static void wrd_send_ask(struct wrd_shard *sh, struct wrd_item *it, const struct
 /* BROADCAST: every worker of every host, by the first server's "p:all". */
 static void wrd_send_broadcast(struct wrd_item *it, const struct ipc_push_item *p)
 {
-	struct wrd_shard *sh = &wrd.shards[0];
+	struct wrd_shard *sh = &wrd.shards[wrd.all_shard];
 	char head[WRD_HEAD_MAX], bid[17];
 	size_t hl, len;
 	char *msg;
@@ -1178,7 +1185,7 @@ static void wrd_bjob_answer(struct wrd_bjob *j)
 	if (tok && chl < sizeof ch) {
 		memcpy(ch, j->reply, chl);
 		ch[chl] = '\0';
-		wrd_publish(&wrd.shards[0], ch, ans,
+		wrd_publish(&wrd.shards[wrd.all_shard], ch, ans,
 			    (size_t)snprintf(ans, sizeof ans, "R %s %" PRIu64 " %" PRIu64, tok + 1,
 					     j->uids, j->conns));
 	}
@@ -1327,7 +1334,7 @@ static void wrd_sub_ready(struct wrd_shard *sh)
 
 	(void)redisAsyncCommand(sh->sub, wrd_on_own_message, NULL, "SUBSCRIBE %s", wrd.node);
 	(void)redisAsyncCommand(sh->sub, wrd_on_own_message, NULL, "SUBSCRIBE " WRD_CH_REVOKE);
-	if (sh->index == 0)
+	if (sh->index == wrd.all_shard)
 		(void)redisAsyncCommand(sh->sub, wrd_on_own_message, NULL, "SUBSCRIBE " WRD_CH_ALL);
 	HASH_ITER(hh, wrd.subs, s, tmp)
 		if (s->shard == sh->index && s->state == WRD_SUB_NONE)
@@ -1362,11 +1369,15 @@ static void wrd_on_connect(const redisAsyncContext *cac, int status)
 			sh->cmd = NULL;
 		return;
 	}
+	/* The kernel's probes find a peer gone while the connection is idle. */
+	if (redisEnableKeepAlive(&ac->c) != REDIS_OK)
+		log_warn("redis %s:%d: no TCP keepalive", sh->addr.host, sh->addr.port);
 	if (sub) {
 		sh->sub_up = 1;
 		wrd_sub_ready(sh);
 	} else {
 		sh->cmd_up = 1;
+		sh->ping_sent = 0;
 		wrd_cmd_ready(sh);
 	}
 	wrd_log_state(sh);
@@ -1380,14 +1391,11 @@ static void wrd_resume_again(struct wsd_conn *c, void *arg)
 		c->resuming = 1;
 }
 
-static void wrd_on_disconnect(const redisAsyncContext *cac, int status)
+/* ac (one of sh's) is gone or going: forget it, and what its server held. */
+static void wrd_forget(struct wrd_shard *sh, const redisAsyncContext *ac)
 {
-	redisAsyncContext *ac = (redisAsyncContext *)(uintptr_t)cac;
-	struct wrd_shard *sh = ac->data;
 	struct wrd_sub *s, *tmp;
 
-	wrd.poke = 1;
-	(void)status;
 	if (ac == sh->sub) {
 		sh->sub = NULL;
 		sh->sub_up = 0;
@@ -1403,9 +1411,17 @@ static void wrd_on_disconnect(const redisAsyncContext *cac, int status)
 	} else if (ac == sh->cmd) {
 		sh->cmd = NULL;
 		sh->cmd_up = 0;
+		sh->ping_sent = 0;
 	}
 	if (!wrd.stopping)
 		wrd_log_state(sh);
+}
+
+static void wrd_on_disconnect(const redisAsyncContext *cac, int status)
+{
+	wrd.poke = 1;
+	(void)status;
+	wrd_forget(cac->data, cac);
 }
 
 static void wrd_connect(struct wrd_shard *sh, int sub)
@@ -1434,6 +1450,17 @@ static void wrd_connect(struct wrd_shard *sh, int sub)
 	}
 }
 
+/* Drops a connection whose server does not answer (redisAsyncDisconnect would
+ * wait for the replies): forgotten first, so hiredis's callbacks during the
+ * free find nothing of ours. */
+static void wrd_drop(struct wrd_shard *sh, redisAsyncContext *ac)
+{
+	if (!ac)
+		return;
+	wrd_forget(sh, ac);
+	redisAsyncFree(ac);
+}
+
 /*
  * hiredis 0.14's libuv adapter drops a poll error, which is how a refused or
  * failed connect shows: the context would wait for ever. A connect not done
@@ -1441,18 +1468,10 @@ static void wrd_connect(struct wrd_shard *sh, int sub)
  */
 static void wrd_connect_expire(struct wrd_shard *sh, uint64_t now)
 {
-	redisAsyncContext *ac;
-
-	if (sh->cmd && !sh->cmd_up && now - sh->cmd_since >= WRD_CONNECT_MS) {
-		ac = sh->cmd;
-		sh->cmd = NULL; /* before the free: its callbacks no longer match */
-		redisAsyncFree(ac);
-	}
-	if (sh->sub && !sh->sub_up && now - sh->sub_since >= WRD_CONNECT_MS) {
-		ac = sh->sub;
-		sh->sub = NULL;
-		redisAsyncFree(ac);
-	}
+	if (sh->cmd && !sh->cmd_up && now - sh->cmd_since >= WRD_CONNECT_MS)
+		wrd_drop(sh, sh->cmd);
+	if (sh->sub && !sh->sub_up && now - sh->sub_since >= WRD_CONNECT_MS)
+		wrd_drop(sh, sh->sub);
 }
 
 /* Held uids' streams outlive history_ttl while someone is connected. */
@@ -1474,6 +1493,34 @@ static void wrd_refresh(void)
 	}
 }
 
+static void wrd_on_pong(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct wrd_shard *sh = priv;
+
+	if (reply && ac == sh->cmd)
+		sh->ping_sent = 0;
+}
+
+
+/* One probe out at a time on the command connection; one unanswered for
+ * WRD_STALL_MS drops both connections of the server. */
+static void wrd_probe(struct wrd_shard *sh, uint64_t now)
+{
+	if (!sh->cmd || !sh->cmd_up)
+		return;
+	if (sh->ping_sent == 0) {
+		if (redisAsyncCommand(sh->cmd, wrd_on_pong, sh, "PING") == REDIS_OK)
+			sh->ping_sent = now ? now : 1;
+		return;
+	}
+	if (now - sh->ping_sent < WRD_STALL_MS)
+		return;
+	log_warn("redis %s:%d: no answer for %d ms; reconnecting", sh->addr.host, sh->addr.port,
+		 WRD_STALL_MS);
+	wrd_drop(sh, sh->sub);
+	wrd_drop(sh, sh->cmd);
+}
+
 static void wrd_on_tick(uv_timer_t *t)
 {
 	uint64_t now = uv_now(t->loop);
@@ -1481,6 +1528,7 @@ static void wrd_on_tick(uv_timer_t *t)
 
 	for (unsigned i = 0; i < wrd.nshards; i++) {
 		wrd_connect_expire(&wrd.shards[i], now);
+		wrd_probe(&wrd.shards[i], now);
 		if (!wrd.shards[i].cmd)
 			wrd_connect(&wrd.shards[i], 0);
 		if (!wrd.shards[i].sub)
@@ -1554,6 +1602,8 @@ int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *
 	for (unsigned i = 0; i < wrd.nshards; i++)
 		wrd.shards[i] = (struct wrd_shard){ .addr = s[i], .index = i };
 	wrd.ring = wsd_ring_new(s, wrd.nshards);
+	if (wrd.ring) /* every host agrees, whatever the order of its list */
+		wrd.all_shard = wsd_ring_pick(wrd.ring, WRD_CH_ALL, sizeof WRD_CH_ALL - 1);
 	if (!wrd.ring || getrandom(&node, sizeof node, 0) != (ssize_t)sizeof node ||
 	    uv_timer_init(loop, &wrd.tick) != 0 || uv_check_init(loop, &wrd.check) != 0 ||
 	    uv_check_start(&wrd.check, wrd_on_check) != 0)
