@@ -1612,6 +1612,9 @@ int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *
 	wrd_sha_all();
 	wsd_redis_use(c);
 	wrd.on = 1;
+	if (worker == 0)
+		log_notice("engine redis: %u servers; broadcasts go through %s:%d", wrd.nshards,
+			   wrd.shards[wrd.all_shard].addr.host, wrd.shards[wrd.all_shard].addr.port);
 	wrd_on_tick(&wrd.tick);
 	return uv_timer_start(&wrd.tick, wrd_on_tick, WRD_TICK_MS, WRD_TICK_MS) == 0 ? 0 : -1;
 }
