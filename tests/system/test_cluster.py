@@ -713,7 +713,7 @@ def check_roundtrip(host, hosts):
         try:
             await asyncio.to_thread(wait_presence, hosts[0], uid, 1)
             for h in hosts:
-                st, _, d = await asyncio.to_thread(poll_push, h, uid, h.host, 10)
+                st, d = await asyncio.to_thread(poll_push, h, uid, h.host, 10)
                 assert st == 200 and d == success(1), (h.host, st, d)
                 assert (await recv_json(ws))["contents"] == h.host
         finally:
