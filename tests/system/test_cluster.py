@@ -10,14 +10,13 @@ Redis, which no web server takes part in (every web server is tested per host by
 rest of the suite), so the cluster always runs lighttpd, whatever PUSH_WEB says."""
 import asyncio
 import shutil
-import subprocess
 import threading
 import time
 
 import pytest
 import websockets
 
-from conftest import BIN, Cluster, is_error_body, recv_json, resp_command, wait_until
+from conftest import Cluster, is_error_body, recv_json, resp_command, wait_until
 from test_batch import batch
 from test_control import (KICK_CODE, KICK_REASON, closed_with, ctl, presence,
                           presence_of, refused_as_revoked, until_connections)
@@ -25,20 +24,8 @@ from test_history import connect_at, numbers, position, push_ok, quiet
 from test_workers import shard
 
 
-def _knows_engine():
-    try:
-        r = subprocess.run([f"{BIN}/ws-daemon", "-k"], capture_output=True, text=True,
-                           timeout=30)
-    except OSError:
-        return False
-    return any(line.split()[:1] == ["engine"] for line in r.stdout.splitlines())
-
-
-pytestmark = [
-    pytest.mark.skipif(shutil.which("redis-server") is None,
-                       reason="redis-server is not installed (scripts/deps.sh test)"),
-    pytest.mark.skipif(not _knows_engine(), reason="this ws-daemon has no `engine` key"),
-]
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="redis-server is not installed (scripts/deps.sh test)")
 
 OFFLINE = {"topic": "error", "number": 0, "contents": "此用户不在线"}
 
@@ -49,7 +36,8 @@ def success(n):
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Three hosts, two shards, for the tests that leave both as they found them."""
+    """Three hosts, two shards, for the tests that leave both as they found them
+    (fcgi_procs 3: the slow-shard test keeps one push waiting while others go on)."""
     with Cluster(hosts=3, shards=2, fcgi_procs=3) as c:
         yield c
 
