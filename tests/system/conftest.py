@@ -709,6 +709,33 @@ def resp_command(port, *args, timeout=10.0):
         return value()
 
 
+def quiet_ports(n):
+    """n free ports below the kernel's ephemeral range: a cluster's daemons open
+    many connections to Redis while the next host starts, and one of them could
+    take a port free_ports() picked (those come from the ephemeral range)."""
+    import random  # pylint: disable=import-outside-toplevel
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    if low < 12000:
+        return free_ports(n)
+    out = []
+    while len(out) < n:
+        port = random.randrange(10000, low)
+        if port in out:
+            continue
+        try:
+            for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
+        out.append(port)
+    return out
+
+
 class RedisServer:
     """One redis-server without persistence on 127.0.0.1:port (restartable there);
     DEBUG (SLEEP) allowed from loopback."""
@@ -749,7 +776,9 @@ class ClusterHost(Service):
     def __init__(self, workdir, host, **overrides):
         self.host = host
         super().__init__(workdir, "lighttpd", **overrides)
-        self.write_conf(addr=f"{host}:{self.http_port}")
+        self.http_port, self.ws_port, self.fcgi_port = quiet_ports(3)
+        self.write_conf(addr=f"{host}:{self.http_port}", ws_addr=f"127.0.0.1:{self.ws_port}",
+                        fcgi_addr=f"127.0.0.1:{self.fcgi_port}")
 
     def start_web(self):
         argv = ["lighttpd", "-D", "-f", self._web_conf("lighttpd-conf.sh")]
@@ -813,7 +842,7 @@ class Cluster:
 
     def __enter__(self):
         try:
-            for port in free_ports(self.n_shards):
+            for port in quiet_ports(self.n_shards):
                 self.redis.append(RedisServer(self.dir, port).start())
             servers = ", ".join(f"127.0.0.1:{r.port}" for r in self.redis)
             for i in range(self.n_hosts):
