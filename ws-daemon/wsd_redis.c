@@ -58,7 +58,9 @@ _Static_assert(WRD_PREFIX_LEN == sizeof WRD_P_STREAM - 1 && WRD_PREFIX_LEN == si
 		       WRD_PREFIX_LEN == sizeof WRD_P_WAITERS - 1 && WRD_PREFIX_LEN == sizeof WRD_P_CHANNEL - 1,
 	       "one prefix length");
 
-/* Ages out history entries (shared by the scripts that read or append). */
+/* Ages out history entries (shared by the scripts that read or append):
+ * returns the time and the bytes left, which the caller writes back (field b)
+ * once with whatever it adds. */
 #define WRD_LUA_TRIM_AGE \
 	"local function trim_age(ttl)\n" \
 	"  local t = redis.call('TIME')\n" \
@@ -66,16 +68,13 @@ _Static_assert(WRD_PREFIX_LEN == sizeof WRD_P_STREAM - 1 && WRD_PREFIX_LEN == si
 	"  local b = tonumber(redis.call('HGET', KEYS[1], 'b') or '0')\n" \
 	"  while true do\n" \
 	"    local old = redis.call('LINDEX', KEYS[2], 0)\n" \
-	"    if not old then break end\n" \
+	"    if not old then return now, 0 end\n" \
 	"    local s1 = string.find(old, ' ', 1, true)\n" \
-	"    if tonumber(string.sub(old, 1, s1 - 1)) >= now - ttl * 1000 then break end\n" \
+	"    if tonumber(string.sub(old, 1, s1 - 1)) >= now - ttl * 1000 then return now, b end\n" \
 	"    local s2 = string.find(old, ' ', s1 + 1, true)\n" \
 	"    b = b - tonumber(string.sub(old, s1 + 1, s2 - 1))\n" \
 	"    redis.call('LPOP', KEYS[2])\n" \
 	"  end\n" \
-	"  if redis.call('EXISTS', KEYS[2]) == 0 then b = 0 end\n" \
-	"  redis.call('HSET', KEYS[1], 'b', b)\n" \
-	"  return now\n" \
 	"end\n" \
 	"local function stream(cand, ttl)\n" \
 	"  local e = redis.call('HGET', KEYS[1], 'e')\n" \
@@ -111,14 +110,14 @@ static const char wrd_lua_publish[] = WRD_LUA_TRIM_AGE
 	"local kept = 0\n"
 	"local hsize, hbytes = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
 	"if hsize > 0 then\n"
-	"  local now = trim_age(ttl)\n"
+	"  local now, b = trim_age(ttl)\n"
 	"  local flen = tonumber(ARGV[14]) + #ns + #ARGV[2] + #ARGV[3]\n"
 	"  if flen > hbytes then\n"
 	"    redis.call('DEL', KEYS[2])\n"
 	"    redis.call('HSET', KEYS[1], 'b', 0)\n"
 	"  else\n"
 	"    local len = redis.call('RPUSH', KEYS[2], now .. ' ' .. flen .. ' ' .. body)\n"
-	"    local b = redis.call('HINCRBY', KEYS[1], 'b', flen)\n"
+	"    b = b + flen\n"
 	"    while len > hsize or b > hbytes do\n"
 	"      local old = redis.call('LPOP', KEYS[2])\n"
 	"      local s1 = string.find(old, ' ', 1, true)\n"
@@ -151,7 +150,8 @@ static const char wrd_lua_publish[] = WRD_LUA_TRIM_AGE
 static const char wrd_lua_resume[] = WRD_LUA_TRIM_AGE
 	"local ttl = tonumber(ARGV[6])\n"
 	"local e = stream(ARGV[1], ttl)\n"
-	"trim_age(ttl)\n"
+	"local _, b = trim_age(ttl)\n"
+	"redis.call('HSET', KEYS[1], 'b', b)\n"
 	"local last = tonumber(redis.call('HGET', KEYS[1], 'n'))\n"
 	"local acked = tonumber(redis.call('HGET', KEYS[1], 'a'))\n"
 	"local same = ARGV[4] == '' or ARGV[4] == e\n"
