@@ -42,7 +42,8 @@ FCGI_SRC := fcgi-api/push_api.c fcgi-api/api_http.c fcgi-api/api_pool.c \
 DAEMON_SRC := ws-daemon/main.c ws-daemon/wsd_conn.c ws-daemon/wsd_ipc.c ws-daemon/wsd_stats.c \
               ws-daemon/wsd_accept.c ws-daemon/wsd_alive.c ws-daemon/wsd_ws.c \
               ws-daemon/wsd_msg.c ws-daemon/wsd_engine.c ws-daemon/wsd_ackwait.c \
-              ws-daemon/wsd_revoke.c ws-daemon/wsd_redis.c ws-daemon/wsd_ring.c
+              ws-daemon/wsd_revoke.c ws-daemon/wsd_redis.c ws-daemon/wsd_ring.c \
+              ws-daemon/wsd_rmsg.c
 UNIT_TESTS := test_cfg test_akey test_ipc test_wmsg test_req test_siphash test_hs test_climsg
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -117,12 +118,17 @@ $(BUILD)/tests/test_revoke: $(BUILD)/obj/tests/unit/test_revoke.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 
-# engine redis's consistent hashing (ws-daemon/wsd_ring.c).
-BIN_UNIT += $(BUILD)/tests/test_ring
-$(BUILD)/obj/tests/unit/test_ring.o: CFLAGS_ALL += -Iws-daemon
-unit: $(BUILD)/tests/test_ring
+# engine redis's consistent hashing and pub/sub messages (ws-daemon/wsd_ring.c,
+# wsd_rmsg.c): plain C, no hiredis.
+BIN_UNIT += $(BUILD)/tests/test_ring $(BUILD)/tests/test_rmsg
+$(BUILD)/obj/tests/unit/test_ring.o $(BUILD)/obj/tests/unit/test_rmsg.o: CFLAGS_ALL += -Iws-daemon
+unit: $(BUILD)/tests/test_ring $(BUILD)/tests/test_rmsg
 $(BUILD)/tests/test_ring: $(BUILD)/obj/tests/unit/test_ring.o \
 		$(call obj,ws-daemon/wsd_ring.c) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
+$(BUILD)/tests/test_rmsg: $(BUILD)/obj/tests/unit/test_rmsg.o \
+		$(call obj,ws-daemon/wsd_rmsg.c) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lcmocka $(LIBS_SHARED)
 

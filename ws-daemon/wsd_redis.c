@@ -22,6 +22,7 @@
 #include "wsd_ackwait.h"
 #include "wsd_revoke.h"
 #include "wsd_ring.h"
+#include "wsd_rmsg.h"
 #include "wsd_stats.h"
 #include "wsd_ws.h"
 
@@ -44,6 +45,8 @@
 #define WRD_KEY_REVOKED "p:revoked"
 #define WRD_PREFIX_LEN 4 /* every per-uid prefix above */
 #define WRD_NAME_MAX (WRD_PREFIX_LEN + REQ_UID_MAX)
+#define WRD_NODE_MAX (WRD_PREFIX_LEN + 16) /* a worker's channel: "p:n:" and 16 hex digits */
+#define WRD_TOKEN_MAX 20                   /* a token: a 64-bit decimal */
 
 #define WRD_TICK_MS 250
 #define WRD_CONNECT_MS 1000     /* a connect not done by then is tried again */
@@ -254,10 +257,12 @@ struct wrd_req {
 /* A broadcast this worker carries out for the uids it holds. */
 struct wrd_bjob {
 	UT_hash_handle hh;
-	uint64_t token;
+	uint64_t token_id;      /* ours, for its scripts' replies */
 	uint32_t pending;
 	uint64_t uids, conns;
-	char reply[64];         /* the originator's channel and token */
+	char reply[WRD_NODE_MAX + 1]; /* the originator's channel */
+	struct wsd_rmsg_str token;      /* its token, in token_buf */
+	char token_buf[WRD_TOKEN_MAX];
 };
 
 static struct {
@@ -272,7 +277,7 @@ static struct {
 	unsigned all_shard;         /* the server of "p:all", picked like a uid's */
 	struct wrd_shard shards[CFG_REDIS_SERVERS_MAX];
 	struct wsd_ring *ring;
-	char node[WRD_PREFIX_LEN + 17];  /* this worker's channel */
+	char node[WRD_NODE_MAX + 1];     /* this worker's channel */
 	struct wrd_sub *subs;
 	struct wrd_item *items;
 	struct wrd_bjob *jobs;
@@ -307,22 +312,6 @@ static int wrd_ready(const struct wrd_shard *sh)
 	return sh->cmd && sh->cmd_up && sh->sub && sh->sub_up;
 }
 
-static uint64_t wrd_epoch_parse(const char *s, size_t n)
-{
-	uint64_t e = 0;
-
-	for (size_t i = 0; i < n && i < 16; i++) {
-		char c = s[i];
-		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-			   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
-
-		if (d == 16)
-			return 0;
-		e = e << 4 | d;
-	}
-	return e;
-}
-
 /* A new stream's epoch: random, never 0, as 16 hex digits. */
 static void wrd_epoch_new(char out[17])
 {
@@ -332,40 +321,6 @@ static void wrd_epoch_new(char out[17])
 		if (getrandom(&e, sizeof e, 0) != (ssize_t)sizeof e)
 			e = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)clock();
 	snprintf(out, 17, "%016" PRIx64, e);
-}
-
-/* Reads an unsigned decimal at *p up to a space (or the end), moving *p past
- * the space; -1 on anything else. */
-static int wrd_num(const char **p, const char *end, uint64_t *v)
-{
-	const char *s = *p;
-	uint64_t x = 0;
-
-	if (s >= end || *s < '0' || *s > '9')
-		return -1;
-	while (s < end && *s >= '0' && *s <= '9') {
-		if (x > (UINT64_MAX - 9) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(*s++ - '0');
-	}
-	if (s < end && *s != ' ' && *s != '\n')
-		return -1;
-	*v = x;
-	*p = s < end ? s + 1 : s;
-	return 0;
-}
-
-/* A word up to a space, moving *p past it; -1 when there is none. */
-static int wrd_word(const char **p, const char *end, const char **w, size_t *n)
-{
-	const char *s = *p, *sp = memchr(s, ' ', (size_t)(end - s));
-
-	if (!sp || sp == s)
-		return -1;
-	*w = s;
-	*n = (size_t)(sp - s);
-	*p = sp + 1;
-	return 0;
 }
 
 static int wrd_command(struct wrd_shard *sh, redisCallbackFn *fn, void *priv, int argc,
@@ -639,7 +594,7 @@ static void wrd_on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
 	res->number = (uint64_t)r->element[1]->integer;
 	it->kept = r->element[4]->integer == 1;
 	if (r->element[3]->type == REDIS_REPLY_STRING)
-		it->epoch = wrd_epoch_parse(r->element[3]->str, r->element[3]->len);
+		it->epoch = wsd_rmsg_epoch(r->element[3]->str, r->element[3]->len);
 	wrd_item_expect(it, r->element[2]->integer);
 }
 
@@ -660,20 +615,18 @@ static void wrd_on_count_reply(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 /* Another worker's answer "R token count [count2]" to one of our publishes. */
-static void wrd_gather(const char *p, const char *end)
+static void wrd_gather(const char *p, size_t n)
 {
-	uint64_t token, a, b = 0;
+	struct wsd_rmsg_answer a;
 	struct wrd_item *it = NULL;
 
-	if (wrd_num(&p, end, &token) != 0 || wrd_num(&p, end, &a) != 0)
+	if (wsd_rmsg_answer(p, n, &a) != 0)
 		return;
-	if (p < end && wrd_num(&p, end, &b) != 0)
-		return;
-	HASH_FIND(hh, wrd.items, &token, sizeof token, it);
+	HASH_FIND(hh, wrd.items, &a.token, sizeof a.token, it);
 	if (!it)
 		return; /* late: the request was answered without it */
-	it->sum += a;
-	it->sum2 += b;
+	it->sum += a.count;
+	it->sum2 += a.count2;
 	it->got++;
 	/* Before the script's reply (WRD_I_CMD) the count is not known yet. */
 	if (it->state == WRD_I_GATHER && it->got >= it->expect)
@@ -879,62 +832,63 @@ int wsd_redis_request(const struct ipc_hdr *me, uint8_t type, const struct ipc_p
 
 /* ---- what arrives on channels ----------------------------------------- */
 
-/* "M epoch number reply token tlen topic contents": a frame of the uid's stream. */
-static void wrd_on_frame(struct wrd_shard *sh, const char *uid, size_t uid_len, const char *p,
-			 const char *end)
+/* A holder's answer to the worker whose channel is `reply`: "R token count". */
+static void wrd_answer(struct wrd_shard *sh, struct wsd_rmsg_str reply, struct wsd_rmsg_str token,
+		       size_t count)
 {
-	const char *ew, *reply, *tok;
-	size_t el, rl, tl;
-	uint64_t number, tlen;
+	char ans[WRD_HEAD_MAX], ch[WRD_NODE_MAX + 1];
+	int len;
+
+	if (reply.n > WRD_NODE_MAX || token.n > WRD_TOKEN_MAX)
+		return; /* not one of ours */
+	memcpy(ch, reply.p, reply.n);
+	ch[reply.n] = '\0';
+	len = snprintf(ans, sizeof ans, "R %.*s %zu", (int)token.n, token.p, count);
+	wrd_publish(sh, ch, ans, (size_t)len);
+}
+
+/* A frame of the uid's stream, to its connections here; answered unless "-". */
+static void wrd_on_frame(struct wrd_shard *sh, const char *uid, size_t uid_len, const char *p,
+			 size_t n)
+{
+	struct wsd_rmsg_frame f;
 	struct wsd_msg *m;
 	size_t cap, delivered = 0;
-	char ans[WRD_HEAD_MAX], rch[64];
 
-	if (wrd_word(&p, end, &ew, &el) != 0 || wrd_num(&p, end, &number) != 0 ||
-	    wrd_word(&p, end, &reply, &rl) != 0 || wrd_word(&p, end, &tok, &tl) != 0 ||
-	    wrd_num(&p, end, &tlen) != 0 || tlen > (uint64_t)(end - p) || rl >= sizeof rch) {
+	if (wsd_rmsg_frame(p, n, &f) != 0) {
 		LOG_LIMITED(LOG_LVL_WARN, "redis: a malformed frame for uid %.*s", (int)uid_len, uid);
 		return;
 	}
-	cap = wmsg_frame_len((size_t)tlen, number, (size_t)(end - p) - (size_t)tlen);
+	cap = wmsg_frame_len(f.topic.n, f.number, f.contents.n);
 	m = cap != SIZE_MAX ? wsd_msg_new(cap) : NULL;
 	if (m) {
-		m->len = (uint32_t)wmsg_frame_write((char *)m->buf + LWS_PRE, cap, p, (size_t)tlen,
-						    number, p + tlen, (size_t)(end - p) - (size_t)tlen);
-		delivered = wsd_conn_deliver_numbered(uid, uid_len, m, wrd_epoch_parse(ew, el), number);
+		m->len = (uint32_t)wmsg_frame_write((char *)m->buf + LWS_PRE, cap, f.topic.p, f.topic.n,
+						    f.number, f.contents.p, f.contents.n);
+		delivered = wsd_conn_deliver_numbered(uid, uid_len, m, f.epoch, f.number);
 		wsd_msg_unref(m);
 	} else {
 		log_err("out of memory building a frame for uid %.*s", (int)uid_len, uid);
 	}
-	if (rl == 1 && reply[0] == '-')
-		return;
-	memcpy(rch, reply, rl);
-	rch[rl] = '\0';
-	wrd_publish(sh, rch, ans,
-		    (size_t)snprintf(ans, sizeof ans, "R %.*s %zu", (int)tl, tok, delivered));
+	if (!(f.reply.n == 1 && f.reply.p[0] == '-'))
+		wrd_answer(sh, f.reply, f.token, delivered);
 }
 
 /* "P|K reply token": presence asked, or a kick; answered with our count. */
 static void wrd_on_ask(struct wrd_shard *sh, char what, const char *uid, size_t uid_len,
-		       const char *p, const char *end)
+		       const char *p, size_t n)
 {
-	const char *reply, *tok = p;
-	size_t rl, n;
-	char ans[WRD_HEAD_MAX], rch[64];
+	struct wsd_rmsg_ask a;
+	size_t count;
 
-	if (wrd_word(&p, end, &reply, &rl) != 0 || rl >= sizeof rch || p >= end)
+	if (wsd_rmsg_ask(p, n, &a) != 0)
 		return;
-	tok = p;
 	if (what == 'K') {
-		n = wsd_conn_kick(uid, uid_len, WSD_CLOSE_KICKED, "kicked");
-		log_info("kick uid=%.*s: %zu connections closed", (int)uid_len, uid, n);
+		count = wsd_conn_kick(uid, uid_len, WSD_CLOSE_KICKED, "kicked");
+		log_info("kick uid=%.*s: %zu connections closed", (int)uid_len, uid, count);
 	} else {
-		n = wsd_conn_of(uid, uid_len);
+		count = wsd_conn_of(uid, uid_len);
 	}
-	memcpy(rch, reply, rl);
-	rch[rl] = '\0';
-	wrd_publish(sh, rch, ans,
-		    (size_t)snprintf(ans, sizeof ans, "R %.*s %zu", (int)(end - tok), tok, n));
+	wrd_answer(sh, a.reply, a.token, count);
 }
 
 static void wrd_on_uid_message(redisAsyncContext *ac, void *reply, void *priv)
@@ -942,8 +896,8 @@ static void wrd_on_uid_message(redisAsyncContext *ac, void *reply, void *priv)
 	struct wrd_shard *sh = ac->data;
 	redisReply *r = reply;
 	struct wrd_sub *s = NULL;
-	const char *uid, *p, *end;
-	size_t uid_len;
+	const char *uid, *p;
+	size_t uid_len, n;
 
 	wrd.poke = 1;
 	(void)priv;
@@ -964,14 +918,14 @@ static void wrd_on_uid_message(redisAsyncContext *ac, void *reply, void *priv)
 	if (r->element[2]->type != REDIS_REPLY_STRING || r->element[2]->len < 2)
 		return;
 	p = r->element[2]->str + 2;
-	end = r->element[2]->str + r->element[2]->len;
+	n = r->element[2]->len - 2;
 	switch (r->element[2]->str[0]) {
 	case 'M':
-		wrd_on_frame(sh, uid, uid_len, p, end);
+		wrd_on_frame(sh, uid, uid_len, p, n);
 		break;
 	case 'P':
 	case 'K':
-		wrd_on_ask(sh, r->element[2]->str[0], uid, uid_len, p, end);
+		wrd_on_ask(sh, r->element[2]->str[0], uid, uid_len, p, n);
 		break;
 	default:
 		break;
@@ -986,56 +940,46 @@ struct wrd_replay {
 	int failed;
 };
 
-/* "S conn epoch last acked rec first count uid\n" then count "len tlen topic contents". */
-static void wrd_on_resumed(const char *p, const char *end)
+/* A frame of c's replay, number `number`; -1 when it cannot be queued. */
+static int wrd_replay_one(struct wsd_conn *c, uint64_t number, struct wsd_rmsg_str topic,
+			  struct wsd_rmsg_str contents)
 {
-	uint64_t id, last, acked, rec, first, count, len, tlen;
-	struct wsd_conn_position pos;
-	const char *ew, *nl = memchr(p, '\n', (size_t)(end - p));
-	size_t el;
-	struct wsd_conn *c;
-	struct wsd_msg *m;
-	int failed = 0;
+	size_t cap = wmsg_frame_len(topic.n, number, contents.n);
+	struct wsd_msg *m = cap != SIZE_MAX ? wsd_msg_new(cap) : NULL;
+	int rc;
 
-	if (!nl || wrd_num(&p, nl, &id) != 0 || wrd_word(&p, nl, &ew, &el) != 0 ||
-	    wrd_num(&p, nl, &last) != 0 || wrd_num(&p, nl, &acked) != 0 ||
-	    wrd_num(&p, nl, &rec) != 0 || wrd_num(&p, nl, &first) != 0 ||
-	    wrd_num(&p, nl, &count) != 0 || p >= nl)
+	if (!m)
+		return -1;
+	m->len = (uint32_t)wmsg_frame_write((char *)m->buf + LWS_PRE, cap, topic.p, topic.n, number,
+					    contents.p, contents.n);
+	rc = wsd_conn_replay(c, m);
+	wsd_msg_unref(m);
+	return rc;
+}
+
+/* A resume's answer: the position frame, then the replay, to the connection
+ * that asked (if it is still here). */
+static void wrd_on_resumed(const char *p, size_t n)
+{
+	struct wsd_rmsg_resume r;
+	struct wsd_rmsg_str topic, contents;
+	struct wsd_conn_position pos;
+	struct wsd_conn *c;
+	uint64_t number;
+	int failed, more;
+
+	if (wsd_rmsg_resume(p, n, &r) != 0)
 		return;
-	c = wsd_conn_by_id(p, (size_t)(nl - p), id);
+	c = wsd_conn_by_id(r.uid.p, r.uid.n, r.conn);
 	if (!c || c->resuming != 2)
 		return; /* gone meanwhile */
-	pos = (struct wsd_conn_position){ { wrd_epoch_parse(ew, el), last, acked }, first, rec == 1 };
+	pos = (struct wsd_conn_position){ { r.epoch, r.last, r.acked }, r.first, r.recovered };
 	failed = wsd_conn_send_position(c, &pos) != 0;
-	p = nl + 1;
-	for (uint64_t i = 0; i < count && !failed; i++) {
-		size_t cap;
-
-		if (wrd_num(&p, end, &len) != 0 || len > (uint64_t)(end - p)) {
-			failed = 1;
-			break;
-		}
-		const char *e = p + len, *body = p;
-
-		if (wrd_num(&body, e, &tlen) != 0 || tlen > (uint64_t)(e - body)) {
-			failed = 1;
-			break;
-		}
-		cap = wmsg_frame_len((size_t)tlen, first + i, (size_t)(e - body) - (size_t)tlen);
-		m = cap != SIZE_MAX ? wsd_msg_new(cap) : NULL;
-		if (!m) {
-			failed = 1;
-			break;
-		}
-		m->len = (uint32_t)wmsg_frame_write((char *)m->buf + LWS_PRE, cap, body, (size_t)tlen,
-						    first + i, body + tlen,
-						    (size_t)(e - body) - (size_t)tlen);
-		failed = wsd_conn_replay(c, m) != 0;
-		wsd_msg_unref(m);
-		p = e;
-	}
-	c->seen_epoch = pos.p.epoch;
-	c->seen_last = last;
+	for (number = r.first; !failed && (more = wsd_rmsg_entry(&r, &topic, &contents)) != 0;
+	     number++)
+		failed = more < 0 || wrd_replay_one(c, number, topic, contents) != 0;
+	c->seen_epoch = r.epoch;
+	c->seen_last = r.last;
 	c->resuming = 0;
 	if (failed && c->state == WSD_CONN_OPEN)
 		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
@@ -1163,32 +1107,23 @@ void wsd_redis_ack(struct wsd_conn *c, const char *uid, size_t uid_len, uint64_t
 }
 
 /* "A epoch number uid": an ack a push of ours waits for. */
-static void wrd_on_acked(const char *p, const char *end)
+static void wrd_on_acked(const char *p, size_t n)
 {
-	const char *ew;
-	size_t el;
-	uint64_t n;
+	struct wsd_rmsg_acked a;
 
-	if (wrd_word(&p, end, &ew, &el) != 0 || wrd_num(&p, end, &n) != 0 || p >= end)
-		return;
-	wsd_ackwait_acked(p, (size_t)(end - p), wrd_epoch_parse(ew, el), n);
+	if (wsd_rmsg_acked(p, n, &a) == 0)
+		wsd_ackwait_acked(a.uid.p, a.uid.n, a.epoch, a.number);
 }
 
 /* ---- broadcast ---------------------------------------------------------- */
 
 static void wrd_bjob_answer(struct wrd_bjob *j)
 {
-	char ans[WRD_HEAD_MAX], ch[64];
-	const char *tok = strchr(j->reply, ' ');
-	size_t chl = tok ? (size_t)(tok - j->reply) : 0;
+	char ans[WRD_HEAD_MAX];
+	int len = snprintf(ans, sizeof ans, "R %.*s %" PRIu64 " %" PRIu64, (int)j->token.n,
+			   j->token.p, j->uids, j->conns);
 
-	if (tok && chl < sizeof ch) {
-		memcpy(ch, j->reply, chl);
-		ch[chl] = '\0';
-		wrd_publish(&wrd.shards[wrd.all_shard], ch, ans,
-			    (size_t)snprintf(ans, sizeof ans, "R %s %" PRIu64 " %" PRIu64, tok + 1,
-					     j->uids, j->conns));
-	}
+	wrd_publish(&wrd.shards[wrd.all_shard], j->reply, ans, (size_t)len);
 	HASH_DELETE(hh, wrd.jobs, j);
 	free(j);
 }
@@ -1220,38 +1155,36 @@ static int wrd_bjob_uid(struct wrd_bjob *j, const struct wrd_sub *s, const char 
 	if (!wrd_ready(sh))
 		return -1;
 	return wrd_send_publish(sh, s->uid, s->uid_len, topic, tlen, contents, clen, "-", "0", "",
-				bid, wrd_on_bjob_reply, (void *)(uintptr_t)j->token);
+				bid, wrd_on_bjob_reply, (void *)(uintptr_t)j->token_id);
 }
 
 /* "B reply token bid tlen topic contents" on "p:all". */
-static void wrd_on_broadcast(const char *p, const char *end)
+static void wrd_on_broadcast(const char *p, size_t n)
 {
-	const char *reply, *tok, *bid;
-	size_t rl, tl, bl;
-	uint64_t tlen;
+	struct wsd_rmsg_broadcast b;
 	struct wrd_bjob *j;
 	struct wrd_sub *s, *tmp;
-	char bids[17];
+	char bid[17];
 
-	if (wrd_word(&p, end, &reply, &rl) != 0 || wrd_word(&p, end, &tok, &tl) != 0 ||
-	    wrd_word(&p, end, &bid, &bl) != 0 || bl != 16 || wrd_num(&p, end, &tlen) != 0 ||
-	    tlen > (uint64_t)(end - p) || rl + tl + 2 > sizeof j->reply)
+	if (wsd_rmsg_broadcast(p, n, &b) != 0 || b.reply.n > WRD_NODE_MAX ||
+	    b.token.n > WRD_TOKEN_MAX || b.bid.n != sizeof bid - 1)
 		return;
 	j = calloc(1, sizeof *j);
 	if (!j)
 		return;
-	j->token = ++wrd.next_token;
-	snprintf(j->reply, sizeof j->reply, "%.*s %.*s", (int)rl, reply, (int)tl, tok);
-	memcpy(bids, bid, 16);
-	bids[16] = '\0';
-	HASH_ADD(hh, wrd.jobs, token, sizeof(uint64_t), j);
+	j->token_id = ++wrd.next_token;
+	memcpy(j->reply, b.reply.p, b.reply.n);
+	memcpy(j->token_buf, b.token.p, b.token.n);
+	j->token = (struct wsd_rmsg_str){ j->token_buf, b.token.n };
+	memcpy(bid, b.bid.p, b.bid.n);
+	bid[b.bid.n] = '\0';
+	HASH_ADD(hh, wrd.jobs, token_id, sizeof(uint64_t), j);
 	j->pending = 1; /* until every script is sent */
 	HASH_ITER(hh, wrd.subs, s, tmp) {
 		if (s->refs == 0)
 			continue;
 		j->conns += wsd_conn_of(s->uid, s->uid_len);
-		if (wrd_bjob_uid(j, s, bids, p, (size_t)tlen, p + tlen,
-				 (size_t)(end - p) - (size_t)tlen) == 0)
+		if (wrd_bjob_uid(j, s, bid, b.topic.p, b.topic.n, b.contents.p, b.contents.n) == 0)
 			j->pending++;
 	}
 	if (--j->pending == 0)
@@ -1260,11 +1193,20 @@ static void wrd_on_broadcast(const char *p, const char *end)
 
 /* ---- this worker's and the cluster's channels --------------------------- */
 
+static void wrd_on_revoke(const char *p, size_t n)
+{
+	struct wsd_rmsg_revoke v;
+
+	if (wsd_rmsg_revoke(p, n, &v) == 0 &&
+	    wsd_revoke_add(v.uid.p, v.uid.n, (time_t)v.when, wrd.key_ttl) != 0)
+		log_warn("cannot revoke uid %.*s: table full", (int)v.uid.n, v.uid.p);
+}
+
 static void wrd_on_own_message(redisAsyncContext *ac, void *reply, void *priv)
 {
 	redisReply *r = reply;
-	const char *p, *end;
-	uint64_t when;
+	const char *p;
+	size_t n;
 
 	wrd.poke = 1;
 	(void)ac;
@@ -1274,24 +1216,22 @@ static void wrd_on_own_message(redisAsyncContext *ac, void *reply, void *priv)
 	    r->element[2]->type != REDIS_REPLY_STRING || r->element[2]->len < 2)
 		return;
 	p = r->element[2]->str + 2;
-	end = r->element[2]->str + r->element[2]->len;
+	n = r->element[2]->len - 2;
 	switch (r->element[2]->str[0]) {
 	case 'R':
-		wrd_gather(p, end);
+		wrd_gather(p, n);
 		break;
 	case 'S':
-		wrd_on_resumed(p, end);
+		wrd_on_resumed(p, n);
 		break;
 	case 'A':
-		wrd_on_acked(p, end);
+		wrd_on_acked(p, n);
 		break;
 	case 'B':
-		wrd_on_broadcast(p, end);
+		wrd_on_broadcast(p, n);
 		break;
-	case 'V': /* "V when uid" */
-		if (wrd_num(&p, end, &when) == 0 && p < end &&
-		    wsd_revoke_add(p, (size_t)(end - p), (time_t)when, wrd.key_ttl) != 0)
-			log_warn("cannot revoke uid %.*s: table full", (int)(end - p), p);
+	case 'V':
+		wrd_on_revoke(p, n);
 		break;
 	default:
 		break;

@@ -28,7 +28,7 @@ if ! "$cc" --version 2>/dev/null | grep -q clang; then
 	cc=clang
 fi
 
-targets=(ipc req wmsg akey cfg hs climsg)
+targets=(ipc req wmsg akey cfg hs climsg rmsg)
 declare -A srcs=(
 	[ipc]="ipc/ipc.c"
 	[req]="shared/req.c"
@@ -37,17 +37,18 @@ declare -A srcs=(
 	[cfg]="shared/cfg.c shared/log.c"
 	[hs]="shared/hs.c shared/req.c"
 	[climsg]="shared/climsg.c"
+	[rmsg]="ws-daemon/wsd_rmsg.c"
 )
 # Longest input per target: ipc fits a 1024-item PUSH_REPLY and a config reply, wmsg a
 # largest /push body (max_message_bytes 65536) with room to spare, cfg a value over the
 # 4096-byte limit, hs a request head just over HS_HEAD_MAX (8192), climsg a client text
-# just over CLIMSG_MAX (4096).
+# just over CLIMSG_MAX (4096), rmsg a resume of a few frames.
 declare -A maxlen=([ipc]=40000 [req]=4096 [wmsg]=70000 [akey]=512 [cfg]=8192 [hs]=8300
-	[climsg]=4200)
+	[climsg]=4200 [rmsg]=8192)
 
 cflags=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all
-	-I"$root/shared" -I"$root/ipc" -I"$here")
+	-I"$root/shared" -I"$root/ipc" -I"$root/ws-daemon" -I"$here")
 libs=(-ljansson -lyaml -lcrypto)
 
 mkdir -p "$out" || exit 1
