@@ -66,6 +66,7 @@ struct wsd_conn {
 	uint64_t seen_epoch, seen_last; /* the newest frame queued to it */
 	uint8_t resuming;               /* its replay is on its way from Redis */
 	uint8_t resumable;              /* it gave since: an epoch change closes it */
+	uint8_t rejoin;                 /* catching up after its uid's channel went unheard */
 };
 
 /* The uid table is process-wide, one per daemon: set its queue limits first. */

@@ -41,6 +41,7 @@ static struct ipc_push_item wsd_items[IPC_MAX_ITEMS];
 static struct ipc_result wsd_results[IPC_MAX_ITEMS];
 static uint64_t wsd_epochs[IPC_MAX_ITEMS];   /* of items that wait for an ack */
 static size_t wsd_ack_items;                 /* such items in the datagram at hand */
+static int wsd_ipc_closing;                  /* wsd_ipc_close: nothing new goes to Redis */
 
 /* What wsd_ipc_use copied from the configuration. */
 static struct {
@@ -266,8 +267,8 @@ static int wsd_ipc_redis(const struct ipc_hdr *h, const struct ipc_hdr *me,
 
 	for (size_t i = 0; i < h->count; i++)
 		todo[i] = (uint8_t)wsd_ipc_redis_todo(h->type, &wsd_items[i], &wsd_results[i]);
-	if (wsd_redis_request(me, h->type, wsd_items, wsd_results, todo, h->count, from,
-			      from_len) == 0)
+	if (!wsd_ipc_closing && wsd_redis_request(me, h->type, wsd_items, wsd_results, todo,
+						  h->count, from, from_len) == 0)
 		return 1;
 	for (size_t i = 0; i < h->count; i++)
 		if (todo[i])
@@ -562,7 +563,11 @@ void wsd_ipc_close(void)
 	 * EPIPE (503 now) instead of waiting out their timeout on a socket nobody
 	 * reads. lws closes the fd itself, a loop turn later. */
 	if (wsd_ipc_fd >= 0) {
+		/* Engine redis: what arrives now is refused (nothing done), what is
+		 * in flight in Redis is answered as it stands, before the socket goes. */
+		wsd_ipc_closing = 1;
 		wsd_ipc_drain();
+		wsd_redis_flush();
 		wsd_ackwait_flush();
 		(void)shutdown(wsd_ipc_fd, SHUT_RD);
 	}

@@ -31,14 +31,15 @@
  * 16 hex digits, n last number, a acknowledged number, b history bytes, x the
  * last broadcast id), "p:h:U" the history list (entries "ms flen tlen topic
  * contents", oldest first; retained numbers are consecutive, the newest is n),
- * "p:w:U" the channels of workers waiting for an ack, "p:c:U" the channel its
- * holders listen on. A worker's own channel is "p:n:<node>" on every server;
+ * "p:w:U" the channels of workers waiting for an ack, "p:x:U" the broadcasts
+ * it was given (ids, for a while), "p:c:U" the channel its holders listen on. A worker's own channel is "p:n:<node>" on every server;
  * "p:revoke" (every server) and "p:all" (the first server) reach every worker.
  */
 #define WRD_P_STREAM "p:s:"
 #define WRD_P_HISTORY "p:h:"
 #define WRD_P_WAITERS "p:w:"
 #define WRD_P_CHANNEL "p:c:"
+#define WRD_P_BCASTS "p:x:"
 #define WRD_P_NODE "p:n:"
 #define WRD_CH_REVOKE "p:revoke"
 #define WRD_CH_ALL "p:all"
@@ -58,7 +59,8 @@
 #define WRD_HEAD_MAX 160        /* a message's header line, before its body */
 
 _Static_assert(WRD_PREFIX_LEN == sizeof WRD_P_STREAM - 1 && WRD_PREFIX_LEN == sizeof WRD_P_HISTORY - 1 &&
-		       WRD_PREFIX_LEN == sizeof WRD_P_WAITERS - 1 && WRD_PREFIX_LEN == sizeof WRD_P_CHANNEL - 1,
+		       WRD_PREFIX_LEN == sizeof WRD_P_WAITERS - 1 && WRD_PREFIX_LEN == sizeof WRD_P_CHANNEL - 1 &&
+		       WRD_PREFIX_LEN == sizeof WRD_P_BCASTS - 1,
 	       "one prefix length");
 
 /* Ages out history entries (shared by the scripts that read or append):
@@ -91,7 +93,7 @@ _Static_assert(WRD_PREFIX_LEN == sizeof WRD_P_STREAM - 1 && WRD_PREFIX_LEN == si
 	"end\n"
 
 /*
- * publish: KEYS stream, history, waiters. ARGV 1 channel, 2 topic, 3 contents,
+ * publish: KEYS stream, history, waiters, broadcasts. ARGV 1 channel, 2 topic, 3 contents,
  * 4 history_size, 5 history_bytes, 6 history_ttl, 7 keep offline (0/1), 8 epoch
  * for a new stream, 9 reply channel ("-": none), 10 token, 11 ack waiter
  * channel ("" none), 12 broadcast id ("" none), 13 ack wait ms, 14 a frame's
@@ -104,8 +106,8 @@ static const char wrd_lua_publish[] = WRD_LUA_TRIM_AGE
 	"local ttl = tonumber(ARGV[6])\n"
 	"local e = stream(ARGV[8], ttl)\n"
 	"if ARGV[12] ~= '' then\n"
-	"  if redis.call('HGET', KEYS[1], 'x') == ARGV[12] then return {-1} end\n"
-	"  redis.call('HSET', KEYS[1], 'x', ARGV[12])\n"
+	"  if redis.call('SADD', KEYS[4], ARGV[12]) == 0 then return {-1} end\n"
+	"  redis.call('PEXPIRE', KEYS[4], ARGV[13])\n"
 	"end\n"
 	"local n = redis.call('HINCRBY', KEYS[1], 'n', 1)\n"
 	"local ns = string.format('%d', n)\n"
@@ -132,6 +134,9 @@ static const char wrd_lua_publish[] = WRD_LUA_TRIM_AGE
 	"    redis.call('PEXPIRE', KEYS[2], ttl * 1000)\n"
 	"    kept = 1\n"
 	"  end\n"
+	"else\n"
+	"  redis.call('DEL', KEYS[2])\n"
+	"  redis.call('HSET', KEYS[1], 'b', 0)\n"
 	"end\n"
 	"if ARGV[11] ~= '' then\n"
 	"  redis.call('SADD', KEYS[3], ARGV[11])\n"
@@ -160,7 +165,7 @@ static const char wrd_lua_resume[] = WRD_LUA_TRIM_AGE
 	"local same = ARGV[4] == '' or ARGV[4] == e\n"
 	"local after, valid = 0, false\n"
 	"if ARGV[2] == 'w' then after, valid = last, true\n"
-	"elseif ARGV[2] == 'a' then if same then after, valid = acked, true end\n"
+	"elseif ARGV[2] == 'a' then after, valid = acked, same\n"
 	"else local s = tonumber(ARGV[3]); if same and s <= last then after, valid = s, true end end\n"
 	"local len = redis.call('LLEN', KEYS[2])\n"
 	"local oldest = last - len + 1\n"
@@ -194,12 +199,15 @@ static const char wrd_lua_ack[] =
 	"end\n"
 	"return 1\n";
 
-/* revoke: KEYS revoked set. ARGV 1 now (unix s), 2 uid, 3 key ttl. Kept for
- * workers that start later, told to those running now. */
+/* revoke: KEYS revoked set. ARGV 1 now (unix s), 2 uid, 3 key ttl, 4 the uid's
+ * channel, 5 the kick. Kept for workers that start later, told to those running
+ * now, then the kick: one script, so no kick goes out unrevoked. Returns how
+ * many workers the kick reached. */
 static const char wrd_lua_revoke[] =
 	"redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\n"
 	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))\n"
-	"return redis.call('PUBLISH', '" WRD_CH_REVOKE "', 'V ' .. ARGV[1] .. ' ' .. ARGV[2])\n";
+	"redis.call('PUBLISH', '" WRD_CH_REVOKE "', 'V ' .. ARGV[1] .. ' ' .. ARGV[2])\n"
+	"return redis.call('PUBLISH', ARGV[4], ARGV[5])\n";
 
 enum wrd_script { WRD_PUBLISH, WRD_RESUME, WRD_ACK, WRD_REVOKE, WRD_SCRIPTS };
 static const char *const wrd_lua[WRD_SCRIPTS] = { wrd_lua_publish, wrd_lua_resume, wrd_lua_ack,
@@ -212,7 +220,10 @@ struct wrd_shard {
 	uint8_t cmd_up, sub_up;   /* connected (not just connecting) */
 	uint8_t was_up;           /* for logging the transitions once */
 	uint64_t cmd_since, sub_since; /* when the connect began (loop ms) */
-	uint64_t ping_sent;       /* loop ms of the unanswered probe; 0: none out */
+	uint64_t probe_sent;      /* loop ms of the probe out; 0: none */
+	uint8_t probe_cmd, probe_sub; /* its command answered / its message heard */
+	uint8_t node_on;          /* our own channel is heard on sub */
+	uint8_t scripts, loads_out; /* scripts loaded / SCRIPT LOADs not answered */
 	unsigned index;
 };
 
@@ -254,6 +265,16 @@ struct wrd_req {
 	char *uids;
 };
 
+/* An acknowledgement told to us, kept a while: it may come before the answer
+ * of the push it acknowledges is complete (another connection), when no wait
+ * is held for it yet. */
+struct wrd_recent {
+	UT_hash_handle hh;
+	uint64_t epoch, number, at_ms;
+	size_t uid_len;
+	char uid[];
+};
+
 /* A broadcast this worker carries out for the uids it holds. */
 struct wrd_bjob {
 	UT_hash_handle hh;
@@ -281,6 +302,7 @@ static struct {
 	struct wrd_sub *subs;
 	struct wrd_item *items;
 	struct wrd_bjob *jobs;
+	struct wrd_recent *recent;
 	uint64_t next_token;
 	uint64_t last_refresh_ms;
 	/* From the configuration (wsd_redis_use). */
@@ -307,9 +329,23 @@ static size_t wrd_name(char *out, const char *prefix, const char *uid, size_t ui
 	return WRD_PREFIX_LEN + uid_len;
 }
 
+/* Both connections up, the scripts loaded, our channel heard: a push can be
+ * sent and its answers gathered. */
 static int wrd_ready(const struct wrd_shard *sh)
 {
-	return sh->cmd && sh->cmd_up && sh->sub && sh->sub_up;
+	return sh->cmd && sh->cmd_up && sh->sub && sh->sub_up && sh->node_on &&
+	       sh->scripts == WRD_SCRIPTS;
+}
+
+/* An error reply NOSCRIPT (the server lost its scripts: SCRIPT FLUSH, a
+ * restart): loaded again by the next tick. */
+static void wrd_check_noscript(redisAsyncContext *ac, const redisReply *r)
+{
+	struct wrd_shard *sh = ac->data;
+
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
+	    ac == sh->cmd)
+		sh->scripts = 0;
 }
 
 /* A new stream's epoch: random, never 0, as 16 hex digits. */
@@ -471,6 +507,21 @@ static void wrd_count(const struct wrd_req *q, size_t i)
 	}
 }
 
+/* Acks told before the request's wait was held, handed to it now. */
+static void wrd_recent_replay(const struct wrd_req *q)
+{
+	struct wrd_recent *a;
+
+	for (size_t i = 0; i < q->n && wrd.recent; i++) {
+		if (!(q->its[i].flags & IPC_F_ACK) || q->res[i].status != IPC_S_DELIVERED)
+			continue;
+		a = NULL;
+		HASH_FIND(hh, wrd.recent, q->its[i].uid, q->its[i].uid_len, a);
+		if (a && a->epoch == q->epochs[i])
+			wsd_ackwait_acked(a->uid, a->uid_len, a->epoch, a->number);
+	}
+}
+
 /* Every item has its answer (or the wait ran out): reply, and let go. */
 static void wrd_req_finish(struct wrd_req *q)
 {
@@ -496,6 +547,7 @@ static void wrd_req_finish(struct wrd_req *q)
 	}
 	q->open = 0;
 	wrd.reply(&q->me, q->its, q->res, q->epochs, q->n, &q->to, q->to_len);
+	wrd_recent_replay(q); /* acks that beat the answer: the waits just made */
 	uv_close((uv_handle_t *)&q->timer, wrd_req_closed);
 }
 
@@ -577,7 +629,7 @@ static void wrd_on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct ipc_result *res;
 
 	wrd.poke = 1;
-	(void)ac;
+	wrd_check_noscript(ac, r);
 	if (!it)
 		return; /* answered already (its time ran out) */
 	if (wrd_reply_error(r) || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
@@ -604,7 +656,7 @@ static void wrd_on_count_reply(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *r = reply;
 
 	wrd.poke = 1;
-	(void)ac;
+	wrd_check_noscript(ac, r);
 	if (!it)
 		return;
 	if (wrd_reply_error(r) || r->type != REDIS_REPLY_INTEGER) {
@@ -634,17 +686,17 @@ static void wrd_gather(const char *p, size_t n)
 }
 
 /* The publish script's arguments after its keys (ARGV 1..14, see wrd_lua_publish). */
-enum { WRD_PUB_ARGS = 3 + 3 + 14 };
+enum { WRD_PUB_ARGS = 3 + 4 + 14 };
 
 static int wrd_send_publish(struct wrd_shard *sh, const char *uid, size_t uid_len,
 			    const char *topic, size_t tlen, const char *contents, size_t clen,
 			    const char *reply, const char *token, const char *waiter,
 			    const char *bid, redisCallbackFn *fn, void *priv)
 {
-	char keys[3][WRD_NAME_MAX + 1], ch[WRD_NAME_MAX + 1], num[6][24], epoch[17];
-	const char *argv[WRD_PUB_ARGS] = { "EVALSHA", wrd_sha[WRD_PUBLISH], "3", keys[0], keys[1],
-					   keys[2], ch, topic, contents, num[0], num[1], num[2],
-					   num[3], epoch, reply, token, waiter, bid, num[4],
+	char keys[4][WRD_NAME_MAX + 1], ch[WRD_NAME_MAX + 1], num[6][24], epoch[17];
+	const char *argv[WRD_PUB_ARGS] = { "EVALSHA", wrd_sha[WRD_PUBLISH], "4", keys[0], keys[1],
+					   keys[2], keys[3], ch, topic, contents, num[0], num[1],
+					   num[2], num[3], epoch, reply, token, waiter, bid, num[4],
 					   num[5] };
 	size_t lens[WRD_PUB_ARGS];
 
@@ -658,11 +710,12 @@ static int wrd_send_publish(struct wrd_shard *sh, const char *uid, size_t uid_le
 	lens[3] = wrd_name(keys[0], WRD_P_STREAM, uid, uid_len);
 	lens[4] = wrd_name(keys[1], WRD_P_HISTORY, uid, uid_len);
 	lens[5] = wrd_name(keys[2], WRD_P_WAITERS, uid, uid_len);
-	lens[6] = wrd_name(ch, WRD_P_CHANNEL, uid, uid_len);
-	lens[7] = tlen;
-	lens[8] = clen;
+	lens[6] = wrd_name(keys[3], WRD_P_BCASTS, uid, uid_len);
+	lens[7] = wrd_name(ch, WRD_P_CHANNEL, uid, uid_len);
+	lens[8] = tlen;
+	lens[9] = clen;
 	for (int i = 0; i < WRD_PUB_ARGS; i++)
-		if (i < 3 || i > 8)
+		if (i < 3 || i > 9)
 			lens[i] = strlen(argv[i]);
 	return wrd_command(sh, fn, priv, WRD_PUB_ARGS, argv, lens);
 }
@@ -684,30 +737,29 @@ static void wrd_send_push(struct wrd_shard *sh, struct wrd_item *it, const struc
 static void wrd_send_ask(struct wrd_shard *sh, struct wrd_item *it, const struct ipc_push_item *p,
 			 char what)
 {
-	char ch[WRD_NAME_MAX + 1], msg[WRD_HEAD_MAX];
+	char ch[WRD_NAME_MAX + 1], msg[WRD_HEAD_MAX], now[24], ttl[24];
 	int len = snprintf(msg, sizeof msg, "%c %s %" PRIu64, what, wrd.node, it->token);
+	size_t chl = wrd_name(ch, WRD_P_CHANNEL, p->uid, p->uid_len);
 	const char *argv[3] = { "PUBLISH", ch, msg };
-	size_t lens[3] = { 7, wrd_name(ch, WRD_P_CHANNEL, p->uid, p->uid_len), (size_t)len };
+	size_t lens[3] = { 7, chl, (size_t)len };
+	const char *rv[9] = { "EVALSHA", wrd_sha[WRD_REVOKE], "1", WRD_KEY_REVOKED, now, p->uid,
+			      ttl, ch, msg };
+	size_t rl[9];
+	int rc;
 
 	if (what == 'K' && (p->flags & IPC_F_REVOKE)) {
-		char now[24], ttl[24];
-		const char *rv[7] = { "EVALSHA", wrd_sha[WRD_REVOKE], "1", WRD_KEY_REVOKED, now,
-				      p->uid, ttl };
-		size_t rl[7];
-
 		snprintf(now, sizeof now, "%lld", (long long)time(NULL));
 		snprintf(ttl, sizeof ttl, "%ld", wrd.key_ttl);
-		for (int i = 0; i < 7; i++)
-			rl[i] = i == 5 ? p->uid_len : strlen(rv[i]);
-		/* Before the kick, on the same connection: Redis runs them in order. */
-		if (wrd_command(sh, NULL, NULL, 7, rv, rl) != 0) {
-			it->req->res[it - it->req->items] =
-				(struct ipc_result){ .status = IPC_S_UNAVAILABLE };
-			wrd_item_done(it);
-			return;
-		}
+		for (int i = 0; i < 9; i++)
+			rl[i] = strlen(rv[i]);
+		rl[5] = p->uid_len;
+		rl[7] = chl;
+		rl[8] = (size_t)len;
+		rc = wrd_command(sh, wrd_on_count_reply, (void *)(uintptr_t)it->token, 9, rv, rl);
+	} else {
+		rc = wrd_command(sh, wrd_on_count_reply, (void *)(uintptr_t)it->token, 3, argv, lens);
 	}
-	if (wrd_command(sh, wrd_on_count_reply, (void *)(uintptr_t)it->token, 3, argv, lens) == 0)
+	if (rc == 0)
 		return;
 	it->req->res[it - it->req->items] = (struct ipc_result){ .status = IPC_S_UNAVAILABLE };
 	wrd_item_done(it);
@@ -966,32 +1018,81 @@ static void wrd_on_resumed(const char *p, size_t n)
 	struct wsd_conn_position pos;
 	struct wsd_conn *c;
 	uint64_t number;
-	int failed, more;
+	int failed = 0, more;
 
 	if (wsd_rmsg_resume(p, n, &r) != 0)
 		return;
 	c = wsd_conn_by_id(r.uid.p, r.uid.n, r.conn);
 	if (!c || c->resuming != 2)
 		return; /* gone meanwhile */
+	if (c->rejoin && (!r.recovered || r.epoch != c->seen_epoch)) {
+		/* Frames it missed are gone: it resumes itself and is told. */
+		wsd_conn_close_soon(c, WSD_CLOSE_RESTART, "stream interrupted");
+		return;
+	}
 	pos = (struct wsd_conn_position){ { r.epoch, r.last, r.acked }, r.first, r.recovered };
-	failed = wsd_conn_send_position(c, &pos) != 0;
+	if (!c->rejoin) /* a catch-up sends no second position frame */
+		failed = wsd_conn_send_position(c, &pos) != 0;
 	for (number = r.first; !failed && (more = wsd_rmsg_entry(&r, &topic, &contents)) != 0;
 	     number++)
 		failed = more < 0 || wrd_replay_one(c, number, topic, contents) != 0;
 	c->seen_epoch = r.epoch;
 	c->seen_last = r.last;
-	c->resuming = 0;
+	c->resuming = c->rejoin = 0;
 	if (failed && c->state == WSD_CONN_OPEN)
 		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
 				    "could not send the history");
 }
 
-/* Reads c's position once the uid's channel is heard (wrd_sub_confirmed). */
+/* A connection asked about later: its id and uid (the connection may go). */
+struct wrd_connref {
+	uint64_t id;
+	size_t uid_len;
+	char uid[];
+};
+
+static struct wrd_connref *wrd_connref_new(const struct wsd_conn *c, const char *uid,
+					   size_t uid_len)
+{
+	struct wrd_connref *a = malloc(sizeof *a + uid_len);
+
+	if (a) {
+		a->id = c->id;
+		a->uid_len = uid_len;
+		memcpy(a->uid, uid, uid_len);
+	}
+	return a;
+}
+
+/* The resume script failed or its connection went: the tab would wait for
+ * ever; it is told to come back. */
+static void wrd_on_resume_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct wrd_connref *a = priv;
+	redisReply *r = reply;
+	struct wsd_conn *c;
+
+	wrd.poke = 1;
+	wrd_check_noscript(ac, r);
+	if ((!r || r->type == REDIS_REPLY_ERROR) && !wrd.stopping) {
+		c = wsd_conn_by_id(a->uid, a->uid_len, a->id);
+		if (c && c->resuming == 2)
+			wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER,
+					    "message engine unavailable");
+	}
+	free(a);
+}
+
+/* Reads c's position once the uid's channel is heard (wrd_sub_confirmed):
+ * the handshake's, or for a catch-up the last number it has. */
 static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 {
 	const struct wsd_route *rt = lws_get_opaque_user_data(c->wsi);
 	const struct wsd_resume *r = rt ? &rt->resume : NULL;
+	struct wsd_resume again = { .kind = HS_SINCE_NUMBER, .has_epoch = 1,
+				    .since = c->seen_last, .epoch = c->seen_epoch };
 	struct wrd_shard *sh;
+	struct wrd_connref *ref;
 	char keys[2][WRD_NAME_MAX + 1], cand[17], since[24], ce[17], ttl[24], id[24];
 	const char *argv[13];
 	size_t lens[13];
@@ -999,6 +1100,8 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 	(void)arg;
 	if (c->resuming != 1 || !r || !c->user)
 		return;
+	if (c->rejoin)
+		r = &again;
 	sh = wrd_shard_of(rt->uid, rt->uid_len);
 	wrd_epoch_new(cand);
 	snprintf(since, sizeof since, "%" PRIu64, r->since);
@@ -1025,10 +1128,29 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 	lens[3] = wrd_name(keys[0], WRD_P_STREAM, rt->uid, rt->uid_len);
 	lens[4] = wrd_name(keys[1], WRD_P_HISTORY, rt->uid, rt->uid_len);
 	lens[12] = rt->uid_len;
-	if (wrd_command(sh, NULL, NULL, 13, argv, lens) == 0)
+	if (!wrd_ready(sh) && sh->cmd_up && sh->sub_up)
+		return; /* connected, not ready yet: asked by wrd_shard_ready */
+	ref = wrd_connref_new(c, rt->uid, rt->uid_len);
+	if (ref && wrd_ready(sh) &&
+	    wrd_command(sh, wrd_on_resume_reply, ref, 13, argv, lens) == 0) {
 		c->resuming = 2;
-	else
-		wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER, "message engine unavailable");
+		return;
+	}
+	free(ref);
+	wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER, "message engine unavailable");
+}
+
+/* sh just became ready (scripts loaded, our channel heard): the resumes of its
+ * uids whose channel is heard already were waiting for it. */
+static void wrd_shard_ready(struct wrd_shard *sh)
+{
+	struct wrd_sub *s, *tmp;
+
+	if (!wrd_ready(sh))
+		return;
+	HASH_ITER(hh, wrd.subs, s, tmp)
+		if (s->shard == sh->index && s->state == WRD_SUB_ON)
+			wsd_conn_each(s->uid, s->uid_len, wrd_resume_ask, NULL);
 }
 
 int wsd_redis_resume(struct wsd_conn *c, const char *uid, size_t uid_len,
@@ -1040,7 +1162,7 @@ int wsd_redis_resume(struct wsd_conn *c, const char *uid, size_t uid_len,
 	HASH_FIND(hh, wrd.subs, uid, uid_len, s);
 	if (!s)
 		return -1;
-	if (!wrd_ready(&wrd.shards[s->shard])) {
+	if (!wrd.shards[s->shard].cmd_up || !wrd.shards[s->shard].sub_up) {
 		wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER, "message engine unavailable");
 		return 0;
 	}
@@ -1051,20 +1173,14 @@ int wsd_redis_resume(struct wsd_conn *c, const char *uid, size_t uid_len,
 
 /* ---- acknowledgements --------------------------------------------------- */
 
-struct wrd_ack {
-	uint64_t id;
-	size_t uid_len;
-	char uid[];
-};
-
 static void wrd_on_ack_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-	struct wrd_ack *a = priv;
+	struct wrd_connref *a = priv;
 	redisReply *r = reply;
 	struct wsd_conn *c;
 
 	wrd.poke = 1;
-	(void)ac;
+	wrd_check_noscript(ac, r);
 	if (r && r->type == REDIS_REPLY_INTEGER && !wrd.stopping) {
 		if (r->integer == 1)
 			wsd_stats.acks++;
@@ -1081,18 +1197,15 @@ void wsd_redis_ack(struct wsd_conn *c, const char *uid, size_t uid_len, uint64_t
 	char keys[2][WRD_NAME_MAX + 1], ep[17], num[24];
 	const char *argv[8] = { "EVALSHA", wrd_sha[WRD_ACK], "2", keys[0], keys[1], ep, num, uid };
 	size_t lens[8];
-	struct wrd_ack *a;
+	struct wrd_connref *a;
 
-	if (c->resuming || c->seen_epoch == 0) {
-		wsd_ws_client_error(c, "ack names a message not sent yet");
+	/* No epoch known yet (a resume on its way, nothing received): there is
+	 * nothing the number could name; the memory engine ignores such acks too. */
+	if (c->resuming || c->seen_epoch == 0 || number == 0)
 		return;
-	}
-	a = malloc(sizeof *a + uid_len + 1);
+	a = wrd_connref_new(c, uid, uid_len);
 	if (!a)
 		return;
-	a->id = c->id;
-	a->uid_len = uid_len;
-	memcpy(a->uid, uid, uid_len);
 	snprintf(ep, sizeof ep, "%016" PRIx64, c->seen_epoch);
 	snprintf(num, sizeof num, "%" PRIu64, number);
 	for (int i = 0; i < 8; i++)
@@ -1106,13 +1219,43 @@ void wsd_redis_ack(struct wsd_conn *c, const char *uid, size_t uid_len, uint64_t
 	}
 }
 
-/* "A epoch number uid": an ack a push of ours waits for. */
+/* "A epoch number uid": an ack a push of ours waits for (or will: kept). */
 static void wrd_on_acked(const char *p, size_t n)
 {
 	struct wsd_rmsg_acked a;
+	struct wrd_recent *r = NULL;
 
-	if (wsd_rmsg_acked(p, n, &a) == 0)
-		wsd_ackwait_acked(a.uid.p, a.uid.n, a.epoch, a.number);
+	if (wsd_rmsg_acked(p, n, &a) != 0)
+		return;
+	wsd_ackwait_acked(a.uid.p, a.uid.n, a.epoch, a.number);
+	HASH_FIND(hh, wrd.recent, a.uid.p, a.uid.n, r);
+	if (!r) {
+		r = malloc(sizeof *r + a.uid.n);
+		if (!r)
+			return;
+		r->uid_len = a.uid.n;
+		memcpy(r->uid, a.uid.p, a.uid.n);
+		r->epoch = 0;
+		HASH_ADD_KEYPTR(hh, wrd.recent, r->uid, r->uid_len, r);
+	}
+	if (r->epoch != a.epoch || a.number > r->number) {
+		r->epoch = a.epoch;
+		r->number = a.number;
+	}
+	r->at_ms = uv_now(wrd.loop);
+}
+
+/* Kept as long as a push could still be waiting for them. */
+static void wrd_recent_expire(uint64_t now, int all)
+{
+	struct wrd_recent *r, *tmp;
+
+	HASH_ITER(hh, wrd.recent, r, tmp) {
+		if (all || now - r->at_ms >= (uint64_t)wrd.ack_ms) {
+			HASH_DELETE(hh, wrd.recent, r);
+			free(r);
+		}
+	}
 }
 
 /* ---- broadcast ---------------------------------------------------------- */
@@ -1134,7 +1277,7 @@ static void wrd_on_bjob_reply(redisAsyncContext *ac, void *reply, void *priv)
 	struct wrd_bjob *j = NULL;
 	redisReply *r = reply;
 
-	(void)ac;
+	wrd_check_noscript(ac, r);
 	HASH_FIND(hh, wrd.jobs, &token, sizeof token, j);
 	if (!j)
 		return;
@@ -1193,6 +1336,8 @@ static void wrd_on_broadcast(const char *p, size_t n)
 
 /* ---- this worker's and the cluster's channels --------------------------- */
 
+static void wrd_probe_heard(struct wrd_shard *sh);
+
 static void wrd_on_revoke(const char *p, size_t n)
 {
 	struct wsd_rmsg_revoke v;
@@ -1204,17 +1349,29 @@ static void wrd_on_revoke(const char *p, size_t n)
 
 static void wrd_on_own_message(redisAsyncContext *ac, void *reply, void *priv)
 {
+	struct wrd_shard *sh = ac->data;
 	redisReply *r = reply;
 	const char *p;
 	size_t n;
 
 	wrd.poke = 1;
-	(void)ac;
 	(void)priv;
 	if (!r || wrd.stopping || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-	    r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
-	    r->element[2]->type != REDIS_REPLY_STRING || r->element[2]->len < 2)
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
 		return;
+	if (strcmp(r->element[0]->str, "subscribe") == 0 && ac == sh->sub &&
+	    strcmp(r->element[1]->str, wrd.node) == 0) {
+		sh->node_on = 1; /* answers to our publishes reach us from now on */
+		wrd_shard_ready(sh);
+	}
+	if (strcmp(r->element[0]->str, "message") != 0 ||
+	    r->element[2]->type != REDIS_REPLY_STRING || r->element[2]->len < 1)
+		return;
+	if (r->element[2]->len == 1) {
+		if (r->element[2]->str[0] == 'H' && ac == sh->sub)
+			wrd_probe_heard(sh);
+		return;
+	}
 	p = r->element[2]->str + 2;
 	n = r->element[2]->len - 2;
 	switch (r->element[2]->str[0]) {
@@ -1256,12 +1413,39 @@ static void wrd_on_revoked_list(redisAsyncContext *ac, void *reply, void *priv)
 
 /* ---- connections -------------------------------------------------------- */
 
+static void wrd_on_loaded(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct wrd_shard *sh = ac->data;
+	redisReply *r = reply;
+	size_t i = (size_t)(uintptr_t)priv;
+
+	if (!r || ac != sh->cmd)
+		return;
+	sh->loads_out--;
+	if (r->type == REDIS_REPLY_STRING && i < WRD_SCRIPTS && strcmp(r->str, wrd_sha[i]) == 0) {
+		if (++sh->scripts == WRD_SCRIPTS)
+			wrd_shard_ready(sh);
+	} else
+		LOG_LIMITED(LOG_LVL_WARN, "redis %s:%d: scripts not loaded: %s", sh->addr.host,
+			    sh->addr.port, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+}
+
+/* The scripts, loaded (again: a restarted server, SCRIPT FLUSH) until every
+ * one answers with its digest; the server is not used before. */
+static void wrd_load_scripts(struct wrd_shard *sh)
+{
+	sh->scripts = 0;
+	for (int i = 0; i < WRD_SCRIPTS; i++)
+		if (redisAsyncCommand(sh->cmd, wrd_on_loaded, (void *)(uintptr_t)i, "SCRIPT LOAD %s",
+				      wrd_lua[i]) == REDIS_OK)
+			sh->loads_out++;
+}
+
 static void wrd_cmd_ready(struct wrd_shard *sh)
 {
 	char from[24];
 
-	for (int i = 0; i < WRD_SCRIPTS; i++)
-		(void)redisAsyncCommand(sh->cmd, NULL, NULL, "SCRIPT LOAD %s", wrd_lua[i]);
+	wrd_load_scripts(sh);
 	/* Revocations made while this worker was not listening. */
 	snprintf(from, sizeof from, "%lld", (long long)time(NULL) - wrd.key_ttl);
 	(void)redisAsyncCommand(sh->cmd, wrd_on_revoked_list, NULL,
@@ -1317,18 +1501,25 @@ static void wrd_on_connect(const redisAsyncContext *cac, int status)
 		wrd_sub_ready(sh);
 	} else {
 		sh->cmd_up = 1;
-		sh->ping_sent = 0;
+		sh->probe_sent = 0;
 		wrd_cmd_ready(sh);
 	}
 	wrd_log_state(sh);
 }
 
-/* Resumes whose answer was on its way on a lost connection are asked again. */
+/* The uid's channel went unheard for a while: frames may have gone by. A
+ * resume whose answer was on its way is asked again; a connection that gave a
+ * position catches up from the last number it has (wrd_on_resumed: silently
+ * when nothing is missing from the history, else closed to resume itself). */
 static void wrd_resume_again(struct wsd_conn *c, void *arg)
 {
 	(void)arg;
-	if (c->resuming == 2)
+	if (c->resuming == 2) {
 		c->resuming = 1;
+	} else if (c->resumable && c->resuming == 0 && c->seen_epoch) {
+		c->resuming = 1;
+		c->rejoin = 1;
+	}
 }
 
 /* ac (one of sh's) is gone or going: forget it, and what its server held. */
@@ -1338,7 +1529,7 @@ static void wrd_forget(struct wrd_shard *sh, const redisAsyncContext *ac)
 
 	if (ac == sh->sub) {
 		sh->sub = NULL;
-		sh->sub_up = 0;
+		sh->sub_up = sh->node_on = 0;
 		HASH_ITER(hh, wrd.subs, s, tmp) {
 			if (s->shard != sh->index)
 				continue;
@@ -1351,8 +1542,9 @@ static void wrd_forget(struct wrd_shard *sh, const redisAsyncContext *ac)
 	} else if (ac == sh->cmd) {
 		sh->cmd = NULL;
 		sh->cmd_up = 0;
-		sh->ping_sent = 0;
+		sh->scripts = sh->loads_out = 0;
 	}
+	sh->probe_sent = 0;
 	if (!wrd.stopping)
 		wrd_log_state(sh);
 }
@@ -1433,27 +1625,45 @@ static void wrd_refresh(void)
 	}
 }
 
-static void wrd_on_pong(redisAsyncContext *ac, void *reply, void *priv)
+/* The probe's PUBLISH answered on the command connection. */
+static void wrd_on_probe(redisAsyncContext *ac, void *reply, void *priv)
 {
-	struct wrd_shard *sh = priv;
+	struct wrd_shard *sh = ac->data;
+	redisReply *r = reply;
 
-	if (reply && ac == sh->cmd)
-		sh->ping_sent = 0;
+	(void)priv;
+	if (r && r->type == REDIS_REPLY_INTEGER && ac == sh->cmd)
+		sh->probe_cmd = 1;
+	if (sh->probe_cmd && sh->probe_sub)
+		sh->probe_sent = 0;
+}
+
+/* The probe's message heard on the subscriber connection. */
+static void wrd_probe_heard(struct wrd_shard *sh)
+{
+	sh->probe_sub = 1;
+	if (sh->probe_cmd && sh->probe_sub)
+		sh->probe_sent = 0;
 }
 
 
-/* One probe out at a time on the command connection; one unanswered for
- * WRD_STALL_MS drops both connections of the server. */
+/* One probe out at a time: a PUBLISH to our own channel, which must be
+ * answered on the command connection and heard on the subscriber one; a
+ * probe not through both within WRD_STALL_MS drops both connections. */
 static void wrd_probe(struct wrd_shard *sh, uint64_t now)
 {
-	if (!sh->cmd || !sh->cmd_up)
+	const char *argv[3] = { "PUBLISH", wrd.node, "H" };
+	size_t lens[3] = { 7, strlen(wrd.node), 1 };
+
+	if (!sh->cmd || !sh->cmd_up || !sh->sub || !sh->sub_up || !sh->node_on)
 		return;
-	if (sh->ping_sent == 0) {
-		if (redisAsyncCommand(sh->cmd, wrd_on_pong, sh, "PING") == REDIS_OK)
-			sh->ping_sent = now ? now : 1;
+	if (sh->probe_sent == 0) {
+		sh->probe_cmd = sh->probe_sub = 0;
+		if (redisAsyncCommandArgv(sh->cmd, wrd_on_probe, NULL, 3, argv, lens) == REDIS_OK)
+			sh->probe_sent = now ? now : 1;
 		return;
 	}
-	if (now - sh->ping_sent < WRD_STALL_MS)
+	if (now - sh->probe_sent < WRD_STALL_MS)
 		return;
 	log_warn("redis %s:%d: no answer for %d ms; reconnecting", sh->addr.host, sh->addr.port,
 		 WRD_STALL_MS);
@@ -1469,11 +1679,15 @@ static void wrd_on_tick(uv_timer_t *t)
 	for (unsigned i = 0; i < wrd.nshards; i++) {
 		wrd_connect_expire(&wrd.shards[i], now);
 		wrd_probe(&wrd.shards[i], now);
+		if (wrd.shards[i].cmd_up && wrd.shards[i].scripts < WRD_SCRIPTS &&
+		    wrd.shards[i].loads_out == 0)
+			wrd_load_scripts(&wrd.shards[i]);
 		if (!wrd.shards[i].cmd)
 			wrd_connect(&wrd.shards[i], 0);
 		if (!wrd.shards[i].sub)
 			wrd_connect(&wrd.shards[i], 1);
 	}
+	wrd_recent_expire(now, 0);
 	if (now - wrd.last_refresh_ms >= every) {
 		wrd.last_refresh_ms = now;
 		wrd_refresh();
@@ -1559,6 +1773,16 @@ int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *
 	return uv_timer_start(&wrd.tick, wrd_on_tick, WRD_TICK_MS, WRD_TICK_MS) == 0 ? 0 : -1;
 }
 
+void wsd_redis_flush(void)
+{
+	while (wrd.items) { /* finishing a request takes all its items out */
+		struct wrd_req *q = wrd.items->req;
+
+		uv_timer_stop(&q->timer);
+		wrd_req_finish(q);
+	}
+}
+
 void wsd_redis_stop(void)
 {
 	struct wrd_bjob *j, *jtmp;
@@ -1567,16 +1791,12 @@ void wsd_redis_stop(void)
 		return;
 	wrd.stopping = 1;
 	/* Whatever waits is answered as it stands (LATE: it may still happen). */
-	while (wrd.items) { /* finishing a request takes all its items out */
-		struct wrd_req *q = wrd.items->req;
-
-		uv_timer_stop(&q->timer);
-		wrd_req_finish(q);
-	}
+	wsd_redis_flush();
 	HASH_ITER(hh, wrd.jobs, j, jtmp) {
 		HASH_DELETE(hh, wrd.jobs, j);
 		free(j);
 	}
+	wrd_recent_expire(0, 1);
 	for (unsigned i = 0; i < wrd.nshards; i++) {
 		if (wrd.shards[i].cmd)
 			redisAsyncFree(wrd.shards[i].cmd);

@@ -42,6 +42,9 @@ int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *
 		    unsigned worker, wsd_redis_reply_fn reply);
 /* Reload: history bounds, offline delivery, timeouts (servers are restart-only). */
 void wsd_redis_use(const struct cfg *c);
+/* Answers every datagram still waiting on Redis now, as it stands (an item
+ * without Redis's answer: IPC_S_LATE, it may still happen). */
+void wsd_redis_flush(void);
 /* Answers what waits, disconnects (exit). */
 void wsd_redis_stop(void);
 /* Whether the engine is redis in this process. */
