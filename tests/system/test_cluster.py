@@ -9,6 +9,7 @@ One web server suffices here: what is under test is the daemons' exchange throug
 Redis, which no web server takes part in (every web server is tested per host by the
 rest of the suite), so the cluster always runs lighttpd, whatever PUSH_WEB says."""
 import asyncio
+import json
 import shutil
 import threading
 import time
@@ -20,7 +21,8 @@ from conftest import Cluster, is_error_body, recv_json, resp_command, wait_until
 from test_batch import batch
 from test_control import (KICK_CODE, KICK_REASON, closed_with, ctl, presence,
                           presence_of, refused_as_revoked, until_connections)
-from test_history import connect_at, numbers, position, push_ok, quiet
+from test_examples import NodeClient, php, php_has_curl
+from test_history import connect_at, numbers, position, push, push_ok, quiet
 from test_workers import shard
 
 
@@ -407,6 +409,63 @@ def test_broadcast_reaches_every_tab_on_every_host_once(cluster):
                 assert (await recv_json(ws))["number"] == 2
         finally:
             await close_tabs(*tabs.values())
+    asyncio.run(go())
+
+
+def test_seed_examples_across_hosts(cluster):
+    """The original's own clients, unchanged: the PHP /access example gets a key from
+    host C, the browser client (in Node) subscribes on host A with it, and the PHP
+    push example sends to host B; the tab gets the push and the answer counts it."""
+    php_has_curl()
+    a, b, c = cluster.hosts
+    rc, out, err = php("seed_access.php", f"{c.host}:{c.http_port}", "cl-seed", c.password)
+    assert rc == 0, (out, err)
+    client = NodeClient(a, "cl-seed", out.strip(), max_messages=2)
+    try:
+        assert client.next_report() == {"topic": "系统", "contents": "连接", "kind": None}
+        wait_presence(b, "cl-seed", 1)
+        rc, out, err = php("seed_push.php", b.host, b.http_port, "cl-seed", b.password)
+        assert rc == 0, (out, err)
+        assert json.loads(out) == success(1)
+        got = client.next_report()
+        assert got["topic"] == "info_update" and got["contents"] == {"name": "张三", "age": 17}
+    finally:
+        client.close()
+
+
+def test_ack_wait_across_hosts(cluster):
+    """A push to host C that waits for an acknowledgement is answered when the tab on
+    host A acknowledges it (well before the timeout), and at the timeout with
+    acked:false when nobody does; the acknowledged position is the uid's, on every host."""
+    a, b, c = cluster.hosts
+
+    async def go():
+        ws = await connect_at(a, "cl-ack", since="now")
+        p0 = await position(ws)
+
+        async def ack_next():
+            m = await recv_json(ws)
+            await ws.send(json.dumps({"ack": m["number"]}))
+            return m["number"]
+
+        acker = asyncio.ensure_future(ack_next())
+        t0 = time.monotonic()
+        st, _, data = await asyncio.to_thread(push, c, "cl-ack", "ack me", ack="1")
+        took = time.monotonic() - t0
+        n = await acker
+        assert st == 200 and data["acked"] is True and data["seq"] == n, data
+        assert took < 1.0, took
+        t0 = time.monotonic()
+        st, _, data = await asyncio.to_thread(push, c, "cl-ack", "nobody acks", ack="1")
+        assert st == 200 and data["acked"] is False, data
+        assert time.monotonic() - t0 >= c.cfg.get("push_timeout_ms", 2000) / 1000 * 0.9
+        assert (await recv_json(ws))["number"] == n + 1
+        await ws.close()
+        again = await connect_at(b, "cl-ack", since="acked")
+        p1 = await position(again)
+        assert p1["epoch"] == p0["epoch"] and p1["acked"] == n, p1
+        assert (await recv_json(again))["number"] == n + 1
+        await again.close()
     asyncio.run(go())
 
 

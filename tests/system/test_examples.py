@@ -75,7 +75,8 @@ class NodeClient:
         flags, env = node_argv()
         self.proc = subprocess.Popen(
             [NODE, *flags, os.path.join(EXAMPLES, "seed_client.mjs"),
-             f"127.0.0.1:{svc.http_port}", uid, key, str(max_messages)],
+             f"{getattr(svc, 'host', '127.0.0.1')}:{svc.http_port}", uid, key,
+             str(max_messages)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.buf = b""
         self.lines = []
