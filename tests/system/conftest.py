@@ -81,6 +81,8 @@ class Service:
     pool).
     HTTP and WebSocket helpers speak to the web server."""
 
+    host = "127.0.0.1"  # where the web server listens (a ClusterHost has its own)
+
     def __init__(self, workdir, web="lighttpd", **overrides):
         self.dir = workdir
         os.chmod(workdir, 0o755)  # Apache's workers run as www-data when we are root
@@ -255,10 +257,10 @@ class Service:
         if query is not None:
             url += "?" + (query if isinstance(query, str) else urllib.parse.urlencode(query))
         if self.tls:
-            conn = http.client.HTTPSConnection("127.0.0.1", self.http_port, timeout=timeout,
+            conn = http.client.HTTPSConnection(self.host, self.http_port, timeout=timeout,
                                                context=self.ssl_context())
         else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+            conn = http.client.HTTPConnection(self.host, self.http_port, timeout=timeout)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body).encode()
@@ -792,28 +794,6 @@ class ClusterHost(Service):
                 return False
         if not wait_until(listening, 30):
             raise RuntimeError("lighttpd did not start:\n" + self.read_log(self.web_log))
-
-    def request(self, method, path, query=None, body=None, headers=None, timeout=10):
-        url = path
-        if query is not None:
-            url += "?" + (query if isinstance(query, str) else urllib.parse.urlencode(query))
-        conn = http.client.HTTPConnection(self.host, self.http_port, timeout=timeout)
-        try:
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body).encode()
-            elif isinstance(body, str):
-                body = body.encode()
-            conn.request(method, url, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            raw = resp.read()
-            hdrs = {k.lower(): v for k, v in resp.getheaders()}
-        finally:
-            conn.close()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = raw
-        return resp.status, hdrs, data
 
     def ws_url(self, uid=None, key=None, direct=False, path="/ws"):
         url = super().ws_url(uid, key, direct, path)
