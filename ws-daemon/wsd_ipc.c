@@ -42,6 +42,7 @@ static struct ipc_result wsd_results[IPC_MAX_ITEMS];
 static uint64_t wsd_epochs[IPC_MAX_ITEMS];   /* of items that wait for an ack */
 static size_t wsd_ack_items;                 /* such items in the datagram at hand */
 static int wsd_ipc_closing;                  /* wsd_ipc_close: nothing new goes to Redis */
+static long wsd_ipc_age;                     /* ms the datagram at hand waited in the socket */
 
 /* What wsd_ipc_use copied from the configuration. */
 static struct {
@@ -250,7 +251,9 @@ static int wsd_ipc_redis_todo(uint8_t type, const struct ipc_push_item *it,
 		wsd_stats.pushes_invalid++;
 		return 0;
 	}
-	if ((it->flags & IPC_F_ACK) && !wsd_ackwait_room(wsd_ack_items + 1)) {
+	/* Ack pushes still on their way through Redis will wait too. */
+	if ((it->flags & IPC_F_ACK) &&
+	    !wsd_ackwait_room(wsd_ack_items + wsd_redis_ack_pending() + 1)) {
 		wsd_ipc_refuse(res, IPC_S_BUSY);
 		wsd_stats.pushes_busy++;
 		return 0;
@@ -267,8 +270,10 @@ static int wsd_ipc_redis(const struct ipc_hdr *h, const struct ipc_hdr *me,
 
 	for (size_t i = 0; i < h->count; i++)
 		todo[i] = (uint8_t)wsd_ipc_redis_todo(h->type, &wsd_items[i], &wsd_results[i]);
-	if (!wsd_ipc_closing && wsd_redis_request(me, h->type, wsd_items, wsd_results, todo,
-						  h->count, from, from_len) == 0)
+	/* What push-api still waits of its push_timeout_ms, half of it for Redis. */
+	if (!wsd_ipc_closing &&
+	    wsd_redis_request(me, h->type, wsd_items, wsd_results, todo, h->count, from, from_len,
+			      (wsd_run.max_age_ms - wsd_ipc_age) / 2) == 0)
 		return 1;
 	for (size_t i = 0; i < h->count; i++)
 		if (todo[i])
@@ -469,6 +474,7 @@ static void wsd_ipc_one(struct wsd_slot *sl, struct msghdr *mh, size_t n)
 		wsd_stats.pushes_expired++;
 		return;
 	}
+	wsd_ipc_age = age;
 	wsd_ipc_handle(sl->rx, n, &sl->from, mh->msg_namelen);
 }
 

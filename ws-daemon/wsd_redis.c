@@ -256,6 +256,7 @@ struct wrd_req {
 	struct ipc_hdr me;
 	uint8_t type;
 	size_t n, open;
+	size_t acks;            /* ack pushes among the items sent (wrd.ack_pending) */
 	struct sockaddr_un to;
 	socklen_t to_len;
 	struct ipc_push_item *its;  /* uids copied into uids */
@@ -304,6 +305,7 @@ static struct {
 	struct wrd_bjob *jobs;
 	struct wrd_recent *recent;
 	uint64_t next_token;
+	size_t ack_pending;         /* ack pushes in requests not answered yet */
 	uint64_t last_refresh_ms;
 	/* From the configuration (wsd_redis_use). */
 	long hsize, hbytes, ttl, key_ttl, wait_ms, ack_ms;
@@ -546,6 +548,7 @@ static void wrd_req_finish(struct wrd_req *q)
 		wrd_count(q, i);
 	}
 	q->open = 0;
+	wrd.ack_pending -= q->acks;
 	wrd.reply(&q->me, q->its, q->res, q->epochs, q->n, &q->to, q->to_len);
 	wrd_recent_replay(q); /* acks that beat the answer: the waits just made */
 	uv_close((uv_handle_t *)&q->timer, wrd_req_closed);
@@ -848,9 +851,11 @@ static struct wrd_req *wrd_req_new(size_t n, const struct ipc_push_item *items)
 	return q;
 }
 
+size_t wsd_redis_ack_pending(void) { return wrd.ack_pending; }
+
 int wsd_redis_request(const struct ipc_hdr *me, uint8_t type, const struct ipc_push_item *items,
 		      const struct ipc_result *res, const uint8_t *todo, size_t n,
-		      const struct sockaddr_un *to, socklen_t to_len)
+		      const struct sockaddr_un *to, socklen_t to_len, long budget_ms)
 {
 	struct wrd_req *q = wrd_req_new(n, items);
 
@@ -866,9 +871,11 @@ int wsd_redis_request(const struct ipc_hdr *me, uint8_t type, const struct ipc_p
 			continue;
 		q->items[i] = (struct wrd_item){ .token = ++wrd.next_token, .req = q,
 						 .state = WRD_I_CMD };
+		q->acks += type == IPC_T_PUSH && (items[i].flags & IPC_F_ACK);
 		HASH_ADD(hh, wrd.items, token, sizeof(uint64_t), &q->items[i]);
 		q->open++;
 	}
+	wrd.ack_pending += q->acks;
 	/* Counted first: an item answered at once (server down) ends the request. */
 	q->open++;
 	for (size_t i = 0; i < n; i++)
@@ -878,7 +885,10 @@ int wsd_redis_request(const struct ipc_hdr *me, uint8_t type, const struct ipc_p
 		wrd_req_finish(q);
 		return 0;
 	}
-	(void)uv_timer_start(&q->timer, wrd_on_deadline, (uint64_t)wrd.wait_ms, 0);
+	if (budget_ms > wrd.wait_ms)
+		budget_ms = wrd.wait_ms;
+	(void)uv_timer_start(&q->timer, wrd_on_deadline, (uint64_t)(budget_ms > 5 ? budget_ms : 5),
+			     0);
 	return 0;
 }
 

@@ -58,13 +58,15 @@ void wsd_redis_unhold(const char *uid, size_t uid_len);
  * A decoded datagram of type PUSH, PRESENCE, KICK or BROADCAST. Items whose
  * res[i].status is already set (not IPC_S_DELIVERED with a zero `todo` entry)
  * are answered as they are; the rest go to Redis. The reply goes out through
- * the reply function once every item has its answer (at the latest after the
- * engine's wait), never from within this call. -1 on no memory (the caller
- * answers at once).
+ * the reply function once every item has its answer, at the latest after the
+ * engine's wait or budget_ms (what the sender still waits; the shorter), maybe
+ * from within this call. -1 on no memory (the caller answers at once).
  */
 int wsd_redis_request(const struct ipc_hdr *me, uint8_t type, const struct ipc_push_item *items,
 		      const struct ipc_result *res, const uint8_t *todo, size_t n,
-		      const struct sockaddr_un *to, socklen_t to_len);
+		      const struct sockaddr_un *to, socklen_t to_len, long budget_ms);
+/* Ack pushes sent to Redis whose answer is not complete yet (they may wait). */
+size_t wsd_redis_ack_pending(void);
 
 /* c (of uid) gave a position: its position frame and replay come from Redis,
  * once this host hears the uid's channel. -1 when it cannot be asked. */
