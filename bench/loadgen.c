@@ -441,36 +441,47 @@ static uint64_t metric(const char *body, size_t len, const char *name, int *foun
 	return strtoull(p + kl, NULL, 10);
 }
 
+/* One blocking request to the first host (head, then body if any), read until the
+ * response is whole: its status and body in buf; 0 on anything else. */
+static int http_once(const char *head, size_t hlen, const char *body, size_t blen, char *buf,
+		     size_t cap, const char **ans, size_t *alen)
+{
+	int fd = tcp_connect(o.http_host, o.http_port, 0), status = 0;
+	size_t have = 0;
+	long n = 0;
+
+	if (fd < 0)
+		return 0;
+	if (write(fd, head, hlen) != (ssize_t)hlen ||
+	    (blen && write(fd, body, blen) != (ssize_t)blen)) {
+		(void)close(fd);
+		return 0;
+	}
+	while (n == 0 && have < cap - 1) {
+		ssize_t r = read(fd, buf + have, cap - 1 - have);
+
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		n = http_complete(buf, have, &status, ans, alen);
+	}
+	(void)close(fd);
+	return n > 0 ? status : 0;
+}
+
 static struct metrics fetch_metrics(void)
 {
 	static char buf[1 << 16];
 	struct metrics m = { 0 };
 	char req[512];
-	size_t have = 0;
-	int fd = tcp_connect(o.http_host, o.http_port, 0), status = 0, found = 1;
+	int found = 1;
 	const char *body = NULL;
 	size_t blen = 0;
-	long n = 0;
-
-	if (fd < 0)
-		return m;
 	int rl = snprintf(req, sizeof req,
 			  "GET /metrics?password=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
 			  o.password, o.http_host);
-	if (write(fd, req, (size_t)rl) != rl) {
-		(void)close(fd);
-		return m;
-	}
-	while (n == 0 && have < sizeof buf - 1) {
-		ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
 
-		if (r <= 0)
-			break;
-		have += (size_t)r;
-		n = http_complete(buf, have, &status, &body, &blen);
-	}
-	(void)close(fd);
-	if (n <= 0 || status != 200)
+	if (http_once(req, (size_t)rl, NULL, 0, buf, sizeof buf, &body, &blen) != 200)
 		return m;
 	m.connections = metric(body, blen, "push_connections", &found);
 	m.hist_uids = metric(body, blen, "push_history_uids", &found);
@@ -496,42 +507,24 @@ static long presence_total(void)
 
 	for (long first = 0; first < o.uids; first += 1000) {
 		long last = first + 1000 < o.uids ? first + 1000 : o.uids;
-		size_t bl = 0, have = 0;
-		int fd, status = 0;
-		const char *ans = NULL;
-		size_t alen = 0;
-		long n = 0;
+		size_t bl = 0, alen = 0;
+		const char *ans = NULL, *p, *end;
 		char req[512];
+		int rl;
 
 		body[bl++] = '[';
 		for (long u = first; u < last; u++)
 			bl += (size_t)snprintf(body + bl, sizeof body - bl, "%s\"b%ld\"", u > first ? "," : "", u);
 		body[bl++] = ']';
-		fd = tcp_connect(o.http_host, o.http_port, 0);
-		if (fd < 0)
-			return -1;
-		int rl = snprintf(req, sizeof req,
-				  "POST /presence?password=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-				  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-				  o.password, o.http_host, bl);
-		if (write(fd, req, (size_t)rl) != rl || write(fd, body, bl) != (ssize_t)bl) {
-			(void)close(fd);
-			return -1;
-		}
-		while (n == 0 && have < sizeof buf - 1) {
-			ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
-
-			if (r <= 0)
-				break;
-			have += (size_t)r;
-			n = http_complete(buf, have, &status, &ans, &alen);
-		}
-		(void)close(fd);
-		if (n <= 0 || status != 200)
+		rl = snprintf(req, sizeof req,
+			      "POST /presence?password=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+			      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			      o.password, o.http_host, bl);
+		if (http_once(req, (size_t)rl, body, bl, buf, sizeof buf, &ans, &alen) != 200)
 			return -1;
 		/* {"topic":"presence","number":K,"contents":{"b0":1,"b1":2,...}} */
-		const char *p = memmem(ans, alen, "\"contents\":{", 12), *end = ans + alen;
-
+		p = memmem(ans, alen, "\"contents\":{", 12);
+		end = ans + alen;
 		if (!p)
 			return -1;
 		for (p += 12; p < end && (p = memmem(p, (size_t)(end - p), "\":", 2)) != NULL; p += 2)

@@ -531,7 +531,8 @@ int wsd_conn_resume(struct wsd_conn *c, const struct wsd_resume *r)
 	if (!c->user || r->kind == HS_SINCE_NONE)
 		return 0;
 	if (wsd_redis_on()) {
-		c->resumable = c->resuming = 1;
+		c->resumable = 1;
+		c->resuming = WSD_RESUME_WAITING;
 		return wsd_redis_resume(c, c->user->uid, c->user->uid_len, r);
 	}
 	if (!wsd_user_stream(c->user))
@@ -555,7 +556,7 @@ size_t wsd_conn_deliver_numbered(const char *uid, size_t uid_len, struct wsd_msg
 	HASH_FIND(hh, wsd_users, uid, uid_len, u);
 	for (c = u ? u->conns : NULL; c; c = next) {
 		next = c->next; /* closing c may free u with it */
-		if (c->resuming)
+		if (c->resuming != WSD_RESUMED)
 			continue; /* its replay, read after this frame was kept, has it */
 		if (c->resumable && c->seen_epoch && c->seen_epoch != epoch) {
 			wsd_conn_close_soon(c, WSD_CLOSE_RESTART, "stream restarted");

@@ -17,6 +17,10 @@
 
 struct wsd_user;
 
+/* Engine redis: a connection that gave a position waits for its uid's channel
+ * to be heard, then for its replay, before it takes live frames. */
+enum wsd_resuming { WSD_RESUMED = 0, WSD_RESUME_WAITING, WSD_RESUME_ASKED };
+
 /* NEW until authenticated; CLOSING once out of the table (our Close on its way,
  * the peer's answered, or being cut); CLOSED after LWS_CALLBACK_CLOSED. */
 enum wsd_conn_state { WSD_CONN_NEW = 0, WSD_CONN_OPEN, WSD_CONN_CLOSING, WSD_CONN_CLOSED };
@@ -64,7 +68,7 @@ struct wsd_conn {
 	 * each number once (a resume's replay and a live frame may overlap). */
 	uint64_t id;                    /* unique in the process, from attach */
 	uint64_t seen_epoch, seen_last; /* the newest frame queued to it */
-	uint8_t resuming;               /* its replay is on its way from Redis */
+	uint8_t resuming;               /* enum wsd_resuming: its replay, from Redis */
 	uint8_t resumable;              /* it gave since: an epoch change closes it */
 	uint8_t rejoin;                 /* catching up after its uid's channel went unheard */
 };

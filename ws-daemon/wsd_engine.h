@@ -18,10 +18,10 @@
  * message, or for history_ttl after its last connection went (with history
  * on); a stream made again after it ended gets a new epoch, so a client
  * holding numbers of the old one learns they are void. The memory engine
- * answers every call at once; an engine on a network store (a later Redis
- * engine) keeps the same semantics with its own epoch per stream, and would
- * complete publish and range later, before anything newer reaches the
- * connection that asked.
+ * answers every call at once. Engine redis (wsd_redis.h) keeps the same
+ * semantics across hosts but answers later, so it takes over one level up,
+ * where a datagram is answered and a connection resumes or acknowledges
+ * (wsd_ipc.c, wsd_conn.c); these calls are then not used.
  */
 struct wsd_stream;
 

@@ -276,6 +276,13 @@ struct wrd_recent {
 	char uid[];
 };
 
+/* The configuration's numbers as script arguments, written once per
+ * configuration rather than per push. */
+struct wrd_args {
+	char hsize[24], hbytes[24], ttl[24], key_ttl[24], keep_offline[2], ack_ms[24],
+		frame_fixed[24];
+};
+
 /* A broadcast this worker carries out for the uids it holds. */
 struct wrd_bjob {
 	UT_hash_handle hh;
@@ -309,6 +316,8 @@ static struct {
 	uint64_t last_refresh_ms;
 	/* From the configuration (wsd_redis_use). */
 	long hsize, hbytes, ttl, key_ttl, wait_ms, ack_ms;
+	struct wrd_args args;       /* the same, as the scripts take them */
+	uint64_t epoch_seq;         /* wrd_epoch_new's counter, from a random start */
 	int keep_offline;
 	size_t frame_fixed;
 } wrd;
@@ -350,15 +359,21 @@ static void wrd_check_noscript(redisAsyncContext *ac, const redisReply *r)
 		sh->scripts = 0;
 }
 
-/* A new stream's epoch: random, never 0, as 16 hex digits. */
+/* A candidate epoch for a stream the script may have to make (it is used only
+ * then), as 16 hex digits, never 0: splitmix64 over a counter from a random
+ * start, so a push costs no system call for it. Epochs name numbering runs;
+ * they need to differ, not to be secret. */
 static void wrd_epoch_new(char out[17])
 {
-	uint64_t e = 0;
+	uint64_t z = 0;
 
-	while (e == 0)
-		if (getrandom(&e, sizeof e, 0) != (ssize_t)sizeof e)
-			e = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)clock();
-	snprintf(out, 17, "%016" PRIx64, e);
+	while (z == 0) {
+		z = (wrd.epoch_seq += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+	}
+	snprintf(out, 17, "%016" PRIx64, z);
 }
 
 static int wrd_command(struct wrd_shard *sh, redisCallbackFn *fn, void *priv, int argc,
@@ -696,20 +711,15 @@ static int wrd_send_publish(struct wrd_shard *sh, const char *uid, size_t uid_le
 			    const char *reply, const char *token, const char *waiter,
 			    const char *bid, redisCallbackFn *fn, void *priv)
 {
-	char keys[4][WRD_NAME_MAX + 1], ch[WRD_NAME_MAX + 1], num[6][24], epoch[17];
+	const struct wrd_args *a = &wrd.args;
+	char keys[4][WRD_NAME_MAX + 1], ch[WRD_NAME_MAX + 1], epoch[17];
 	const char *argv[WRD_PUB_ARGS] = { "EVALSHA", wrd_sha[WRD_PUBLISH], "4", keys[0], keys[1],
-					   keys[2], keys[3], ch, topic, contents, num[0], num[1],
-					   num[2], num[3], epoch, reply, token, waiter, bid, num[4],
-					   num[5] };
+					   keys[2], keys[3], ch, topic, contents, a->hsize,
+					   a->hbytes, a->ttl, bid[0] ? "0" : a->keep_offline, epoch,
+					   reply, token, waiter, bid, a->ack_ms, a->frame_fixed };
 	size_t lens[WRD_PUB_ARGS];
 
 	wrd_epoch_new(epoch);
-	snprintf(num[0], sizeof num[0], "%ld", wrd.hsize);
-	snprintf(num[1], sizeof num[1], "%ld", wrd.hbytes);
-	snprintf(num[2], sizeof num[2], "%ld", wrd.ttl);
-	snprintf(num[3], sizeof num[3], "%d", bid[0] ? 0 : wrd.keep_offline);
-	snprintf(num[4], sizeof num[4], "%ld", wrd.ack_ms);
-	snprintf(num[5], sizeof num[5], "%zu", wrd.frame_fixed);
 	lens[3] = wrd_name(keys[0], WRD_P_STREAM, uid, uid_len);
 	lens[4] = wrd_name(keys[1], WRD_P_HISTORY, uid, uid_len);
 	lens[5] = wrd_name(keys[2], WRD_P_WAITERS, uid, uid_len);
@@ -740,19 +750,18 @@ static void wrd_send_push(struct wrd_shard *sh, struct wrd_item *it, const struc
 static void wrd_send_ask(struct wrd_shard *sh, struct wrd_item *it, const struct ipc_push_item *p,
 			 char what)
 {
-	char ch[WRD_NAME_MAX + 1], msg[WRD_HEAD_MAX], now[24], ttl[24];
+	char ch[WRD_NAME_MAX + 1], msg[WRD_HEAD_MAX], now[24];
 	int len = snprintf(msg, sizeof msg, "%c %s %" PRIu64, what, wrd.node, it->token);
 	size_t chl = wrd_name(ch, WRD_P_CHANNEL, p->uid, p->uid_len);
 	const char *argv[3] = { "PUBLISH", ch, msg };
 	size_t lens[3] = { 7, chl, (size_t)len };
 	const char *rv[9] = { "EVALSHA", wrd_sha[WRD_REVOKE], "1", WRD_KEY_REVOKED, now, p->uid,
-			      ttl, ch, msg };
+			      wrd.args.key_ttl, ch, msg };
 	size_t rl[9];
 	int rc;
 
 	if (what == 'K' && (p->flags & IPC_F_REVOKE)) {
 		snprintf(now, sizeof now, "%lld", (long long)time(NULL));
-		snprintf(ttl, sizeof ttl, "%ld", wrd.key_ttl);
 		for (int i = 0; i < 9; i++)
 			rl[i] = strlen(rv[i]);
 		rl[5] = p->uid_len;
@@ -1033,7 +1042,7 @@ static void wrd_on_resumed(const char *p, size_t n)
 	if (wsd_rmsg_resume(p, n, &r) != 0)
 		return;
 	c = wsd_conn_by_id(r.uid.p, r.uid.n, r.conn);
-	if (!c || c->resuming != 2)
+	if (!c || c->resuming != WSD_RESUME_ASKED)
 		return; /* gone meanwhile */
 	if (c->rejoin && (!r.recovered || r.epoch != c->seen_epoch)) {
 		/* Frames it missed are gone: it resumes itself and is told. */
@@ -1048,7 +1057,8 @@ static void wrd_on_resumed(const char *p, size_t n)
 		failed = more < 0 || wrd_replay_one(c, number, topic, contents) != 0;
 	c->seen_epoch = r.epoch;
 	c->seen_last = r.last;
-	c->resuming = c->rejoin = 0;
+	c->resuming = WSD_RESUMED;
+	c->rejoin = 0;
 	if (failed && c->state == WSD_CONN_OPEN)
 		wsd_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
 				    "could not send the history");
@@ -1086,7 +1096,7 @@ static void wrd_on_resume_reply(redisAsyncContext *ac, void *reply, void *priv)
 	wrd_check_noscript(ac, r);
 	if ((!r || r->type == REDIS_REPLY_ERROR) && !wrd.stopping) {
 		c = wsd_conn_by_id(a->uid, a->uid_len, a->id);
-		if (c && c->resuming == 2)
+		if (c && c->resuming == WSD_RESUME_ASKED)
 			wsd_conn_close_soon(c, WSD_CLOSE_TRY_AGAIN_LATER,
 					    "message engine unavailable");
 	}
@@ -1103,12 +1113,12 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 				    .since = c->seen_last, .epoch = c->seen_epoch };
 	struct wrd_shard *sh;
 	struct wrd_connref *ref;
-	char keys[2][WRD_NAME_MAX + 1], cand[17], since[24], ce[17], ttl[24], id[24];
+	char keys[2][WRD_NAME_MAX + 1], cand[17], since[24], ce[17], id[24];
 	const char *argv[13];
 	size_t lens[13];
 
 	(void)arg;
-	if (c->resuming != 1 || !r || !c->user)
+	if (c->resuming != WSD_RESUME_WAITING || !r || !c->user)
 		return;
 	if (c->rejoin)
 		r = &again;
@@ -1118,7 +1128,6 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 	ce[0] = '\0';
 	if (r->has_epoch)
 		snprintf(ce, sizeof ce, "%016" PRIx64, r->epoch);
-	snprintf(ttl, sizeof ttl, "%ld", wrd.ttl);
 	snprintf(id, sizeof id, "%" PRIu64, c->id);
 	argv[0] = "EVALSHA";
 	argv[1] = wrd_sha[WRD_RESUME];
@@ -1130,7 +1139,7 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 	argv[7] = since;
 	argv[8] = ce;
 	argv[9] = wrd.node;
-	argv[10] = ttl;
+	argv[10] = wrd.args.ttl;
 	argv[11] = id;
 	argv[12] = rt->uid;
 	for (int i = 0; i < 13; i++)
@@ -1143,7 +1152,7 @@ static void wrd_resume_ask(struct wsd_conn *c, void *arg)
 	ref = wrd_connref_new(c, rt->uid, rt->uid_len);
 	if (ref && wrd_ready(sh) &&
 	    wrd_command(sh, wrd_on_resume_reply, ref, 13, argv, lens) == 0) {
-		c->resuming = 2;
+		c->resuming = WSD_RESUME_ASKED;
 		return;
 	}
 	free(ref);
@@ -1211,7 +1220,7 @@ void wsd_redis_ack(struct wsd_conn *c, const char *uid, size_t uid_len, uint64_t
 
 	/* No epoch known yet (a resume on its way, nothing received): there is
 	 * nothing the number could name; the memory engine ignores such acks too. */
-	if (c->resuming || c->seen_epoch == 0 || number == 0)
+	if (c->resuming != WSD_RESUMED || c->seen_epoch == 0 || number == 0)
 		return;
 	a = wrd_connref_new(c, uid, uid_len);
 	if (!a)
@@ -1524,10 +1533,10 @@ static void wrd_on_connect(const redisAsyncContext *cac, int status)
 static void wrd_resume_again(struct wsd_conn *c, void *arg)
 {
 	(void)arg;
-	if (c->resuming == 2) {
-		c->resuming = 1;
-	} else if (c->resumable && c->resuming == 0 && c->seen_epoch) {
-		c->resuming = 1;
+	if (c->resuming == WSD_RESUME_ASKED) {
+		c->resuming = WSD_RESUME_WAITING;
+	} else if (c->resumable && c->resuming == WSD_RESUMED && c->seen_epoch) {
+		c->resuming = WSD_RESUME_WAITING;
 		c->rejoin = 1;
 	}
 }
@@ -1620,13 +1629,10 @@ static void wrd_connect_expire(struct wrd_shard *sh, uint64_t now)
 static void wrd_refresh(void)
 {
 	struct wrd_sub *s, *tmp;
-	char key[WRD_NAME_MAX + 1], ttl[24];
-	const char *argv[3] = { "EXPIRE", key, ttl };
-	size_t lens[3];
+	char key[WRD_NAME_MAX + 1];
+	const char *argv[3] = { "EXPIRE", key, wrd.args.ttl };
+	size_t lens[3] = { 6, 0, strlen(wrd.args.ttl) };
 
-	snprintf(ttl, sizeof ttl, "%ld", wrd.ttl);
-	lens[0] = 6;
-	lens[2] = strlen(ttl);
 	HASH_ITER(hh, wrd.subs, s, tmp) {
 		if (s->refs == 0)
 			continue;
@@ -1732,6 +1738,13 @@ void wsd_redis_use(const struct cfg *c)
 	wrd.frame_fixed = wmsg_frame_len(0, 0, 0) - 1; /* the frame without its digits */
 	/* Ack waiters are told for as long as a push may wait, and then some. */
 	wrd.ack_ms = 2 * (long)IPC_ACK_WAIT_MS(c->push_timeout_ms) + 1000;
+	snprintf(wrd.args.hsize, sizeof wrd.args.hsize, "%ld", wrd.hsize);
+	snprintf(wrd.args.hbytes, sizeof wrd.args.hbytes, "%ld", wrd.hbytes);
+	snprintf(wrd.args.ttl, sizeof wrd.args.ttl, "%ld", wrd.ttl);
+	snprintf(wrd.args.key_ttl, sizeof wrd.args.key_ttl, "%ld", wrd.key_ttl);
+	snprintf(wrd.args.keep_offline, sizeof wrd.args.keep_offline, "%d", wrd.keep_offline != 0);
+	snprintf(wrd.args.ack_ms, sizeof wrd.args.ack_ms, "%ld", wrd.ack_ms);
+	snprintf(wrd.args.frame_fixed, sizeof wrd.args.frame_fixed, "%zu", wrd.frame_fixed);
 }
 
 /* lws arms the timers (sul) its calls scheduled as its own callbacks return:
@@ -1765,6 +1778,8 @@ int wsd_redis_start(uv_loop_t *loop, struct lws_context *ctx, const struct cfg *
 	wrd.nshards = (unsigned)n;
 	for (unsigned i = 0; i < wrd.nshards; i++)
 		wrd.shards[i] = (struct wrd_shard){ .addr = s[i], .index = i };
+	if (getrandom(&wrd.epoch_seq, sizeof wrd.epoch_seq, 0) != (ssize_t)sizeof wrd.epoch_seq)
+		return -1;
 	wrd.ring = wsd_ring_new(s, wrd.nshards);
 	if (wrd.ring) /* every host agrees, whatever the order of its list */
 		wrd.all_shard = wsd_ring_pick(wrd.ring, WRD_CH_ALL, sizeof WRD_CH_ALL - 1);
